@@ -1,0 +1,380 @@
+//! Domain events: past-tense facts, append-only.
+//!
+//! postcard encodes an enum variant by its index, so variants are never
+//! reordered or removed: new ones go at the end, and a changed shape becomes a
+//! new variant that old ones are upcast to on read (see `codec`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::personal::Personal;
+
+/// A SHA-256 digest of a secret (refresh token, API key, one-time code).
+pub type SecretHash = [u8; 32];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    Project(ProjectEvent),           // 0
+    EmailClaim(EmailClaimEvent),     // 1
+    Customer(CustomerEvent),         // 2
+    Session(SessionEvent),           // 3
+    LoginAttempt(LoginAttemptEvent), // 4
+    Otp(OtpEvent),                   // 5
+}
+
+impl Event {
+    /// Dotted type name, repeated in message headers so tools can filter
+    /// without decoding.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::Project(e) => match e {
+                ProjectEvent::Created(_) => "project.created",
+                ProjectEvent::ApiKeyIssued(_) => "project.api_key.issued",
+                ProjectEvent::ApiKeyRevoked(_) => "project.api_key.revoked",
+                ProjectEvent::ConfigChanged(_) => "project.config.changed",
+            },
+            Event::EmailClaim(e) => match e {
+                EmailClaimEvent::Claimed(_) => "email.claimed",
+                EmailClaimEvent::Released(_) => "email.released",
+            },
+            Event::Customer(e) => match e {
+                CustomerEvent::Registered(_) => "customer.registered",
+                CustomerEvent::LoginSucceeded(_) => "customer.login.succeeded",
+                CustomerEvent::LoginFailed(_) => "customer.login.failed",
+                CustomerEvent::Locked(_) => "customer.locked",
+                CustomerEvent::Unlocked(_) => "customer.unlocked",
+                CustomerEvent::Suspended(_) => "customer.suspended",
+                CustomerEvent::Reactivated(_) => "customer.reactivated",
+                CustomerEvent::SessionsEnded(_) => "customer.sessions.ended",
+                CustomerEvent::PasswordChanged(_) => "customer.password.changed",
+                CustomerEvent::EmailVerificationRequested(_) => {
+                    "customer.email_verification.requested"
+                }
+                CustomerEvent::EmailVerified(_) => "customer.email.verified",
+                CustomerEvent::PasswordResetRequested(_) => "customer.password_reset.requested",
+            },
+            Event::Session(e) => match e {
+                SessionEvent::Started(_) => "session.started",
+                SessionEvent::Refreshed(_) => "session.refreshed",
+                SessionEvent::RefreshTokenReused(_) => "session.refresh_token.reused",
+                SessionEvent::Revoked(_) => "session.revoked",
+            },
+            Event::LoginAttempt(e) => match e {
+                LoginAttemptEvent::FailedForUnknownEmail(_) => "login.failed.unknown_email",
+                LoginAttemptEvent::Locked(_) => "login.locked",
+            },
+            Event::Otp(e) => match e {
+                OtpEvent::Issued(_) => "otp.issued",
+                OtpEvent::AttemptFailed(_) => "otp.attempt.failed",
+                OtpEvent::Used(_) => "otp.used",
+            },
+        }
+    }
+}
+
+// ---- project -------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProjectEvent {
+    Created(ProjectCreated),             // 0
+    ApiKeyIssued(ApiKeyIssued),          // 1
+    ApiKeyRevoked(ApiKeyRevoked),        // 2
+    ConfigChanged(ProjectConfigChanged), // 3
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectCreated {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ApiKeyKind {
+    /// `pk_…`: identifies the project from browsers and apps.
+    Public,
+    /// `sk_…`: admin operations; never leaves a server.
+    Secret,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyIssued {
+    pub key_id: String,
+    pub kind: ApiKeyKind,
+    pub live: bool,
+    /// SHA-256 of the whole key; the key itself is shown once and never stored.
+    pub key_hash: SecretHash,
+    /// The first characters of the key, to tell keys apart in listings.
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRevoked {
+    pub key_id: String,
+}
+
+/// The whole configuration, as it is from this event on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectConfigChanged {
+    pub config: ProjectConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectConfig {
+    pub public_registration: bool,
+    pub email_verification_required: bool,
+    pub password_login: bool,
+    pub otp_login: bool,
+    pub password_policy: PasswordPolicy,
+    /// Consecutive failed logins that lock an account.
+    pub lockout_threshold: u32,
+    /// `From:` of outgoing mail, e.g. `Shop <no-reply@shop.example>`.
+    pub mail_sender: String,
+    /// Base of the links in mail: `<base>/verify?token=…`, `<base>/reset?token=…`.
+    pub link_base_url: String,
+}
+
+impl Default for ProjectConfig {
+    fn default() -> Self {
+        Self {
+            public_registration: true,
+            email_verification_required: false,
+            password_login: true,
+            otp_login: true,
+            password_policy: PasswordPolicy::default(),
+            lockout_threshold: 5,
+            mail_sender: "authd <no-reply@localhost>".into(),
+            link_base_url: "http://localhost:3000".into(),
+        }
+    }
+}
+
+/// NIST 800-63B / OWASP ASVS defaults: a minimum length, no composition rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordPolicy {
+    pub min_length: u32,
+    pub require_uppercase: bool,
+    pub require_lowercase: bool,
+    pub require_numbers: bool,
+    pub require_special_chars: bool,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            require_uppercase: false,
+            require_lowercase: false,
+            require_numbers: false,
+            require_special_chars: false,
+        }
+    }
+}
+
+// ---- email claim -----------------------------------------------------------
+
+/// The aggregate id of an email claim is a keyed hash of the normalized email,
+/// so the subject carries no personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EmailClaimEvent {
+    Claimed(EmailClaimed),   // 0
+    Released(EmailReleased), // 1
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailClaimed {
+    pub customer_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailReleased {
+    pub customer_id: String,
+}
+
+// ---- customer ---------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CustomerEvent {
+    Registered(CustomerRegistered),                         // 0
+    LoginSucceeded(LoginSucceeded),                         // 1
+    LoginFailed(LoginFailed),                               // 2
+    Locked(CustomerLocked),                                 // 3
+    Unlocked(CustomerUnlocked),                             // 4
+    Suspended(CustomerSuspended),                           // 5
+    Reactivated(CustomerReactivated),                       // 6
+    SessionsEnded(SessionsEnded),                           // 7
+    PasswordChanged(PasswordChanged),                       // 8
+    EmailVerificationRequested(EmailVerificationRequested), // 9
+    EmailVerified(EmailVerified),                           // 10
+    PasswordResetRequested(PasswordResetRequested),         // 11
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerRegistered {
+    pub email: Personal,
+    /// PHC string of the argon2id hash.
+    pub password_hash: String,
+    pub email_verified: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LoginMethod {
+    Password, // 0
+    Otp,      // 1
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginSucceeded {
+    pub session_id: String,
+    pub method: LoginMethod,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LoginFailureReason {
+    WrongPassword,    // 0
+    Locked,           // 1
+    Suspended,        // 2
+    EmailNotVerified, // 3
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginFailed {
+    pub method: LoginMethod,
+    pub reason: LoginFailureReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerLocked {
+    /// Unix ms.
+    pub until: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerUnlocked {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerSuspended {
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerReactivated {}
+
+/// Every session of the customer started before this event ends, but `except`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionsEnded {
+    pub except: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PasswordChangeVia {
+    Reset,  // 0
+    Update, // 1
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordChanged {
+    pub password_hash: String,
+    pub via: PasswordChangeVia,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailVerificationRequested {
+    pub token_hash: SecretHash,
+    /// Unix ms.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailVerified {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordResetRequested {
+    pub token_hash: SecretHash,
+    /// Unix ms.
+    pub expires_at: i64,
+}
+
+// ---- session -----------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionEvent {
+    Started(SessionStarted),                // 0
+    Refreshed(SessionRefreshed),            // 1
+    RefreshTokenReused(RefreshTokenReused), // 2
+    Revoked(SessionRevoked),                // 3
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStarted {
+    pub customer_id: String,
+    pub method: LoginMethod,
+    pub refresh_token_hash: SecretHash,
+    /// Unix milliseconds after which the session cannot be refreshed.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRefreshed {
+    /// 1 for the first rotation, counting up.
+    pub generation: u32,
+    pub refresh_token_hash: SecretHash,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshTokenReused {
+    /// The generation of the rotated token that was presented again.
+    pub generation: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RevokeReason {
+    Logout,
+    RefreshTokenReused,
+    Admin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRevoked {
+    pub reason: RevokeReason,
+}
+
+// ---- login attempts for emails that have no customer --------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoginAttemptEvent {
+    FailedForUnknownEmail(LoginFailedForUnknownEmail), // 0
+    /// Unknown addresses lock like accounts do, so a lock says nothing
+    /// about whether an account exists.
+    Locked(CustomerLocked), // 1
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginFailedForUnknownEmail {
+    pub method: LoginMethod,
+}
+
+// ---- one-time codes, one aggregate per (project, email hash) -------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OtpEvent {
+    Issued(OtpIssued),               // 0
+    AttemptFailed(OtpAttemptFailed), // 1
+    Used(OtpUsed),                   // 2
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtpIssued {
+    pub otp_id: String,
+    /// Keyed hash of the code: six digits are too few to hash unkeyed.
+    pub code_hash: SecretHash,
+    /// Unix ms.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtpAttemptFailed {
+    pub otp_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtpUsed {
+    pub otp_id: String,
+}

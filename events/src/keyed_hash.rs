@@ -1,0 +1,45 @@
+//! Keyed hashes that stand in for personal data in subjects and indexes.
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+/// Lower-cases and trims an email so that `A@Example.com ` and `a@example.com`
+/// are one address.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// HMAC-SHA256 of the normalized email under the deployment's index key, hex
+/// encoded: the email-claim aggregate id. Without the key, subjects cannot be
+/// matched against a list of addresses.
+pub fn email_key(index_key: &[u8], tenant: &str, normalized_email: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(index_key).expect("HMAC takes any key length");
+    mac.update(tenant.as_bytes());
+    mac.update(&[0]);
+    mac.update(normalized_email.as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..20])
+}
+
+/// SHA-256 of a high-entropy secret (refresh token, API key). Such secrets
+/// need no slow hash: they cannot be guessed.
+pub fn secret_hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_key_ignores_case_and_spaces_but_not_tenant() {
+        let k = b"key";
+        let a = email_key(k, "p1", &normalize_email(" Ann@Example.COM "));
+        assert_eq!(a, email_key(k, "p1", &normalize_email("ann@example.com")));
+        assert_ne!(a, email_key(k, "p2", &normalize_email("ann@example.com")));
+        assert_ne!(
+            a,
+            email_key(b"other", "p1", &normalize_email("ann@example.com"))
+        );
+        assert!(crate::subject::is_valid_token(&a));
+    }
+}

@@ -1,0 +1,311 @@
+//! The event-log client: the only code that talks to `AUTH_EVENTS`.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    self,
+    consumer::{DeliverPolicy, pull::OrderedConfig},
+    context::PublishErrorKind,
+    message::PublishMessage,
+    stream::{self, LastRawMessageErrorKind, StorageType},
+};
+use futures::{Stream, StreamExt};
+
+use crate::{
+    envelope::{DecodeError, EventMessage, RecordedMessage, SCHEMA_VERSION},
+    subject::{AggregateSubject, EVENT_STREAM, EVENT_SUBJECTS},
+};
+
+/// Header repeating the event type names of a message.
+pub const HEADER_EVENT_TYPES: &str = "Authd-Event-Types";
+/// Header repeating the schema version of a message.
+pub const HEADER_SCHEMA_VERSION: &str = "Authd-Schema-Version";
+
+/// What the aggregate's subject must look like for an append to succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// The stream sequence of the aggregate's last message; 0 = no message yet.
+    Seq(u64),
+    /// No check: for subjects that only record facts and never decide on them.
+    Any,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: u64,
+    /// The same `Nats-Msg-Id` was appended before: nothing new was written,
+    /// `seq` is that earlier message's.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Someone appended to the aggregate since it was read: reload and decide again.
+    #[error("the aggregate changed since it was read")]
+    Conflict,
+    /// NATS or JetStream did not answer in time or is not reachable.
+    #[error("event log unavailable: {0}")]
+    Unavailable(String),
+    #[error("cannot decode message {seq}: {source}")]
+    Decode { seq: u64, source: DecodeError },
+    #[error("event log error: {0}")]
+    Other(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Window in which a repeated `Nats-Msg-Id` is recognised and dropped.
+    pub duplicate_window: Duration,
+    pub replicas: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            duplicate_window: Duration::from_secs(120),
+            replicas: 1,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct EventStore {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    stream: stream::Stream,
+    /// Counts (re)connections of the client, when the caller wired it.
+    reconnects: Option<tokio::sync::watch::Receiver<u64>>,
+}
+
+impl EventStore {
+    /// Creates `AUTH_EVENTS` if it does not exist, and checks it if it does.
+    pub async fn open(client: async_nats::Client, config: StoreConfig) -> Result<Self, StoreError> {
+        let js = jetstream::new(client.clone());
+        let wanted = stream::Config {
+            name: EVENT_STREAM.to_string(),
+            subjects: vec![EVENT_SUBJECTS.to_string()],
+            storage: StorageType::File,
+            duplicate_window: config.duplicate_window,
+            num_replicas: config.replicas,
+            allow_direct: true,
+            // Events are facts: nothing is ever discarded by age or size.
+            ..Default::default()
+        };
+        let mut stream = js
+            .get_or_create_stream(wanted.clone())
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let have = &info.config;
+        if have.subjects != wanted.subjects
+            || have.storage != StorageType::File
+            || have.duplicate_window < Duration::from_secs(120)
+            || have.max_age != Duration::ZERO
+        {
+            return Err(StoreError::Other(format!(
+                "stream {EVENT_STREAM} exists with an incompatible configuration \
+                 (subjects {:?}, storage {:?}, duplicate window {:?}, max age {:?})",
+                have.subjects, have.storage, have.duplicate_window, have.max_age
+            )));
+        }
+        Ok(Self {
+            client,
+            js,
+            stream,
+            reconnects: None,
+        })
+    }
+
+    /// Ends every subscription when the client reconnects, so that callers
+    /// resubscribe from their checkpoint at once instead of waiting for the
+    /// consumer to notice missed heartbeats (a restarted broker has lost its
+    /// ephemeral consumers). Feed it from the client's event callback.
+    pub fn with_reconnect_signal(mut self, reconnects: tokio::sync::watch::Receiver<u64>) -> Self {
+        self.reconnects = Some(reconnects);
+        self
+    }
+
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.js
+    }
+
+    /// Appends one message to an aggregate's subject, atomically, if the
+    /// subject's last sequence is still `expected`. The message's command id
+    /// and subject form the `Nats-Msg-Id`, so a redelivered command appends
+    /// nothing twice.
+    pub async fn append(
+        &self,
+        subject: &AggregateSubject,
+        message: &EventMessage,
+        expected: Expected,
+    ) -> Result<Appended, StoreError> {
+        let msg_id = format!(
+            "{}:{}:{}",
+            message.meta.command_id,
+            subject.kind.token(),
+            subject.id
+        );
+        let mut publish = PublishMessage::build()
+            .payload(message.encode().into())
+            .message_id(msg_id)
+            .header(HEADER_EVENT_TYPES, message.type_names().as_str())
+            .header(HEADER_SCHEMA_VERSION, SCHEMA_VERSION.to_string().as_str());
+        if let Expected::Seq(seq) = expected {
+            publish = publish.expected_last_subject_sequence(seq);
+        }
+        let ack = self
+            .js
+            .send_publish(subject.to_string(), publish)
+            .await
+            .map_err(publish_error)?
+            .await
+            .map_err(publish_error)?;
+        Ok(Appended {
+            seq: ack.sequence,
+            duplicate: ack.duplicate,
+        })
+    }
+
+    /// The stream sequence of the aggregate's last message, 0 if it has none.
+    pub async fn last_sequence(&self, subject: &AggregateSubject) -> Result<u64, StoreError> {
+        match self
+            .stream
+            .get_last_raw_message_by_subject(&subject.to_string())
+            .await
+        {
+            Ok(m) => Ok(m.sequence),
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(0),
+            Err(e) => Err(StoreError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Every message of one aggregate, oldest first. This is the cold path:
+    /// one request per message, always answered by the stream leader.
+    pub async fn read_aggregate(
+        &self,
+        subject: &AggregateSubject,
+    ) -> Result<Vec<RecordedMessage>, StoreError> {
+        self.read_aggregate_from(subject, 1).await
+    }
+
+    /// The aggregate's messages from stream sequence `from` on.
+    pub async fn read_aggregate_from(
+        &self,
+        subject: &AggregateSubject,
+        from: u64,
+    ) -> Result<Vec<RecordedMessage>, StoreError> {
+        let name = subject.to_string();
+        let mut out = Vec::new();
+        let mut next = from.max(1);
+        loop {
+            match self
+                .stream
+                .get_first_raw_message_by_subject(&name, next)
+                .await
+            {
+                Ok(raw) => {
+                    let message = EventMessage::decode(&raw.payload).map_err(|source| {
+                        StoreError::Decode {
+                            seq: raw.sequence,
+                            source,
+                        }
+                    })?;
+                    next = raw.sequence + 1;
+                    out.push(RecordedMessage {
+                        seq: raw.sequence,
+                        subject: subject.clone(),
+                        message,
+                    });
+                }
+                Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => return Ok(out),
+                Err(e) => return Err(StoreError::Unavailable(e.to_string())),
+            }
+        }
+    }
+
+    /// The sequence of the last message in the stream.
+    pub async fn last_stream_sequence(&self) -> Result<u64, StoreError> {
+        let mut stream = self.stream.clone();
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(info.state.last_sequence)
+    }
+
+    /// Every message from `start_seq` on, in order, then new ones as they are
+    /// appended. Backed by an ordered consumer: no server-side state to keep,
+    /// the caller's checkpoint is the truth. The stream ends on an error the
+    /// consumer cannot recover from; callers resubscribe from their checkpoint.
+    pub async fn subscribe(
+        &self,
+        start_seq: u64,
+    ) -> Result<impl Stream<Item = Result<RecordedMessage, StoreError>> + Send + use<>, StoreError>
+    {
+        let deliver_policy = if start_seq <= 1 {
+            DeliverPolicy::All
+        } else {
+            DeliverPolicy::ByStartSequence {
+                start_sequence: start_seq,
+            }
+        };
+        let consumer = self
+            .stream
+            .create_consumer(OrderedConfig {
+                filter_subject: EVENT_SUBJECTS.to_string(),
+                deliver_policy,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let messages = consumer
+            .messages()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut reconnects = self.reconnects.clone();
+        if let Some(r) = reconnects.as_mut() {
+            r.borrow_and_update();
+        }
+        let reconnected = async move {
+            match reconnects {
+                Some(mut r) => {
+                    let _ = r.changed().await;
+                }
+                None => futures::future::pending::<()>().await,
+            }
+        };
+        Ok(messages.take_until(Box::pin(reconnected)).map(|item| {
+            let msg = item.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let seq = msg
+                .info()
+                .map_err(|e| StoreError::Other(e.to_string()))?
+                .stream_sequence;
+            let subject = AggregateSubject::parse(msg.subject.as_str())
+                .ok_or_else(|| StoreError::Other(format!("foreign subject {}", msg.subject)))?;
+            let message = EventMessage::decode(&msg.payload)
+                .map_err(|source| StoreError::Decode { seq, source })?;
+            Ok(RecordedMessage {
+                seq,
+                subject,
+                message,
+            })
+        }))
+    }
+}
+
+fn publish_error(e: async_nats::jetstream::context::PublishError) -> StoreError {
+    match e.kind() {
+        PublishErrorKind::WrongLastSequence => StoreError::Conflict,
+        PublishErrorKind::TimedOut
+        | PublishErrorKind::BrokenPipe
+        | PublishErrorKind::StreamNotFound => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Other(e.to_string()),
+    }
+}

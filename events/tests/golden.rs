@@ -1,0 +1,237 @@
+//! Encoded bytes of every event variant of every schema version ever written.
+//! A change that makes one of them undecodable, or decode to something else,
+//! fails here. To add the files of a new variant or version, run once with
+//! `AUTHD_BLESS_GOLDEN=1`; never re-bless an existing file.
+
+use std::path::PathBuf;
+
+use authd_events::envelope::{EventEnvelope, EventMessage, MessageMeta};
+use authd_events::*;
+
+fn meta() -> MessageMeta {
+    MessageMeta {
+        tenant: "p_01HZZZZZZZZZZZZZZZZZZZZZZZ".into(),
+        aggregate_id: "c_01HZZZZZZZZZZZZZZZZZZZZZZZ".into(),
+        time: 1_767_225_600_000,
+        actor: Actor::Customer("c_01HZZZZZZZZZZZZZZZZZZZZZZZ".into()),
+        request: RequestMeta {
+            request_id: "req-1".into(),
+            ip: Some("203.0.113.7".into()),
+            user_agent: Some("golden/1.0".into()),
+        },
+        command_id: "cmd-1".into(),
+    }
+}
+
+fn samples_v1() -> Vec<Event> {
+    let h = [7u8; 32];
+    vec![
+        Event::Project(ProjectEvent::Created(ProjectCreated {
+            name: "Shop".into(),
+        })),
+        Event::Project(ProjectEvent::ApiKeyIssued(ApiKeyIssued {
+            key_id: "k_1".into(),
+            kind: ApiKeyKind::Public,
+            live: false,
+            key_hash: h,
+            prefix: "pk_test_abcd".into(),
+        })),
+        Event::Project(ProjectEvent::ApiKeyRevoked(ApiKeyRevoked {
+            key_id: "k_1".into(),
+        })),
+        Event::EmailClaim(EmailClaimEvent::Claimed(EmailClaimed {
+            customer_id: "c_1".into(),
+        })),
+        Event::EmailClaim(EmailClaimEvent::Released(EmailReleased {
+            customer_id: "c_1".into(),
+        })),
+        Event::Customer(CustomerEvent::Registered(CustomerRegistered {
+            email: Personal::plain("ann@example.com"),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            email_verified: false,
+        })),
+        Event::Customer(CustomerEvent::LoginSucceeded(LoginSucceeded {
+            session_id: "s_1".into(),
+            method: LoginMethod::Password,
+        })),
+        Event::Customer(CustomerEvent::LoginFailed(LoginFailed {
+            method: LoginMethod::Password,
+            reason: LoginFailureReason::WrongPassword,
+        })),
+        Event::Session(SessionEvent::Started(SessionStarted {
+            customer_id: "c_1".into(),
+            method: LoginMethod::Password,
+            refresh_token_hash: h,
+            expires_at: 1_769_817_600_000,
+        })),
+        Event::Session(SessionEvent::Refreshed(SessionRefreshed {
+            generation: 1,
+            refresh_token_hash: h,
+        })),
+        Event::Session(SessionEvent::RefreshTokenReused(RefreshTokenReused {
+            generation: 0,
+        })),
+        Event::Session(SessionEvent::Revoked(SessionRevoked {
+            reason: RevokeReason::Logout,
+        })),
+        Event::Session(SessionEvent::Revoked(SessionRevoked {
+            reason: RevokeReason::RefreshTokenReused,
+        })),
+        Event::Session(SessionEvent::Revoked(SessionRevoked {
+            reason: RevokeReason::Admin,
+        })),
+        Event::LoginAttempt(LoginAttemptEvent::FailedForUnknownEmail(
+            LoginFailedForUnknownEmail {
+                method: LoginMethod::Password,
+            },
+        )),
+        // Added with the whole Customer Auth API (still schema v1: new variants only).
+        Event::Project(ProjectEvent::ConfigChanged(ProjectConfigChanged {
+            config: ProjectConfig {
+                public_registration: false,
+                email_verification_required: true,
+                password_login: true,
+                otp_login: false,
+                password_policy: PasswordPolicy {
+                    min_length: 12,
+                    require_uppercase: true,
+                    require_lowercase: false,
+                    require_numbers: true,
+                    require_special_chars: false,
+                },
+                lockout_threshold: 5,
+                mail_sender: "Shop <no-reply@shop.example>".into(),
+                link_base_url: "https://shop.example/account".into(),
+            },
+        })),
+        Event::Customer(CustomerEvent::Locked(CustomerLocked {
+            until: 1_767_225_660_000,
+        })),
+        Event::Customer(CustomerEvent::Unlocked(CustomerUnlocked {})),
+        Event::Customer(CustomerEvent::Suspended(CustomerSuspended {
+            reason: Some("fraud".into()),
+        })),
+        Event::Customer(CustomerEvent::Reactivated(CustomerReactivated {})),
+        Event::Customer(CustomerEvent::SessionsEnded(SessionsEnded {
+            except: Some("s_1".into()),
+        })),
+        Event::Customer(CustomerEvent::PasswordChanged(PasswordChanged {
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            via: PasswordChangeVia::Reset,
+        })),
+        Event::Customer(CustomerEvent::EmailVerificationRequested(
+            EmailVerificationRequested {
+                token_hash: h,
+                expires_at: 1_767_312_000_000,
+            },
+        )),
+        Event::Customer(CustomerEvent::EmailVerified(EmailVerified {})),
+        Event::Customer(CustomerEvent::PasswordResetRequested(
+            PasswordResetRequested {
+                token_hash: h,
+                expires_at: 1_767_227_400_000,
+            },
+        )),
+        Event::Customer(CustomerEvent::LoginFailed(LoginFailed {
+            method: LoginMethod::Otp,
+            reason: LoginFailureReason::Locked,
+        })),
+        Event::Customer(CustomerEvent::LoginFailed(LoginFailed {
+            method: LoginMethod::Password,
+            reason: LoginFailureReason::Suspended,
+        })),
+        Event::Customer(CustomerEvent::PasswordChanged(PasswordChanged {
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            via: PasswordChangeVia::Update,
+        })),
+        Event::Otp(OtpEvent::Issued(OtpIssued {
+            otp_id: "o_1".into(),
+            code_hash: h,
+            expires_at: 1_767_226_200_000,
+        })),
+        Event::Otp(OtpEvent::AttemptFailed(OtpAttemptFailed {
+            otp_id: "o_1".into(),
+        })),
+        Event::Otp(OtpEvent::Used(OtpUsed {
+            otp_id: "o_1".into(),
+        })),
+        Event::Customer(CustomerEvent::LoginFailed(LoginFailed {
+            method: LoginMethod::Password,
+            reason: LoginFailureReason::EmailNotVerified,
+        })),
+        Event::LoginAttempt(LoginAttemptEvent::Locked(CustomerLocked {
+            until: 1_767_225_660_000,
+        })),
+    ]
+}
+
+fn message(body: Event) -> EventMessage {
+    EventMessage {
+        meta: meta(),
+        events: vec![EventEnvelope {
+            event_id: [1; 16],
+            body,
+        }],
+    }
+}
+
+fn golden_dir(version: u16) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/v{version}"))
+}
+
+fn file_name(body: &Event, index: usize) -> String {
+    format!("{index:02}-{}.hex", body.type_name())
+}
+
+#[test]
+fn every_v1_variant_decodes_from_its_golden_bytes() {
+    let bless = std::env::var_os("AUTHD_BLESS_GOLDEN").is_some();
+    let dir = golden_dir(1);
+    let samples = samples_v1();
+    for (i, body) in samples.iter().enumerate() {
+        let path = dir.join(file_name(body, i));
+        let expected = message(body.clone());
+        if bless && !path.exists() {
+            std::fs::write(&path, hex::encode(expected.encode())).unwrap();
+        }
+        let stored = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (bless new variants once)", path.display()));
+        let bytes = hex::decode(stored.trim()).unwrap();
+        assert_eq!(
+            EventMessage::decode(&bytes).unwrap(),
+            expected,
+            "{}",
+            path.display()
+        );
+    }
+    // A golden file without a sample means a variant was removed or renamed.
+    let files = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(
+        files,
+        samples.len(),
+        "golden files and samples differ in number"
+    );
+}
+
+#[test]
+fn the_current_version_encodes_to_the_golden_bytes() {
+    // Same bytes in both directions while v1 is the version written.
+    assert_eq!(authd_events::envelope::SCHEMA_VERSION, 1);
+    for (i, body) in samples_v1().into_iter().enumerate() {
+        let path = golden_dir(1).join(file_name(&body, i));
+        let stored = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(hex::encode(message(body).encode()), stored.trim());
+    }
+}
+
+#[test]
+fn unknown_versions_and_garbage_are_errors_not_panics() {
+    let mut bytes = message(samples_v1().remove(0)).encode();
+    bytes[0] = 99;
+    assert!(matches!(
+        EventMessage::decode(&bytes),
+        Err(authd_events::envelope::DecodeError::UnknownVersion(99))
+    ));
+    assert!(EventMessage::decode(&[]).is_err());
+    assert!(EventMessage::decode(&[1, 0xff, 0xff, 0xff]).is_err());
+}

@@ -1,0 +1,100 @@
+//! Who is asking: the project selected by `x-api-key`, the bearer access
+//! token, and the request metadata recorded with every event.
+
+use authd_events::{RequestMeta, keyed_hash::secret_hash};
+use authd_projections::read::SessionRow;
+use authd_services::tokens::{AccessClaims, TokenError};
+
+use crate::{schema::gql_error, state::AppState};
+
+/// The bearer token of a request, as far as it could be checked without I/O.
+pub enum Bearer {
+    None,
+    Valid(AccessClaims),
+    Invalid(&'static str),
+}
+
+pub struct RequestContext {
+    pub project_id: String,
+    pub auth: Bearer,
+    pub request: RequestMeta,
+}
+
+impl Bearer {
+    pub fn parse(header: Option<&str>, state: &AppState, project_id: &str) -> Self {
+        let Some(value) = header else {
+            return Bearer::None;
+        };
+        let Some(token) = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+        else {
+            return Bearer::Invalid("the Authorization header must be `Bearer <access token>`");
+        };
+        match state.verifier.verify(token.trim()) {
+            Ok(c) if c.pid == project_id => Bearer::Valid(c),
+            Ok(_) => Bearer::Invalid("the access token belongs to another project"),
+            Err(TokenError::Expired) => Bearer::Invalid("the access token has expired"),
+            Err(_) => Bearer::Invalid("the access token is invalid"),
+        }
+    }
+
+    pub fn claims(&self) -> Option<&AccessClaims> {
+        match self {
+            Bearer::Valid(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The live session of the token: `Ok(None)` without a token, an
+    /// `UNAUTHENTICATED` error for a bad token or an ended session.
+    pub async fn require(&self, state: &AppState) -> async_graphql::Result<Option<SessionRow>> {
+        let claims = match self {
+            Bearer::None => return Ok(None),
+            Bearer::Invalid(why) => return Err(gql_error("UNAUTHENTICATED", why)),
+            Bearer::Valid(c) => c,
+        };
+        // The token may come from another gateway instance: wait until this
+        // read model has seen the session it names.
+        state.wait_applied(claims.seq).await;
+        let session = state
+            .read
+            .session(&claims.pid, &claims.sid)
+            .map_err(crate::internal)?
+            .filter(|s| s.customer_id == claims.sub);
+        match session {
+            Some(s) if !s.revoked && s.expires_at > authd_events::now_millis() => Ok(Some(s)),
+            _ => Err(gql_error(
+                "UNAUTHENTICATED",
+                "the session of this access token has ended",
+            )),
+        }
+    }
+}
+
+pub enum ApiKeyError {
+    Missing,
+    Invalid,
+}
+
+/// The project an API key selects, with the key's kind.
+pub fn project_for_key(
+    state: &AppState,
+    key: Option<&str>,
+) -> Result<(String, String), ApiKeyError> {
+    let key = key
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or(ApiKeyError::Missing)?;
+    if key.len() > 200 || !(key.starts_with("pk_") || key.starts_with("sk_")) {
+        return Err(ApiKeyError::Invalid);
+    }
+    match state.read.api_key(&secret_hash(key)) {
+        Ok(Some(row)) if !row.revoked => Ok((row.project_id, row.kind)),
+        Ok(_) => Err(ApiKeyError::Invalid),
+        Err(e) => {
+            tracing::error!(error = %e, "api key lookup");
+            Err(ApiKeyError::Invalid)
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The HTTP gateway: axum + async-graphql. Turns requests into commands
+//! (NATS request/reply) and queries (against its own read model).
+
+pub mod admin;
+pub mod auth;
+pub mod http;
+pub mod limits;
+pub mod metrics;
+pub mod schema;
+pub mod state;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{Router, routing::get};
+use tower_http::{cors::CorsLayer, timeout::TimeoutLayer};
+
+pub use state::AppState;
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    /// How long a request may take in all.
+    pub request_timeout: Duration,
+    /// How long a response waits for the read model to apply its own write.
+    pub consistency_wait: Duration,
+    /// Sign-in and mail-sending operations per minute from one client IP.
+    pub per_ip_per_minute: u32,
+    /// …and for one account (project + email).
+    pub per_account_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            body_limit: 64 * 1024,
+            max_depth: 10,
+            max_complexity: 200,
+            request_timeout: Duration::from_secs(15),
+            consistency_wait: Limits::consistency_wait_default(),
+            per_ip_per_minute: 120,
+            per_account_per_minute: 20,
+        }
+    }
+}
+
+pub struct GatewayParts {
+    pub bus: authd_services::CommandBus,
+    pub read: Arc<authd_projections::ReadModel>,
+    pub applied: tokio::sync::watch::Receiver<u64>,
+    pub verifier: authd_services::tokens::TokenVerifier,
+    pub store: authd_events::EventStore,
+    pub limits: Limits,
+    pub dev: bool,
+}
+
+pub fn state(parts: GatewayParts) -> AppState {
+    metrics::handle();
+    let schema = schema::build(&parts.limits);
+    let rate_limits = limits::RateLimits::new(
+        parts.limits.per_ip_per_minute,
+        parts.limits.per_account_per_minute,
+    );
+    AppState(Arc::new(state::Inner {
+        rate_limits,
+        admin_schema: admin::build(&parts.limits),
+        bus: parts.bus,
+        read: parts.read,
+        applied: parts.applied,
+        verifier: parts.verifier,
+        store: parts.store,
+        schema,
+        limits: parts.limits,
+        dev: parts.dev,
+    }))
+}
+
+pub fn app(state: AppState) -> Router {
+    let timeout = state.limits.request_timeout;
+    Router::new()
+        .route(
+            "/graphql/public",
+            get(http::graphiql).post(http::graphql_post),
+        )
+        .route(
+            "/graphql/admin",
+            get(http::graphiql_admin).post(http::admin_post),
+        )
+        .route("/.well-known/jwks.json", get(http::jwks))
+        .route("/healthz", get(http::healthz))
+        .route("/metrics", get(http::metrics))
+        .fallback(http::not_found)
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(tower_http::cors::Any)
+                .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+                .allow_headers([
+                    axum::http::header::CONTENT_TYPE,
+                    axum::http::header::AUTHORIZATION,
+                    axum::http::HeaderName::from_static("x-api-key"),
+                    axum::http::HeaderName::from_static("x-request-id"),
+                ]),
+        )
+        .with_state(state)
+}
+
+/// Logs an internal failure and answers with a code and nothing else.
+pub fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
+    tracing::error!(error = %e, "internal error");
+    schema::gql_error("INTERNAL", "internal error")
+}

@@ -1,0 +1,111 @@
+//! Read model: customers.
+
+use authd_events::{
+    CustomerEvent, Event, LoginFailureReason, RecordedMessage, keyed_hash::normalize_email,
+};
+use rusqlite::{Connection, Transaction, params};
+
+pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS customers (
+            project_id       TEXT NOT NULL,
+            id               TEXT NOT NULL,
+            email            TEXT NOT NULL,
+            email_normalized TEXT NOT NULL,
+            email_verified   INTEGER NOT NULL,
+            status           TEXT NOT NULL,
+            created_at       INTEGER NOT NULL,
+            updated_at       INTEGER NOT NULL,
+            last_login_at    INTEGER,
+            failed_logins    INTEGER NOT NULL DEFAULT 0,
+            locked_until     INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (project_id, id)
+         );
+         CREATE INDEX IF NOT EXISTS customers_by_email ON customers (project_id, email_normalized);",
+    )
+}
+
+pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Result<()> {
+    let meta = &m.message.meta;
+    let (project, id, at) = (&meta.tenant, &meta.aggregate_id, meta.time);
+    for event in m.message.bodies() {
+        let Event::Customer(e) = event else { continue };
+        match e {
+            CustomerEvent::Registered(r) => {
+                let email = r.email.as_plain().unwrap_or_default();
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO customers
+                       (project_id, id, email, email_normalized, email_verified, status,
+                        created_at, updated_at, last_login_at, failed_logins)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'ACTIVE', ?6, ?6, NULL, 0)",
+                )?
+                .execute(params![
+                    project,
+                    id,
+                    email,
+                    normalize_email(email),
+                    r.email_verified,
+                    at
+                ])?;
+            }
+            CustomerEvent::LoginSucceeded(_) => {
+                update(tx, "last_login_at = ?3, failed_logins = 0", project, id, at)?;
+            }
+            CustomerEvent::LoginFailed(f) => {
+                if f.reason == LoginFailureReason::WrongPassword {
+                    tx.prepare_cached(
+                        "UPDATE customers SET failed_logins = failed_logins + 1
+                         WHERE project_id = ?1 AND id = ?2",
+                    )?
+                    .execute(params![project, id])?;
+                }
+            }
+            CustomerEvent::Locked(l) => {
+                tx.prepare_cached(
+                    "UPDATE customers SET locked_until = ?3, failed_logins = 0, updated_at = ?4
+                     WHERE project_id = ?1 AND id = ?2",
+                )?
+                .execute(params![project, id, l.until, at])?;
+            }
+            CustomerEvent::Unlocked(_) => {
+                update(
+                    tx,
+                    "locked_until = 0, failed_logins = 0, updated_at = ?3",
+                    project,
+                    id,
+                    at,
+                )?;
+            }
+            CustomerEvent::Suspended(_) => {
+                update(tx, "status = 'SUSPENDED', updated_at = ?3", project, id, at)?;
+            }
+            CustomerEvent::Reactivated(_) => {
+                update(tx, "status = 'ACTIVE', updated_at = ?3", project, id, at)?;
+            }
+            CustomerEvent::EmailVerified(_) => {
+                update(tx, "email_verified = 1, updated_at = ?3", project, id, at)?;
+            }
+            CustomerEvent::PasswordChanged(_) => update(tx, "updated_at = ?3", project, id, at)?,
+            // Sessions are ended in `sessions`; the rest changes no column.
+            CustomerEvent::SessionsEnded(_)
+            | CustomerEvent::EmailVerificationRequested(_)
+            | CustomerEvent::PasswordResetRequested(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// `set` is one of the fixed strings above (never input) and uses `?3` for the time.
+fn update(
+    tx: &Transaction<'_>,
+    set: &str,
+    project: &str,
+    id: &str,
+    at: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(&format!(
+        "UPDATE customers SET {set} WHERE project_id = ?1 AND id = ?2"
+    ))?
+    .execute(params![project, id, at])
+    .map(|_| ())
+}

@@ -1,0 +1,13 @@
+//! SQLite read models fed from the event stream: one model per file
+//! (`projects`, `customers`, `sessions`), one checkpoint in the same
+//! transaction as their rows, rebuildable from sequence 1 at any time.
+
+mod customers;
+pub mod db;
+mod projects;
+pub mod read;
+pub mod runner;
+mod sessions;
+
+pub use read::ReadModel;
+pub use runner::{Projector, apply_batch, rebuild};

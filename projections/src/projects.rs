@@ -1,0 +1,74 @@
+//! Read model: projects and their API keys.
+
+use authd_events::{ApiKeyKind, Event, ProjectConfig, ProjectEvent, RecordedMessage};
+use rusqlite::{Connection, Transaction, params};
+
+pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS projects (
+            id         TEXT PRIMARY KEY,
+            name       TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            config     TEXT NOT NULL
+         );
+         CREATE TABLE IF NOT EXISTS api_keys (
+            key_hash   BLOB PRIMARY KEY,
+            key_id     TEXT NOT NULL,
+            project_id TEXT NOT NULL,
+            kind       TEXT NOT NULL,
+            live       INTEGER NOT NULL,
+            prefix     TEXT NOT NULL,
+            revoked    INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL
+         );",
+    )
+}
+
+pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Result<()> {
+    let (project, at) = (&m.message.meta.tenant, m.message.meta.time);
+    for event in m.message.bodies() {
+        let Event::Project(e) = event else { continue };
+        match e {
+            ProjectEvent::Created(c) => {
+                let config =
+                    serde_json::to_string(&ProjectConfig::default()).expect("config serializes");
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO projects (id, name, created_at, config) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![project, c.name, at, config])?;
+            }
+            ProjectEvent::ApiKeyIssued(k) => {
+                let kind = match k.kind {
+                    ApiKeyKind::Public => "public",
+                    ApiKeyKind::Secret => "secret",
+                };
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO api_keys
+                       (key_hash, key_id, project_id, kind, live, prefix, revoked, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)",
+                )?
+                .execute(params![
+                    &k.key_hash[..],
+                    k.key_id,
+                    project,
+                    kind,
+                    k.live,
+                    k.prefix,
+                    at
+                ])?;
+            }
+            ProjectEvent::ConfigChanged(c) => {
+                let config = serde_json::to_string(&c.config).expect("config serializes");
+                tx.prepare_cached("UPDATE projects SET config = ?2 WHERE id = ?1")?
+                    .execute(params![project, config])?;
+            }
+            ProjectEvent::ApiKeyRevoked(r) => {
+                tx.prepare_cached(
+                    "UPDATE api_keys SET revoked = 1 WHERE project_id = ?1 AND key_id = ?2",
+                )?
+                .execute(params![project, r.key_id])?;
+            }
+        }
+    }
+    Ok(())
+}

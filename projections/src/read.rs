@@ -1,0 +1,222 @@
+//! Queries against a read model, over a small pool of read-only connections
+//! (WAL lets them read while the projection writes).
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Mutex,
+};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRow {
+    pub project_id: String,
+    pub kind: String,
+    pub live: bool,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerRow {
+    pub project_id: String,
+    pub id: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_login_at: Option<i64>,
+    pub failed_logins: i64,
+    pub locked_until: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyListing {
+    pub key_id: String,
+    pub kind: String,
+    pub live: bool,
+    pub prefix: String,
+    pub revoked: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub config: authd_events::ProjectConfig,
+}
+
+const CUSTOMER_COLUMNS: &str =
+    "project_id, id, email, email_verified, status, created_at, updated_at,
+     last_login_at, failed_logins, locked_until";
+
+fn customer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomerRow> {
+    Ok(CustomerRow {
+        project_id: r.get(0)?,
+        id: r.get(1)?,
+        email: r.get(2)?,
+        email_verified: r.get(3)?,
+        status: r.get(4)?,
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
+        last_login_at: r.get(7)?,
+        failed_logins: r.get(8)?,
+        locked_until: r.get(9)?,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id: String,
+    pub customer_id: String,
+    pub expires_at: i64,
+    pub revoked: bool,
+}
+
+pub struct ReadModel {
+    path: PathBuf,
+    pool: Mutex<Vec<Connection>>,
+}
+
+impl ReadModel {
+    pub fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            pool: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+        let conn = self.pool.lock().unwrap().pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(std::time::Duration::from_secs(5))?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut pool = self.pool.lock().unwrap();
+        if pool.len() < 16 {
+            pool.push(conn);
+        }
+        out
+    }
+
+    pub fn api_key(&self, key_hash: &[u8; 32]) -> rusqlite::Result<Option<ApiKeyRow>> {
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT project_id, kind, live, revoked FROM api_keys WHERE key_hash = ?1",
+            )?
+            .query_row([&key_hash[..]], |r| {
+                Ok(ApiKeyRow {
+                    project_id: r.get(0)?,
+                    kind: r.get(1)?,
+                    live: r.get(2)?,
+                    revoked: r.get(3)?,
+                })
+            })
+            .optional()
+        })
+    }
+
+    pub fn customer(&self, project: &str, id: &str) -> rusqlite::Result<Option<CustomerRow>> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE project_id = ?1 AND id = ?2"
+            ))?
+            .query_row(params![project, id], customer_row)
+            .optional()
+        })
+    }
+
+    pub fn customer_by_email(
+        &self,
+        project: &str,
+        email: &str,
+    ) -> rusqlite::Result<Option<CustomerRow>> {
+        let normalized = authd_events::keyed_hash::normalize_email(email);
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE project_id = ?1 AND email_normalized = ?2"
+            ))?
+            .query_row(params![project, normalized], customer_row)
+            .optional()
+        })
+    }
+
+    pub fn project(&self, id: &str) -> rusqlite::Result<Option<ProjectRow>> {
+        self.with(|c| {
+            c.prepare_cached("SELECT id, name, created_at, config FROM projects WHERE id = ?1")?
+                .query_row([id], |r| {
+                    let config: String = r.get(3)?;
+                    Ok(ProjectRow {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        created_at: r.get(2)?,
+                        config: serde_json::from_str(&config).unwrap_or_default(),
+                    })
+                })
+                .optional()
+        })
+    }
+
+    pub fn api_keys(&self, project: &str) -> rusqlite::Result<Vec<ApiKeyListing>> {
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT key_id, kind, live, prefix, revoked, created_at FROM api_keys
+                 WHERE project_id = ?1 ORDER BY created_at, key_id",
+            )?
+            .query_map([project], |r| {
+                Ok(ApiKeyListing {
+                    key_id: r.get(0)?,
+                    kind: r.get(1)?,
+                    live: r.get(2)?,
+                    prefix: r.get(3)?,
+                    revoked: r.get(4)?,
+                    created_at: r.get(5)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    pub fn session(&self, project: &str, id: &str) -> rusqlite::Result<Option<SessionRow>> {
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT id, customer_id, expires_at, revoked_at IS NOT NULL
+                 FROM sessions WHERE project_id = ?1 AND id = ?2",
+            )?
+            .query_row(params![project, id], |r| {
+                Ok(SessionRow {
+                    id: r.get(0)?,
+                    customer_id: r.get(1)?,
+                    expires_at: r.get(2)?,
+                    revoked: r.get(3)?,
+                })
+            })
+            .optional()
+        })
+    }
+
+    pub fn customers_with_email(&self, project: &str, email: &str) -> rusqlite::Result<u64> {
+        let normalized = authd_events::keyed_hash::normalize_email(email);
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT COUNT(*) FROM customers WHERE project_id = ?1 AND email_normalized = ?2",
+            )?
+            .query_row(params![project, normalized], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+        })
+    }
+
+    pub fn dump(&self) -> rusqlite::Result<Vec<String>> {
+        self.with(crate::db::dump)
+    }
+}

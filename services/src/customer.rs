@@ -1,0 +1,735 @@
+//! The customer aggregate: registration, credentials, status, lockout, and
+//! the record of login attempts.
+
+use authd_events::{
+    AggregateKind, CustomerEvent, CustomerLocked, CustomerReactivated, CustomerRegistered,
+    CustomerSuspended, CustomerUnlocked, EmailVerificationRequested, EmailVerified, Event,
+    LoginFailed, LoginFailureReason, LoginMethod, LoginSucceeded, PasswordChangeVia,
+    PasswordChanged, PasswordResetRequested, Personal, SecretHash, SessionsEnded,
+};
+
+use crate::{
+    aggregate::{Aggregate, At},
+    error::DomainError,
+};
+
+/// First lock lasts this long; each further lock doubles it, up to [`MAX_LOCK_MS`].
+pub const BASE_LOCK_MS: i64 = 60_000;
+pub const MAX_LOCK_MS: i64 = 3_600_000;
+
+/// How long a lock lasts after `previous_locks` earlier locks.
+pub fn lock_duration(previous_locks: u32) -> i64 {
+    BASE_LOCK_MS
+        .saturating_mul(1 << previous_locks.min(16))
+        .min(MAX_LOCK_MS)
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Customer {
+    pub registered: bool,
+    pub email: String,
+    /// Empty for a customer who signed up with a one-time code.
+    pub password_hash: String,
+    pub email_verified: bool,
+    /// Unix ms.
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub suspended: bool,
+    /// Failed password logins since the last success or lock.
+    pub failed_logins: u32,
+    /// Locks since the last successful login: each one lasts longer.
+    pub locks: u32,
+    /// Unix ms; locked while now < this.
+    pub locked_until: i64,
+    /// Sessions started at or before this stream sequence have ended, but `sessions_ended_except`.
+    pub sessions_ended_seq: u64,
+    pub sessions_ended_except: Option<String>,
+    pub verification: Option<(SecretHash, i64)>,
+    pub reset: Option<(SecretHash, i64)>,
+}
+
+impl Customer {
+    pub fn is_locked(&self, now: i64) -> bool {
+        now < self.locked_until
+    }
+
+    /// Whether a session started at stream sequence `started_seq` is still allowed.
+    pub fn session_allowed(&self, session_id: &str, started_seq: u64) -> bool {
+        !self.suspended
+            && (started_seq > self.sessions_ended_seq
+                || self.sessions_ended_except.as_deref() == Some(session_id))
+    }
+}
+
+pub enum CustomerCommand {
+    Register {
+        email: String,
+        password_hash: String,
+        email_verified: bool,
+        session: Option<(String, LoginMethod)>,
+        verification: Option<(SecretHash, i64)>,
+    },
+    /// The password was checked outside (it is slow); this records the outcome.
+    RecordPasswordLogin {
+        password_matches: bool,
+        session_id: String,
+        now: i64,
+        lockout_threshold: u32,
+        /// The project refuses logins until the email is verified.
+        verification_required: bool,
+    },
+    /// A one-time code for the customer's email was just used.
+    RecordOtpLogin {
+        session_id: String,
+    },
+    Suspend {
+        reason: Option<String>,
+    },
+    Reactivate,
+    Unlock,
+    RequestVerification {
+        token_hash: SecretHash,
+        expires_at: i64,
+    },
+    VerifyEmail {
+        token_hash: SecretHash,
+        now: i64,
+    },
+    RequestPasswordReset {
+        token_hash: SecretHash,
+        expires_at: i64,
+    },
+    ResetPassword {
+        token_hash: SecretHash,
+        new_password_hash: String,
+        now: i64,
+    },
+    UpdatePassword {
+        current_matches: bool,
+        new_password_hash: String,
+        keep_session: Option<String>,
+    },
+}
+
+pub fn decide(s: &Customer, cmd: CustomerCommand) -> Result<Vec<CustomerEvent>, DomainError> {
+    use CustomerCommand as C;
+    if !s.registered && !matches!(cmd, C::Register { .. }) {
+        return Err(match cmd {
+            C::RecordPasswordLogin { .. } | C::RecordOtpLogin { .. } => {
+                DomainError::InvalidCredentials
+            }
+            C::VerifyEmail { .. } | C::ResetPassword { .. } => DomainError::InvalidToken,
+            _ => DomainError::CustomerNotFound,
+        });
+    }
+    match cmd {
+        C::Register {
+            email,
+            password_hash,
+            email_verified,
+            session,
+            verification,
+        } => {
+            if s.registered {
+                return Err(DomainError::EmailTaken);
+            }
+            let mut events = vec![CustomerEvent::Registered(CustomerRegistered {
+                email: Personal::plain(email),
+                password_hash,
+                email_verified,
+            })];
+            if let Some((token_hash, expires_at)) = verification {
+                events.push(CustomerEvent::EmailVerificationRequested(
+                    EmailVerificationRequested {
+                        token_hash,
+                        expires_at,
+                    },
+                ));
+            }
+            if let Some((session_id, method)) = session {
+                events.push(CustomerEvent::LoginSucceeded(LoginSucceeded {
+                    session_id,
+                    method,
+                }));
+            }
+            Ok(events)
+        }
+        C::RecordPasswordLogin {
+            password_matches,
+            session_id,
+            now,
+            lockout_threshold,
+            verification_required,
+        } => {
+            let failed = |reason| {
+                CustomerEvent::LoginFailed(LoginFailed {
+                    method: LoginMethod::Password,
+                    reason,
+                })
+            };
+            // Every attempt is a fact; the caller hears the answer the
+            // events imply (see `login_outcome`).
+            if s.is_locked(now) {
+                return Ok(vec![failed(LoginFailureReason::Locked)]);
+            }
+            if !password_matches {
+                let mut events = vec![failed(LoginFailureReason::WrongPassword)];
+                if lockout_threshold > 0 && s.failed_logins + 1 >= lockout_threshold {
+                    events.push(CustomerEvent::Locked(CustomerLocked {
+                        until: now + lock_duration(s.locks),
+                    }));
+                }
+                return Ok(events);
+            }
+            if s.suspended {
+                return Ok(vec![failed(LoginFailureReason::Suspended)]);
+            }
+            if verification_required && !s.email_verified {
+                return Ok(vec![failed(LoginFailureReason::EmailNotVerified)]);
+            }
+            Ok(vec![CustomerEvent::LoginSucceeded(LoginSucceeded {
+                session_id,
+                method: LoginMethod::Password,
+            })])
+        }
+        C::RecordOtpLogin { session_id } => {
+            if s.suspended {
+                return Ok(vec![CustomerEvent::LoginFailed(LoginFailed {
+                    method: LoginMethod::Otp,
+                    reason: LoginFailureReason::Suspended,
+                })]);
+            }
+            let mut events = Vec::new();
+            // The code reached the inbox: that proves the address.
+            if !s.email_verified {
+                events.push(CustomerEvent::EmailVerified(EmailVerified {}));
+            }
+            events.push(CustomerEvent::LoginSucceeded(LoginSucceeded {
+                session_id,
+                method: LoginMethod::Otp,
+            }));
+            Ok(events)
+        }
+        C::Suspend { reason } => Ok(if s.suspended {
+            vec![]
+        } else {
+            vec![
+                CustomerEvent::Suspended(CustomerSuspended { reason }),
+                CustomerEvent::SessionsEnded(SessionsEnded { except: None }),
+            ]
+        }),
+        C::Reactivate => Ok(if s.suspended {
+            vec![CustomerEvent::Reactivated(CustomerReactivated {})]
+        } else {
+            vec![]
+        }),
+        C::Unlock => Ok(if s.locked_until > 0 || s.failed_logins > 0 {
+            vec![CustomerEvent::Unlocked(CustomerUnlocked {})]
+        } else {
+            vec![]
+        }),
+        C::RequestVerification {
+            token_hash,
+            expires_at,
+        } => {
+            if s.email_verified {
+                return Err(DomainError::AlreadyVerified);
+            }
+            Ok(vec![CustomerEvent::EmailVerificationRequested(
+                EmailVerificationRequested {
+                    token_hash,
+                    expires_at,
+                },
+            )])
+        }
+        C::VerifyEmail { token_hash, now } => match s.verification {
+            Some((hash, expires_at)) if hash == token_hash && now < expires_at => {
+                Ok(vec![CustomerEvent::EmailVerified(EmailVerified {})])
+            }
+            _ => Err(DomainError::InvalidToken),
+        },
+        C::RequestPasswordReset {
+            token_hash,
+            expires_at,
+        } => Ok(vec![CustomerEvent::PasswordResetRequested(
+            PasswordResetRequested {
+                token_hash,
+                expires_at,
+            },
+        )]),
+        C::ResetPassword {
+            token_hash,
+            new_password_hash,
+            now,
+        } => match s.reset {
+            Some((hash, expires_at)) if hash == token_hash && now < expires_at => {
+                let mut events = vec![
+                    CustomerEvent::PasswordChanged(PasswordChanged {
+                        password_hash: new_password_hash,
+                        via: PasswordChangeVia::Reset,
+                    }),
+                    CustomerEvent::SessionsEnded(SessionsEnded { except: None }),
+                ];
+                // Proving control of the inbox also lifts a lockout.
+                if s.locked_until > 0 || s.failed_logins > 0 {
+                    events.push(CustomerEvent::Unlocked(CustomerUnlocked {}));
+                }
+                Ok(events)
+            }
+            _ => Err(DomainError::InvalidToken),
+        },
+        C::UpdatePassword {
+            current_matches,
+            new_password_hash,
+            keep_session,
+        } => {
+            if !current_matches {
+                return Err(DomainError::WrongCurrentPassword);
+            }
+            let mut events = vec![CustomerEvent::PasswordChanged(PasswordChanged {
+                password_hash: new_password_hash,
+                via: PasswordChangeVia::Update,
+            })];
+            if let Some(keep) = keep_session {
+                events.push(CustomerEvent::SessionsEnded(SessionsEnded {
+                    except: Some(keep),
+                }));
+            }
+            Ok(events)
+        }
+    }
+}
+
+/// What a recorded login attempt answers.
+pub fn login_outcome(events: &[CustomerEvent], locked_until: i64) -> Result<(), DomainError> {
+    for e in events {
+        if let CustomerEvent::LoginFailed(f) = e {
+            return Err(match f.reason {
+                LoginFailureReason::WrongPassword => DomainError::InvalidCredentials,
+                LoginFailureReason::Locked => DomainError::AccountLocked {
+                    until: locked_until,
+                },
+                LoginFailureReason::Suspended => DomainError::AccountSuspended,
+                LoginFailureReason::EmailNotVerified => DomainError::EmailNotVerified,
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Aggregate for Customer {
+    const KIND: AggregateKind = AggregateKind::Customer;
+    type Event = CustomerEvent;
+
+    fn wrap(event: CustomerEvent) -> Event {
+        Event::Customer(event)
+    }
+
+    fn evolve(mut self, event: &Event, at: At) -> Self {
+        let Event::Customer(e) = event else {
+            return self;
+        };
+        self.updated_at = at.time;
+        match e {
+            CustomerEvent::Registered(r) => {
+                self.registered = true;
+                self.email = r.email.as_plain().unwrap_or_default().to_string();
+                self.password_hash = r.password_hash.clone();
+                self.email_verified = r.email_verified;
+                self.created_at = at.time;
+            }
+            CustomerEvent::LoginSucceeded(_) => {
+                self.failed_logins = 0;
+                self.locks = 0;
+            }
+            CustomerEvent::LoginFailed(f) => {
+                if f.reason == LoginFailureReason::WrongPassword {
+                    self.failed_logins += 1;
+                }
+            }
+            CustomerEvent::Locked(l) => {
+                self.locked_until = l.until;
+                self.locks += 1;
+                self.failed_logins = 0;
+            }
+            CustomerEvent::Unlocked(_) => {
+                self.locked_until = 0;
+                self.failed_logins = 0;
+                self.locks = 0;
+            }
+            CustomerEvent::Suspended(_) => self.suspended = true,
+            CustomerEvent::Reactivated(_) => self.suspended = false,
+            CustomerEvent::SessionsEnded(e) => {
+                self.sessions_ended_seq = at.seq;
+                self.sessions_ended_except = e.except.clone();
+            }
+            CustomerEvent::PasswordChanged(p) => {
+                self.password_hash = p.password_hash.clone();
+                self.reset = None;
+            }
+            CustomerEvent::EmailVerificationRequested(r) => {
+                self.verification = Some((r.token_hash, r.expires_at));
+            }
+            CustomerEvent::EmailVerified(_) => {
+                self.email_verified = true;
+                self.verification = None;
+            }
+            CustomerEvent::PasswordResetRequested(r) => {
+                self.reset = Some((r.token_hash, r.expires_at))
+            }
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_000_000;
+
+    fn registered() -> CustomerEvent {
+        CustomerEvent::Registered(CustomerRegistered {
+            email: Personal::plain("ann@example.com"),
+            password_hash: "$argon2id$hash".into(),
+            email_verified: false,
+        })
+    }
+    fn succeeded(sid: &str, method: LoginMethod) -> CustomerEvent {
+        CustomerEvent::LoginSucceeded(LoginSucceeded {
+            session_id: sid.into(),
+            method,
+        })
+    }
+    fn failed(reason: LoginFailureReason) -> CustomerEvent {
+        CustomerEvent::LoginFailed(LoginFailed {
+            method: LoginMethod::Password,
+            reason,
+        })
+    }
+    fn wrong() -> CustomerEvent {
+        failed(LoginFailureReason::WrongPassword)
+    }
+    fn locked_until(until: i64) -> CustomerEvent {
+        CustomerEvent::Locked(CustomerLocked { until })
+    }
+    fn suspended() -> CustomerEvent {
+        CustomerEvent::Suspended(CustomerSuspended { reason: None })
+    }
+    fn ended(except: Option<&str>) -> CustomerEvent {
+        CustomerEvent::SessionsEnded(SessionsEnded {
+            except: except.map(Into::into),
+        })
+    }
+    fn register(session: Option<&str>) -> CustomerCommand {
+        CustomerCommand::Register {
+            email: "ann@example.com".into(),
+            password_hash: "$argon2id$hash".into(),
+            email_verified: false,
+            session: session.map(|s| (s.into(), LoginMethod::Password)),
+            verification: None,
+        }
+    }
+    fn login(ok: bool) -> CustomerCommand {
+        login_at(ok, T0)
+    }
+    fn login_at(ok: bool, now: i64) -> CustomerCommand {
+        CustomerCommand::RecordPasswordLogin {
+            password_matches: ok,
+            session_id: "s_1".into(),
+            now,
+            lockout_threshold: 5,
+            verification_required: false,
+        }
+    }
+
+    #[test]
+    fn a_project_requiring_verification_refuses_unverified_logins() {
+        let cmd = CustomerCommand::RecordPasswordLogin {
+            password_matches: true,
+            session_id: "s_1".into(),
+            now: T0,
+            lockout_threshold: 5,
+            verification_required: true,
+        };
+        let then = decide(&state(&[registered()]), cmd).unwrap();
+        assert_eq!(login_outcome(&then, 0), Err(DomainError::EmailNotVerified));
+    }
+
+    fn state(given: &[CustomerEvent]) -> Customer {
+        given
+            .iter()
+            .enumerate()
+            .fold(Customer::default(), |s, (i, e)| {
+                s.evolve(
+                    &Event::Customer(e.clone()),
+                    At {
+                        seq: i as u64 + 1,
+                        time: T0,
+                    },
+                )
+            })
+    }
+
+    #[track_caller]
+    fn check(
+        given: &[CustomerEvent],
+        when: CustomerCommand,
+        then: Result<Vec<CustomerEvent>, DomainError>,
+    ) {
+        assert_eq!(decide(&state(given), when), then);
+    }
+
+    #[test]
+    fn registering_records_the_customer_and_its_first_session() {
+        check(
+            &[],
+            register(Some("s_1")),
+            Ok(vec![registered(), succeeded("s_1", LoginMethod::Password)]),
+        );
+        check(&[], register(None), Ok(vec![registered()]));
+    }
+
+    #[test]
+    fn a_customer_registers_once() {
+        check(
+            &[registered()],
+            register(None),
+            Err(DomainError::EmailTaken),
+        );
+    }
+
+    #[test]
+    fn right_password_records_a_success() {
+        check(
+            &[registered()],
+            login(true),
+            Ok(vec![succeeded("s_1", LoginMethod::Password)]),
+        );
+    }
+
+    #[test]
+    fn wrong_password_is_recorded_and_answered_as_invalid_credentials() {
+        let then = decide(&state(&[registered()]), login(false)).unwrap();
+        assert_eq!(then, vec![wrong()]);
+        assert_eq!(
+            login_outcome(&then, 0),
+            Err(DomainError::InvalidCredentials)
+        );
+    }
+
+    #[test]
+    fn fifth_failed_login_locks_the_account() {
+        // a failed login is both a fact to record and an answer to give
+        check(
+            &[registered(), wrong(), wrong(), wrong(), wrong()],
+            login(false),
+            Ok(vec![wrong(), locked_until(T0 + BASE_LOCK_MS)]),
+        );
+    }
+
+    #[test]
+    fn a_locked_account_refuses_even_the_right_password_until_the_lock_ends() {
+        let given = [registered(), locked_until(T0 + 10)];
+        let then = decide(&state(&given), login(true)).unwrap();
+        assert_eq!(then, vec![failed(LoginFailureReason::Locked)]);
+        assert_eq!(
+            login_outcome(&then, T0 + 10),
+            Err(DomainError::AccountLocked { until: T0 + 10 })
+        );
+        check(
+            &given,
+            login_at(true, T0 + 10),
+            Ok(vec![succeeded("s_1", LoginMethod::Password)]),
+        );
+    }
+
+    #[test]
+    fn each_lock_lasts_longer_up_to_an_hour() {
+        let mut given = vec![registered(), locked_until(T0 - 1)];
+        given.extend([wrong(), wrong(), wrong(), wrong()]);
+        check(
+            &given,
+            login(false),
+            Ok(vec![wrong(), locked_until(T0 + 2 * BASE_LOCK_MS)]),
+        );
+        assert_eq!(lock_duration(30), MAX_LOCK_MS);
+    }
+
+    #[test]
+    fn unlock_and_success_reset_the_count() {
+        let s = state(&[registered(), wrong(), wrong(), locked_until(T0 + 5)]);
+        assert_eq!(
+            decide(&s, CustomerCommand::Unlock),
+            Ok(vec![CustomerEvent::Unlocked(CustomerUnlocked {})])
+        );
+        let s = state(&[registered(), wrong(), succeeded("s", LoginMethod::Password)]);
+        assert_eq!((s.failed_logins, s.locks), (0, 0));
+        assert_eq!(decide(&s, CustomerCommand::Unlock), Ok(vec![]));
+    }
+
+    #[test]
+    fn a_suspended_customer_cannot_log_in_by_any_method() {
+        let given = [registered(), suspended(), ended(None)];
+        let then = decide(&state(&given), login(true)).unwrap();
+        assert_eq!(login_outcome(&then, 0), Err(DomainError::AccountSuspended));
+        // the wrong password still only hears INVALID_CREDENTIALS
+        let then = decide(&state(&given), login(false)).unwrap();
+        assert_eq!(
+            login_outcome(&then, 0),
+            Err(DomainError::InvalidCredentials)
+        );
+        let then = decide(
+            &state(&given),
+            CustomerCommand::RecordOtpLogin {
+                session_id: "s".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(login_outcome(&then, 0), Err(DomainError::AccountSuspended));
+    }
+
+    #[test]
+    fn suspending_ends_every_session_and_reactivating_allows_new_ones() {
+        check(
+            &[registered()],
+            CustomerCommand::Suspend { reason: None },
+            Ok(vec![suspended(), ended(None)]),
+        );
+        check(
+            &[registered(), suspended()],
+            CustomerCommand::Suspend { reason: None },
+            Ok(vec![]),
+        );
+        let s = state(&[registered(), suspended(), ended(None)]);
+        assert!(!s.session_allowed("s_old", 1));
+        let s = state(&[
+            registered(),
+            suspended(),
+            ended(None),
+            CustomerEvent::Reactivated(CustomerReactivated {}),
+        ]);
+        assert!(!s.session_allowed("s_old", 1));
+        assert!(s.session_allowed("s_new", 5));
+    }
+
+    #[test]
+    fn an_otp_login_verifies_the_email() {
+        check(
+            &[registered()],
+            CustomerCommand::RecordOtpLogin {
+                session_id: "s".into(),
+            },
+            Ok(vec![
+                CustomerEvent::EmailVerified(EmailVerified {}),
+                succeeded("s", LoginMethod::Otp),
+            ]),
+        );
+    }
+
+    #[test]
+    fn verification_tokens_must_match_and_be_fresh() {
+        let req = CustomerEvent::EmailVerificationRequested(EmailVerificationRequested {
+            token_hash: [1; 32],
+            expires_at: T0 + 100,
+        });
+        let verify = |h, now| CustomerCommand::VerifyEmail {
+            token_hash: [h; 32],
+            now,
+        };
+        check(
+            &[registered(), req.clone()],
+            verify(1, T0),
+            Ok(vec![CustomerEvent::EmailVerified(EmailVerified {})]),
+        );
+        check(
+            &[registered(), req.clone()],
+            verify(2, T0),
+            Err(DomainError::InvalidToken),
+        );
+        check(
+            &[registered(), req.clone()],
+            verify(1, T0 + 100),
+            Err(DomainError::InvalidToken),
+        );
+        let verified = CustomerEvent::EmailVerified(EmailVerified {});
+        check(
+            &[registered(), req, verified],
+            verify(1, T0),
+            Err(DomainError::InvalidToken),
+        );
+    }
+
+    #[test]
+    fn a_reset_token_works_once_ends_sessions_and_lifts_a_lock() {
+        let req = CustomerEvent::PasswordResetRequested(PasswordResetRequested {
+            token_hash: [1; 32],
+            expires_at: T0 + 100,
+        });
+        let reset = |h, now| CustomerCommand::ResetPassword {
+            token_hash: [h; 32],
+            new_password_hash: "new".into(),
+            now,
+        };
+        let changed = CustomerEvent::PasswordChanged(PasswordChanged {
+            password_hash: "new".into(),
+            via: PasswordChangeVia::Reset,
+        });
+        check(
+            &[registered(), wrong(), req.clone()],
+            reset(1, T0),
+            Ok(vec![
+                changed.clone(),
+                ended(None),
+                CustomerEvent::Unlocked(CustomerUnlocked {}),
+            ]),
+        );
+        check(
+            &[registered(), req.clone(), changed.clone(), ended(None)],
+            reset(1, T0),
+            Err(DomainError::InvalidToken),
+        );
+        check(
+            &[registered(), req.clone()],
+            reset(1, T0 + 100),
+            Err(DomainError::InvalidToken),
+        );
+        check(
+            &[registered(), req],
+            reset(9, T0),
+            Err(DomainError::InvalidToken),
+        );
+        check(&[], reset(1, T0), Err(DomainError::InvalidToken));
+    }
+
+    #[test]
+    fn updating_the_password_needs_the_current_one_and_may_end_other_sessions() {
+        let update = |ok, keep: Option<&str>| CustomerCommand::UpdatePassword {
+            current_matches: ok,
+            new_password_hash: "new".into(),
+            keep_session: keep.map(Into::into),
+        };
+        let changed = CustomerEvent::PasswordChanged(PasswordChanged {
+            password_hash: "new".into(),
+            via: PasswordChangeVia::Update,
+        });
+        check(
+            &[registered()],
+            update(false, None),
+            Err(DomainError::WrongCurrentPassword),
+        );
+        check(
+            &[registered()],
+            update(true, None),
+            Ok(vec![changed.clone()]),
+        );
+        check(
+            &[registered()],
+            update(true, Some("s_1")),
+            Ok(vec![changed, ended(Some("s_1"))]),
+        );
+        let s = state(&[registered(), ended(Some("s_1"))]);
+        assert!(s.session_allowed("s_1", 1));
+        assert!(!s.session_allowed("s_2", 1));
+    }
+}

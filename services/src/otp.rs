@@ -1,0 +1,250 @@
+//! One-time codes: one aggregate per (project, email hash), for known and
+//! unknown emails alike, so both are answered and throttled the same way.
+
+use authd_events::{
+    AggregateKind, Event, OtpAttemptFailed, OtpEvent, OtpIssued, OtpUsed, SecretHash,
+};
+
+use crate::{
+    aggregate::{Aggregate, At},
+    error::DomainError,
+};
+
+pub const OTP_TTL_MS: i64 = 10 * 60 * 1000;
+pub const MAX_ATTEMPTS: u32 = 5;
+/// At most this many codes per email per hour…
+pub const MAX_PER_HOUR: usize = 5;
+/// …and at least this long between two of them.
+pub const MIN_INTERVAL_MS: i64 = 30_000;
+const HOUR_MS: i64 = 3_600_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Current {
+    pub otp_id: String,
+    pub code_hash: SecretHash,
+    pub expires_at: i64,
+    pub failed: u32,
+    pub used: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Otp {
+    pub current: Option<Current>,
+    /// Issue times (unix ms) within the last hour or so.
+    pub issued_at: Vec<i64>,
+}
+
+pub enum OtpCommand {
+    Issue {
+        otp_id: String,
+        code_hash: SecretHash,
+        now: i64,
+    },
+    /// `hash_for(otp_id)` is the keyed hash of the presented code for that request.
+    Verify {
+        presented: Box<dyn Fn(&str) -> SecretHash + Send>,
+        now: i64,
+    },
+}
+
+pub fn decide(s: &Otp, cmd: OtpCommand) -> Result<Vec<OtpEvent>, DomainError> {
+    match cmd {
+        OtpCommand::Issue {
+            otp_id,
+            code_hash,
+            now,
+        } => {
+            let recent: Vec<i64> = s
+                .issued_at
+                .iter()
+                .copied()
+                .filter(|t| now - t < HOUR_MS)
+                .collect();
+            if let Some(last) = recent.iter().max()
+                && now - last < MIN_INTERVAL_MS
+            {
+                return Err(DomainError::RateLimited {
+                    retry_after_ms: MIN_INTERVAL_MS - (now - last),
+                });
+            }
+            if recent.len() >= MAX_PER_HOUR {
+                let oldest = recent.iter().min().copied().unwrap_or(now);
+                return Err(DomainError::RateLimited {
+                    retry_after_ms: HOUR_MS - (now - oldest),
+                });
+            }
+            Ok(vec![OtpEvent::Issued(OtpIssued {
+                otp_id,
+                code_hash,
+                expires_at: now + OTP_TTL_MS,
+            })])
+        }
+        OtpCommand::Verify { presented, now } => {
+            let Some(c) = &s.current else {
+                return Err(DomainError::InvalidOtp);
+            };
+            if c.used || c.failed >= MAX_ATTEMPTS || now >= c.expires_at {
+                return Err(DomainError::InvalidOtp);
+            }
+            if presented(&c.otp_id) == c.code_hash {
+                Ok(vec![OtpEvent::Used(OtpUsed {
+                    otp_id: c.otp_id.clone(),
+                })])
+            } else {
+                // Recorded, and answered INVALID_OTP (see `verified`).
+                Ok(vec![OtpEvent::AttemptFailed(OtpAttemptFailed {
+                    otp_id: c.otp_id.clone(),
+                })])
+            }
+        }
+    }
+}
+
+/// Whether the events answer a verification with success.
+pub fn verified(events: &[OtpEvent]) -> bool {
+    events.iter().any(|e| matches!(e, OtpEvent::Used(_)))
+}
+
+impl Aggregate for Otp {
+    const KIND: AggregateKind = AggregateKind::Otp;
+    type Event = OtpEvent;
+
+    fn wrap(event: OtpEvent) -> Event {
+        Event::Otp(event)
+    }
+
+    fn evolve(mut self, event: &Event, at: At) -> Self {
+        let Event::Otp(e) = event else { return self };
+        match e {
+            OtpEvent::Issued(i) => {
+                self.current = Some(Current {
+                    otp_id: i.otp_id.clone(),
+                    code_hash: i.code_hash,
+                    expires_at: i.expires_at,
+                    failed: 0,
+                    used: false,
+                });
+                self.issued_at.retain(|t| at.time - t < HOUR_MS);
+                self.issued_at.push(at.time);
+            }
+            OtpEvent::AttemptFailed(f) => {
+                if let Some(c) = self.current.as_mut().filter(|c| c.otp_id == f.otp_id) {
+                    c.failed += 1;
+                }
+            }
+            OtpEvent::Used(u) => {
+                if let Some(c) = self.current.as_mut().filter(|c| c.otp_id == u.otp_id) {
+                    c.used = true;
+                }
+            }
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 10_000_000;
+
+    fn issued(id: &str, code: u8) -> OtpEvent {
+        OtpEvent::Issued(OtpIssued {
+            otp_id: id.into(),
+            code_hash: [code; 32],
+            expires_at: T0 + OTP_TTL_MS,
+        })
+    }
+    fn state(given: &[(OtpEvent, i64)]) -> Otp {
+        given.iter().fold(Otp::default(), |s, (e, t)| {
+            s.evolve(&Event::Otp(e.clone()), At { seq: 1, time: *t })
+        })
+    }
+    fn verify(code: u8, now: i64) -> OtpCommand {
+        OtpCommand::Verify {
+            presented: Box::new(move |_| [code; 32]),
+            now,
+        }
+    }
+    fn failed(id: &str) -> OtpEvent {
+        OtpEvent::AttemptFailed(OtpAttemptFailed { otp_id: id.into() })
+    }
+
+    #[test]
+    fn the_right_code_is_used_once() {
+        let s = state(&[(issued("o1", 7), T0)]);
+        let used = vec![OtpEvent::Used(OtpUsed {
+            otp_id: "o1".into(),
+        })];
+        assert_eq!(decide(&s, verify(7, T0 + 1)), Ok(used.clone()));
+        assert!(verified(&used));
+        let s = state(&[(issued("o1", 7), T0), (used[0].clone(), T0)]);
+        assert_eq!(decide(&s, verify(7, T0 + 2)), Err(DomainError::InvalidOtp));
+    }
+
+    #[test]
+    fn a_wrong_code_is_recorded_and_five_kill_the_code() {
+        let s = state(&[(issued("o1", 7), T0)]);
+        let then = decide(&s, verify(8, T0)).unwrap();
+        assert_eq!(then, vec![failed("o1")]);
+        assert!(!verified(&then));
+        let mut given = vec![(issued("o1", 7), T0)];
+        given.extend((0..5).map(|_| (failed("o1"), T0)));
+        assert_eq!(
+            decide(&state(&given), verify(7, T0)),
+            Err(DomainError::InvalidOtp)
+        );
+    }
+
+    #[test]
+    fn codes_expire_after_ten_minutes() {
+        let s = state(&[(issued("o1", 7), T0)]);
+        assert_eq!(
+            decide(&s, verify(7, T0 + OTP_TTL_MS)),
+            Err(DomainError::InvalidOtp)
+        );
+        assert_eq!(
+            decide(&Otp::default(), verify(7, T0)),
+            Err(DomainError::InvalidOtp)
+        );
+    }
+
+    #[test]
+    fn a_new_request_replaces_the_old_code() {
+        let s = state(&[
+            (issued("o1", 7), T0),
+            (issued("o2", 9), T0 + MIN_INTERVAL_MS),
+        ]);
+        assert_eq!(
+            decide(&s, verify(7, T0 + MIN_INTERVAL_MS)),
+            Ok(vec![failed("o2")])
+        );
+    }
+
+    #[test]
+    fn requests_are_throttled_per_email() {
+        let issue = |now| OtpCommand::Issue {
+            otp_id: "n".into(),
+            code_hash: [0; 32],
+            now,
+        };
+        let s = state(&[(issued("o1", 7), T0)]);
+        assert_eq!(
+            decide(&s, issue(T0 + 1_000)),
+            Err(DomainError::RateLimited {
+                retry_after_ms: 29_000
+            })
+        );
+        assert!(decide(&s, issue(T0 + MIN_INTERVAL_MS)).is_ok());
+        let five: Vec<_> = (0..5)
+            .map(|i| (issued("o", 1), T0 + i * MIN_INTERVAL_MS))
+            .collect();
+        let s = state(&five);
+        let later = T0 + 10 * MIN_INTERVAL_MS;
+        assert!(matches!(
+            decide(&s, issue(later)),
+            Err(DomainError::RateLimited { .. })
+        ));
+        assert!(decide(&s, issue(T0 + HOUR_MS)).is_ok());
+    }
+}

@@ -1,0 +1,309 @@
+//! Password hashing with argon2id, off the async runtime, with bounded
+//! concurrency, and the input rules checked before any hashing.
+
+use std::sync::Arc;
+
+use argon2::{
+    Algorithm, Argon2, Params, Version,
+    password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString},
+};
+
+use authd_events::PasswordPolicy;
+
+use crate::error::{DomainError, PolicyRule};
+
+/// Longer inputs are refused before hashing, so nobody can make the server
+/// hash megabytes.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// NIST 800-63B's minimum for memorized secrets chosen by the user.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    /// Memory in KiB.
+    pub m_cost: u32,
+    pub t_cost: u32,
+    pub p_cost: u32,
+}
+
+impl Default for HashParams {
+    /// OWASP's argon2id recommendation: m=19 MiB, t=2, p=1.
+    fn default() -> Self {
+        Self {
+            m_cost: 19_456,
+            t_cost: 2,
+            p_cost: 1,
+        }
+    }
+}
+
+impl HashParams {
+    fn argon2(&self) -> Argon2<'static> {
+        let params = Params::new(self.m_cost, self.t_cost, self.p_cost, None)
+            .expect("argon2 parameters are validated at startup");
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        Params::new(self.m_cost, self.t_cost, self.p_cost, None)
+            .map(|_| ())
+            .map_err(|e| format!("invalid argon2 parameters: {e}"))
+    }
+}
+
+/// The default policy's check (see `check_with`).
+pub fn check_policy(password: &str) -> Result<(), DomainError> {
+    check_with(password, &PasswordPolicy::default())
+}
+
+/// Checks a new password against a project's policy, before any hashing.
+pub fn check_with(password: &str, policy: &PasswordPolicy) -> Result<(), DomainError> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(DomainError::PasswordTooLong(MAX_PASSWORD_BYTES));
+    }
+    let min = (policy.min_length as usize).max(1);
+    if password.chars().count() < min {
+        return Err(DomainError::PasswordTooShort(min));
+    }
+    let rules = [
+        (
+            policy.require_uppercase,
+            PolicyRule::Uppercase,
+            password.chars().any(char::is_uppercase),
+        ),
+        (
+            policy.require_lowercase,
+            PolicyRule::Lowercase,
+            password.chars().any(char::is_lowercase),
+        ),
+        (
+            policy.require_numbers,
+            PolicyRule::Number,
+            password.chars().any(|c| c.is_numeric()),
+        ),
+        (
+            policy.require_special_chars,
+            PolicyRule::SpecialChar,
+            password.chars().any(|c| !c.is_alphanumeric()),
+        ),
+    ];
+    for (required, rule, present) in rules {
+        if required && !present {
+            return Err(DomainError::WeakPassword(rule));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone)]
+pub struct PasswordHasher {
+    params: HashParams,
+    pool: Arc<HashPool>,
+    /// Verified against for unknown accounts, so they cost the same time.
+    dummy_hash: Arc<str>,
+}
+
+impl PasswordHasher {
+    /// `concurrency` bounds how many hashes run at once (one per core is
+    /// the sensible maximum: more only adds latency).
+    pub fn new(params: HashParams, concurrency: usize) -> Result<Self, String> {
+        params.validate()?;
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let dummy = params
+            .argon2()
+            .hash_password(b"authd dummy password for unknown accounts", &salt)
+            .map_err(|e| e.to_string())?
+            .to_string();
+        Ok(Self {
+            params,
+            pool: Arc::new(HashPool::new(concurrency.max(1))),
+            dummy_hash: dummy.into(),
+        })
+    }
+
+    pub fn params(&self) -> HashParams {
+        self.params
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String, HashError> {
+        let params = self.params;
+        self.run(move || {
+            let salt = SaltString::generate(&mut rand::rngs::OsRng);
+            params
+                .argon2()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|_| HashError)
+        })
+        .await?
+    }
+
+    /// Verifies with the parameters stored in the hash itself, so hashes made
+    /// under older parameters keep working.
+    pub async fn verify(&self, password: String, phc: String) -> Result<bool, HashError> {
+        self.run(move || {
+            let Ok(parsed) = PasswordHash::new(&phc) else {
+                return false;
+            };
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .await
+    }
+
+    /// Spends the time of one verification on nothing, for unknown accounts.
+    pub async fn verify_dummy(&self, password: String) -> Result<(), HashError> {
+        let dummy = self.dummy_hash.to_string();
+        self.verify(password, dummy).await.map(|_| ())
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.pool.submit(Box::new(move || {
+            let _ = tx.send(f());
+        }))?;
+        rx.await.map_err(|_| HashError)
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads that do nothing but hash. A fixed set (rather
+/// than the runtime's blocking pool, which grows to hundreds of threads)
+/// keeps argon2's 19 MiB working memory from piling up in one malloc arena
+/// per thread, and queues excess work instead of oversubscribing the cores.
+struct HashPool {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+}
+
+impl HashPool {
+    fn new(threads: usize) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = rx.lock().unwrap().recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .expect("a hashing thread can be spawned");
+        }
+        Self {
+            jobs: std::sync::Mutex::new(tx),
+        }
+    }
+
+    fn submit(&self, job: Job) -> Result<(), HashError> {
+        self.jobs.lock().unwrap().send(job).map_err(|_| HashError)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed")]
+pub struct HashError;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_bounds_length_before_hashing() {
+        assert_eq!(check_policy("short"), Err(DomainError::PasswordTooShort(8)));
+        assert_eq!(check_policy(""), Err(DomainError::PasswordTooShort(8)));
+        assert_eq!(
+            check_policy(&"a".repeat(1025)),
+            Err(DomainError::PasswordTooLong(1024))
+        );
+        assert_eq!(check_policy(&"a".repeat(1024)), Ok(()));
+        // characters, not bytes, count toward the minimum
+        assert_eq!(check_policy("ääääääää"), Ok(()));
+    }
+
+    #[test]
+    fn project_rules_are_checked_and_named() {
+        let policy = PasswordPolicy {
+            min_length: 10,
+            require_uppercase: true,
+            require_lowercase: true,
+            require_numbers: true,
+            require_special_chars: true,
+        };
+        assert_eq!(
+            check_with("Ab1!", &policy),
+            Err(DomainError::PasswordTooShort(10))
+        );
+        assert_eq!(
+            check_with("abcdefgh1!", &policy),
+            Err(DomainError::WeakPassword(PolicyRule::Uppercase))
+        );
+        assert_eq!(
+            check_with("ABCDEFGH1!", &policy),
+            Err(DomainError::WeakPassword(PolicyRule::Lowercase))
+        );
+        assert_eq!(
+            check_with("Abcdefghi!", &policy),
+            Err(DomainError::WeakPassword(PolicyRule::Number))
+        );
+        assert_eq!(
+            check_with("Abcdefghi1", &policy),
+            Err(DomainError::WeakPassword(PolicyRule::SpecialChar))
+        );
+        assert_eq!(check_with("Abcdefgh1!", &policy), Ok(()));
+        assert_eq!(
+            DomainError::WeakPassword(PolicyRule::Number).code(),
+            "PASSWORD_REQUIRES_NUMBER"
+        );
+        // 64 characters and more are allowed (NIST 800-63B)
+        assert_eq!(
+            check_with(&"x".repeat(64), &PasswordPolicy::default()),
+            Ok(())
+        );
+    }
+
+    #[tokio::test]
+    async fn default_parameters_are_strong_and_round_trip() {
+        let hasher = PasswordHasher::new(HashParams::default(), 2).unwrap();
+        let phc = hasher.hash("correct horse".into()).await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(
+            hasher
+                .verify("correct horse".into(), phc.clone())
+                .await
+                .unwrap()
+        );
+        assert!(!hasher.verify("wrong horse".into(), phc).await.unwrap());
+        assert!(
+            !hasher
+                .verify("x".into(), "not a phc string".into())
+                .await
+                .unwrap()
+        );
+        hasher.verify_dummy("anything".into()).await.unwrap();
+    }
+
+    #[test]
+    fn bad_parameters_are_refused() {
+        assert!(
+            PasswordHasher::new(
+                HashParams {
+                    m_cost: 1,
+                    t_cost: 0,
+                    p_cost: 0
+                },
+                1
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,296 @@
+//! The project aggregate: a tenant, its configuration and its API keys.
+
+use authd_events::{
+    AggregateKind, ApiKeyIssued, ApiKeyKind, ApiKeyRevoked, Event, ProjectConfig,
+    ProjectConfigChanged, ProjectCreated, ProjectEvent,
+};
+
+use crate::{
+    aggregate::{Aggregate, At},
+    error::DomainError,
+};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Project {
+    pub name: Option<String>,
+    pub config: ProjectConfig,
+    /// (key id, kind) of the keys not revoked.
+    pub keys: Vec<(String, ApiKeyKind)>,
+}
+
+pub enum ProjectCommand {
+    Create {
+        name: String,
+        keys: Vec<ApiKeyIssued>,
+    },
+    Configure {
+        config: ProjectConfig,
+    },
+    IssueKey {
+        key: ApiKeyIssued,
+    },
+    RevokeKey {
+        key_id: String,
+    },
+}
+
+pub fn validate_config(c: &ProjectConfig) -> Result<(), DomainError> {
+    let p = &c.password_policy;
+    if !(6..=128).contains(&p.min_length) {
+        return Err(DomainError::InvalidInput("passwordPolicy.minLength"));
+    }
+    if !(c.link_base_url.starts_with("https://") || c.link_base_url.starts_with("http://"))
+        || c.link_base_url.len() > 500
+        || c.link_base_url
+            .chars()
+            .any(|ch| ch.is_whitespace() || ch.is_control())
+    {
+        return Err(DomainError::InvalidInput("linkBaseUrl"));
+    }
+    if c.mail_sender.trim().is_empty() || !c.mail_sender.contains('@') || c.mail_sender.len() > 320
+    {
+        return Err(DomainError::InvalidInput("mailSender"));
+    }
+    if c.lockout_threshold > 100 {
+        return Err(DomainError::InvalidInput("lockoutThreshold"));
+    }
+    if !c.password_login && !c.otp_login {
+        return Err(DomainError::InvalidInput("authMethods"));
+    }
+    Ok(())
+}
+
+pub fn decide(s: &Project, cmd: ProjectCommand) -> Result<Vec<ProjectEvent>, DomainError> {
+    if s.name.is_none() && !matches!(cmd, ProjectCommand::Create { .. }) {
+        return Err(DomainError::ProjectNotFound);
+    }
+    match cmd {
+        ProjectCommand::Create { name, keys } => {
+            if s.name.is_some() {
+                return Err(DomainError::ProjectExists);
+            }
+            let name = name.trim().to_string();
+            if name.is_empty() || name.len() > 200 {
+                return Err(DomainError::InvalidInput("name"));
+            }
+            let mut events = vec![ProjectEvent::Created(ProjectCreated { name })];
+            events.extend(keys.into_iter().map(ProjectEvent::ApiKeyIssued));
+            Ok(events)
+        }
+        ProjectCommand::Configure { config } => {
+            validate_config(&config)?;
+            Ok(if config == s.config {
+                vec![]
+            } else {
+                vec![ProjectEvent::ConfigChanged(ProjectConfigChanged { config })]
+            })
+        }
+        ProjectCommand::IssueKey { key } => Ok(vec![ProjectEvent::ApiKeyIssued(key)]),
+        ProjectCommand::RevokeKey { key_id } => {
+            let Some((_, kind)) = s.keys.iter().find(|(id, _)| *id == key_id) else {
+                return Err(DomainError::InvalidInput("keyId"));
+            };
+            // Revoking the last secret key would lock the project's admins out.
+            if *kind == ApiKeyKind::Secret
+                && s.keys
+                    .iter()
+                    .filter(|(_, k)| *k == ApiKeyKind::Secret)
+                    .count()
+                    == 1
+            {
+                return Err(DomainError::LastSecretKey);
+            }
+            Ok(vec![ProjectEvent::ApiKeyRevoked(ApiKeyRevoked { key_id })])
+        }
+    }
+}
+
+impl Aggregate for Project {
+    const KIND: AggregateKind = AggregateKind::Project;
+    type Event = ProjectEvent;
+
+    fn wrap(event: ProjectEvent) -> Event {
+        Event::Project(event)
+    }
+
+    fn evolve(mut self, event: &Event, _at: At) -> Self {
+        let Event::Project(e) = event else {
+            return self;
+        };
+        match e {
+            ProjectEvent::Created(c) => self.name = Some(c.name.clone()),
+            ProjectEvent::ApiKeyIssued(k) => self.keys.push((k.key_id.clone(), k.kind)),
+            ProjectEvent::ApiKeyRevoked(r) => self.keys.retain(|(id, _)| *id != r.key_id),
+            ProjectEvent::ConfigChanged(c) => self.config = c.config.clone(),
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str, kind: ApiKeyKind) -> ApiKeyIssued {
+        ApiKeyIssued {
+            key_id: id.into(),
+            kind,
+            live: false,
+            key_hash: [1; 32],
+            prefix: "pk_test_x".into(),
+        }
+    }
+
+    fn state(events: &[ProjectEvent]) -> Project {
+        Project::default().evolve_all(events, At::default())
+    }
+
+    fn created() -> Vec<ProjectEvent> {
+        decide(
+            &Project::default(),
+            ProjectCommand::Create {
+                name: " Shop ".into(),
+                keys: vec![
+                    key("k_1", ApiKeyKind::Public),
+                    key("k_2", ApiKeyKind::Secret),
+                ],
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_project_is_created_once_with_its_keys() {
+        let events = created();
+        assert_eq!(
+            events[0],
+            ProjectEvent::Created(ProjectCreated {
+                name: "Shop".into()
+            })
+        );
+        assert_eq!(events.len(), 3);
+        let again = ProjectCommand::Create {
+            name: "x".into(),
+            keys: vec![],
+        };
+        assert_eq!(
+            decide(&state(&events), again),
+            Err(DomainError::ProjectExists)
+        );
+        assert_eq!(state(&events).config, ProjectConfig::default());
+    }
+
+    #[test]
+    fn a_project_needs_a_name() {
+        let cmd = ProjectCommand::Create {
+            name: "  ".into(),
+            keys: vec![],
+        };
+        assert_eq!(
+            decide(&Project::default(), cmd),
+            Err(DomainError::InvalidInput("name"))
+        );
+    }
+
+    #[test]
+    fn configuration_is_validated_and_recorded_only_when_it_changes() {
+        let s = state(&created());
+        let mut config = ProjectConfig::default();
+        assert_eq!(
+            decide(
+                &s,
+                ProjectCommand::Configure {
+                    config: config.clone()
+                }
+            ),
+            Ok(vec![])
+        );
+        config.public_registration = false;
+        assert_eq!(
+            decide(
+                &s,
+                ProjectCommand::Configure {
+                    config: config.clone()
+                }
+            ),
+            Ok(vec![ProjectEvent::ConfigChanged(ProjectConfigChanged {
+                config: config.clone()
+            })])
+        );
+        let mut bad = config.clone();
+        bad.password_policy.min_length = 2;
+        assert_eq!(
+            decide(&s, ProjectCommand::Configure { config: bad }),
+            Err(DomainError::InvalidInput("passwordPolicy.minLength"))
+        );
+        let mut bad = config.clone();
+        bad.link_base_url = "javascript:alert(1)".into();
+        assert_eq!(
+            decide(&s, ProjectCommand::Configure { config: bad }),
+            Err(DomainError::InvalidInput("linkBaseUrl"))
+        );
+        let mut bad = config;
+        (bad.password_login, bad.otp_login) = (false, false);
+        assert_eq!(
+            decide(&s, ProjectCommand::Configure { config: bad }),
+            Err(DomainError::InvalidInput("authMethods"))
+        );
+        let missing = ProjectCommand::Configure {
+            config: ProjectConfig::default(),
+        };
+        assert_eq!(
+            decide(&Project::default(), missing),
+            Err(DomainError::ProjectNotFound)
+        );
+    }
+
+    #[test]
+    fn keys_are_revoked_but_never_the_last_secret_one() {
+        let s = state(&created());
+        assert_eq!(
+            decide(
+                &s,
+                ProjectCommand::RevokeKey {
+                    key_id: "k_1".into()
+                }
+            ),
+            Ok(vec![ProjectEvent::ApiKeyRevoked(ApiKeyRevoked {
+                key_id: "k_1".into()
+            })])
+        );
+        assert_eq!(
+            decide(
+                &s,
+                ProjectCommand::RevokeKey {
+                    key_id: "k_2".into()
+                }
+            ),
+            Err(DomainError::LastSecretKey)
+        );
+        assert_eq!(
+            decide(
+                &s,
+                ProjectCommand::RevokeKey {
+                    key_id: "nope".into()
+                }
+            ),
+            Err(DomainError::InvalidInput("keyId"))
+        );
+        let s = state(
+            &[
+                created(),
+                vec![ProjectEvent::ApiKeyIssued(key("k_3", ApiKeyKind::Secret))],
+            ]
+            .concat(),
+        );
+        assert!(
+            decide(
+                &s,
+                ProjectCommand::RevokeKey {
+                    key_id: "k_2".into()
+                }
+            )
+            .is_ok()
+        );
+    }
+}

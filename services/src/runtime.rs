@@ -1,0 +1,124 @@
+//! Runs the services role: the command subscription (queue group, so
+//! instances share the load) and the tail that keeps the state cache current.
+
+use std::{sync::Arc, time::Duration};
+
+use authd_events::{
+    EventStore,
+    subject::{COMMAND_SUBJECTS, SERVICES_QUEUE_GROUP},
+};
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+
+use crate::{
+    cache::StateCache,
+    command::{self, CommandEnvelope, Reply},
+    error::CommandError,
+    handlers::Services,
+};
+
+/// Commands handled at once by one instance; more wait in NATS.
+const MAX_IN_FLIGHT: usize = 1024;
+
+pub use tokio_util::sync::CancellationToken as Shutdown;
+
+/// Serves commands until `shutdown`; in-flight commands finish first.
+pub async fn serve(
+    client: async_nats::Client,
+    services: Arc<Services>,
+    store: EventStore,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let tail = tokio::spawn(run_tail(store, services.cache().clone(), shutdown.clone()));
+    let mut sub = client
+        .queue_subscribe(COMMAND_SUBJECTS, SERVICES_QUEUE_GROUP.to_string())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot subscribe to commands: {e}"))?;
+    let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    tracing::info!("services listening on {COMMAND_SUBJECTS}");
+    loop {
+        let msg = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            msg = sub.next() => match msg { Some(m) => m, None => break },
+        };
+        let Some(reply_to) = msg.reply.clone() else {
+            continue;
+        };
+        let permit = permits.clone().acquire_owned().await?;
+        let (client, services) = (client.clone(), services.clone());
+        tokio::spawn(async move {
+            let reply: Reply = match command::decode::<CommandEnvelope>(&msg.payload) {
+                Ok(env) => {
+                    let name = env.command.name();
+                    let started = std::time::Instant::now();
+                    let reply = services.handle(env).await;
+                    tracing::debug!(command = name, ok = reply.is_ok(), elapsed = ?started.elapsed(), "command");
+                    reply
+                }
+                Err(_) => Err(CommandError::new(
+                    "BAD_COMMAND",
+                    "command could not be decoded",
+                )),
+            };
+            if let Err(e) = client
+                .publish(reply_to, command::encode(&reply).into())
+                .await
+            {
+                tracing::warn!(error = %e, "cannot send reply");
+            }
+            drop(permit);
+        });
+    }
+    let _ = sub.unsubscribe().await;
+    // Let in-flight commands finish and reply.
+    let _ = permits.acquire_many(MAX_IN_FLIGHT as u32).await;
+    let _ = client.flush().await;
+    tail.abort();
+    Ok(())
+}
+
+/// Follows the stream from its end, feeding the cache; resumes where it
+/// stopped after any interruption (a broker restart, say).
+pub async fn run_tail(store: EventStore, cache: Arc<StateCache>, shutdown: Shutdown) {
+    let mut started = false;
+    while !shutdown.is_cancelled() {
+        if !started {
+            match store.last_stream_sequence().await {
+                Ok(seq) => {
+                    cache.set_tail_start(seq);
+                    started = true;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "state tail cannot start yet");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            }
+        }
+        let from = cache.tail_seq() + 1;
+        let stream = match store.subscribe(from).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "state tail cannot subscribe");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        let mut stream = std::pin::pin!(stream);
+        loop {
+            let item = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                item = stream.next() => item,
+            };
+            match item {
+                Some(Ok(m)) => cache.apply(&m),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "state tail interrupted");
+                    break;
+                }
+                None => break,
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,390 @@
+//! Access tokens (EdDSA JWTs) and refresh tokens (opaque, hashed).
+
+use std::path::Path;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use ed25519_dalek::{
+    SigningKey,
+    pkcs8::{DecodePrivateKey, EncodePrivateKey},
+};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub const ISSUER: &str = "authd";
+
+/// Claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    /// Customer id.
+    pub sub: String,
+    /// Session id.
+    pub sid: String,
+    /// Project id.
+    pub pid: String,
+    pub iat: i64,
+    pub exp: i64,
+    /// Stream sequence the session was last written at: a read model must
+    /// have reached it before answering for this token.
+    pub seq: u64,
+}
+
+/// The Ed25519 key that signs access tokens.
+#[derive(Clone)]
+pub struct SigningKeys {
+    kid: String,
+    encoding: EncodingKey,
+    public: [u8; 32],
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read signing key {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("cannot write signing key {path}: {reason}")]
+    Write { path: String, reason: String },
+}
+
+impl SigningKeys {
+    pub fn from_signing_key(key: &SigningKey) -> Self {
+        let der = key.to_pkcs8_der().expect("an Ed25519 key always encodes");
+        let public = key.verifying_key().to_bytes();
+        let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]);
+        Self {
+            kid,
+            encoding: EncodingKey::from_ed_der(der.as_bytes()),
+            public,
+        }
+    }
+
+    pub fn generate() -> Self {
+        Self::from_signing_key(&SigningKey::generate(&mut rand::rngs::OsRng))
+    }
+
+    /// Loads a PKCS#8 PEM key, creating it (mode 0600) if `create` and absent.
+    pub fn load_or_create(path: &Path, create: bool) -> Result<Self, KeyError> {
+        let p = path.display().to_string();
+        if create && !path.exists() {
+            let key = SigningKey::generate(&mut rand::rngs::OsRng);
+            let pem = key
+                .to_pkcs8_pem(Default::default())
+                .map_err(|e| KeyError::Write {
+                    path: p.clone(),
+                    reason: e.to_string(),
+                })?;
+            write_private(path, pem.as_bytes()).map_err(|e| KeyError::Write {
+                path: p.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        let pem = std::fs::read_to_string(path).map_err(|e| KeyError::Read {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+        let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Read {
+            path: p,
+            reason: e.to_string(),
+        })?;
+        Ok(Self::from_signing_key(&key))
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn public_key(&self) -> [u8; 32] {
+        self.public
+    }
+
+    pub fn sign(&self, claims: &AccessClaims) -> String {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).expect("EdDSA signing cannot fail")
+    }
+
+    pub fn verifier(&self) -> TokenVerifier {
+        TokenVerifier::new(vec![(self.kid.clone(), self.public)])
+    }
+}
+
+/// Writes a secret file (mode 0600) unless it exists, atomically: several
+/// instances starting at once on a shared directory all end up reading the
+/// one file that won, never a half-written one.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.{:016x}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("key"),
+        rand::rngs::OsRng.next_u64()
+    ));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut file = opts.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    // A hard link never replaces an existing file: the first writer wins.
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    }
+}
+
+/// Checks access tokens against the public keys it knows, by `kid`.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    keys: Vec<(String, [u8; 32], DecodingKey)>,
+    validation: Validation,
+    /// Claims of tokens whose signature was already checked, by SHA-256 of
+    /// the whole token: a client sends the same token many times in its
+    /// 15 minutes, and a hash lookup costs far less than an Ed25519
+    /// verification. Expiry is still checked on every hit.
+    verified: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], AccessClaims>>>,
+}
+
+/// Most verified tokens remembered; the memo starts over when full.
+const VERIFIED_CAPACITY: usize = 100_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("access token is malformed")]
+    Malformed,
+    #[error("access token is signed by an unknown key")]
+    UnknownKey,
+    #[error("access token signature or claims are invalid")]
+    Invalid,
+    #[error("access token has expired")]
+    Expired,
+}
+
+impl TokenVerifier {
+    pub fn new(keys: Vec<(String, [u8; 32])>) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.leeway = 5;
+        validation.validate_aud = false;
+        let keys = keys
+            .into_iter()
+            .map(|(kid, public)| {
+                let dk = DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(public))
+                    .expect("a 32-byte key always decodes");
+                (kid, public, dk)
+            })
+            .collect();
+        Self {
+            keys,
+            validation,
+            verified: Default::default(),
+        }
+    }
+
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let hit = self.verified.lock().unwrap().get(&digest).cloned();
+        if let Some(claims) = hit {
+            let now = authd_events::now_millis() / 1000;
+            return if claims.exp + self.validation.leeway as i64 > now {
+                Ok(claims)
+            } else {
+                Err(TokenError::Expired)
+            };
+        }
+        let claims = self.verify_signature(token)?;
+        let mut memo = self.verified.lock().unwrap();
+        if memo.len() >= VERIFIED_CAPACITY {
+            memo.clear();
+        }
+        memo.insert(digest, claims.clone());
+        Ok(claims)
+    }
+
+    fn verify_signature(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        // Only EdDSA is ever accepted: `none`, HS256 with the public key as
+        // secret and the like fail here, whatever the header says.
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::Invalid);
+        }
+        let kid = header.kid.ok_or(TokenError::UnknownKey)?;
+        let (_, _, key) = self
+            .keys
+            .iter()
+            .find(|(k, _, _)| *k == kid)
+            .ok_or(TokenError::UnknownKey)?;
+        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })
+    }
+
+    /// The public keys as a JWKS document.
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<_> = self
+            .keys
+            .iter()
+            .map(|(kid, public, _)| {
+                serde_json::json!({
+                    "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(public),
+                    "kid": kid, "alg": "EdDSA", "use": "sig",
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+}
+
+/// A refresh token is `<session id>.<256 random bits, base64url>`: the
+/// session id finds the aggregate, the secret proves possession. Only the
+/// SHA-256 of the whole token is stored.
+pub fn new_refresh_token(session_id: &str) -> String {
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    format!("{session_id}.{}", URL_SAFE_NO_PAD.encode(secret))
+}
+
+/// The session id of a well-formed refresh token.
+pub fn refresh_token_session(token: &str) -> Option<&str> {
+    let (sid, secret) = token.split_once('.')?;
+    (authd_events::subject::is_valid_token(sid) && secret.len() == 43).then_some(sid)
+}
+
+/// A random API key with its prefix, e.g. `pk_test_…`.
+pub fn new_api_key(prefix: &str) -> String {
+    let mut secret = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> AccessClaims {
+        AccessClaims {
+            iss: ISSUER.into(),
+            sub: "c_1".into(),
+            sid: "s_1".into(),
+            pid: "p_1".into(),
+            iat: 0,
+            exp,
+            seq: 3,
+        }
+    }
+
+    fn far() -> i64 {
+        authd_events::now_millis() / 1000 + 600
+    }
+
+    #[test]
+    fn signed_tokens_verify_and_carry_their_claims() {
+        let keys = SigningKeys::generate();
+        let token = keys.sign(&claims(far()));
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, Algorithm::EdDSA);
+        assert_eq!(header.kid.as_deref(), Some(keys.kid()));
+        assert_eq!(keys.verifier().verify(&token).unwrap(), claims(far()));
+    }
+
+    #[test]
+    fn tampered_expired_foreign_and_unsigned_tokens_are_refused() {
+        let keys = SigningKeys::generate();
+        let v = keys.verifier();
+        let token = keys.sign(&claims(far()));
+        let (head, rest) = token.split_once('.').unwrap();
+        let (_, sig) = rest.rsplit_once('.').unwrap();
+        let other_claims = URL_SAFE_NO_PAD.encode(
+            serde_json::to_vec(&AccessClaims {
+                sub: "c_2".into(),
+                ..claims(far())
+            })
+            .unwrap(),
+        );
+        assert_eq!(
+            v.verify(&format!("{head}.{other_claims}.{sig}")),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(v.verify(&keys.sign(&claims(1))), Err(TokenError::Expired));
+        let other = SigningKeys::generate();
+        assert_eq!(
+            v.verify(&other.sign(&claims(far()))),
+            Err(TokenError::UnknownKey)
+        );
+        let none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","kid":"x"}"#);
+        assert!(v.verify(&format!("{none}.{other_claims}.")).is_err());
+        assert_eq!(v.verify("garbage"), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_a_tampered_one_is_not_remembered() {
+        let keys = SigningKeys::generate();
+        let v = keys.verifier();
+        let now = authd_events::now_millis() / 1000;
+        let soon = keys.sign(&claims(now + 1));
+        assert!(v.verify(&soon).is_ok());
+        assert!(v.verify(&soon).is_ok(), "from the memo");
+        // Past exp + leeway, the memo answers Expired like the full check.
+        v.verified
+            .lock()
+            .unwrap()
+            .values_mut()
+            .for_each(|c| c.exp = now - 10);
+        assert_eq!(v.verify(&soon), Err(TokenError::Expired));
+        let mut bad = keys.sign(&claims(now + 600));
+        bad.push('x');
+        assert!(v.verify(&bad).is_err());
+        assert!(v.verify(&bad).is_err());
+    }
+
+    #[test]
+    fn refresh_tokens_carry_a_session_and_256_bits() {
+        let t = new_refresh_token("s_01ABC");
+        assert_eq!(refresh_token_session(&t), Some("s_01ABC"));
+        assert_ne!(t, new_refresh_token("s_01ABC"));
+        assert_eq!(refresh_token_session("s_1.short"), None);
+        assert_eq!(refresh_token_session("a.b.c"), None);
+    }
+
+    #[test]
+    fn concurrent_first_starts_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared").join("k.pem");
+        let kids: Vec<String> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    SigningKeys::load_or_create(&path, true)
+                        .unwrap()
+                        .kid()
+                        .to_string()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        assert!(kids.iter().all(|k| *k == kids[0]), "{kids:?}");
+    }
+
+    #[test]
+    fn keys_persist_across_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.pem");
+        let a = SigningKeys::load_or_create(&path, true).unwrap();
+        let b = SigningKeys::load_or_create(&path, true).unwrap();
+        assert_eq!(a.kid(), b.kid());
+        assert!(SigningKeys::load_or_create(&dir.path().join("missing.pem"), false).is_err());
+    }
+}

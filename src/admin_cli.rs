@@ -1,0 +1,306 @@
+//! `authd admin …`: operator commands sent straight to the services over
+//! NATS (the operator's credential is access to NATS itself).
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use authd_events::{
+    Actor, AggregateKind, AggregateSubject, ApiKeyKind, EventStore, ProjectConfig, RequestMeta,
+};
+use authd_services::{
+    CommandBus,
+    aggregate::Aggregate,
+    command::{
+        Command, CommandEnvelope, CreateProject, CustomerRef, IssueApiKey, Outcome, RevokeApiKey,
+        SuspendCustomer,
+    },
+    customer::Customer,
+    project::Project,
+};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+#[derive(Args)]
+pub struct AdminArgs {
+    #[arg(long, env = "AUTHD_NATS_URL")]
+    pub nats_url: String,
+    #[command(subcommand)]
+    pub command: AdminCmd,
+}
+
+#[derive(Subcommand)]
+pub enum AdminCmd {
+    /// Create a project; prints its id and first keys as JSON.
+    CreateProject {
+        #[arg(long)]
+        name: String,
+    },
+    /// Show a project's configuration and keys as JSON.
+    ShowProject {
+        project: String,
+    },
+    /// Change a project's configuration; options left out keep their value.
+    Configure {
+        project: String,
+        #[arg(long)]
+        public_registration: Option<bool>,
+        #[arg(long)]
+        email_verification_required: Option<bool>,
+        #[arg(long)]
+        password_login: Option<bool>,
+        #[arg(long)]
+        otp_login: Option<bool>,
+        #[arg(long)]
+        min_password_length: Option<u32>,
+        #[arg(long)]
+        require_uppercase: Option<bool>,
+        #[arg(long)]
+        require_lowercase: Option<bool>,
+        #[arg(long)]
+        require_numbers: Option<bool>,
+        #[arg(long)]
+        require_special_chars: Option<bool>,
+        #[arg(long)]
+        lockout_threshold: Option<u32>,
+        #[arg(long)]
+        mail_sender: Option<String>,
+        #[arg(long)]
+        link_base_url: Option<String>,
+    },
+    /// Issue an API key (printed once).
+    IssueKey {
+        project: String,
+        #[arg(long, value_parser = ["public", "secret"])]
+        kind: String,
+        #[arg(long)]
+        live: bool,
+    },
+    RevokeKey {
+        project: String,
+        key_id: String,
+    },
+    /// Show a customer's state, as the services see it, as JSON.
+    ShowCustomer {
+        project: String,
+        customer_id: String,
+    },
+    SuspendCustomer {
+        project: String,
+        customer_id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    ReactivateCustomer {
+        project: String,
+        customer_id: String,
+    },
+    UnlockCustomer {
+        project: String,
+        customer_id: String,
+    },
+}
+
+async fn send(bus: &CommandBus, tenant: &str, command: Command) -> anyhow::Result<(u64, Outcome)> {
+    let env = CommandEnvelope {
+        command_id: authd_events::new_id("cmd"),
+        tenant: tenant.to_string(),
+        actor: Actor::Admin("cli".into()),
+        request: RequestMeta {
+            request_id: ulid::Ulid::new().to_string(),
+            ip: None,
+            user_agent: Some("authd admin".into()),
+        },
+        command,
+    };
+    match bus.send(&env).await? {
+        Ok(ok) => Ok((ok.seq, ok.outcome)),
+        Err(e) => anyhow::bail!("{}: {}", e.code, e.message),
+    }
+}
+
+async fn load<A: Aggregate>(
+    store: &EventStore,
+    tenant: &str,
+    kind: AggregateKind,
+    id: &str,
+) -> anyhow::Result<A> {
+    let subject = AggregateSubject::new(tenant, kind, id)?;
+    let mut state = A::default();
+    for m in store.read_aggregate(&subject).await? {
+        state = authd_services::cache::fold(state, m.seq, &m.message);
+    }
+    Ok(state)
+}
+
+/// Runs one admin command, printing its result as JSON on stdout.
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let nats = crate::app::connect(&args.nats_url).await?;
+    let store = crate::app::open_store(&nats).await?;
+    let bus = CommandBus::new(nats.client.clone(), Duration::from_secs(10));
+    let out = match args.command {
+        AdminCmd::CreateProject { name } => {
+            let project = authd_events::new_id("p");
+            let command = Command::CreateProject(CreateProject {
+                name,
+                public_key: None,
+                secret_key: None,
+            });
+            match send(&bus, &project, command).await?.1 {
+                Outcome::ProjectCreated(k) => json!({
+                    "projectId": k.project_id, "publicApiKey": k.public_key, "adminKey": k.secret_key
+                }),
+                other => anyhow::bail!("unexpected outcome {other:?}"),
+            }
+        }
+        AdminCmd::ShowProject { project } => {
+            let p: Project = load(&store, &project, AggregateKind::Project, &project).await?;
+            let name = p.name.context("no such project")?;
+            let keys: Vec<_> = p
+                .keys
+                .iter()
+                .map(|(id, kind)| json!({ "id": id, "kind": if *kind == ApiKeyKind::Secret { "secret" } else { "public" } }))
+                .collect();
+            json!({ "id": project, "name": name, "config": p.config, "keys": keys })
+        }
+        AdminCmd::Configure {
+            project,
+            public_registration,
+            email_verification_required,
+            password_login,
+            otp_login,
+            min_password_length,
+            require_uppercase,
+            require_lowercase,
+            require_numbers,
+            require_special_chars,
+            lockout_threshold,
+            mail_sender,
+            link_base_url,
+        } => {
+            let p: Project = load(&store, &project, AggregateKind::Project, &project).await?;
+            anyhow::ensure!(p.name.is_some(), "no such project");
+            let mut c: ProjectConfig = p.config;
+            let set = |dst: &mut bool, v: Option<bool>| {
+                if let Some(v) = v {
+                    *dst = v;
+                }
+            };
+            set(&mut c.public_registration, public_registration);
+            set(
+                &mut c.email_verification_required,
+                email_verification_required,
+            );
+            set(&mut c.password_login, password_login);
+            set(&mut c.otp_login, otp_login);
+            set(&mut c.password_policy.require_uppercase, require_uppercase);
+            set(&mut c.password_policy.require_lowercase, require_lowercase);
+            set(&mut c.password_policy.require_numbers, require_numbers);
+            set(
+                &mut c.password_policy.require_special_chars,
+                require_special_chars,
+            );
+            if let Some(v) = min_password_length {
+                c.password_policy.min_length = v;
+            }
+            if let Some(v) = lockout_threshold {
+                c.lockout_threshold = v;
+            }
+            if let Some(v) = mail_sender {
+                c.mail_sender = v;
+            }
+            if let Some(v) = link_base_url {
+                c.link_base_url = v;
+            }
+            send(&bus, &project, Command::ConfigureProject(c.clone())).await?;
+            json!({ "id": project, "config": c })
+        }
+        AdminCmd::IssueKey {
+            project,
+            kind,
+            live,
+        } => {
+            let kind = if kind == "secret" {
+                ApiKeyKind::Secret
+            } else {
+                ApiKeyKind::Public
+            };
+            match send(
+                &bus,
+                &project,
+                Command::IssueApiKey(IssueApiKey { kind, live }),
+            )
+            .await?
+            .1
+            {
+                Outcome::ApiKeyIssued(k) => json!({ "keyId": k.key_id, "key": k.key }),
+                other => anyhow::bail!("unexpected outcome {other:?}"),
+            }
+        }
+        AdminCmd::RevokeKey { project, key_id } => {
+            send(
+                &bus,
+                &project,
+                Command::RevokeApiKey(RevokeApiKey {
+                    key_id: key_id.clone(),
+                }),
+            )
+            .await?;
+            json!({ "revoked": key_id })
+        }
+        AdminCmd::ShowCustomer {
+            project,
+            customer_id,
+        } => {
+            let c: Customer = load(&store, &project, AggregateKind::Customer, &customer_id).await?;
+            anyhow::ensure!(c.registered, "no such customer");
+            json!({
+                "id": customer_id, "email": c.email, "emailVerified": c.email_verified,
+                "status": if c.suspended { "SUSPENDED" } else { "ACTIVE" },
+                "failedLogins": c.failed_logins, "lockedUntil": c.locked_until,
+                "createdAt": c.created_at, "updatedAt": c.updated_at,
+            })
+        }
+        AdminCmd::SuspendCustomer {
+            project,
+            customer_id,
+            reason,
+        } => {
+            let command = Command::SuspendCustomer(SuspendCustomer {
+                customer_id: customer_id.clone(),
+                reason,
+            });
+            send(&bus, &project, command).await?;
+            json!({ "suspended": customer_id })
+        }
+        AdminCmd::ReactivateCustomer {
+            project,
+            customer_id,
+        } => {
+            send(
+                &bus,
+                &project,
+                Command::ReactivateCustomer(CustomerRef {
+                    customer_id: customer_id.clone(),
+                }),
+            )
+            .await?;
+            json!({ "reactivated": customer_id })
+        }
+        AdminCmd::UnlockCustomer {
+            project,
+            customer_id,
+        } => {
+            send(
+                &bus,
+                &project,
+                Command::UnlockCustomer(CustomerRef {
+                    customer_id: customer_id.clone(),
+                }),
+            )
+            .await?;
+            json!({ "unlocked": customer_id })
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}

@@ -1,0 +1,344 @@
+//! Wires the roles together: services, gateway (with its read model), and
+//! `authd dev`'s bootstrap. The CLI in `main.rs` only parses flags into
+//! [`Config`] and calls these.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use anyhow::Context as _;
+use authd_events::{Actor, EventStore, RequestMeta, StoreConfig};
+use authd_services::{
+    CommandBus, ServiceConfig, Services,
+    cache::StateCache,
+    command::{Command, CommandEnvelope, CreateProject, Outcome},
+    password::{HashParams, PasswordHasher},
+    tokens::SigningKeys,
+};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+/// Everything a role needs to know, whatever runs it.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub nats_url: String,
+    pub signing_key_file: Option<PathBuf>,
+    pub index_key_file: Option<PathBuf>,
+    pub hash: HashParams,
+    /// Hashes run at once; defaults to the number of cores.
+    pub hash_concurrency: usize,
+    pub access_token_ttl: Duration,
+    pub session_ttl: Duration,
+    pub limits: authd_gateway::Limits,
+    pub dev: bool,
+    pub command_timeout: Duration,
+    /// Where the mailer delivers; `None` writes `.eml` files to `<data-dir>/outbox/`.
+    pub smtp_url: Option<String>,
+    /// The services' clock (tests advance it to test expiry).
+    pub clock: authd_services::clock::Clock,
+}
+
+impl Config {
+    pub fn new(data_dir: PathBuf, nats_url: String) -> Self {
+        Self {
+            data_dir,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            nats_url,
+            signing_key_file: None,
+            index_key_file: None,
+            hash: HashParams::default(),
+            hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            limits: authd_gateway::Limits::default(),
+            dev: false,
+            command_timeout: Duration::from_secs(10),
+            smtp_url: None,
+            clock: Default::default(),
+        }
+    }
+
+    fn signing_key_path(&self) -> PathBuf {
+        self.signing_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("jwt-signing-key.pem"))
+    }
+
+    fn index_key_path(&self) -> PathBuf {
+        self.index_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("index.key"))
+    }
+
+    pub fn read_model_path(&self) -> PathBuf {
+        self.data_dir.join("read-model.db")
+    }
+}
+
+/// A NATS connection and the count of its (re)connections.
+#[derive(Clone)]
+pub struct Nats {
+    pub client: async_nats::Client,
+    pub reconnects: tokio::sync::watch::Receiver<u64>,
+}
+
+/// Connects to NATS, reconnecting forever in the background once connected.
+pub async fn connect(url: &str) -> anyhow::Result<Nats> {
+    let (tx, reconnects) = tokio::sync::watch::channel(0u64);
+    let client = async_nats::ConnectOptions::new()
+        .name("authd")
+        .event_callback(move |event| {
+            let tx = tx.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        tx.send_modify(|n| *n += 1);
+                    }
+                    async_nats::Event::Disconnected => tracing::warn!("disconnected from NATS"),
+                    _ => {}
+                }
+            }
+        })
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        // Each subscription buffers at most this many messages (default
+        // 65,536): a consumer catching up must not pile the stream up in memory.
+        .subscription_capacity(4096)
+        .connection_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .with_context(|| format!("cannot connect to NATS at {url}"))?;
+    Ok(Nats { client, reconnects })
+}
+
+pub async fn open_store(nats: &Nats) -> anyhow::Result<EventStore> {
+    let mut last = None;
+    // The broker may still be starting JetStream.
+    for _ in 0..50 {
+        match EventStore::open(nats.client.clone(), StoreConfig::default()).await {
+            Ok(s) => return Ok(s.with_reconnect_signal(nats.reconnects.clone())),
+            Err(authd_events::StoreError::Unavailable(e)) => {
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::bail!("JetStream is unavailable: {}", last.unwrap_or_default())
+}
+
+fn load_index_key(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if !path.exists() {
+        use rand::RngCore;
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        authd_services::tokens::write_private(path, hex::encode(key).as_bytes())?;
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let key = hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()))?;
+    anyhow::ensure!(
+        key.len() >= 32,
+        "{} must hold at least 32 bytes",
+        path.display()
+    );
+    Ok(key)
+}
+
+/// The keys every role reads from files, loaded (or created) once per process.
+#[derive(Clone)]
+pub struct Keys {
+    pub signing: SigningKeys,
+    pub index: Vec<u8>,
+}
+
+impl Keys {
+    pub fn load(config: &Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+        Ok(Self {
+            signing: SigningKeys::load_or_create(&config.signing_key_path(), true)?,
+            index: load_index_key(&config.index_key_path())?,
+        })
+    }
+}
+
+/// The services role until `shutdown`.
+pub async fn run_services(
+    config: &Config,
+    keys: &Keys,
+    client: async_nats::Client,
+    store: EventStore,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let hasher =
+        PasswordHasher::new(config.hash, config.hash_concurrency).map_err(anyhow::Error::msg)?;
+    let mailbox = authd_services::mail::Mailbox::open(client.clone()).await?;
+    let services = Arc::new(Services::new(
+        store.clone(),
+        Arc::new(StateCache::new(200_000)),
+        hasher,
+        keys.signing.clone(),
+        mailbox,
+        ServiceConfig {
+            index_key: keys.index.clone(),
+            access_token_ttl: config.access_token_ttl,
+            session_ttl: config.session_ttl,
+            clock: config.clock.clone(),
+        },
+    ));
+    authd_services::runtime::serve(client, services, store, shutdown).await
+}
+
+pub fn outbox_dir(config: &Config) -> PathBuf {
+    config.data_dir.join("outbox")
+}
+
+/// The mailer role until `shutdown`: SMTP when configured, else the outbox.
+pub async fn run_mailer(
+    config: &Config,
+    client: async_nats::Client,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    use authd_services::mailer::{self, Transport};
+    let transport = match &config.smtp_url {
+        Some(url) => Transport::smtp(url)?,
+        None => {
+            let dir = outbox_dir(config);
+            tracing::info!(outbox = %dir.display(), "no SMTP server configured: mail goes to the outbox");
+            Transport::outbox(dir)?
+        }
+    };
+    let mailbox = authd_services::mail::Mailbox::open(client).await?;
+    mailer::run(mailbox, transport, shutdown).await
+}
+
+/// A running gateway: its address and how far its read model has applied.
+pub struct GatewayHandle {
+    pub addr: SocketAddr,
+    pub applied: tokio::sync::watch::Receiver<u64>,
+    pub done: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Starts the gateway role (HTTP server and its read-model projection).
+pub async fn start_gateway(
+    config: &Config,
+    keys: &Keys,
+    client: async_nats::Client,
+    store: EventStore,
+    shutdown: CancellationToken,
+) -> anyhow::Result<GatewayHandle> {
+    let projector = authd_projections::Projector::open(&config.read_model_path())?;
+    let applied = projector.applied();
+    let read = Arc::new(authd_projections::ReadModel::new(&config.read_model_path()));
+    let projection = tokio::spawn(projector.run(store.clone(), shutdown.clone()));
+    let state = authd_gateway::state(authd_gateway::GatewayParts {
+        bus: CommandBus::new(client, config.command_timeout),
+        read,
+        applied: applied.clone(),
+        verifier: keys.signing.verifier(),
+        store,
+        limits: config.limits.clone(),
+        dev: config.dev,
+    });
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let app = authd_gateway::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let done = tokio::spawn(async move {
+        let stop = shutdown.clone();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await?;
+        projection.await??;
+        Ok(())
+    });
+    tracing::info!(%addr, "gateway listening");
+    Ok(GatewayHandle {
+        addr,
+        applied,
+        done,
+    })
+}
+
+/// What `authd dev` writes to `<data-dir>/dev-keys.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DevKeys {
+    pub project_id: String,
+    pub public_api_key: String,
+    pub admin_key: String,
+    pub nats_url: String,
+    pub graphql_url: String,
+}
+
+/// Creates the dev project on first start (or after its events were lost),
+/// keeping the keys of `dev-keys.json` when there is one.
+pub async fn ensure_dev_project(
+    config: &Config,
+    client: &async_nats::Client,
+    gateway: &GatewayHandle,
+) -> anyhow::Result<DevKeys> {
+    let path = config.data_dir.join("dev-keys.json");
+    let existing: Option<DevKeys> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let project_id = existing
+        .as_ref()
+        .map_or_else(|| authd_events::new_id("p"), |k| k.project_id.clone());
+    let env = CommandEnvelope {
+        command_id: authd_events::new_id("cmd"),
+        tenant: project_id.clone(),
+        actor: Actor::System,
+        request: RequestMeta {
+            request_id: "authd-dev".into(),
+            ip: None,
+            user_agent: None,
+        },
+        command: Command::CreateProject(CreateProject {
+            name: "Dev project".into(),
+            public_key: existing.as_ref().map(|k| k.public_api_key.clone()),
+            secret_key: existing.as_ref().map(|k| k.admin_key.clone()),
+        }),
+    };
+    let bus = CommandBus::new(client.clone(), config.command_timeout);
+    let mut attempt = 0;
+    let (public, secret, seq) = loop {
+        attempt += 1;
+        match bus.send(&env).await {
+            Ok(Ok(ok)) => match ok.outcome {
+                Outcome::ProjectCreated(k) => break (k.public_key, k.secret_key, ok.seq),
+                other => anyhow::bail!("unexpected outcome {other:?}"),
+            },
+            Ok(Err(e)) if e.code == "PROJECT_EXISTS" => {
+                let k = existing
+                    .clone()
+                    .context("project exists but dev-keys.json is missing")?;
+                break (k.public_api_key, k.admin_key, 0);
+            }
+            Ok(Err(e)) => anyhow::bail!("cannot create the dev project: {e}"),
+            Err(e) if attempt < 300 => {
+                tracing::debug!(error = %e, "services not ready yet");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => anyhow::bail!("cannot create the dev project: {e}"),
+        }
+    };
+    let mut applied = gateway.applied.clone();
+    let _ = tokio::time::timeout(Duration::from_secs(10), applied.wait_for(|s| *s >= seq)).await;
+    let keys = DevKeys {
+        project_id,
+        public_api_key: public,
+        admin_key: secret,
+        nats_url: config.nats_url.clone(),
+        graphql_url: format!("http://{}/graphql/public", gateway.addr),
+    };
+    std::fs::write(&path, serde_json::to_string_pretty(&keys)?)?;
+    Ok(keys)
+}

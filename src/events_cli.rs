@@ -1,0 +1,110 @@
+//! `authd events …`: read the event log as JSON lines, for debugging and
+//! audits. Personal data is printed as stored (it is the operator's log).
+
+use std::time::Duration;
+
+use authd_events::{AggregateKind, AggregateSubject, RecordedMessage};
+use clap::{Args, Subcommand};
+use futures::StreamExt;
+use serde_json::json;
+
+#[derive(Args)]
+pub struct EventsArgs {
+    #[arg(long, env = "AUTHD_NATS_URL")]
+    pub nats_url: String,
+    #[command(subcommand)]
+    pub command: EventsCmd,
+}
+
+#[derive(Subcommand)]
+pub enum EventsCmd {
+    /// Print messages from a stream sequence on; with --follow, keep printing new ones.
+    Tail {
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        #[arg(long)]
+        follow: bool,
+        /// Only this project's messages.
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Print one customer's history (their own aggregate).
+    Customer {
+        project: String,
+        customer_id: String,
+    },
+    /// Print one session's history.
+    Session { project: String, session_id: String },
+}
+
+fn line(m: &RecordedMessage) -> String {
+    json!({
+        "seq": m.seq,
+        "subject": m.subject.to_string(),
+        "time": m.message.meta.time,
+        "actor": format!("{:?}", m.message.meta.actor),
+        "request": m.message.meta.request,
+        "commandId": m.message.meta.command_id,
+        "types": m.message.type_names(),
+        "events": m.message.bodies().collect::<Vec<_>>(),
+    })
+    .to_string()
+}
+
+pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
+    let nats = crate::app::connect(&args.nats_url).await?;
+    let store = crate::app::open_store(&nats).await?;
+    match args.command {
+        EventsCmd::Tail {
+            from,
+            follow,
+            project,
+        } => {
+            let last = store.last_stream_sequence().await?;
+            if !follow && from > last {
+                return Ok(());
+            }
+            let stream = store.subscribe(from).await?;
+            let mut stream = std::pin::pin!(stream);
+            loop {
+                let next = if follow {
+                    stream.next().await
+                } else {
+                    match tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
+                        Ok(n) => n,
+                        Err(_) => {
+                            anyhow::bail!("the stream stopped delivering before sequence {last}")
+                        }
+                    }
+                };
+                let Some(m) = next else { break };
+                let m = m?;
+                if project.as_deref().is_none_or(|p| p == m.subject.tenant) {
+                    println!("{}", line(&m));
+                }
+                if !follow && m.seq >= last {
+                    break;
+                }
+            }
+        }
+        EventsCmd::Customer {
+            project,
+            customer_id,
+        } => {
+            let subject = AggregateSubject::new(project, AggregateKind::Customer, customer_id)?;
+            for m in store.read_aggregate(&subject).await? {
+                println!("{}", line(&m));
+            }
+        }
+        EventsCmd::Session {
+            project,
+            session_id,
+        } => {
+            let subject = AggregateSubject::new(project, AggregateKind::Session, session_id)?;
+            for m in store.read_aggregate(&subject).await? {
+                println!("{}", line(&m));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,375 @@
+//! `authd`: the CLI. Parses flags and hands over to `authd::app`.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::Context as _;
+use authd::{
+    app::{self, Config},
+    nats_server::NatsServer,
+};
+use clap::{Args, Parser, Subcommand};
+
+// glibc keeps each thread's arena (argon2's 19 MiB blocks included) long
+// after it is freed: 4 arenas of ~57 MiB each after a short load. mimalloc
+// returns freed pages to the system.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "authd",
+    version,
+    about = "Event-sourced customer authentication service"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// One process with embedded defaults: starts its own nats-server, keeps
+    /// everything under --data-dir, creates a dev project.
+    Dev(DevArgs),
+    /// All roles against an external NATS (production).
+    Serve(RoleArgs),
+    /// Only the HTTP gateway, with its own read model.
+    Gateway(RoleArgs),
+    /// Only the command handlers.
+    Services(RoleArgs),
+    /// Only the mail delivery (SMTP with --smtp-url, else the outbox).
+    Mailer(RoleArgs),
+    /// Rebuild the read model from the event log into a new SQLite file.
+    Replay(ReplayArgs),
+    /// Operator commands: projects, keys, customers (prints JSON).
+    Admin(authd::admin_cli::AdminArgs),
+    /// Read the event log: tail it, or show one customer's or session's history (JSON lines).
+    Events(authd::events_cli::EventsArgs),
+    /// A bare axum JSON endpoint: the benchmarks' baseline for reads.
+    #[command(hide = true)]
+    BenchBaseline {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+    },
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Directory for the read model, keys and (in dev) the NATS store.
+    #[arg(long, env = "AUTHD_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Address of the HTTP gateway.
+    #[arg(long, env = "AUTHD_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Ed25519 PKCS#8 PEM key that signs access tokens [default: <data-dir>/jwt-signing-key.pem, created if missing].
+    #[arg(long, env = "AUTHD_SIGNING_KEY_FILE")]
+    signing_key_file: Option<PathBuf>,
+    /// Key of the keyed email hashes in subjects [default: <data-dir>/index.key, created if missing].
+    #[arg(long, env = "AUTHD_INDEX_KEY_FILE")]
+    index_key_file: Option<PathBuf>,
+    /// argon2id memory cost in KiB.
+    #[arg(long, env = "AUTHD_ARGON2_M_COST", default_value_t = 19_456)]
+    argon2_m_cost: u32,
+    /// argon2id iterations.
+    #[arg(long, env = "AUTHD_ARGON2_T_COST", default_value_t = 2)]
+    argon2_t_cost: u32,
+    /// argon2id parallelism.
+    #[arg(long, env = "AUTHD_ARGON2_P_COST", default_value_t = 1)]
+    argon2_p_cost: u32,
+    /// Lifetime of access tokens, in seconds (at most 900).
+    #[arg(long, env = "AUTHD_ACCESS_TOKEN_TTL", default_value_t = 900)]
+    access_token_ttl: u64,
+    /// Lifetime of a session (refresh token), in seconds.
+    #[arg(long, env = "AUTHD_SESSION_TTL", default_value_t = 30 * 24 * 3600)]
+    session_ttl: u64,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "AUTHD_BODY_LIMIT", default_value_t = 64 * 1024)]
+    body_limit: usize,
+    /// Deepest accepted GraphQL query.
+    #[arg(long, env = "AUTHD_MAX_QUERY_DEPTH", default_value_t = 10)]
+    max_query_depth: usize,
+    /// Costliest accepted GraphQL query.
+    #[arg(long, env = "AUTHD_MAX_QUERY_COMPLEXITY", default_value_t = 200)]
+    max_query_complexity: usize,
+    /// SMTP server for outgoing mail: smtp://[user:pass@]host:port (add ?tls=required for STARTTLS),
+    /// smtps://… for implicit TLS. Without it, mail is written to <data-dir>/outbox/ as .eml files.
+    #[arg(long, env = "AUTHD_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// Sign-in and mail-sending requests per minute from one client IP.
+    #[arg(long, env = "AUTHD_RATE_LIMIT_IP", default_value_t = 120)]
+    rate_limit_ip: u32,
+    /// Sign-in and mail-sending requests per minute for one account (email).
+    #[arg(long, env = "AUTHD_RATE_LIMIT_ACCOUNT", default_value_t = 20)]
+    rate_limit_account: u32,
+}
+
+#[derive(Args)]
+struct DevArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Use this NATS instead of starting one.
+    #[arg(long, env = "AUTHD_NATS_URL")]
+    nats_url: Option<String>,
+}
+
+#[derive(Args)]
+struct RoleArgs {
+    #[command(flatten)]
+    common: Common,
+    #[arg(long, env = "AUTHD_NATS_URL")]
+    nats_url: String,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    #[arg(long, env = "AUTHD_NATS_URL")]
+    nats_url: String,
+    /// The new SQLite file to write (must not exist).
+    #[arg(long)]
+    out: PathBuf,
+    /// Stop after this stream sequence.
+    #[arg(long)]
+    until: Option<u64>,
+}
+
+fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Result<Config> {
+    anyhow::ensure!(
+        (1..=900).contains(&common.access_token_ttl),
+        "--access-token-ttl must be between 1 and 900 seconds"
+    );
+    let mut c = Config::new(common.data_dir.clone(), nats_url);
+    c.listen = common.listen;
+    c.signing_key_file = common.signing_key_file.clone();
+    c.index_key_file = common.index_key_file.clone();
+    c.hash = authd_services::password::HashParams {
+        m_cost: common.argon2_m_cost,
+        t_cost: common.argon2_t_cost,
+        p_cost: common.argon2_p_cost,
+    };
+    c.hash.validate().map_err(anyhow::Error::msg)?;
+    c.access_token_ttl = Duration::from_secs(common.access_token_ttl);
+    c.session_ttl = Duration::from_secs(common.session_ttl);
+    c.limits.body_limit = common.body_limit;
+    c.limits.max_depth = common.max_query_depth;
+    c.limits.max_complexity = common.max_query_complexity;
+    c.dev = dev;
+    c.smtp_url = common.smtp_url.clone();
+    c.limits.per_ip_per_minute = common.rate_limit_ip;
+    c.limits.per_account_per_minute = common.rate_limit_account;
+    Ok(c)
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+fn shutdown_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handlers can be installed");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+        token.cancel();
+    });
+}
+
+#[derive(Clone, Copy)]
+struct Roles {
+    gateway: bool,
+    services: bool,
+    mailer: bool,
+    dev: bool,
+}
+
+async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()> {
+    let Roles {
+        gateway,
+        services,
+        mailer,
+        dev,
+    } = roles;
+    let shutdown = CancellationToken::new();
+    shutdown_on_signal(shutdown.clone());
+    let keys = app::Keys::load(&config)?;
+    let nats = app::connect(&config.nats_url).await?;
+    let store = app::open_store(&nats).await?;
+    let client = nats.client.clone();
+    let services_task = services.then(|| {
+        let (config, keys, client, store, shutdown) = (
+            config.clone(),
+            keys.clone(),
+            client.clone(),
+            store.clone(),
+            shutdown.clone(),
+        );
+        tokio::spawn(async move {
+            let result = app::run_services(&config, &keys, client, store, shutdown.clone()).await;
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "services stopped");
+                shutdown.cancel();
+            }
+            result
+        })
+    });
+    let mailer_task = mailer.then(|| {
+        let (config, client, shutdown) = (config.clone(), client.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let result = app::run_mailer(&config, client, shutdown.clone()).await;
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "mailer stopped");
+                shutdown.cancel();
+            }
+            result
+        })
+    });
+    let gateway_handle = if gateway {
+        Some(
+            app::start_gateway(
+                &config,
+                &keys,
+                client.clone(),
+                store.clone(),
+                shutdown.clone(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    if dev && let Some(g) = &gateway_handle {
+        let keys = app::ensure_dev_project(&config, &client, g).await?;
+        println!("authd dev is running");
+        println!("  GraphQL:        {}", keys.graphql_url);
+        println!("  NATS:           {}", keys.nats_url);
+        println!("  public API key: {}", keys.public_api_key);
+        println!("  admin key:      {}", keys.admin_key);
+        println!(
+            "  (written to {})",
+            config.data_dir.join("dev-keys.json").display()
+        );
+    }
+    if let Some(g) = gateway_handle {
+        g.done.await??;
+    } else {
+        shutdown.cancelled().await;
+    }
+    if let Some(t) = services_task {
+        t.await??;
+    }
+    if let Some(t) = mailer_task {
+        t.await??;
+    }
+    let _ = client.flush().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,async_nats=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Dev(args) => {
+            let data_dir = args.common.data_dir.clone();
+            std::fs::create_dir_all(&data_dir)
+                .with_context(|| format!("cannot create {}", data_dir.display()))?;
+            let (nats, url) = match args.nats_url {
+                Some(url) => (None, url),
+                None => {
+                    // Same port as last time, so dev-keys.json stays right.
+                    let port_file = data_dir.join("nats.port");
+                    let port = std::fs::read_to_string(&port_file)
+                        .ok()
+                        .and_then(|p| p.trim().parse().ok())
+                        .filter(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok());
+                    let server = NatsServer::start(&data_dir.join("nats"), port)?;
+                    std::fs::write(&port_file, server.port().to_string())?;
+                    let url = server.url();
+                    (Some(server), url)
+                }
+            };
+            let config = config(&args.common, url, true)?;
+            let all = Roles {
+                gateway: true,
+                services: true,
+                mailer: true,
+                dev: true,
+            };
+            let result = run_roles(config, all).await;
+            drop(nats);
+            result
+        }
+        Cmd::Serve(args) => {
+            let roles = Roles {
+                gateway: true,
+                services: true,
+                mailer: true,
+                dev: false,
+            };
+            run_roles(config(&args.common, args.nats_url, false)?, roles).await
+        }
+        Cmd::Gateway(args) => {
+            let roles = Roles {
+                gateway: true,
+                services: false,
+                mailer: false,
+                dev: false,
+            };
+            run_roles(config(&args.common, args.nats_url, false)?, roles).await
+        }
+        Cmd::Services(args) => {
+            let roles = Roles {
+                gateway: false,
+                services: true,
+                mailer: false,
+                dev: false,
+            };
+            run_roles(config(&args.common, args.nats_url, false)?, roles).await
+        }
+        Cmd::Mailer(args) => {
+            let roles = Roles {
+                gateway: false,
+                services: false,
+                mailer: true,
+                dev: false,
+            };
+            run_roles(config(&args.common, args.nats_url, false)?, roles).await
+        }
+        Cmd::Admin(args) => authd::admin_cli::run(args).await,
+        Cmd::Events(args) => authd::events_cli::run(args).await,
+        Cmd::BenchBaseline { listen } => {
+            use axum::{Json, Router, routing::any};
+            let app = Router::new().route(
+                "/",
+                any(|| async {
+                    Json(serde_json::json!({ "data": { "currentUser": { "id": "c_1", "email": "a@example.com" } } }))
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            axum::serve(listener, app).await?;
+            Ok(())
+        }
+        Cmd::Replay(args) => {
+            let nats = app::connect(&args.nats_url).await?;
+            let store = app::open_store(&nats).await?;
+            let reached =
+                authd_projections::rebuild(&store, &args.out, args.until, |done, total| {
+                    if done == total || done % 10_000 < 512 {
+                        eprintln!("replayed {done}/{total}");
+                    }
+                })
+                .await?;
+            println!(
+                "read model rebuilt up to sequence {reached} in {}",
+                args.out.display()
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Runs a local `nats-server -js` as a child process: the embedded broker of
+//! `authd dev`, and the broker each integration test owns.
+
+use std::{
+    net::{SocketAddr, TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+pub struct NatsServer {
+    child: Option<Child>,
+    port: u16,
+    store_dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NatsServerError {
+    #[error(
+        "nats-server was not found on PATH; install it (Debian/Ubuntu: `apt-get install -y nats-server`) or pass --nats-url"
+    )]
+    NotInstalled,
+    #[error("nats-server could not start: {0}")]
+    Start(String),
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("loopback is available")
+}
+
+impl NatsServer {
+    /// Starts `nats-server -js` on 127.0.0.1:`port` (a free one if `None`)
+    /// with its JetStream store in `store_dir`, and waits until it accepts
+    /// connections.
+    pub fn start(store_dir: &Path, port: Option<u16>) -> Result<Self, NatsServerError> {
+        std::fs::create_dir_all(store_dir).map_err(|e| NatsServerError::Start(e.to_string()))?;
+        let mut server = Self {
+            child: None,
+            port: port.unwrap_or_else(free_port),
+            store_dir: store_dir.to_path_buf(),
+        };
+        server.spawn()?;
+        Ok(server)
+    }
+
+    fn spawn(&mut self) -> Result<(), NatsServerError> {
+        let log = std::fs::File::create(self.store_dir.join("nats-server.log"))
+            .map_err(|e| NatsServerError::Start(e.to_string()))?;
+        let child = Command::new("nats-server")
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
+            .arg(&self.store_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => NatsServerError::NotInstalled,
+                _ => NatsServerError::Start(e.to_string()),
+            })?;
+        self.child = Some(child);
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+                return Ok(());
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                let log = std::fs::read_to_string(self.store_dir.join("nats-server.log"))
+                    .unwrap_or_default();
+                return Err(NatsServerError::Start(format!(
+                    "exited with {status}: {log}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(NatsServerError::Start(format!(
+            "not listening on {addr} after 15s"
+        )))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after 5 s) and waits for it.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Kills the server at once, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port with the same store.
+    pub fn restart(&mut self) -> Result<(), NatsServerError> {
+        self.stop();
+        self.spawn()
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

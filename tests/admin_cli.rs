@@ -1,0 +1,151 @@
+//! `authd admin …` against a running stack.
+
+mod common;
+
+use std::process::Command;
+
+use common::{PASSWORD, TestEnv};
+use serde_json::{Value, json};
+
+fn admin(env: &TestEnv, args: &[&str]) -> Result<Value, String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args(["admin", "--nats-url", &env.nats.url()])
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn operators_manage_projects_keys_and_customers_from_the_command_line() {
+    let env = TestEnv::start().await;
+    let p = env.project_id.clone();
+
+    let created = admin(&env, &["create-project", "--name", "CLI shop"]).unwrap();
+    assert!(
+        created["publicApiKey"]
+            .as_str()
+            .unwrap()
+            .starts_with("pk_test_"),
+        "{created}"
+    );
+    let shown = admin(
+        &env,
+        &["show-project", created["projectId"].as_str().unwrap()],
+    )
+    .unwrap();
+    assert_eq!(shown["name"], "CLI shop");
+    assert_eq!(shown["keys"].as_array().unwrap().len(), 2);
+
+    let configured = admin(
+        &env,
+        &[
+            "configure",
+            &p,
+            "--public-registration",
+            "false",
+            "--min-password-length",
+            "10",
+        ],
+    )
+    .unwrap();
+    assert_eq!(configured["config"]["public_registration"], false);
+    let mut seen = json!(null);
+    for _ in 0..50 {
+        seen = env
+            .gql(
+                "{ authConfig { publicRegistrationEnabled passwordPolicy { minLength } } }",
+                json!({}),
+            )
+            .await;
+        if seen["data"]["authConfig"]["publicRegistrationEnabled"] == false {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        seen["data"]["authConfig"]["passwordPolicy"]["minLength"], 10,
+        "{seen}"
+    );
+    admin(&env, &["configure", &p, "--public-registration", "true"]).unwrap();
+
+    let reg = env.register("ann@example.com", PASSWORD).await;
+    let id = reg["user"]["id"].as_str().unwrap();
+    admin(&env, &["suspend-customer", &p, id, "--reason", "fraud"]).unwrap();
+    assert_eq!(
+        env.login("ann@example.com", PASSWORD).await["errors"][0]["code"],
+        "ACCOUNT_SUSPENDED"
+    );
+    assert_eq!(
+        admin(&env, &["show-customer", &p, id]).unwrap()["status"],
+        "SUSPENDED"
+    );
+    admin(&env, &["reactivate-customer", &p, id]).unwrap();
+    assert_eq!(
+        env.login("ann@example.com", PASSWORD).await["success"],
+        true
+    );
+    admin(&env, &["unlock-customer", &p, id]).unwrap();
+
+    let key = admin(&env, &["issue-key", &p, "--kind", "secret"]).unwrap();
+    assert!(key["key"].as_str().unwrap().starts_with("sk_test_"));
+    admin(&env, &["revoke-key", &p, key["keyId"].as_str().unwrap()]).unwrap();
+
+    // The customer's whole history, as JSON lines.
+    let out = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args(["events", "--nats-url", &env.nats.url(), "customer", &p, id])
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let types: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["types"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        types[0], "customer.registered,customer.login.succeeded",
+        "{types:?}"
+    );
+    assert!(
+        types.contains(&"customer.suspended,customer.sessions.ended".to_string()),
+        "{types:?}"
+    );
+    assert!(
+        types.contains(&"customer.reactivated".to_string()),
+        "{types:?}"
+    );
+    let tail = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args([
+            "events",
+            "--nats-url",
+            &env.nats.url(),
+            "tail",
+            "--project",
+            &p,
+        ])
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(
+        tail.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tail.stderr)
+    );
+    let lines = String::from_utf8_lossy(&tail.stdout).lines().count();
+    assert!(lines >= types.len(), "{lines}");
+
+    let err = admin(&env, &["show-customer", &p, "c_nobody"]).unwrap_err();
+    assert!(err.contains("no such customer"), "{err}");
+    let err = admin(&env, &["suspend-customer", "p_missing", "c_nobody"]).unwrap_err();
+    assert!(err.contains("CUSTOMER_NOT_FOUND"), "{err}");
+}

@@ -1,0 +1,147 @@
+//! A real SMTP server (mailin-embedded, from crates.io) on a loopback port,
+//! keeping what it receives for the test to read.
+
+use std::{
+    net::TcpStream,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use mailin_embedded::{Handler, Response, Server, response};
+
+#[derive(Clone, Default)]
+struct Sink {
+    inbox: Arc<Mutex<Vec<Received>>>,
+    to: Vec<String>,
+    buf: Vec<u8>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub to: Vec<String>,
+    /// The raw message, quoted-printable soft breaks and escapes decoded.
+    pub text: String,
+}
+
+impl Handler for Sink {
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
+        self.to = to.to_vec();
+        self.buf.clear();
+        response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.buf.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        let text = decode_qp(&String::from_utf8_lossy(&self.buf));
+        self.inbox.lock().unwrap().push(Received {
+            to: self.to.clone(),
+            text,
+        });
+        response::OK
+    }
+}
+
+fn decode_qp(raw: &str) -> String {
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub struct SmtpServer {
+    pub port: u16,
+    inbox: Arc<Mutex<Vec<Received>>>,
+}
+
+impl SmtpServer {
+    /// Starts serving on `port` (it runs until the test process ends).
+    pub fn start(port: u16) -> Self {
+        let sink = Sink::default();
+        let inbox = sink.inbox.clone();
+        std::thread::spawn(move || {
+            let mut server = Server::new(sink);
+            server
+                .with_name("smtp.test")
+                .with_addr(("127.0.0.1", port))
+                .unwrap();
+            server.serve().unwrap();
+        });
+        for _ in 0..200 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Self { port, inbox }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.inbox.lock().unwrap().clone()
+    }
+
+    /// Waits for the `n`-th (1-based) message to `to`.
+    pub async fn nth_to(&self, to: &str, n: usize) -> Received {
+        for _ in 0..300 {
+            let found: Vec<Received> = self
+                .all()
+                .into_iter()
+                .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(to)))
+                .collect();
+            if found.len() >= n {
+                return found[n - 1].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no message {n} to {to} arrived; inbox: {:?}",
+            self.all().iter().map(|m| &m.to).collect::<Vec<_>>()
+        );
+    }
+
+    pub fn count_to(&self, to: &str) -> usize {
+        self.all()
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(to)))
+            .count()
+    }
+}
+
+/// The six-digit code in a sign-in mail.
+pub fn code_in(mail: &Received) -> String {
+    let i = mail
+        .text
+        .find("Your sign-in code is ")
+        .expect("a code mail")
+        + "Your sign-in code is ".len();
+    mail.text[i..i + 6].to_string()
+}
+
+/// The `token` parameter of the first link in a mail.
+pub fn token_in(mail: &Received) -> String {
+    let i = mail.text.find("?token=").expect("a link") + "?token=".len();
+    mail.text[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-' || *c == '.')
+        .collect()
+}

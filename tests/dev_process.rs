@@ -1,0 +1,209 @@
+//! `authd dev` as a user runs it: the real binary, its own nats-server,
+//! default (strong) argon2 parameters, a restart that keeps everything.
+
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+struct Dev {
+    child: Child,
+}
+
+impl Dev {
+    fn start(data_dir: &Path, port: u16) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args([
+                "dev",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        Self { child }
+    }
+
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("authd dev did not exit after a signal");
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_healthy(http: &reqwest::Client, base: &str) {
+    for _ in 0..600 {
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("authd dev did not become healthy");
+}
+
+async fn gql(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    token: Option<&str>,
+    query: &str,
+    vars: Value,
+) -> Value {
+    let mut req = http
+        .post(url)
+        .header("x-api-key", key)
+        .json(&json!({ "query": query, "variables": vars }));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+fn port_open(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
+        .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authd_dev_starts_restarts_and_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = authd::nats_server::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+
+    let mut dev = Dev::start(&data, port);
+    wait_healthy(&http, &base).await;
+    for _ in 0..300 {
+        if data.join("dev-keys.json").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let keys: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("dev-keys.json")).unwrap())
+            .unwrap();
+    let key = keys["publicApiKey"].as_str().unwrap().to_string();
+    assert!(key.starts_with("pk_test_"), "{keys}");
+    assert!(keys["adminKey"].as_str().unwrap().starts_with("sk_test_"));
+    assert_eq!(keys["graphqlUrl"], format!("{base}/graphql/public"));
+    let nats_url = keys["natsUrl"].as_str().unwrap().to_string();
+    let nats_port: u16 = nats_url.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(nats_url.starts_with("nats://127.0.0.1:") && port_open(nats_port));
+    let url = keys["graphqlUrl"].as_str().unwrap().to_string();
+
+    // GraphiQL in dev.
+    let page = http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .to_lowercase()
+            .contains("graphiql")
+    );
+
+    let reg = gql(&http, &url, &key, None,
+        "mutation R($email: String!, $password: String!) { customerRegister(email: $email, password: $password) { success accessToken refreshToken user { id } } }",
+        json!({ "email": "ann@example.com", "password": "correct horse battery staple" })).await;
+    let reg = &reg["data"]["customerRegister"];
+    assert_eq!(reg["success"], true, "{reg}");
+    let access = reg["accessToken"].as_str().unwrap().to_string();
+    let refresh = reg["refreshToken"].as_str().unwrap().to_string();
+
+    // SIGTERM: a clean exit, and the child nats-server goes with it.
+    dev.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(dev.wait_exit().success());
+    assert!(!port_open(nats_port), "nats-server outlived authd dev");
+    assert!(!port_open(port));
+
+    let mut dev = Dev::start(&data, port);
+    wait_healthy(&http, &base).await;
+    let again: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("dev-keys.json")).unwrap())
+            .unwrap();
+    assert_eq!(again["publicApiKey"], keys["publicApiKey"]);
+    assert_eq!(again["adminKey"], keys["adminKey"]);
+
+    // The session and its tokens survived the restart.
+    let me = gql(
+        &http,
+        &url,
+        &key,
+        Some(&access),
+        "{ currentUser { id email } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(me["data"]["currentUser"]["id"], reg["user"]["id"], "{me}");
+    let refreshed = gql(
+        &http,
+        &url,
+        &key,
+        None,
+        "mutation F($t: String!) { customerRefreshToken(refreshToken: $t) { success } }",
+        json!({ "t": refresh }),
+    )
+    .await;
+    assert_eq!(
+        refreshed["data"]["customerRefreshToken"]["success"], true,
+        "{refreshed}"
+    );
+    let login = gql(&http, &url, &key, None,
+        "mutation L($email: String!, $password: String!) { customerLogin(email: $email, password: $password) { success } }",
+        json!({ "email": "ann@example.com", "password": "correct horse battery staple" })).await;
+    assert_eq!(login["data"]["customerLogin"]["success"], true, "{login}");
+    // Hashed with the default, strong argon2id parameters.
+    let client = async_nats::connect(&nats_url).await.unwrap();
+    let stream = async_nats::jetstream::new(client)
+        .get_stream("AUTH_EVENTS")
+        .await
+        .unwrap();
+    let mut hashes = Vec::new();
+    for seq in 1..=20 {
+        let Ok(raw) = stream.get_raw_message(seq).await else {
+            continue;
+        };
+        let msg = authd_events::EventMessage::decode(&raw.payload).unwrap();
+        for e in msg.bodies() {
+            if let authd_events::Event::Customer(authd_events::CustomerEvent::Registered(r)) = e {
+                hashes.push(r.password_hash.clone());
+            }
+        }
+    }
+    assert_eq!(hashes.len(), 1);
+    assert!(
+        hashes[0].starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{}",
+        hashes[0]
+    );
+
+    dev.signal(nix::sys::signal::Signal::SIGINT);
+    assert!(dev.wait_exit().success());
+    assert!(!port_open(nats_port));
+}

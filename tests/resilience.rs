@@ -1,0 +1,187 @@
+//! Broker restarts, projection restarts and rebuilds.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{PASSWORD, TestEnv};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_service_recovers_when_nats_server_is_killed_and_restarted() {
+    let mut env = TestEnv::start().await;
+    let reg = env.register("ann@example.com", PASSWORD).await;
+    assert_eq!(reg["success"], true);
+
+    env.nats.kill();
+    // While the broker is down, requests fail fast with a code; none hangs.
+    let down = tokio::time::timeout(
+        Duration::from_secs(20),
+        env.gql(
+            "mutation { customerLogin(email: \"ann@example.com\", password: \"x\") { success } }",
+            json!({}),
+        ),
+    )
+    .await
+    .expect("a request during the outage answers");
+    assert_eq!(
+        down["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE",
+        "{down}"
+    );
+    let health = env.http.get(env.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 503);
+
+    env.nats.restart().unwrap();
+    // Same processes, no restart of authd: it reconnects and carries on.
+    let mut login = json!(null);
+    for _ in 0..100 {
+        login = env.login("ann@example.com", PASSWORD).await;
+        if login["success"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(login["success"], true, "{login}");
+    let me = env
+        .current_user(login["accessToken"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        me["data"]["currentUser"]["email"], "ann@example.com",
+        "{me}"
+    );
+    let bob = env.register("bob@example.com", PASSWORD).await;
+    assert_eq!(bob["success"], true, "{bob}");
+    let me = env.current_user(bob["accessToken"].as_str().unwrap()).await;
+    assert_eq!(
+        me["data"]["currentUser"]["email"], "bob@example.com",
+        "{me}"
+    );
+    let mut healthy = false;
+    for _ in 0..50 {
+        if env
+            .http
+            .get(env.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+        {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(healthy);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_projection_resumes_and_a_rebuild_gives_the_same_rows() {
+    let mut env = TestEnv::start().await;
+    for i in 0..5 {
+        let r = env.register(&format!("u{i}@example.com"), PASSWORD).await;
+        env.refresh(r["refreshToken"].as_str().unwrap()).await;
+        env.login(&format!("u{i}@example.com"), "wrong password")
+            .await;
+    }
+    // Stop every role, write more while the gateway is down, start again.
+    env.stop_roles().await;
+    env.start_services();
+    let bus = authd_services::CommandBus::new(env.client.clone(), Duration::from_secs(5));
+    for i in 5..8 {
+        let cmd = authd_services::command::CommandEnvelope {
+            command_id: authd_events::new_id("cmd"),
+            tenant: env.project_id.clone(),
+            actor: authd_events::Actor::Anonymous,
+            request: Default::default(),
+            command: authd_services::command::Command::RegisterCustomer(
+                authd_services::command::Credentials {
+                    email: format!("u{i}@example.com"),
+                    password: PASSWORD.into(),
+                },
+            ),
+        };
+        let mut reply = bus.send(&cmd).await;
+        for _ in 0..50 {
+            if reply.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            reply = bus.send(&cmd).await;
+        }
+        assert!(reply.unwrap().is_ok());
+    }
+    env.start_gateway().await;
+    let last = env.last_seq().await;
+    let mut applied = env.gateway.as_ref().unwrap().applied.clone();
+    tokio::time::timeout(Duration::from_secs(10), applied.wait_for(|s| *s >= last))
+        .await
+        .unwrap()
+        .unwrap();
+    let live = env.read_model().dump().unwrap();
+    assert_eq!(
+        live.iter().filter(|r| r.starts_with("customers:")).count(),
+        8
+    );
+
+    let rebuilt = env.dir.path().join("rebuilt.db");
+    let reached = authd_projections::rebuild(&env.store, &rebuilt, None, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(reached, last);
+    let conn = rusqlite::Connection::open(&rebuilt).unwrap();
+    assert_eq!(authd_projections::db::dump(&conn).unwrap(), live);
+
+    // Up to a sequence: the state at that point in history.
+    let partial = env.dir.path().join("partial.db");
+    authd_projections::rebuild(&env.store, &partial, Some(3), |_, _| {})
+        .await
+        .unwrap();
+    let conn = rusqlite::Connection::open(&partial).unwrap();
+    assert_eq!(authd_projections::db::checkpoint(&conn).unwrap(), 3);
+    // A rebuild never overwrites an existing file.
+    assert!(
+        authd_projections::rebuild(&env.store, &partial, None, |_, _| {})
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_delivered_again_after_a_crash_applies_nothing_twice() {
+    let env = TestEnv::start().await;
+    env.register("ann@example.com", PASSWORD).await;
+    for _ in 0..3 {
+        env.login("ann@example.com", "wrong password").await;
+    }
+    // Read the messages as the projection gets them.
+    let last = env.last_seq().await;
+    let messages: Vec<_> = {
+        use futures::StreamExt;
+        let stream = env.store.subscribe(1).await.unwrap();
+        stream
+            .take(last as usize)
+            .map(Result::unwrap)
+            .collect()
+            .await
+    };
+    let path = env.dir.path().join("crash.db");
+    let mut conn = authd_projections::db::open(&path).unwrap();
+    authd_projections::db::migrate(&conn).unwrap();
+    let (first, rest) = messages.split_at(messages.len() - 2);
+    authd_projections::apply_batch(&mut conn, first).unwrap();
+    // The process died after the commit but before it could note the
+    // progress anywhere else: the same messages come again, then the rest.
+    authd_projections::apply_batch(&mut conn, first).unwrap();
+    authd_projections::apply_batch(&mut conn, &messages).unwrap();
+    authd_projections::apply_batch(&mut conn, rest).unwrap();
+    let failed: i64 = conn
+        .query_row("SELECT failed_logins FROM customers", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(failed, 3);
+    assert_eq!(authd_projections::db::checkpoint(&conn).unwrap(), last);
+    assert_eq!(
+        authd_projections::db::dump(&conn).unwrap(),
+        env.read_model().dump().unwrap()
+    );
+}

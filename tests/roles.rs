@@ -1,0 +1,285 @@
+//! The roles as separate processes of the real binary: one `authd services`,
+//! two `authd gateway` instances with their own read models, one external
+//! nats-server. Also: idempotent commands, and a clear error without
+//! nats-server.
+
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use authd::nats_server::{NatsServer, free_port};
+use authd_services::command::{
+    Command as Cmd, CommandEnvelope, CreateProject, Credentials, Outcome,
+};
+use serde_json::{Value, json};
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn role(args: &[&str], data: &Path, shared_keys: &Path) -> Proc {
+    Proc(
+        Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--signing-key-file")
+            .arg(shared_keys.join("signing.pem"))
+            .arg("--index-key-file")
+            .arg(shared_keys.join("index.key"))
+            .args(["--argon2-m-cost", "64", "--argon2-t-cost", "1"])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(format!("{}.log", data.display())).unwrap())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+async fn gql(
+    http: &reqwest::Client,
+    port: u16,
+    key: &str,
+    token: Option<&str>,
+    query: &str,
+    vars: Value,
+) -> Value {
+    let mut req = http
+        .post(format!("http://127.0.0.1:{port}/graphql/public"))
+        .header("x-api-key", key)
+        .json(&json!({ "query": query, "variables": vars }));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+async fn send_until_served(
+    bus: &authd_services::CommandBus,
+    env: &CommandEnvelope,
+) -> authd_services::command::Reply {
+    for _ in 0..300 {
+        match bus.send(env).await {
+            Ok(reply) => return reply,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    panic!("no services instance answered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn separate_roles_scale_out_and_read_their_writes_across_gateways() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(&dir.path().join("nats"), None).unwrap();
+    let keys = dir.path().join("keys");
+    let url = nats.url();
+    let _services = role(
+        &["services", "--nats-url", &url],
+        &dir.path().join("s"),
+        &keys,
+    );
+    let (pa, pb) = (free_port(), free_port());
+    let _ga = role(
+        &[
+            "gateway",
+            "--nats-url",
+            &url,
+            "--listen",
+            &format!("127.0.0.1:{pa}"),
+        ],
+        &dir.path().join("a"),
+        &keys,
+    );
+    let _gb = role(
+        &[
+            "gateway",
+            "--nats-url",
+            &url,
+            "--listen",
+            &format!("127.0.0.1:{pb}"),
+        ],
+        &dir.path().join("b"),
+        &keys,
+    );
+
+    let client = async_nats::connect(&url).await.unwrap();
+    let bus = authd_services::CommandBus::new(client, Duration::from_secs(5));
+    let project = authd_events::new_id("p");
+    let create = CommandEnvelope {
+        command_id: authd_events::new_id("cmd"),
+        tenant: project.clone(),
+        actor: authd_events::Actor::System,
+        request: Default::default(),
+        command: Cmd::CreateProject(CreateProject {
+            name: "Shop".into(),
+            public_key: None,
+            secret_key: None,
+        }),
+    };
+    let Outcome::ProjectCreated(k) = send_until_served(&bus, &create).await.unwrap().outcome else {
+        panic!()
+    };
+    let http = reqwest::Client::new();
+
+    // Both gateways learn the project from the stream.
+    for port in [pa, pb] {
+        let mut ok = false;
+        for _ in 0..300 {
+            if let Ok(r) = http
+                .post(format!("http://127.0.0.1:{port}/graphql/public"))
+                .header("x-api-key", &k.public_key)
+                .json(&json!({ "query": "{ currentUser { id } }" }))
+                .send()
+                .await
+                && r.status() == 200
+            {
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let logs: String = ["a.log", "b.log", "s.log"]
+            .iter()
+            .map(|f| {
+                format!(
+                    "--- {f}\n{}",
+                    std::fs::read_to_string(dir.path().join(f)).unwrap_or_default()
+                )
+            })
+            .collect();
+        assert!(ok, "gateway on {port} never accepted the key\n{logs}");
+    }
+
+    // Written through one gateway, read at once through the other.
+    for i in 0..10 {
+        let (write, read) = if i % 2 == 0 { (pa, pb) } else { (pb, pa) };
+        let reg = gql(&http, write, &k.public_key, None,
+            "mutation R($email: String!, $password: String!) { customerRegister(email: $email, password: $password) { success accessToken } }",
+            json!({ "email": format!("u{i}@example.com"), "password": "correct horse battery" })).await;
+        let token = reg["data"]["customerRegister"]["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let me = gql(
+            &http,
+            read,
+            &k.public_key,
+            Some(&token),
+            "{ currentUser { email } }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            me["data"]["currentUser"]["email"],
+            format!("u{i}@example.com"),
+            "{me}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_command_appends_nothing_twice_and_hands_out_no_unstored_tokens() {
+    let env_dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(&env_dir.path().join("nats"), None).unwrap();
+    let _services = role(
+        &["services", "--nats-url", &nats.url()],
+        &env_dir.path().join("s"),
+        &env_dir.path().join("k"),
+    );
+    let client = async_nats::connect(&nats.url()).await.unwrap();
+    let bus = authd_services::CommandBus::new(client.clone(), Duration::from_secs(5));
+    let project = authd_events::new_id("p");
+    let envelope = |command| CommandEnvelope {
+        command_id: "cmd-fixed-id".into(),
+        tenant: project.clone(),
+        actor: authd_events::Actor::Anonymous,
+        request: Default::default(),
+        command,
+    };
+    let create = CommandEnvelope {
+        command_id: "cmd-create".into(),
+        actor: authd_events::Actor::System,
+        ..envelope(Cmd::CreateProject(CreateProject {
+            name: "Shop".into(),
+            public_key: None,
+            secret_key: None,
+        }))
+    };
+    assert!(send_until_served(&bus, &create).await.is_ok());
+    let register = envelope(Cmd::RegisterCustomer(Credentials {
+        email: "ann@example.com".into(),
+        password: "correct horse battery".into(),
+    }));
+    let first = send_until_served(&bus, &register).await;
+    assert!(first.is_ok(), "{first:?}");
+    let js = async_nats::jetstream::new(client);
+    let mut stream = js.get_stream("AUTH_EVENTS").await.unwrap();
+    let count = stream.info().await.unwrap().state.messages;
+    let again = bus.send(&register).await.unwrap();
+    let err = again.unwrap_err();
+    assert!(
+        err.code == "DUPLICATE_REQUEST" || err.code == "EMAIL_TAKEN",
+        "{err:?}"
+    );
+    assert_eq!(
+        stream.info().await.unwrap().state.messages,
+        count,
+        "a duplicate was appended"
+    );
+
+    let login = envelope(Cmd::LoginCustomer(Credentials {
+        email: "ann@example.com".into(),
+        password: "correct horse battery".into(),
+    }));
+    let login = CommandEnvelope {
+        command_id: "cmd-login-id".into(),
+        ..login
+    };
+    assert!(bus.send(&login).await.unwrap().is_ok());
+    let count = stream.info().await.unwrap().state.messages;
+    let again = bus.send(&login).await.unwrap();
+    assert_eq!(again.unwrap_err().code, "DUPLICATE_REQUEST");
+    assert_eq!(stream.info().await.unwrap().state.messages, count);
+
+    // A repeated code request stores one code and queues one mail.
+    let otp = CommandEnvelope {
+        command_id: "cmd-otp-id".into(),
+        ..envelope(Cmd::RequestOtp(authd_services::command::EmailOnly {
+            email: "ann@example.com".into(),
+        }))
+    };
+    assert!(bus.send(&otp).await.unwrap().is_ok());
+    // (within 30 s the throttle answers first; later the duplicate check does)
+    let code = bus.send(&otp).await.unwrap().unwrap_err().code;
+    assert!(
+        code == "DUPLICATE_REQUEST" || code == "RATE_LIMITED",
+        "{code}"
+    );
+    let mut mail = js.get_stream("AUTH_MAIL").await.unwrap();
+    assert_eq!(mail.info().await.unwrap().state.messages, 1);
+}
+
+#[test]
+fn authd_dev_without_nats_server_names_the_package_to_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args(["dev", "--data-dir"])
+        .arg(dir.path())
+        .env("PATH", dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("apt-get install -y nats-server"),
+        "{stderr}"
+    );
+}
