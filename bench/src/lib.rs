@@ -1,0 +1,762 @@
+//! `authd-bench`: starts a real `authd dev`, drives it over HTTP from this
+//! separate process, and prints each figure with its ratio to a baseline
+//! measured in the same run on the same machine. `--quick` runs the same
+//! harness briefly (CI runs it so it never rots); it asserts nothing about
+//! speed.
+
+use std::{
+    future::IntoFuture,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, bail};
+use argon2::{
+    Algorithm, Argon2, Params, Version,
+    password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString},
+};
+use authd_events::{
+    Actor, AggregateKind, AggregateSubject, CustomerEvent, CustomerRegistered, Event, EventMessage,
+    LoginMethod, MessageMeta, Personal, RequestMeta, SessionEvent, SessionStarted,
+};
+use clap::Parser;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+#[derive(Parser, Debug, Clone, Default)]
+#[command(
+    about = "authd benchmarks: figures and their ratios to baselines measured in the same run"
+)]
+pub struct Args {
+    /// A short run that checks the harness works; its numbers mean little.
+    #[arg(long)]
+    pub quick: bool,
+    /// The authd binary to benchmark [default: build and use target/release/authd].
+    #[arg(long)]
+    pub authd: Option<PathBuf>,
+    /// Seconds per throughput measurement.
+    #[arg(long)]
+    pub seconds: Option<u64>,
+    /// Events for the replay figure.
+    #[arg(long)]
+    pub replay_events: Option<u64>,
+    /// Customers (each with a session) for the memory figure.
+    #[arg(long)]
+    pub customers: Option<u64>,
+}
+
+const PASSWORD: &str = "benchmark passphrase 1";
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // SIGTERM first so `authd dev` stops its nats-server too.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Throughput and latency of one measurement.
+struct Measured {
+    per_sec: f64,
+    p50: Duration,
+    p95: Duration,
+    p99: Duration,
+    errors: u64,
+}
+
+impl Measured {
+    fn from(latencies: &mut [Duration], elapsed: Duration, errors: u64) -> Self {
+        latencies.sort();
+        let pick = |q: f64| {
+            if latencies.is_empty() {
+                Duration::ZERO
+            } else {
+                latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)]
+            }
+        };
+        Self {
+            per_sec: latencies.len() as f64 / elapsed.as_secs_f64(),
+            p50: pick(0.50),
+            p95: pick(0.95),
+            p99: pick(0.99),
+            errors,
+        }
+    }
+
+    fn latency(&self) -> String {
+        format!(
+            "{:.1} / {:.1} / {:.1} ms",
+            ms(self.p50),
+            ms(self.p95),
+            ms(self.p99)
+        )
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Runs `concurrency` workers for `duration`; each call of `work(worker)`
+/// is one timed operation returning whether it succeeded.
+async fn drive<F, Fut>(concurrency: usize, duration: Duration, work: F) -> Measured
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let work = Arc::new(work);
+    let start = Instant::now();
+    let deadline = start + duration;
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|i| {
+            let work = work.clone();
+            tokio::spawn(async move {
+                let (mut lat, mut errors) = (Vec::new(), 0u64);
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    if work(i).await {
+                        lat.push(t.elapsed());
+                    } else {
+                        errors += 1;
+                    }
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    let (mut all, mut errors) = (Vec::new(), 0);
+    for t in tasks {
+        let (lat, e) = t.await.unwrap();
+        all.extend(lat);
+        errors += e;
+    }
+    Measured::from(&mut all, start.elapsed(), errors)
+}
+
+fn argon2_default() -> Argon2<'static> {
+    Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(19_456, 2, 1, None).unwrap(),
+    )
+}
+
+/// Raw argon2id verifications per second, one thread per core.
+fn argon2_baseline(duration: Duration) -> f64 {
+    let phc = argon2_default()
+        .hash_password(
+            PASSWORD.as_bytes(),
+            &SaltString::from_b64("c2FsdHNhbHRzYWx0").unwrap(),
+        )
+        .unwrap()
+        .to_string();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let start = Instant::now();
+    let handles: Vec<_> = (0..cores)
+        .map(|_| {
+            let phc = phc.clone();
+            std::thread::spawn(move || {
+                let hash = PasswordHash::new(&phc).unwrap();
+                let mut n = 0u64;
+                while start.elapsed() < duration {
+                    argon2_default()
+                        .verify_password(PASSWORD.as_bytes(), &hash)
+                        .unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let n: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+struct Dev {
+    _proc: Proc,
+    pid: u32,
+    url: String,
+    key: String,
+    nats_url: String,
+    data: PathBuf,
+    http: reqwest::Client,
+}
+
+impl Dev {
+    async fn gql(&self, token: Option<&str>, query: &str, vars: Value) -> anyhow::Result<Value> {
+        let mut req = self
+            .http
+            .post(&self.url)
+            .header("x-api-key", &self.key)
+            .json(&json!({ "query": query, "variables": vars }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        Ok(req.send().await?.json().await?)
+    }
+}
+
+async fn start_dev(authd: &Path, dir: &Path) -> anyhow::Result<Dev> {
+    let port = free_port();
+    let data = dir.join("data");
+    let log = std::fs::File::create(dir.join("authd.log"))?;
+    let child = Command::new(authd)
+        .args([
+            "dev",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .args([
+            "--rate-limit-ip",
+            "100000000",
+            "--rate-limit-account",
+            "100000000",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("cannot run {}", authd.display()))?;
+    let pid = child.id();
+    let proc = Proc(child);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let keys_file = data.join("dev-keys.json");
+    for _ in 0..600 {
+        if let Ok(text) = std::fs::read_to_string(&keys_file)
+            && let Ok(keys) = serde_json::from_str::<Value>(&text)
+        {
+            return Ok(Dev {
+                _proc: proc,
+                pid,
+                url: keys["graphqlUrl"].as_str().unwrap().to_string(),
+                key: keys["publicApiKey"].as_str().unwrap().to_string(),
+                nats_url: keys["natsUrl"].as_str().unwrap().to_string(),
+                data,
+                http,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!(
+        "authd dev did not start; see {}",
+        dir.join("authd.log").display()
+    )
+}
+
+async fn register_and_login(dev: &Dev, email: &str) -> anyhow::Result<(String, String)> {
+    let q = "mutation R($email: String!, $password: String!) { customerRegister(email: $email, password: $password) { success accessToken refreshToken errors { code } } }";
+    let r = dev
+        .gql(None, q, json!({ "email": email, "password": PASSWORD }))
+        .await?;
+    let r = &r["data"]["customerRegister"];
+    if r["success"] != true {
+        bail!("registration failed: {r}");
+    }
+    Ok((
+        r["accessToken"].as_str().unwrap().into(),
+        r["refreshToken"].as_str().unwrap().into(),
+    ))
+}
+
+/// Publishes `customers` synthetic customers, each with a session, straight
+/// to the event stream (bypassing argon2: this is about the read side).
+async fn publish_synthetic(nats_url: &str, tenant: &str, customers: u64) -> anyhow::Result<()> {
+    let client = async_nats::connect(nats_url).await?;
+    let js = async_nats::jetstream::new(client);
+    let mut acks = futures::stream::FuturesUnordered::new();
+    for i in 0..customers {
+        let cid = format!("c_bench{i:09}");
+        let sid = format!("s_bench{i:09}");
+        let meta = |id: &str| MessageMeta {
+            tenant: tenant.into(),
+            aggregate_id: id.into(),
+            time: authd_events::now_millis(),
+            actor: Actor::System,
+            request: RequestMeta {
+                request_id: format!("bench-{i}"),
+                ip: None,
+                user_agent: None,
+            },
+            command_id: format!("bench-{i}"),
+        };
+        let customer = EventMessage::new(
+            meta(&cid),
+            vec![Event::Customer(CustomerEvent::Registered(CustomerRegistered {
+                email: Personal::plain(format!("user{i}@{tenant}.example")),
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo".into(),
+                email_verified: false,
+            }))],
+        );
+        let session = EventMessage::new(
+            meta(&sid),
+            vec![Event::Session(SessionEvent::Started(SessionStarted {
+                customer_id: cid.clone(),
+                method: LoginMethod::Password,
+                refresh_token_hash: [7; 32],
+                expires_at: authd_events::now_millis() + 86_400_000,
+            }))],
+        );
+        for (kind, id, msg) in [
+            (AggregateKind::Customer, &cid, customer),
+            (AggregateKind::Session, &sid, session),
+        ] {
+            let subject = AggregateSubject::new(tenant, kind, id.as_str())?.to_string();
+            acks.push(
+                js.publish(subject, msg.encode().into())
+                    .await?
+                    .into_future(),
+            );
+        }
+        while acks.len() > 4096 {
+            acks.next().await.unwrap()?;
+        }
+    }
+    while let Some(ack) = acks.next().await {
+        ack?;
+    }
+    Ok(())
+}
+
+fn checkpoint(db: &Path) -> u64 {
+    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| {
+            c.query_row(
+                "SELECT seq FROM checkpoints WHERE name = 'read_model'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .map_or(0, |s| s as u64)
+}
+
+async fn stream_last(nats_url: &str) -> anyhow::Result<u64> {
+    let js = async_nats::jetstream::new(async_nats::connect(nats_url).await?);
+    let mut stream = js.get_stream("AUTH_EVENTS").await?;
+    Ok(stream.info().await?.state.last_sequence)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse()
+                    .unwrap_or(0)
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// One line of the table: a figure, its latency, its baseline and ratio.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub figure: String,
+    pub value: String,
+    pub latency: String,
+    pub baseline: String,
+    pub ratio: String,
+    pub target: String,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub cores: usize,
+    pub quick: bool,
+    pub rows: Vec<Row>,
+    /// Failed operations per driven figure (login, currentUser, refresh).
+    pub errors: Vec<(&'static str, u64)>,
+}
+
+/// Runs every figure and returns the table; `print` writes it out.
+pub async fn run(args: Args) -> anyhow::Result<Report> {
+    let secs = args.seconds.unwrap_or(if args.quick { 2 } else { 10 });
+    let duration = Duration::from_secs(secs);
+    let replay_events = args
+        .replay_events
+        .unwrap_or(if args.quick { 10_000 } else { 1_000_000 });
+    let customers = args
+        .customers
+        .unwrap_or(if args.quick { 2_000 } else { 100_000 });
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let authd = match args.authd {
+        Some(p) => p,
+        None => {
+            eprintln!("building authd (release)…");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let ok = Command::new(cargo)
+                .current_dir(&root)
+                .args(["build", "--release", "--locked", "--bin", "authd"])
+                .status()?;
+            anyhow::ensure!(ok.success(), "cargo build failed");
+            root.join("target/release/authd")
+        }
+    };
+    let dir = tempfile::tempdir()?;
+    let mut rows = Vec::new();
+
+    eprintln!("baseline: raw argon2id verifications, {cores} threads…");
+    let argon = tokio::task::spawn_blocking(move || argon2_baseline(duration)).await?;
+
+    let dev = Arc::new(start_dev(&authd, dir.path()).await?);
+    eprintln!("authd dev up at {}", dev.url);
+
+    // customerLogin at 2 × cores.
+    let users = 2 * cores;
+    for i in 0..users {
+        register_and_login(&dev, &format!("login{i}@bench.example")).await?;
+    }
+    let d = dev.clone();
+    let login = drive(2 * cores, duration, move |i| {
+        let d = d.clone();
+        async move {
+            let q = "mutation L($e: String!, $p: String!) { customerLogin(email: $e, password: $p) { success } }";
+            let r = d.gql(None, q, json!({ "e": format!("login{i}@bench.example"), "p": PASSWORD })).await;
+            matches!(r, Ok(v) if v["data"]["customerLogin"]["success"] == true)
+        }
+    })
+    .await;
+    rows.push(Row {
+        figure: format!("customerLogin/s (concurrency {})", 2 * cores),
+        value: format!("{:.1}", login.per_sec),
+        latency: login.latency(),
+        baseline: format!("{argon:.1} argon2id/s"),
+        ratio: format!("{:.2}", login.per_sec / argon),
+        target: "ratio ≥ 0.90".into(),
+    });
+
+    // currentUser at 32 against a bare axum endpoint of the same build.
+    let (access, _) = register_and_login(&dev, "reader@bench.example").await?;
+    let d = dev.clone();
+    let token = Arc::new(access);
+    let reads = drive(32, duration, move |_| {
+        let (d, token) = (d.clone(), token.clone());
+        async move {
+            let r = d
+                .gql(Some(&token), "{ currentUser { id email } }", json!({}))
+                .await;
+            matches!(r, Ok(v) if v["data"]["currentUser"]["id"].is_string())
+        }
+    })
+    .await;
+    let port = free_port();
+    let _baseline = Proc(
+        Command::new(&authd)
+            .args(["bench-baseline", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .spawn()?,
+    );
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let base_url = format!("http://127.0.0.1:{port}/");
+    for _ in 0..100 {
+        if http.get(&base_url).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let bare = drive(32, duration, move |_| {
+        let (http, url) = (http.clone(), base_url.clone());
+        async move {
+            let r = http
+                .post(&url)
+                .json(&json!({ "query": "{ currentUser { id email } }" }))
+                .send()
+                .await;
+            match r {
+                Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
+                _ => false,
+            }
+        }
+    })
+    .await;
+    rows.push(Row {
+        figure: "currentUser/s (concurrency 32)".into(),
+        value: format!("{:.0}", reads.per_sec),
+        latency: reads.latency(),
+        baseline: format!("{:.0} bare axum/s", bare.per_sec),
+        ratio: format!("{:.2}", reads.per_sec / bare.per_sec),
+        target: "ratio ≥ 0.35 and ≥ 10,000/s".into(),
+    });
+
+    // customerRefreshToken at 16, with projection lag sampled meanwhile.
+    let mut sessions = Vec::new();
+    for i in 0..16 {
+        sessions.push(Mutex::new(
+            register_and_login(&dev, &format!("refresh{i}@bench.example"))
+                .await?
+                .1,
+        ));
+    }
+    let sessions = Arc::new(sessions);
+    let db = dev.data.join("read-model.db");
+    let stop = Arc::new(AtomicBool::new(false));
+    let lag = tokio::spawn(sample_lag(dev.nats_url.clone(), db.clone(), stop.clone()));
+    let d = dev.clone();
+    let refresh = drive(16, duration, move |i| {
+        let (d, sessions) = (d.clone(), sessions.clone());
+        async move {
+            let token = sessions[i].lock().unwrap().clone();
+            let q = "mutation F($t: String!) { customerRefreshToken(refreshToken: $t) { success refreshToken } }";
+            match d.gql(None, q, json!({ "t": token })).await {
+                Ok(v) if v["data"]["customerRefreshToken"]["success"] == true => {
+                    *sessions[i].lock().unwrap() = v["data"]["customerRefreshToken"]["refreshToken"].as_str().unwrap().to_string();
+                    true
+                }
+                _ => false,
+            }
+        }
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    let mut lags = lag.await??;
+    let lag = Measured::from(&mut lags, duration, 0);
+    rows.push(Row {
+        figure: "customerRefreshToken/s (concurrency 16)".into(),
+        value: format!("{:.0}", refresh.per_sec),
+        latency: refresh.latency(),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "≥ 3,000/s, p99 ≤ 10 ms".into(),
+    });
+    rows.push(Row {
+        figure: "projection lag under that load".into(),
+        value: format!("{} samples", lags.len()),
+        latency: lag.latency(),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "p99 ≤ 5 ms".into(),
+    });
+
+    // Memory of authd dev holding N customers and sessions.
+    eprintln!("publishing {customers} synthetic customers with sessions…");
+    publish_synthetic(&dev.nats_url, "p_bench", customers).await?;
+    let last = stream_last(&dev.nats_url).await?;
+    let caught_up = Instant::now();
+    while checkpoint(&db) < last {
+        if caught_up.elapsed() > Duration::from_secs(600) {
+            bail!("read model did not catch up");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rss = rss_kib(dev.pid);
+    rows.push(Row {
+        figure: format!("resident memory, {customers} customers + sessions"),
+        value: format!("{:.1} MB", rss as f64 / 1024.0),
+        latency: "—".into(),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "≤ 150 MB (at 100,000)".into(),
+    });
+
+    // Replay into SQLite vs inserting the same rows directly.
+    if replay_events > 2 * customers {
+        eprintln!("publishing more synthetic events for replay…");
+        publish_synthetic(
+            &dev.nats_url,
+            "p_replay",
+            (replay_events - 2 * customers) / 2,
+        )
+        .await?;
+    }
+    let total = stream_last(&dev.nats_url).await?;
+    let out = dir.path().join("replayed.db");
+    let t = Instant::now();
+    let status = Command::new(&authd)
+        .args(["replay", "--nats-url", &dev.nats_url, "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "authd replay failed");
+    let replay_secs = t.elapsed().as_secs_f64();
+    let direct_secs = direct_insert(&out, &dir.path().join("direct.db"))?;
+    let (replay_rate, direct_rate) = (total as f64 / replay_secs, total as f64 / direct_secs);
+    rows.push(Row {
+        figure: format!("replay of {total} events into SQLite"),
+        value: format!("{replay_rate:.0} events/s"),
+        latency: "—".into(),
+        baseline: format!("{direct_rate:.0} rows/s direct"),
+        ratio: format!("{:.2}", replay_rate / direct_rate),
+        target: "ratio ≥ 0.5 and ≥ 100,000/s".into(),
+    });
+
+    Ok(Report {
+        cores,
+        quick: args.quick,
+        rows,
+        errors: vec![
+            ("login", login.errors),
+            ("currentUser", reads.errors),
+            ("refresh", refresh.errors),
+        ],
+    })
+}
+
+/// Seconds to insert the rows of `replayed` into a fresh file with the same
+/// schema, in transactions of the projection's batch size.
+fn direct_insert(replayed: &Path, target: &Path) -> anyhow::Result<f64> {
+    let src = rusqlite::Connection::open(replayed)?;
+    let mut dst = authd_projections::db::open(target)?;
+    authd_projections::db::migrate(&dst)?;
+    let mut tables = Vec::new();
+    for table in ["projects", "api_keys", "customers", "sessions"] {
+        let mut stmt = src.prepare(&format!("SELECT * FROM {table}"))?;
+        let cols = stmt.column_count();
+        let rows: Vec<Vec<rusqlite::types::Value>> = stmt
+            .query_map([], |r| (0..cols).map(|i| r.get(i)).collect())?
+            .collect::<Result<_, _>>()?;
+        tables.push((table, cols, rows));
+    }
+    let t = Instant::now();
+    for (table, cols, rows) in &tables {
+        let placeholders = vec!["?"; *cols].join(", ");
+        for chunk in rows.chunks(2048) {
+            let tx = dst.transaction()?;
+            {
+                let mut insert =
+                    tx.prepare_cached(&format!("INSERT INTO {table} VALUES ({placeholders})"))?;
+                for row in chunk {
+                    insert.execute(rusqlite::params_from_iter(row.iter()))?;
+                }
+            }
+            tx.commit()?;
+        }
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// Appended → visible in the read model: each message's JetStream time
+/// against the first moment the read model's checkpoint covers it.
+async fn sample_lag(
+    nats_url: String,
+    db: PathBuf,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<Vec<Duration>> {
+    let js = async_nats::jetstream::new(async_nats::connect(&nats_url).await?);
+    let stream = js.get_stream("AUTH_EVENTS").await?;
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
+            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::New,
+            ..Default::default()
+        })
+        .await?;
+    let mut messages = consumer.messages().await?;
+    let pending: Arc<Mutex<Vec<(u64, std::time::SystemTime)>>> = Arc::default();
+    let p = pending.clone();
+    let s = stop.clone();
+    let collector = tokio::spawn(async move {
+        while !s.load(Ordering::Relaxed) {
+            let Ok(Some(Ok(m))) =
+                tokio::time::timeout(Duration::from_millis(100), messages.next()).await
+            else {
+                continue;
+            };
+            if let Ok(info) = m.info() {
+                let published: std::time::SystemTime = info.published.into();
+                p.lock().unwrap().push((info.stream_sequence, published));
+            }
+        }
+    });
+    let lags = tokio::task::spawn_blocking(move || {
+        let conn =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
+        let mut lags = Vec::new();
+        while !stop.load(Ordering::Relaxed) || !pending.lock().unwrap().is_empty() {
+            let seq: i64 = conn
+                .query_row(
+                    "SELECT seq FROM checkpoints WHERE name = 'read_model'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap_or(0);
+            let now = std::time::SystemTime::now();
+            let mut p = pending.lock().unwrap();
+            p.retain(|(s, published)| {
+                if *s as i64 <= seq {
+                    lags.push(now.duration_since(*published).unwrap_or_default());
+                    false
+                } else {
+                    true
+                }
+            });
+            if stop.load(Ordering::Relaxed) && lags.len() > 100_000 {
+                break;
+            }
+            drop(p);
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        lags
+    })
+    .await?;
+    collector.abort();
+    Ok(lags)
+}
+
+impl Report {
+    /// The table, as markdown, with a header naming the machine's cores.
+    pub fn print(&self) {
+        println!();
+        println!(
+            "authd benchmarks — {} cores{}",
+            self.cores,
+            if self.quick {
+                " — QUICK RUN: the numbers are not meaningful"
+            } else {
+                ""
+            }
+        );
+        println!();
+        println!("| figure | value | p50 / p95 / p99 | baseline (same run) | ratio | target |");
+        println!("| --- | --- | --- | --- | --- | --- |");
+        for r in &self.rows {
+            println!(
+                "| {} | {} | {} | {} | {} | {} |",
+                r.figure, r.value, r.latency, r.baseline, r.ratio, r.target
+            );
+        }
+        println!();
+        let errors: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(n, e)| format!("{n} {e}"))
+            .collect();
+        println!("errors: {}", errors.join(", "));
+    }
+}

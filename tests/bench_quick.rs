@@ -1,0 +1,43 @@
+//! The benchmark harness in `--quick` mode, on the debug build, so it never
+//! rots. It asserts that every figure was measured, nothing about speed.
+
+use authd_bench::{Args, run};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_benchmark_measures_every_figure() {
+    let report = run(Args {
+        quick: true,
+        authd: Some(env!("CARGO_BIN_EXE_authd").into()),
+        ..Args::default()
+    })
+    .await
+    .expect("benchmark run");
+    report.print();
+
+    let figures: Vec<&str> = report.rows.iter().map(|r| r.figure.as_str()).collect();
+    for wanted in [
+        "customerLogin",
+        "currentUser",
+        "customerRefreshToken",
+        "projection lag",
+        "resident memory",
+        "replay",
+    ] {
+        assert!(
+            figures.iter().any(|f| f.contains(wanted)),
+            "no `{wanted}` row in {figures:?}"
+        );
+    }
+    for row in &report.rows {
+        let number: f64 = row
+            .value
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.replace(',', "").parse().ok())
+            .unwrap_or_else(|| panic!("`{}` has no numeric value: {:?}", row.figure, row.value));
+        assert!(number > 0.0, "`{}` measured {number}", row.figure);
+    }
+    for (figure, errors) in &report.errors {
+        assert_eq!(*errors, 0, "{figure} had failed operations");
+    }
+}
