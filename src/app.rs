@@ -39,6 +39,8 @@ pub struct Config {
     pub command_timeout: Duration,
     /// Where the mailer delivers; `None` writes `.eml` files to `<data-dir>/outbox/`.
     pub smtp_url: Option<String>,
+    /// Extra trusted root certificates (PEM) for the SMTP server's TLS.
+    pub smtp_ca_file: Option<PathBuf>,
     /// The services' clock (tests advance it to test expiry).
     pub clock: authd_services::clock::Clock,
 }
@@ -59,6 +61,7 @@ impl Config {
             dev: false,
             command_timeout: Duration::from_secs(10),
             smtp_url: None,
+            smtp_ca_file: None,
             clock: Default::default(),
         }
     }
@@ -207,7 +210,15 @@ pub async fn run_mailer(
 ) -> anyhow::Result<()> {
     use authd_services::mailer::{self, Transport};
     let transport = match &config.smtp_url {
-        Some(url) => Transport::smtp(url)?,
+        Some(url) => {
+            let ca = match &config.smtp_ca_file {
+                Some(path) => Some(std::fs::read(path).map_err(|e| {
+                    anyhow::anyhow!("cannot read SMTP CA file {}: {e}", path.display())
+                })?),
+                None => None,
+            };
+            Transport::smtp(url, ca.as_deref())?
+        }
         None => {
             let dir = outbox_dir(config);
             tracing::info!(outbox = %dir.display(), "no SMTP server configured: mail goes to the outbox");

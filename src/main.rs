@@ -96,6 +96,9 @@ struct Common {
     /// smtps://… for implicit TLS. Without it, mail is written to <data-dir>/outbox/ as .eml files.
     #[arg(long, env = "AUTHD_SMTP_URL")]
     smtp_url: Option<String>,
+    /// PEM file of extra root certificates to trust for the SMTP server's TLS (a private CA).
+    #[arg(long, env = "AUTHD_SMTP_CA_FILE")]
+    smtp_ca_file: Option<PathBuf>,
     /// Sign-in and mail-sending requests per minute from one client IP.
     #[arg(long, env = "AUTHD_RATE_LIMIT_IP", default_value_t = 120)]
     rate_limit_ip: u32,
@@ -155,6 +158,7 @@ fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Result<Config
     c.limits.max_complexity = common.max_query_complexity;
     c.dev = dev;
     c.smtp_url = common.smtp_url.clone();
+    c.smtp_ca_file = common.smtp_ca_file.clone();
     c.limits.per_ip_per_minute = common.rate_limit_ip;
     c.limits.per_account_per_minute = common.rate_limit_account;
     Ok(c)

@@ -10,6 +10,7 @@ use futures::StreamExt;
 use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Mailbox as Address, MultiPart, SinglePart, header::ContentType},
+    transport::smtp::client::{Certificate, Tls, TlsParameters},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -24,12 +25,38 @@ pub enum Transport {
 
 impl Transport {
     /// `smtp://[user:pass@]host:port` (STARTTLS with `?tls=required`),
-    /// `smtps://…` for implicit TLS.
-    pub fn smtp(url: &str) -> anyhow::Result<Self> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| anyhow::anyhow!("invalid SMTP URL: {e}"))?
-            .timeout(Some(Duration::from_secs(10)))
-            .build();
+    /// `smtps://…` for implicit TLS. `ca_pem` adds trusted roots (PEM) to
+    /// the public ones, for a relay whose certificate a private CA signed.
+    /// Errors never repeat the URL: it may carry a password.
+    pub fn smtp(url: &str, ca_pem: Option<&[u8]>) -> anyhow::Result<Self> {
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| anyhow::anyhow!("invalid SMTP URL: {e}"))?;
+        if let Some(pem) = ca_pem {
+            let parsed =
+                url::Url::parse(url).map_err(|e| anyhow::anyhow!("invalid SMTP URL: {e}"))?;
+            let host = parsed.host_str().unwrap_or_default().to_string();
+            let tls_param = parsed
+                .query_pairs()
+                .find(|(k, _)| k == "tls")
+                .map(|(_, v)| v.into_owned());
+            let params = TlsParameters::builder(host)
+                .add_root_certificate(
+                    Certificate::from_pem(pem)
+                        .map_err(|e| anyhow::anyhow!("invalid SMTP CA certificate: {e}"))?,
+                )
+                .build_rustls()
+                .map_err(|e| anyhow::anyhow!("SMTP TLS setup failed: {e}"))?;
+            let tls = match (parsed.scheme(), tls_param.as_deref()) {
+                ("smtps", _) => Tls::Wrapper(params),
+                ("smtp", Some("required")) => Tls::Required(params),
+                ("smtp", Some("opportunistic")) => Tls::Opportunistic(params),
+                _ => anyhow::bail!(
+                    "an SMTP CA certificate needs TLS: use smtps://… or smtp://…?tls=required"
+                ),
+            };
+            builder = builder.tls(tls);
+        }
+        let transport = builder.timeout(Some(Duration::from_secs(10))).build();
         Ok(Self::Smtp(transport))
     }
 

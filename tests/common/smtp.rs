@@ -14,6 +14,22 @@ struct Sink {
     inbox: Arc<Mutex<Vec<Received>>>,
     to: Vec<String>,
     buf: Vec<u8>,
+    /// The one user and password AUTH accepts, when set.
+    credentials: Option<(String, String)>,
+    /// Users that authenticated successfully, in order.
+    logins: Arc<Mutex<Vec<String>>>,
+}
+
+impl Sink {
+    fn check(&self, user: &str, password: &str) -> Response {
+        match &self.credentials {
+            Some((u, p)) if u == user && p == password => {
+                self.logins.lock().unwrap().push(user.to_string());
+                response::AUTH_OK
+            }
+            _ => response::INVALID_CREDENTIALS,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -33,6 +49,14 @@ impl Handler for Sink {
     fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
         self.buf.extend_from_slice(buf);
         Ok(())
+    }
+
+    fn auth_plain(&mut self, _authz: &str, user: &str, password: &str) -> Response {
+        self.check(user, password)
+    }
+
+    fn auth_login(&mut self, user: &str, password: &str) -> Response {
+        self.check(user, password)
     }
 
     fn data_end(&mut self) -> Response {
@@ -68,19 +92,60 @@ fn decode_qp(raw: &str) -> String {
 pub struct SmtpServer {
     pub port: u16,
     inbox: Arc<Mutex<Vec<Received>>>,
+    logins: Arc<Mutex<Vec<String>>>,
+}
+
+/// The test CA (`tests/fixtures/tls/ca.pem`) and a certificate it signed
+/// for `localhost` and `127.0.0.1`, valid for a century.
+pub fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tls")
+        .join(name)
+}
+
+/// rustls needs one process-wide crypto provider; the test build links two.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 impl SmtpServer {
-    /// Starts serving on `port` (it runs until the test process ends).
+    /// Starts serving plain SMTP on `port` (it runs until the test process ends).
     pub fn start(port: u16) -> Self {
-        let sink = Sink::default();
-        let inbox = sink.inbox.clone();
+        Self::serve(port, Sink::default(), false)
+    }
+
+    /// SMTP offering STARTTLS with the fixture certificate, and AUTH
+    /// PLAIN/LOGIN (only after STARTTLS) for exactly `user`/`password`.
+    pub fn start_tls(port: u16, user: &str, password: &str) -> Self {
+        let sink = Sink {
+            credentials: Some((user.into(), password.into())),
+            ..Sink::default()
+        };
+        Self::serve(port, sink, true)
+    }
+
+    fn serve(port: u16, sink: Sink, tls: bool) -> Self {
+        let (inbox, logins) = (sink.inbox.clone(), sink.logins.clone());
+        if tls {
+            install_crypto_provider();
+        }
         std::thread::spawn(move || {
             let mut server = Server::new(sink);
             server
                 .with_name("smtp.test")
                 .with_addr(("127.0.0.1", port))
                 .unwrap();
+            if tls {
+                let path = |n| fixture(n).to_str().unwrap().to_string();
+                server
+                    .with_ssl(mailin_embedded::SslConfig::SelfSigned {
+                        cert_path: path("smtp.pem"),
+                        key_path: path("smtp.key"),
+                    })
+                    .unwrap()
+                    .with_auth(mailin_embedded::AuthMechanism::Plain)
+                    .with_auth(mailin_embedded::AuthMechanism::Login);
+            }
             server.serve().unwrap();
         });
         for _ in 0..200 {
@@ -89,7 +154,16 @@ impl SmtpServer {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        Self { port, inbox }
+        Self {
+            port,
+            inbox,
+            logins,
+        }
+    }
+
+    /// Users that authenticated, in order.
+    pub fn logins(&self) -> Vec<String> {
+        self.logins.lock().unwrap().clone()
     }
 
     pub fn url(&self) -> String {
