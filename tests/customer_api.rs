@@ -284,7 +284,7 @@ async fn email_verification_when_the_project_requires_it() {
     .await;
     let reg = env
         .gql(
-            &op("CustomerRegister"),
+            &op("CustomerRegister").replacen("email\n}", "email\nstatus\n}", 1),
             json!({ "email": "ann@example.com", "password": PASSWORD }),
         )
         .await;
@@ -292,6 +292,20 @@ async fn email_verification_when_the_project_requires_it() {
     assert_eq!(r["success"], true, "{reg}");
     assert_eq!(r["emailVerificationRequired"], true);
     assert_eq!(r["accessToken"], Value::Null);
+    assert_eq!(r["user"]["status"], "INACTIVE", "{reg}");
+    let status = || async {
+        let r = env
+            .admin(
+                "{ customer(email: \"ann@example.com\") { status emailVerified } }",
+                json!({}),
+            )
+            .await;
+        r["data"]["customer"]["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(status().await, "INACTIVE");
 
     let login = env.login("ann@example.com", PASSWORD).await;
     assert_eq!(login["errors"][0]["code"], "EMAIL_NOT_VERIFIED", "{login}");
@@ -313,6 +327,11 @@ async fn email_verification_when_the_project_requires_it() {
     assert_eq!(v["user"]["id"], r["user"]["id"]);
     let login = env.login("ann@example.com", PASSWORD).await;
     assert_eq!(login["success"], true, "{login}");
+    assert_eq!(status().await, "ACTIVE");
+    let me = env
+        .current_user(login["accessToken"].as_str().unwrap())
+        .await;
+    assert_eq!(me["data"]["currentUser"]["status"], "ACTIVE", "{me}");
 
     let bad = env
         .gql(

@@ -155,11 +155,7 @@ fn customer(r: authd_projections::read::CustomerRow) -> AdminCustomer {
         id: ID(r.id),
         email: r.email,
         email_verified: r.email_verified,
-        status: if r.status == "SUSPENDED" {
-            UserStatus::Suspended
-        } else {
-            UserStatus::Active
-        },
+        status: UserStatus::from_read_model(&r.status),
         failed_logins: r.failed_logins as i32,
         locked_until: (r.locked_until > now).then_some(DateTime(r.locked_until)),
         last_login_at: r.last_login_at.map(DateTime),

@@ -60,9 +60,23 @@ pub fn format_millis(ms: i64) -> String {
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum UserStatus {
+    /// Can sign in.
     Active,
+    /// Registered, but the project requires a verified email and this one
+    /// is not verified yet: cannot sign in until the link is used.
     Inactive,
+    /// Suspended by an admin: cannot sign in by any method; sessions ended.
     Suspended,
+}
+
+impl UserStatus {
+    pub(crate) fn from_read_model(status: &str) -> Self {
+        match status {
+            "SUSPENDED" => Self::Suspended,
+            "INACTIVE" => Self::Inactive,
+            _ => Self::Active,
+        }
+    }
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -85,12 +99,18 @@ pub struct User {
 }
 
 impl User {
-    fn from_view(v: CustomerView, project: &str) -> Self {
+    /// A customer as a command's reply shows them; `inactive` when they
+    /// registered unverified in a project that requires verification.
+    fn from_view(v: CustomerView, project: &str, inactive: bool) -> Self {
         Self {
             id: ID(v.id),
             email: v.email,
             email_verified: v.email_verified,
-            status: Some(UserStatus::Active),
+            status: Some(if inactive {
+                UserStatus::Inactive
+            } else {
+                UserStatus::Active
+            }),
             user_type: UserType::Customer,
             tenant_id: Some(ID(project.to_string())),
             project_id: Some(ID(project.to_string())),
@@ -100,11 +120,7 @@ impl User {
     }
 
     fn from_row(r: authd_projections::read::CustomerRow) -> Self {
-        let status = match r.status.as_str() {
-            "SUSPENDED" => UserStatus::Suspended,
-            "INACTIVE" => UserStatus::Inactive,
-            _ => UserStatus::Active,
-        };
+        let status = UserStatus::from_read_model(&r.status);
         Self {
             id: ID(r.id),
             email: r.email,
@@ -370,7 +386,7 @@ fn login_response(
                 access_token,
                 refresh_token,
                 access_token_expires_at,
-                user: Some(User::from_view(customer, project)),
+                user: Some(User::from_view(customer, project, false)),
                 is_new_customer: Some(new_customer),
                 ..Default::default()
             }
@@ -467,7 +483,11 @@ impl Mutation {
                         access_token,
                         refresh_token,
                         access_token_expires_at,
-                        user: Some(User::from_view(customer, &project)),
+                        user: Some(User::from_view(
+                            customer,
+                            &project,
+                            email_verification_required,
+                        )),
                         email_verification_required,
                         message: email_verification_required
                             .then(|| "check your inbox to verify your email address".to_string()),
@@ -725,7 +745,7 @@ impl Mutation {
             match send(ctx, Command::VerifyEmail(TokenOnly { token })).await? {
                 Ok((_, Outcome::EmailVerified { customer })) => VerifyEmailResponse {
                     success: true,
-                    user: Some(User::from_view(customer, &project)),
+                    user: Some(User::from_view(customer, &project, false)),
                     message: Some("email verified".into()),
                     errors: vec![],
                 },

@@ -48,9 +48,15 @@ pub struct ProjectRow {
     pub config: authd_events::ProjectConfig,
 }
 
-const CUSTOMER_COLUMNS: &str =
-    "project_id, id, email, email_verified, status, created_at, updated_at,
-     last_login_at, failed_logins, locked_until";
+/// `status` is derived when read: an active customer whose email is not
+/// verified in a project that requires verification (now, not when they
+/// registered) is `INACTIVE`: they cannot sign in until they verify.
+const CUSTOMER_COLUMNS: &str = "project_id, id, email, email_verified,
+     CASE WHEN status = 'ACTIVE' AND NOT email_verified AND COALESCE((
+         SELECT json_extract(p.config, '$.email_verification_required')
+         FROM projects p WHERE p.id = customers.project_id), 0)
+     THEN 'INACTIVE' ELSE status END,
+     created_at, updated_at, last_login_at, failed_logins, locked_until";
 
 fn customer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomerRow> {
     Ok(CustomerRow {
