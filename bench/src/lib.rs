@@ -48,6 +48,10 @@ pub struct Args {
     /// Customers (each with a session) for the memory figure.
     #[arg(long)]
     pub customers: Option<u64>,
+    /// Keep the run's data (authd dev's data dir, with its NATS store) in
+    /// this new directory instead of a deleted temp dir, for profiling.
+    #[arg(long)]
+    pub keep: Option<PathBuf>,
 }
 
 const PASSWORD: &str = "benchmark passphrase 1";
@@ -426,13 +430,24 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             root.join("target/release/authd")
         }
     };
-    let dir = tempfile::tempdir()?;
+    let (_temp, dir) = match &args.keep {
+        Some(keep) => {
+            std::fs::create_dir(keep)
+                .with_context(|| format!("cannot create {}", keep.display()))?;
+            (None, keep.clone())
+        }
+        None => {
+            let temp = tempfile::tempdir()?;
+            let path = temp.path().to_path_buf();
+            (Some(temp), path)
+        }
+    };
     let mut rows = Vec::new();
 
     eprintln!("baseline: raw argon2id verifications, {cores} threads…");
     let argon = tokio::task::spawn_blocking(move || argon2_baseline(duration)).await?;
 
-    let dev = Arc::new(start_dev(&authd, dir.path()).await?);
+    let dev = Arc::new(start_dev(&authd, dir.as_path()).await?);
     eprintln!("authd dev up at {}", dev.url);
 
     // customerLogin at 2 × cores.
@@ -595,7 +610,16 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         .await?;
     }
     let total = stream_last(&dev.nats_url).await?;
-    let out = dir.path().join("replayed.db");
+    // Let authd dev's own projection finish first, so the replay does not
+    // share the machine with it.
+    let caught_up = Instant::now();
+    while checkpoint(&db) < total {
+        if caught_up.elapsed() > Duration::from_secs(600) {
+            bail!("read model did not catch up");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = dir.as_path().join("replayed.db");
     let t = Instant::now();
     let status = Command::new(&authd)
         .args(["replay", "--nats-url", &dev.nats_url, "--out"])
@@ -605,7 +629,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         .status()?;
     anyhow::ensure!(status.success(), "authd replay failed");
     let replay_secs = t.elapsed().as_secs_f64();
-    let direct_secs = direct_insert(&out, &dir.path().join("direct.db"))?;
+    let direct_secs = direct_insert(&out, &dir.as_path().join("direct.db"))?;
     let (replay_rate, direct_rate) = (total as f64 / replay_secs, total as f64 / direct_secs);
     rows.push(Row {
         figure: format!("replay of {total} events into SQLite"),

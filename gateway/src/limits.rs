@@ -23,11 +23,12 @@ impl RateLimits {
 
     /// `Err(wait)` when either limit is exhausted.
     pub fn check(&self, ip: Option<IpAddr>, account: Option<(&str, &str)>) -> Result<(), Duration> {
-        let clock = governor::clock::DefaultClock::default();
+        // Each limiter's own clock: a new quanta clock per call would
+        // calibrate itself (CPUID, a VM exit under virtualisation) every time.
         if let Some(ip) = ip
             && let Err(not_until) = self.per_ip.check_key(&ip)
         {
-            return Err(not_until.wait_time_from(clock.now()));
+            return Err(not_until.wait_time_from(self.per_ip.clock().now()));
         }
         if let Some((project, email)) = account {
             let key = (
@@ -35,7 +36,7 @@ impl RateLimits {
                 authd_events::keyed_hash::normalize_email(email),
             );
             if let Err(not_until) = self.per_account.check_key(&key) {
-                return Err(not_until.wait_time_from(clock.now()));
+                return Err(not_until.wait_time_from(self.per_account.clock().now()));
             }
         }
         Ok(())
