@@ -319,19 +319,38 @@ async fn email_verification_when_the_project_requires_it() {
     );
     let token = token_in(&mail);
     let verified = env
-        .gql(&opx("VerifyEmail"), json!({ "token": token }))
+        .gql(
+            &opx("VerifyEmail").replacen(
+                "emailVerified\n",
+                "emailVerified\ncreatedAt\nupdatedAt\n",
+                1,
+            ),
+            json!({ "token": token }),
+        )
         .await;
     let v = &verified["data"]["customerVerifyEmail"];
     assert_eq!(v["success"], true, "{verified}");
+    // Verifying changed the account: updatedAt moved past createdAt.
+    let (created, updated) = (
+        v["user"]["createdAt"].as_str().unwrap(),
+        v["user"]["updatedAt"].as_str().unwrap(),
+    );
+    assert!(updated > created, "{verified}");
     assert_eq!(v["user"]["emailVerified"], true);
     assert_eq!(v["user"]["id"], r["user"]["id"]);
     let login = env.login("ann@example.com", PASSWORD).await;
     assert_eq!(login["success"], true, "{login}");
     assert_eq!(status().await, "ACTIVE");
     let me = env
-        .current_user(login["accessToken"].as_str().unwrap())
+        .gql_as(
+            login["accessToken"].as_str(),
+            "{ currentUser { status updatedAt } }",
+            json!({}),
+        )
         .await;
     assert_eq!(me["data"]["currentUser"]["status"], "ACTIVE", "{me}");
+    // Signing in is not a change to the account; the read model agrees with the reply.
+    assert_eq!(me["data"]["currentUser"]["updatedAt"], updated, "{me}");
 
     let bad = env
         .gql(

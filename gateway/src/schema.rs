@@ -115,7 +115,7 @@ impl User {
             tenant_id: Some(ID(project.to_string())),
             project_id: Some(ID(project.to_string())),
             created_at: DateTime(v.created_at),
-            updated_at: DateTime(v.created_at),
+            updated_at: DateTime(v.updated_at),
         }
     }
 

@@ -21,7 +21,7 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
 
 /// Bumped whenever a table changes. A file of another version is emptied
 /// and rebuilt from sequence 1: read models are disposable.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;

@@ -9,7 +9,9 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             id         TEXT PRIMARY KEY,
             name       TEXT NOT NULL,
             created_at INTEGER NOT NULL,
-            config     TEXT NOT NULL
+            config     TEXT NOT NULL,
+            -- From config, for the customer query's derived status.
+            email_verification_required INTEGER NOT NULL DEFAULT 0
          );
          CREATE TABLE IF NOT EXISTS api_keys (
             key_hash   BLOB PRIMARY KEY,
@@ -59,8 +61,15 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
             }
             ProjectEvent::ConfigChanged(c) => {
                 let config = serde_json::to_string(&c.config).expect("config serializes");
-                tx.prepare_cached("UPDATE projects SET config = ?2 WHERE id = ?1")?
-                    .execute(params![project, config])?;
+                tx.prepare_cached(
+                    "UPDATE projects SET config = ?2, email_verification_required = ?3
+                     WHERE id = ?1",
+                )?
+                .execute(params![
+                    project,
+                    config,
+                    c.config.email_verification_required
+                ])?;
             }
             ProjectEvent::ApiKeyRevoked(r) => {
                 tx.prepare_cached(

@@ -53,7 +53,7 @@ pub struct ProjectRow {
 /// registered) is `INACTIVE`: they cannot sign in until they verify.
 const CUSTOMER_COLUMNS: &str = "project_id, id, email, email_verified,
      CASE WHEN status = 'ACTIVE' AND NOT email_verified AND COALESCE((
-         SELECT json_extract(p.config, '$.email_verification_required')
+         SELECT p.email_verification_required
          FROM projects p WHERE p.id = customers.project_id), 0)
      THEN 'INACTIVE' ELSE status END,
      created_at, updated_at, last_login_at, failed_logins, locked_until";

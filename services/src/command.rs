@@ -222,6 +222,8 @@ pub struct CustomerView {
     pub email_verified: bool,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// Unix milliseconds of the last change to the account.
+    pub updated_at: i64,
 }
 
 #[derive(Clone, Serialize, Deserialize)]

@@ -329,7 +329,20 @@ impl Aggregate for Customer {
         let Event::Customer(e) = event else {
             return self;
         };
-        self.updated_at = at.time;
+        // `updated_at` follows changes to the account (as the read model's
+        // column does), not sign-ins or pending requests.
+        if matches!(
+            e,
+            CustomerEvent::Registered(_)
+                | CustomerEvent::Locked(_)
+                | CustomerEvent::Unlocked(_)
+                | CustomerEvent::Suspended(_)
+                | CustomerEvent::Reactivated(_)
+                | CustomerEvent::PasswordChanged(_)
+                | CustomerEvent::EmailVerified(_)
+        ) {
+            self.updated_at = at.time;
+        }
         match e {
             CustomerEvent::Registered(r) => {
                 self.registered = true;

@@ -396,6 +396,7 @@ impl Services {
             email: c.email.clone(),
             email_verified: c.email_verified,
             created_at: c.created_at,
+            updated_at: c.updated_at,
         }
     }
 
