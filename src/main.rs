@@ -132,8 +132,18 @@ struct ReplayArgs {
     #[arg(long)]
     out: PathBuf,
     /// Stop after this stream sequence.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "until_time")]
     until: Option<u64>,
+    /// Stop at this moment (RFC 3339, e.g. 2026-11-22T10:00:00Z): the read
+    /// model as it was then (by the events' own time).
+    #[arg(long, value_parser = parse_rfc3339_ms)]
+    until_time: Option<i64>,
+}
+
+fn parse_rfc3339_ms(s: &str) -> Result<i64, String> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("expected an RFC 3339 date-time like 2026-11-22T10:00:00Z: {e}"))?;
+    Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
 fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Result<Config> {
@@ -362,13 +372,24 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Replay(args) => {
             let nats = app::connect(&args.nats_url).await?;
             let store = app::open_store(&nats).await?;
-            let reached =
-                authd_projections::rebuild(&store, &args.out, args.until, |done, total| {
-                    if done == total || done % 10_000 < 512 {
-                        eprintln!("replayed {done}/{total}");
-                    }
-                })
-                .await?;
+            let until = match (args.until, args.until_time) {
+                (Some(seq), _) => authd_projections::Until::Sequence(seq),
+                (None, Some(ms)) => authd_projections::Until::Time(ms),
+                (None, None) => authd_projections::Until::Latest,
+            };
+            // A bar on a terminal; nothing when stderr is not one.
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:40}] {pos}/{len} events ({per_sec}, {eta} left)",
+                )?
+                .progress_chars("=> "),
+            );
+            let reached = authd_projections::rebuild(&store, &args.out, until, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await?;
+            bar.finish_and_clear();
             println!(
                 "read model rebuilt up to sequence {reached} in {}",
                 args.out.display()

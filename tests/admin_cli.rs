@@ -149,3 +149,59 @@ async fn operators_manage_projects_keys_and_customers_from_the_command_line() {
     let err = admin(&env, &["suspend-customer", "p_missing", "c_nobody"]).unwrap_err();
     assert!(err.contains("CUSTOMER_NOT_FOUND"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn authd_replay_rebuilds_up_to_a_moment_and_refuses_a_bad_one() {
+    let env = TestEnv::start().await;
+    env.register("ann@example.com", PASSWORD).await;
+    let before_bob = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    env.register("bob@example.com", PASSWORD).await;
+
+    let replay = |out: &std::path::Path, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args(["replay", "--nats-url", &env.nats.url(), "--out"])
+            .arg(out)
+            .args(extra)
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let emails = |db: &std::path::Path| -> Vec<String> {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT email FROM customers ORDER BY email")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+
+    let then = env.dir.path().join("then.db");
+    let out = replay(&then, &["--until-time", &before_bob]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(emails(&then), vec!["ann@example.com"]);
+
+    let now = env.dir.path().join("now.db");
+    let out = replay(&now, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(emails(&now), vec!["ann@example.com", "bob@example.com"]);
+
+    let bad = env.dir.path().join("bad.db");
+    let out = replay(&bad, &["--until-time", "yesterday"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("RFC 3339"), "{stderr}");
+    assert!(!bad.exists());
+}

@@ -4,6 +4,7 @@ mod common;
 
 use std::time::Duration;
 
+use authd_projections::Until;
 use common::{PASSWORD, TestEnv};
 use serde_json::json;
 
@@ -125,7 +126,7 @@ async fn a_restarted_projection_resumes_and_a_rebuild_gives_the_same_rows() {
     );
 
     let rebuilt = env.dir.path().join("rebuilt.db");
-    let reached = authd_projections::rebuild(&env.store, &rebuilt, None, |_, _| {})
+    let reached = authd_projections::rebuild(&env.store, &rebuilt, Until::Latest, |_, _| {})
         .await
         .unwrap();
     assert_eq!(reached, last);
@@ -134,17 +135,30 @@ async fn a_restarted_projection_resumes_and_a_rebuild_gives_the_same_rows() {
 
     // Up to a sequence: the state at that point in history.
     let partial = env.dir.path().join("partial.db");
-    authd_projections::rebuild(&env.store, &partial, Some(3), |_, _| {})
+    authd_projections::rebuild(&env.store, &partial, Until::Sequence(3), |_, _| {})
         .await
         .unwrap();
     let conn = rusqlite::Connection::open(&partial).unwrap();
     assert_eq!(authd_projections::db::checkpoint(&conn).unwrap(), 3);
     // A rebuild never overwrites an existing file.
     assert!(
-        authd_projections::rebuild(&env.store, &partial, None, |_, _| {})
+        authd_projections::rebuild(&env.store, &partial, Until::Latest, |_, _| {})
             .await
             .is_err()
     );
+
+    // Up to a moment: everything recorded at or before it, nothing after.
+    let cut = authd_events::now_millis();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    env.register("late@example.com", PASSWORD).await;
+    let at_cut = env.dir.path().join("at-cut.db");
+    let reached = authd_projections::rebuild(&env.store, &at_cut, Until::Time(cut), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(reached, last);
+    let conn = rusqlite::Connection::open(&at_cut).unwrap();
+    assert_eq!(authd_projections::db::dump(&conn).unwrap(), live);
+    assert!(env.last_seq().await > last);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -10,4 +10,4 @@ pub mod runner;
 mod sessions;
 
 pub use read::ReadModel;
-pub use runner::{Projector, apply_batch, rebuild};
+pub use runner::{Projector, Until, apply_batch, rebuild};

@@ -168,13 +168,25 @@ impl Projector {
     }
 }
 
-/// Rebuilds a read model into a new file from sequence 1, up to `until`
-/// (inclusive) or to the stream's last message at the start. Returns the
-/// checkpoint reached.
+/// How far a rebuild goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// The stream's last message when the rebuild starts.
+    Latest,
+    /// This stream sequence, inclusive.
+    Sequence(u64),
+    /// The last message whose event time (Unix ms) is at or before this:
+    /// the read model as it was at that moment.
+    Time(i64),
+}
+
+/// Rebuilds a read model into a new file from sequence 1, up to `until` (and
+/// never past the stream's last message at the start). Returns the
+/// checkpoint reached; `progress(done, total)` follows it.
 pub async fn rebuild(
     store: &EventStore,
     path: &Path,
-    until: Option<u64>,
+    until: Until,
     mut progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<u64> {
     if path.exists() {
@@ -186,7 +198,14 @@ pub async fn rebuild(
     // so commits need not wait for the disk.
     conn.execute_batch("PRAGMA synchronous = OFF")?;
     let last = store.last_stream_sequence().await?;
-    let target = until.map_or(last, |u| u.min(last));
+    let target = match until {
+        Until::Sequence(u) => u.min(last),
+        Until::Latest | Until::Time(_) => last,
+    };
+    let until_time = match until {
+        Until::Time(t) => t,
+        _ => i64::MAX,
+    };
     if target == 0 {
         return Ok(0);
     }
@@ -206,13 +225,18 @@ pub async fn rebuild(
     let stream = store.subscribe(1).await?;
     let mut chunks = std::pin::pin!(stream.ready_chunks(BATCH * 4));
     let mut sent = 0;
-    while sent < target {
+    let mut past_time = false;
+    while sent < target && !past_time {
         let Some(chunk) = chunks.next().await else {
             anyhow::bail!("stream ended at {sent}")
         };
         let mut batch = Vec::with_capacity(chunk.len());
         for item in chunk {
             let m = item?;
+            if m.message.meta.time > until_time {
+                past_time = true;
+                break;
+            }
             if m.seq <= target {
                 sent = m.seq;
                 batch.push(m);
