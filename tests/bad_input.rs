@@ -39,6 +39,20 @@ async fn malformed_requests_get_a_coded_error() {
     );
     let (status, body) = env.post_raw(&[JSON, key], r#""just a string""#).await;
     assert_eq!((status, code(&body)), (400, "BAD_REQUEST"));
+    let (status, body) = env
+        .post_raw(
+            &[JSON, key],
+            r#" [{"query":"{ authConfig { authMethods } }"},{"query":"{ authConfig { authMethods } }"}]"#,
+        )
+        .await;
+    assert_eq!((status, code(&body)), (400, "BAD_REQUEST"));
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("batched requests"),
+        "{body}"
+    );
 
     let huge = json!({ "query": format!("{{ currentUser {{ id }} }} #{}", "x".repeat(100_000)) })
         .to_string();

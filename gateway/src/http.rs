@@ -54,6 +54,9 @@ async fn read_request(state: &AppState, body: Body) -> Result<async_graphql::Req
     serde_json::from_slice(&bytes).map_err(|e| {
         let message = if std::str::from_utf8(&bytes).is_err() {
             "request body is not valid UTF-8".to_string()
+        } else if bytes.trim_ascii_start().starts_with(b"[") {
+            "batched requests (a JSON array) are not supported: send one operation per request"
+                .to_string()
         } else {
             format!("request body is not a GraphQL request: {e}")
         };
