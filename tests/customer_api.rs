@@ -648,6 +648,17 @@ async fn a_suspended_customer_cannot_sign_in_and_loses_every_session() {
         )
         .await;
     assert_eq!(s["data"]["customerSuspend"]["success"], true, "{s}");
+    let missing = env
+        .admin(
+            "mutation { customerSuspend(id: \"c_nobody\") { success errors { field code } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        missing["data"]["customerSuspend"]["errors"][0],
+        json!({ "field": ["id"], "code": "CUSTOMER_NOT_FOUND" }),
+        "{missing}"
+    );
 
     assert_eq!(
         env.current_user(reg["accessToken"].as_str().unwrap()).await["errors"][0]["extensions"]["code"],

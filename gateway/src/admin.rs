@@ -141,11 +141,17 @@ async fn admin_simple(ctx: &Context<'_>, command: Command, done: &str) -> Result
             message: Some(done.into()),
             errors: vec![],
         },
-        Err(e) => MutationResponse {
-            success: false,
-            message: Some(e.message.clone()),
-            errors: vec![e.into()],
-        },
+        Err(mut e) => {
+            // These mutations name the customer by `id`.
+            if e.code == "CUSTOMER_NOT_FOUND" && e.field.is_none() {
+                e.field = Some("id".into());
+            }
+            MutationResponse {
+                success: false,
+                message: Some(e.message.clone()),
+                errors: vec![e.into()],
+            }
+        }
     })
 }
 
