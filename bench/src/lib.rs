@@ -666,7 +666,7 @@ fn direct_insert(replayed: &Path, target: &Path) -> anyhow::Result<f64> {
     let mut dst = authd_projections::db::open(target)?;
     authd_projections::db::migrate(&dst)?;
     let mut tables = Vec::new();
-    for table in ["projects", "api_keys", "customers", "sessions", "audit"] {
+    for table in ["projects", "api_keys", "customers", "sessions"] {
         let mut stmt = src.prepare(&format!("SELECT * FROM {table}"))?;
         let cols = stmt.column_count();
         let rows: Vec<Vec<rusqlite::types::Value>> = stmt

@@ -21,7 +21,7 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
 
 /// Bumped whenever a table changes. A file of another version is emptied
 /// and rebuilt from sequence 1: read models are disposable.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 3;
 
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -36,7 +36,7 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         conn.execute_batch(
             "DROP TABLE IF EXISTS checkpoints; DROP TABLE IF EXISTS projects;
              DROP TABLE IF EXISTS api_keys; DROP TABLE IF EXISTS customers;
-             DROP TABLE IF EXISTS sessions; DROP TABLE IF EXISTS audit;",
+             DROP TABLE IF EXISTS sessions;",
         )?;
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     }
@@ -49,7 +49,6 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     crate::projects::migrate(conn)?;
     crate::customers::migrate(conn)?;
     crate::sessions::migrate(conn)?;
-    crate::audit::migrate(conn)?;
     Ok(())
 }
 
@@ -77,7 +76,7 @@ pub fn set_checkpoint(tx: &Transaction<'_>, seq: u64) -> rusqlite::Result<()> {
 /// with the same dump hold the same read model.
 pub fn dump(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut out = Vec::new();
-    for table in ["projects", "api_keys", "customers", "sessions", "audit"] {
+    for table in ["projects", "api_keys", "customers", "sessions"] {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table}"))?;
         let cols = stmt.column_count();
         let rows = stmt.query_map([], |r| {

@@ -1,9 +1,7 @@
 //! SQLite read models fed from the event stream: one model per file
-//! (`projects`, `customers`, `sessions`, the `audit` index), one checkpoint
-//! in the same transaction as their rows, rebuildable from sequence 1 at
-//! any time.
+//! (`projects`, `customers`, `sessions`), one checkpoint in the same
+//! transaction as their rows, rebuildable from sequence 1 at any time.
 
-pub mod audit;
 mod customers;
 pub mod db;
 mod projects;

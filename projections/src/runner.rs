@@ -30,7 +30,6 @@ pub fn apply_batch(conn: &mut Connection, batch: &[RecordedMessage]) -> rusqlite
         crate::projects::apply(&tx, m)?;
         crate::customers::apply(&tx, m)?;
         crate::sessions::apply(&tx, m)?;
-        crate::audit::apply(&tx, m)?;
         checkpoint = m.seq;
     }
     db::set_checkpoint(&tx, checkpoint)?;
