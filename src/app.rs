@@ -41,6 +41,8 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// Extra trusted root certificates (PEM) for the SMTP server's TLS.
     pub smtp_ca_file: Option<PathBuf>,
+    /// Keep the audit index (per-customer history for the admin API).
+    pub audit_index: bool,
     /// The services' clock (tests advance it to test expiry).
     pub clock: authd_services::clock::Clock,
 }
@@ -62,6 +64,7 @@ impl Config {
             command_timeout: Duration::from_secs(10),
             smtp_url: None,
             smtp_ca_file: None,
+            audit_index: false,
             clock: Default::default(),
         }
     }
@@ -233,6 +236,8 @@ pub async fn run_mailer(
 pub struct GatewayHandle {
     pub addr: SocketAddr,
     pub applied: tokio::sync::watch::Receiver<u64>,
+    /// How far the audit index (a file of its own) has applied, when on.
+    pub audit_applied: Option<tokio::sync::watch::Receiver<u64>>,
     pub done: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -244,8 +249,10 @@ pub async fn start_gateway(
     store: EventStore,
     shutdown: CancellationToken,
 ) -> anyhow::Result<GatewayHandle> {
-    let projector = authd_projections::Projector::open(&config.read_model_path())?;
+    let projector =
+        authd_projections::Projector::open(&config.read_model_path(), config.audit_index)?;
     let applied = projector.applied();
+    let audit_applied = projector.audit_applied();
     let read = Arc::new(authd_projections::ReadModel::new(&config.read_model_path()));
     let projection = tokio::spawn(projector.run(store.clone(), shutdown.clone()));
     let state = authd_gateway::state(authd_gateway::GatewayParts {
@@ -256,6 +263,7 @@ pub async fn start_gateway(
         store,
         limits: config.limits.clone(),
         dev: config.dev,
+        audit_index: config.audit_index,
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -274,6 +282,7 @@ pub async fn start_gateway(
     Ok(GatewayHandle {
         addr,
         applied,
+        audit_applied,
         done,
     })
 }

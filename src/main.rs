@@ -96,6 +96,10 @@ struct Common {
     /// smtps://… for implicit TLS. Without it, mail is written to <data-dir>/outbox/ as .eml files.
     #[arg(long, env = "AUTHD_SMTP_URL")]
     smtp_url: Option<String>,
+    /// Keep the audit index: each customer's history (events with request metadata) for the
+    /// admin API's `customer { events }`, in `<read model>.audit.db`. Costs CPU on every event.
+    #[arg(long, env = "AUTHD_AUDIT_INDEX")]
+    audit_index: bool,
     /// PEM file of extra root certificates to trust for the SMTP server's TLS (a private CA).
     #[arg(long, env = "AUTHD_SMTP_CA_FILE")]
     smtp_ca_file: Option<PathBuf>,
@@ -169,6 +173,7 @@ fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Result<Config
     c.dev = dev;
     c.smtp_url = common.smtp_url.clone();
     c.smtp_ca_file = common.smtp_ca_file.clone();
+    c.audit_index = common.audit_index;
     c.limits.per_ip_per_minute = common.rate_limit_ip;
     c.limits.per_account_per_minute = common.rate_limit_account;
     Ok(c)

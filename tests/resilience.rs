@@ -78,7 +78,7 @@ async fn the_service_recovers_when_nats_server_is_killed_and_restarted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restarted_projection_resumes_and_a_rebuild_gives_the_same_rows() {
-    let mut env = TestEnv::start().await;
+    let mut env = TestEnv::start_with(|c| c.audit_index = true).await;
     for i in 0..5 {
         let r = env.register(&format!("u{i}@example.com"), PASSWORD).await;
         env.refresh(r["refreshToken"].as_str().unwrap()).await;
@@ -119,7 +119,24 @@ async fn a_restarted_projection_resumes_and_a_rebuild_gives_the_same_rows() {
         .await
         .unwrap()
         .unwrap();
+    let mut audit_applied = env.gateway.as_ref().unwrap().audit_applied.clone().unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        audit_applied.wait_for(|s| *s >= last),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let live = env.read_model().dump().unwrap();
+    let live_audit = env.read_model().dump_audit().unwrap();
+    assert!(
+        live_audit
+            .iter()
+            .filter(|r| r.starts_with("audit:"))
+            .count()
+            >= 8,
+        "every registration is in the audit index"
+    );
     assert_eq!(
         live.iter().filter(|r| r.starts_with("customers:")).count(),
         8
@@ -132,6 +149,10 @@ async fn a_restarted_projection_resumes_and_a_rebuild_gives_the_same_rows() {
     assert_eq!(reached, last);
     let conn = rusqlite::Connection::open(&rebuilt).unwrap();
     assert_eq!(authd_projections::db::dump(&conn).unwrap(), live);
+    assert_eq!(
+        authd_projections::db::dump_audit(&conn).unwrap(),
+        live_audit
+    );
 
     // Up to a sequence: the state at that point in history.
     let partial = env.dir.path().join("partial.db");

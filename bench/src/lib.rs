@@ -665,8 +665,16 @@ fn direct_insert(replayed: &Path, target: &Path) -> anyhow::Result<f64> {
     let src = rusqlite::Connection::open(replayed)?;
     let mut dst = authd_projections::db::open(target)?;
     authd_projections::db::migrate(&dst)?;
+    authd_projections::db::migrate_audit(&dst)?;
     let mut tables = Vec::new();
-    for table in ["projects", "api_keys", "customers", "sessions"] {
+    for table in [
+        "projects",
+        "api_keys",
+        "customers",
+        "sessions",
+        "audit",
+        "audit_sessions",
+    ] {
         let mut stmt = src.prepare(&format!("SELECT * FROM {table}"))?;
         let cols = stmt.column_count();
         let rows: Vec<Vec<rusqlite::types::Value>> = stmt

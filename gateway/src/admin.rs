@@ -2,7 +2,7 @@
 //! project's configuration and keys, and customer support operations.
 
 use async_graphql::{
-    Context, EmptySubscription, Enum, ID, InputObject, Object, Result, SimpleObject,
+    ComplexObject, Context, EmptySubscription, Enum, ID, InputObject, Object, Result, SimpleObject,
 };
 use authd_events::{Actor, ApiKeyKind, ProjectConfig};
 use authd_services::{
@@ -72,6 +72,7 @@ pub struct Project {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct AdminCustomer {
     pub id: ID,
     pub email: String,
@@ -82,6 +83,97 @@ pub struct AdminCustomer {
     pub last_login_at: Option<DateTime>,
     pub created_at: DateTime,
     pub updated_at: DateTime,
+}
+
+/// Most events one page of a customer's history returns.
+const MAX_EVENTS_PAGE: i32 = 200;
+
+#[ComplexObject]
+impl AdminCustomer {
+    /// The customer's history from the audit index, newest first: their own
+    /// events and their sessions', each with the request it came from.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: i32,
+        #[graphql(desc = "`nextCursor` of the previous page")] before: Option<String>,
+    ) -> Result<AuditEventPage> {
+        let (state, admin) = ctx_of(ctx);
+        if !state.audit_index {
+            return Err(crate::schema::gql_error(
+                "AUDIT_INDEX_DISABLED",
+                "this gateway keeps no audit index: start it with --audit-index \
+                 (the event log has every event: `authd events customer …`)",
+            ));
+        }
+        if !(1..=MAX_EVENTS_PAGE).contains(&first) {
+            return Err(crate::schema::gql_error(
+                "BAD_REQUEST",
+                &format!("`first` must be between 1 and {MAX_EVENTS_PAGE}"),
+            ));
+        }
+        let before = match before {
+            None => None,
+            Some(c) => Some(parse_cursor(&c).ok_or_else(|| {
+                crate::schema::gql_error("BAD_REQUEST", "`before` is not a cursor from this API")
+            })?),
+        };
+        let mut rows = state
+            .read
+            .customer_events(&admin.inner.project_id, &self.id, before, first as u32 + 1)
+            .map_err(crate::internal)?;
+        let more = rows.len() > first as usize;
+        rows.truncate(first as usize);
+        let next_cursor = more.then(|| rows.last().map(|r| format!("{}.{}", r.seq, r.idx)));
+        Ok(AuditEventPage {
+            events: rows
+                .into_iter()
+                .map(|r| AuditEvent {
+                    id: ID(r.event_id),
+                    event_type: r.event_type,
+                    at: DateTime(r.at),
+                    actor: r.actor,
+                    session_id: r.session_id.map(ID),
+                    request_id: r.request_id,
+                    ip: r.ip,
+                    user_agent: r.user_agent,
+                    sequence: r.seq.to_string(),
+                })
+                .collect(),
+            next_cursor: next_cursor.flatten(),
+        })
+    }
+}
+
+/// `<seq>.<idx>`, as `nextCursor` gives it.
+fn parse_cursor(c: &str) -> Option<(u64, u32)> {
+    let (seq, idx) = c.split_once('.')?;
+    Some((seq.parse().ok()?, idx.parse().ok()?))
+}
+
+#[derive(SimpleObject)]
+pub struct AuditEventPage {
+    pub events: Vec<AuditEvent>,
+    /// Pass as `before` for the next (older) page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct AuditEvent {
+    /// The event's own id (a ULID).
+    pub id: ID,
+    /// Dotted type, as in the log's headers: `customer.login.failed`, `session.started`, …
+    #[graphql(name = "type")]
+    pub event_type: String,
+    pub at: DateTime,
+    /// `anonymous`, `system`, `customer:<id>` or `admin:<key prefix>`.
+    pub actor: String,
+    pub session_id: Option<ID>,
+    pub request_id: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The stream sequence of the message (a string: it outgrows 32 bits).
+    pub sequence: String,
 }
 
 /// Every field optional: what is left out keeps its current value.

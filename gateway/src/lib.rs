@@ -54,6 +54,8 @@ pub struct GatewayParts {
     pub store: authd_events::EventStore,
     pub limits: Limits,
     pub dev: bool,
+    /// Whether the read model's audit index is kept (and can be queried).
+    pub audit_index: bool,
 }
 
 pub fn state(parts: GatewayParts) -> AppState {
@@ -74,6 +76,7 @@ pub fn state(parts: GatewayParts) -> AppState {
         schema,
         limits: parts.limits,
         dev: parts.dev,
+        audit_index: parts.audit_index,
     }))
 }
 

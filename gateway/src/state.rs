@@ -21,6 +21,7 @@ pub struct Inner {
     pub schema: PublicSchema,
     pub limits: Limits,
     pub dev: bool,
+    pub audit_index: bool,
     pub rate_limits: crate::limits::RateLimits,
     pub admin_schema: crate::admin::AdminSchema,
 }

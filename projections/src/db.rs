@@ -21,9 +21,22 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
 
 /// Bumped whenever a table changes. A file of another version is emptied
 /// and rebuilt from sequence 1: read models are disposable.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
-pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+/// Every table a read-model file may hold (a rebuild writes them all into
+/// one file; the live gateway keeps the audit index in a file of its own).
+const TABLES: [&str; 7] = [
+    "checkpoints",
+    "projects",
+    "api_keys",
+    "customers",
+    "sessions",
+    "audit",
+    "audit_sessions",
+];
+
+/// Empties a file of another schema version (read models are disposable).
+fn reset_if_other_version(conn: &Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version != SCHEMA_VERSION {
         if version != 0 {
@@ -33,11 +46,9 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
                 "read-model schema changed; rebuilding from sequence 1"
             );
         }
-        conn.execute_batch(
-            "DROP TABLE IF EXISTS checkpoints; DROP TABLE IF EXISTS projects;
-             DROP TABLE IF EXISTS api_keys; DROP TABLE IF EXISTS customers;
-             DROP TABLE IF EXISTS sessions;",
-        )?;
+        for table in TABLES {
+            conn.execute_batch(&format!("DROP TABLE IF EXISTS {table}"))?;
+        }
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     }
     conn.execute_batch(
@@ -45,11 +56,22 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             name TEXT PRIMARY KEY,
             seq  INTEGER NOT NULL
          );",
-    )?;
+    )
+}
+
+/// The read model proper: projects, keys, customers, sessions.
+pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    reset_if_other_version(conn)?;
     crate::projects::migrate(conn)?;
     crate::customers::migrate(conn)?;
     crate::sessions::migrate(conn)?;
     Ok(())
+}
+
+/// The audit index.
+pub fn migrate_audit(conn: &Connection) -> rusqlite::Result<()> {
+    reset_if_other_version(conn)?;
+    crate::audit::migrate(conn)
 }
 
 pub fn checkpoint(conn: &Connection) -> rusqlite::Result<u64> {
@@ -75,8 +97,17 @@ pub fn set_checkpoint(tx: &Transaction<'_>, seq: u64) -> rusqlite::Result<()> {
 /// Every row of every read-model table, one line each, sorted: two files
 /// with the same dump hold the same read model.
 pub fn dump(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    dump_tables(conn, &["projects", "api_keys", "customers", "sessions"])
+}
+
+/// The same for the audit index.
+pub fn dump_audit(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    dump_tables(conn, &["audit", "audit_sessions"])
+}
+
+fn dump_tables(conn: &Connection, tables: &[&str]) -> rusqlite::Result<Vec<String>> {
     let mut out = Vec::new();
-    for table in ["projects", "api_keys", "customers", "sessions"] {
+    for table in tables {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table}"))?;
         let cols = stmt.column_count();
         let rows = stmt.query_map([], |r| {

@@ -1,7 +1,9 @@
 //! SQLite read models fed from the event stream: one model per file
-//! (`projects`, `customers`, `sessions`), one checkpoint in the same
-//! transaction as their rows, rebuildable from sequence 1 at any time.
+//! (`projects`, `customers`, `sessions`, the `audit` index), one checkpoint
+//! in the same transaction as their rows, rebuildable from sequence 1 at
+//! any time.
 
+pub mod audit;
 mod customers;
 pub mod db;
 mod projects;
@@ -10,4 +12,4 @@ pub mod runner;
 mod sessions;
 
 pub use read::ReadModel;
-pub use runner::{Projector, Until, apply_batch, rebuild};
+pub use runner::{Projector, Until, apply_batch, audit_path, rebuild};

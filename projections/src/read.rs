@@ -73,6 +73,22 @@ fn customer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomerRow> {
     })
 }
 
+/// One event of a customer's history, from the audit index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub seq: u64,
+    pub idx: u32,
+    pub event_id: String,
+    pub event_type: String,
+    /// Unix ms.
+    pub at: i64,
+    pub actor: String,
+    pub session_id: Option<String>,
+    pub request_id: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow {
     pub id: String,
@@ -104,6 +120,12 @@ impl ReadModel {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 c.busy_timeout(std::time::Duration::from_secs(5))?;
+                // The live audit index is a file of its own; a rebuilt file
+                // holds its tables itself. Unqualified names find either.
+                let audit = crate::runner::audit_path(&self.path);
+                if audit.exists() {
+                    c.execute("ATTACH DATABASE ?1 AS audit", [audit.to_string_lossy()])?;
+                }
                 c
             }
         };
@@ -139,6 +161,42 @@ impl ReadModel {
             ))?
             .query_row(params![project, id], customer_row)
             .optional()
+        })
+    }
+
+    /// A customer's history, newest first: at most `limit` events strictly
+    /// before `before` (a `(seq, idx)` position), or the newest ones.
+    pub fn customer_events(
+        &self,
+        project: &str,
+        customer: &str,
+        before: Option<(u64, u32)>,
+        limit: u32,
+    ) -> rusqlite::Result<Vec<AuditRow>> {
+        let (seq, idx) = before.map_or((i64::MAX, i64::MAX), |(s, i)| (s as i64, i as i64));
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT seq, idx, event_id, type, at, actor, session_id, request_id, ip, user_agent
+                 FROM audit
+                 WHERE project_id = ?1 AND customer_id = ?2 AND (seq, idx) < (?3, ?4)
+                 ORDER BY seq DESC, idx DESC
+                 LIMIT ?5",
+            )?
+            .query_map(params![project, customer, seq, idx, limit], |r| {
+                Ok(AuditRow {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    idx: r.get(1)?,
+                    event_id: r.get(2)?,
+                    event_type: r.get(3)?,
+                    at: r.get(4)?,
+                    actor: r.get(5)?,
+                    session_id: r.get(6)?,
+                    request_id: r.get(7)?,
+                    ip: r.get(8)?,
+                    user_agent: r.get(9)?,
+                })
+            })?
+            .collect()
         })
     }
 
@@ -224,5 +282,9 @@ impl ReadModel {
 
     pub fn dump(&self) -> rusqlite::Result<Vec<String>> {
         self.with(crate::db::dump)
+    }
+
+    pub fn dump_audit(&self) -> rusqlite::Result<Vec<String>> {
+        self.with(crate::db::dump_audit)
     }
 }

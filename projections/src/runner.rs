@@ -4,12 +4,13 @@
 
 use std::{
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
 use authd_events::{EventStore, RecordedMessage};
 use futures::StreamExt;
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -18,18 +19,49 @@ use crate::db;
 /// Most messages applied in one transaction.
 const BATCH: usize = 512;
 
-/// Applies messages in order; skips those at or below the checkpoint (a
-/// redelivery after a crash). Returns the new checkpoint.
+/// Which tables a writer keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tables {
+    /// Projects, keys, customers, sessions: what queries and read-your-writes need.
+    ReadModel,
+    /// The audit index: not read-your-writes, so it commits lazily.
+    Audit,
+    /// Both, into one file (a rebuild).
+    All,
+}
+
+impl Tables {
+    fn apply(self, tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Result<()> {
+        if self != Tables::Audit {
+            crate::projects::apply(tx, m)?;
+            crate::customers::apply(tx, m)?;
+            crate::sessions::apply(tx, m)?;
+        }
+        if self != Tables::ReadModel {
+            crate::audit::apply(tx, m)?;
+        }
+        Ok(())
+    }
+}
+
+/// Applies messages to the read model in order; skips those at or below
+/// the checkpoint (a redelivery after a crash). Returns the new checkpoint.
 pub fn apply_batch(conn: &mut Connection, batch: &[RecordedMessage]) -> rusqlite::Result<u64> {
+    apply_to(Tables::ReadModel, conn, batch)
+}
+
+fn apply_to(
+    model: Tables,
+    conn: &mut Connection,
+    batch: &[RecordedMessage],
+) -> rusqlite::Result<u64> {
     let tx = conn.transaction()?;
     let mut checkpoint = db::checkpoint(&tx)?;
     for m in batch {
         if m.seq <= checkpoint {
             continue;
         }
-        crate::projects::apply(&tx, m)?;
-        crate::customers::apply(&tx, m)?;
-        crate::sessions::apply(&tx, m)?;
+        model.apply(&tx, m)?;
         checkpoint = m.seq;
     }
     db::set_checkpoint(&tx, checkpoint)?;
@@ -37,22 +69,45 @@ pub fn apply_batch(conn: &mut Connection, batch: &[RecordedMessage]) -> rusqlite
     Ok(checkpoint)
 }
 
-/// The live projection of one read-model file.
+/// Where the live audit index of the read model at `read_model` lives:
+/// `read-model.db` → `read-model.audit.db`.
+pub fn audit_path(read_model: &Path) -> PathBuf {
+    read_model.with_extension("audit.db")
+}
+
+/// How long the audit writer gathers batches before committing them.
+const AUDIT_LINGER: Duration = Duration::from_millis(50);
+
+type Batch = Arc<Vec<RecordedMessage>>;
+
+/// The live projection of a read-model file and, when enabled, its audit
+/// index, fed from one subscription: each has its own file, writer thread
+/// and checkpoint, so the audit index never holds up the read model's
+/// commits (it still costs CPU: see BENCHMARKS.md).
 pub struct Projector {
     path: PathBuf,
     applied: watch::Sender<u64>,
+    audit_applied: Option<watch::Sender<u64>>,
 }
 
 impl Projector {
-    /// Opens (and migrates) the file; `applied()` starts at its checkpoint.
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
+    /// Opens (and migrates) the read model, and the audit index when
+    /// `audit`; `applied()` starts at the read model's checkpoint.
+    pub fn open(path: &Path, audit: bool) -> anyhow::Result<Self> {
         let conn = db::open(path)?;
         db::migrate(&conn)?;
         let seq = db::checkpoint(&conn)?;
-        let (applied, _) = watch::channel(seq);
+        let audit_applied = if audit {
+            let conn = db::open(&audit_path(path))?;
+            db::migrate_audit(&conn)?;
+            Some(watch::channel(db::checkpoint(&conn)?).0)
+        } else {
+            None
+        };
         Ok(Self {
             path: path.to_path_buf(),
-            applied,
+            applied: watch::channel(seq).0,
+            audit_applied,
         })
     }
 
@@ -61,46 +116,104 @@ impl Projector {
         self.applied.subscribe()
     }
 
+    /// The sequence the audit index has applied up to (it trails the read
+    /// model by up to ~50 ms under load); `None` when it is off.
+    pub fn audit_applied(&self) -> Option<watch::Receiver<u64>> {
+        self.audit_applied.as_ref().map(watch::Sender::subscribe)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Follows the stream until `shutdown`, resubscribing from the checkpoint
-    /// after any interruption.
-    pub async fn run(self, store: EventStore, shutdown: CancellationToken) -> anyhow::Result<()> {
-        // A dedicated thread owns the write connection; batches reach it
-        // over a bounded channel, so a slow disk slows the consumer.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<RecordedMessage>>(4);
-        let path = self.path.clone();
-        let applied = self.applied.clone();
-        let writer = std::thread::Builder::new()
-            .name("projection".into())
-            .spawn(move || -> anyhow::Result<()> {
+    /// One writer thread owning one file's write connection; batches reach
+    /// it over a bounded channel, so a slow disk slows the consumer.
+    fn writer(
+        model: Tables,
+        path: PathBuf,
+        applied: watch::Sender<u64>,
+        linger: Duration,
+    ) -> anyhow::Result<(
+        tokio::sync::mpsc::Sender<Batch>,
+        std::thread::JoinHandle<anyhow::Result<()>>,
+    )> {
+        let (tx, mut rx) =
+            tokio::sync::mpsc::channel::<Batch>(if linger.is_zero() { 4 } else { 64 });
+        let name = match model {
+            Tables::Audit => "audit-projection",
+            _ => "projection",
+        };
+        let handle = std::thread::Builder::new().name(name.into()).spawn(
+            move || -> anyhow::Result<()> {
                 let mut conn = db::open(&path)?;
-                while let Some(batch) = rx.blocking_recv() {
-                    let seq = apply_batch(&mut conn, &batch)?;
+                while let Some(first) = rx.blocking_recv() {
+                    let seq = if linger.is_zero() {
+                        apply_to(model, &mut conn, &first)?
+                    } else {
+                        std::thread::sleep(linger);
+                        let mut all: Vec<RecordedMessage> = first.to_vec();
+                        while let Ok(more) = rx.try_recv() {
+                            all.extend(more.iter().cloned());
+                        }
+                        apply_to(model, &mut conn, &all)?
+                    };
                     applied.send_replace(seq);
                 }
                 Ok(())
-            })?;
-        let result = self.follow(&store, &tx, &shutdown).await;
-        drop(tx);
-        let written = tokio::task::spawn_blocking(move || writer.join()).await?;
-        match written {
-            Ok(r) => r?,
-            Err(_) => anyhow::bail!("projection writer panicked"),
+            },
+        )?;
+        Ok((tx, handle))
+    }
+
+    /// Follows the stream until `shutdown`, resubscribing from the
+    /// checkpoints after any interruption.
+    pub async fn run(self, store: EventStore, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let (main_tx, main) = Self::writer(
+            Tables::ReadModel,
+            self.path.clone(),
+            self.applied.clone(),
+            Duration::ZERO,
+        )?;
+        let (mut senders, mut writers) = (vec![main_tx], vec![main]);
+        if let Some(audit_applied) = &self.audit_applied {
+            let (tx, writer) = Self::writer(
+                Tables::Audit,
+                audit_path(&self.path),
+                audit_applied.clone(),
+                AUDIT_LINGER,
+            )?;
+            senders.push(tx);
+            writers.push(writer);
         }
+        let result = self.follow(&store, &senders, &shutdown).await;
+        drop(senders);
+        let mut written = Ok(());
+        for writer in writers {
+            match tokio::task::spawn_blocking(move || writer.join()).await? {
+                Ok(r) => written = written.and(r),
+                Err(_) => written = written.and(Err(anyhow::anyhow!("projection writer panicked"))),
+            }
+        }
+        written?;
         result
+    }
+
+    /// The lowest sequence every file has applied.
+    fn both_applied(&self) -> u64 {
+        let main = *self.applied.borrow();
+        self.audit_applied
+            .as_ref()
+            .map_or(main, |a| main.min(*a.borrow()))
     }
 
     async fn follow(
         &self,
         store: &EventStore,
-        tx: &tokio::sync::mpsc::Sender<Vec<RecordedMessage>>,
+        writers: &[tokio::sync::mpsc::Sender<Batch>],
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
         while !shutdown.is_cancelled() {
-            let from = *self.applied.borrow() + 1;
+            let from = self.both_applied() + 1;
             let stream = match store.subscribe(from).await {
                 Ok(s) => s,
                 Err(e) => {
@@ -141,9 +254,13 @@ impl Projector {
                     }
                 }
                 if !batch.is_empty() {
-                    tx.send(batch)
-                        .await
-                        .map_err(|_| anyhow::anyhow!("projection writer stopped"))?;
+                    // Each writer skips what its own checkpoint already has.
+                    let batch = Arc::new(batch);
+                    for tx in writers {
+                        tx.send(batch.clone())
+                            .await
+                            .map_err(|_| anyhow::anyhow!("projection writer stopped"))?;
+                    }
                 }
                 if let Some(e) = failed {
                     if let authd_events::StoreError::Decode { .. } = e {
@@ -155,8 +272,8 @@ impl Projector {
                     break;
                 }
             }
-            // Resume from what the writer has committed.
-            while *self.applied.borrow() < sent {
+            // Resume from what the writers have committed.
+            while self.both_applied() < sent {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             tokio::select! {
@@ -194,6 +311,7 @@ pub async fn rebuild(
     }
     let conn = db::open(path)?;
     db::migrate(&conn)?;
+    db::migrate_audit(&conn)?;
     // A new file nobody reads yet: if the process dies it is thrown away,
     // so commits need not wait for the disk.
     conn.execute_batch("PRAGMA synchronous = OFF")?;
@@ -217,7 +335,7 @@ pub async fn rebuild(
             let mut conn = conn;
             let mut reached = 0;
             while let Some(batch) = rx.blocking_recv() {
-                reached = apply_batch(&mut conn, &batch)?;
+                reached = apply_to(Tables::All, &mut conn, &batch)?;
             }
             Ok(reached)
         },

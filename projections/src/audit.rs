@@ -1,0 +1,105 @@
+//! Read model: the audit index. One row per event that concerns a customer
+//! (their own aggregate's events and their sessions'), with the request it
+//! came from, so an operator can page through a customer's history without
+//! scanning the log. Events of no known customer (attempts on unknown
+//! emails, codes for addresses that never signed up) are not indexed; the
+//! log itself keeps them.
+
+use authd_events::{Actor, AggregateKind, Event, RecordedMessage, SessionEvent};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS audit (
+            project_id  TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            seq         INTEGER NOT NULL,
+            idx         INTEGER NOT NULL,
+            event_id    TEXT NOT NULL,
+            type        TEXT NOT NULL,
+            at          INTEGER NOT NULL,
+            actor       TEXT NOT NULL,
+            session_id  TEXT,
+            request_id  TEXT NOT NULL,
+            ip          TEXT,
+            user_agent  TEXT,
+            PRIMARY KEY (project_id, customer_id, seq, idx)
+         ) WITHOUT ROWID;
+         -- Whose each session is, for the events after its start.
+         CREATE TABLE IF NOT EXISTS audit_sessions (
+            project_id  TEXT NOT NULL,
+            session_id  TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            PRIMARY KEY (project_id, session_id)
+         ) WITHOUT ROWID;",
+    )
+}
+
+/// `anonymous`, `system`, `customer:<id>`, `admin:<key prefix>`.
+pub fn actor_label(actor: &Actor) -> String {
+    match actor {
+        Actor::Anonymous => "anonymous".into(),
+        Actor::System => "system".into(),
+        Actor::Customer(id) => format!("customer:{id}"),
+        Actor::Admin(prefix) => format!("admin:{prefix}"),
+    }
+}
+
+pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Result<()> {
+    let meta = &m.message.meta;
+    let (customer, session) = match m.subject.kind {
+        AggregateKind::Customer => (Some(meta.aggregate_id.clone()), None),
+        AggregateKind::Session => {
+            let started = m.message.bodies().find_map(|e| match e {
+                Event::Session(SessionEvent::Started(s)) => Some(s.customer_id.clone()),
+                _ => None,
+            });
+            let customer = match started {
+                Some(c) => {
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO audit_sessions (project_id, session_id, customer_id)
+                         VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![meta.tenant, meta.aggregate_id, c])?;
+                    Some(c)
+                }
+                None => tx
+                    .prepare_cached(
+                        "SELECT customer_id FROM audit_sessions
+                         WHERE project_id = ?1 AND session_id = ?2",
+                    )?
+                    .query_row(params![meta.tenant, meta.aggregate_id], |r| r.get(0))
+                    .optional()?,
+            };
+            (customer, Some(meta.aggregate_id.as_str()))
+        }
+        _ => (None, None),
+    };
+    let Some(customer) = customer else {
+        return Ok(());
+    };
+    let actor = actor_label(&meta.actor);
+    let mut insert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO audit
+           (project_id, customer_id, seq, idx, event_id, type, at, actor, session_id,
+            request_id, ip, user_agent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?;
+    for (idx, e) in m.message.events.iter().enumerate() {
+        insert.execute(params![
+            meta.tenant,
+            customer,
+            m.seq as i64,
+            idx as i64,
+            ulid::Ulid::from_bytes(e.event_id).to_string(),
+            e.body.type_name(),
+            meta.time,
+            actor,
+            session,
+            meta.request.request_id,
+            meta.request.ip,
+            meta.request.user_agent,
+        ])?;
+    }
+    Ok(())
+}
