@@ -142,6 +142,9 @@ struct ReplayArgs {
     /// model as it was then (by the events' own time).
     #[arg(long, value_parser = parse_rfc3339_ms)]
     until_time: Option<i64>,
+    /// Also build the audit index's tables (each customer's history).
+    #[arg(long)]
+    audit_index: bool,
 }
 
 fn parse_rfc3339_ms(s: &str) -> Result<i64, String> {
@@ -389,10 +392,16 @@ async fn main() -> anyhow::Result<()> {
                 )?
                 .progress_chars("=> "),
             );
-            let reached = authd_projections::rebuild(&store, &args.out, until, |done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-            })
+            let reached = authd_projections::rebuild(
+                &store,
+                &args.out,
+                until,
+                args.audit_index,
+                |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            )
             .await?;
             bar.finish_and_clear();
             println!(

@@ -197,6 +197,25 @@ async fn authd_replay_rebuilds_up_to_a_moment_and_refuses_a_bad_one() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(emails(&now), vec!["ann@example.com", "bob@example.com"]);
+    let audit_rows = |db: &std::path::Path| {
+        rusqlite::Connection::open(db)
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM audit WHERE type = 'customer.registered'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .ok()
+    };
+    assert_eq!(audit_rows(&now), None, "no audit tables unless asked");
+    let with_audit = env.dir.path().join("with-audit.db");
+    let out = replay(&with_audit, &["--audit-index"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(audit_rows(&with_audit), Some(2));
 
     let bad = env.dir.path().join("bad.db");
     let out = replay(&bad, &["--until-time", "yesterday"]);

@@ -143,7 +143,7 @@ async fn a_restarted_projection_resumes_and_a_rebuild_gives_the_same_rows() {
     );
 
     let rebuilt = env.dir.path().join("rebuilt.db");
-    let reached = authd_projections::rebuild(&env.store, &rebuilt, Until::Latest, |_, _| {})
+    let reached = authd_projections::rebuild(&env.store, &rebuilt, Until::Latest, true, |_, _| {})
         .await
         .unwrap();
     assert_eq!(reached, last);
@@ -156,14 +156,14 @@ async fn a_restarted_projection_resumes_and_a_rebuild_gives_the_same_rows() {
 
     // Up to a sequence: the state at that point in history.
     let partial = env.dir.path().join("partial.db");
-    authd_projections::rebuild(&env.store, &partial, Until::Sequence(3), |_, _| {})
+    authd_projections::rebuild(&env.store, &partial, Until::Sequence(3), false, |_, _| {})
         .await
         .unwrap();
     let conn = rusqlite::Connection::open(&partial).unwrap();
     assert_eq!(authd_projections::db::checkpoint(&conn).unwrap(), 3);
     // A rebuild never overwrites an existing file.
     assert!(
-        authd_projections::rebuild(&env.store, &partial, Until::Latest, |_, _| {})
+        authd_projections::rebuild(&env.store, &partial, Until::Latest, false, |_, _| {})
             .await
             .is_err()
     );
@@ -173,9 +173,10 @@ async fn a_restarted_projection_resumes_and_a_rebuild_gives_the_same_rows() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     env.register("late@example.com", PASSWORD).await;
     let at_cut = env.dir.path().join("at-cut.db");
-    let reached = authd_projections::rebuild(&env.store, &at_cut, Until::Time(cut), |_, _| {})
-        .await
-        .unwrap();
+    let reached =
+        authd_projections::rebuild(&env.store, &at_cut, Until::Time(cut), false, |_, _| {})
+            .await
+            .unwrap();
     assert_eq!(reached, last);
     let conn = rusqlite::Connection::open(&at_cut).unwrap();
     assert_eq!(authd_projections::db::dump(&conn).unwrap(), live);

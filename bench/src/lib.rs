@@ -675,6 +675,14 @@ fn direct_insert(replayed: &Path, target: &Path) -> anyhow::Result<f64> {
         "audit",
         "audit_sessions",
     ] {
+        let exists: bool = src.query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [table],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            continue;
+        }
         let mut stmt = src.prepare(&format!("SELECT * FROM {table}"))?;
         let cols = stmt.column_count();
         let rows: Vec<Vec<rusqlite::types::Value>> = stmt

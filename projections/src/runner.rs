@@ -297,13 +297,15 @@ pub enum Until {
     Time(i64),
 }
 
-/// Rebuilds a read model into a new file from sequence 1, up to `until` (and
-/// never past the stream's last message at the start). Returns the
-/// checkpoint reached; `progress(done, total)` follows it.
+/// Rebuilds a read model (with the audit index's tables too when `audit`)
+/// into a new file from sequence 1, up to `until` (and never past the
+/// stream's last message at the start). Returns the checkpoint reached;
+/// `progress(done, total)` follows it.
 pub async fn rebuild(
     store: &EventStore,
     path: &Path,
     until: Until,
+    audit: bool,
     mut progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<u64> {
     if path.exists() {
@@ -311,7 +313,14 @@ pub async fn rebuild(
     }
     let conn = db::open(path)?;
     db::migrate(&conn)?;
-    db::migrate_audit(&conn)?;
+    if audit {
+        db::migrate_audit(&conn)?;
+    }
+    let tables = if audit {
+        Tables::All
+    } else {
+        Tables::ReadModel
+    };
     // A new file nobody reads yet: if the process dies it is thrown away,
     // so commits need not wait for the disk.
     conn.execute_batch("PRAGMA synchronous = OFF")?;
@@ -335,7 +344,7 @@ pub async fn rebuild(
             let mut conn = conn;
             let mut reached = 0;
             while let Some(batch) = rx.blocking_recv() {
-                reached = apply_to(Tables::All, &mut conn, &batch)?;
+                reached = apply_to(tables, &mut conn, &batch)?;
             }
             Ok(reached)
         },
