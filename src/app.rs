@@ -64,7 +64,7 @@ impl Config {
             command_timeout: Duration::from_secs(10),
             smtp_url: None,
             smtp_ca_file: None,
-            audit_index: false,
+            audit_index: true,
             clock: Default::default(),
         }
     }

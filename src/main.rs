@@ -97,8 +97,8 @@ struct Common {
     #[arg(long, env = "AUTHD_SMTP_URL")]
     smtp_url: Option<String>,
     /// Keep the audit index: each customer's history (events with request metadata) for the
-    /// admin API's `customer { events }`, in `<read model>.audit.db`. Costs CPU on every event.
-    #[arg(long, env = "AUTHD_AUDIT_INDEX")]
+    /// admin API's `customer { events }`, in `<read model>.audit.db` (`--audit-index false` to skip).
+    #[arg(long, env = "AUTHD_AUDIT_INDEX", default_value_t = true, action = clap::ArgAction::Set)]
     audit_index: bool,
     /// PEM file of extra root certificates to trust for the SMTP server's TLS (a private CA).
     #[arg(long, env = "AUTHD_SMTP_CA_FILE")]

@@ -174,7 +174,7 @@ async fn a_customers_history_with_request_metadata_page_by_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn without_the_audit_index_the_history_is_a_coded_error() {
-    let env = TestEnv::start().await;
+    let env = TestEnv::start_with(|c| c.audit_index = false).await;
     env.register("ann@example.com", PASSWORD).await;
     assert!(env.gateway.as_ref().unwrap().audit_applied.is_none());
     let r = history(&env, 10, None).await;

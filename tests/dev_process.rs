@@ -144,6 +144,8 @@ async fn authd_dev_starts_restarts_and_keeps_everything() {
 
     let mut dev = Dev::start(&data, port);
     wait_healthy(&http, &base).await;
+    // The audit index is kept by default, in a file of its own.
+    assert!(data.join("read-model.audit.db").exists());
     let again: Value =
         serde_json::from_str(&std::fs::read_to_string(data.join("dev-keys.json")).unwrap())
             .unwrap();

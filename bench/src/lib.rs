@@ -52,6 +52,9 @@ pub struct Args {
     /// this new directory instead of a deleted temp dir, for profiling.
     #[arg(long)]
     pub keep: Option<PathBuf>,
+    /// An extra argument for `authd dev` (repeat it), e.g. `--authd-arg=--audit-index`.
+    #[arg(long = "authd-arg", allow_hyphen_values = true)]
+    pub authd_args: Vec<String>,
 }
 
 const PASSWORD: &str = "benchmark passphrase 1";
@@ -225,7 +228,7 @@ impl Dev {
     }
 }
 
-async fn start_dev(authd: &Path, dir: &Path) -> anyhow::Result<Dev> {
+async fn start_dev(authd: &Path, dir: &Path, extra: &[String]) -> anyhow::Result<Dev> {
     let port = free_port();
     let data = dir.join("data");
     let log = std::fs::File::create(dir.join("authd.log"))?;
@@ -243,6 +246,7 @@ async fn start_dev(authd: &Path, dir: &Path) -> anyhow::Result<Dev> {
             "--rate-limit-account",
             "100000000",
         ])
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -450,7 +454,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     eprintln!("baseline: raw argon2id verifications, {cores} threads…");
     let argon_before = tokio::task::spawn_blocking(move || argon2_baseline(duration / 2)).await?;
 
-    let dev = Arc::new(start_dev(&authd, dir.as_path()).await?);
+    let dev = Arc::new(start_dev(&authd, dir.as_path(), &args.authd_args).await?);
     eprintln!("authd dev up at {}", dev.url);
 
     // customerLogin at 2 × cores.

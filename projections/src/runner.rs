@@ -137,8 +137,12 @@ impl Projector {
         tokio::sync::mpsc::Sender<Batch>,
         std::thread::JoinHandle<anyhow::Result<()>>,
     )> {
+        // The lingering writer must hold all the batches of one linger
+        // (thousands a second under load, a few messages each): with a
+        // small buffer the subscription, shared with the read model's
+        // writer, would wait on it.
         let (tx, mut rx) =
-            tokio::sync::mpsc::channel::<Batch>(if linger.is_zero() { 4 } else { 64 });
+            tokio::sync::mpsc::channel::<Batch>(if linger.is_zero() { 4 } else { 4096 });
         let name = match model {
             Tables::Audit => "audit-projection",
             _ => "projection",
