@@ -50,10 +50,10 @@ pub fn apply_batch(conn: &mut Connection, batch: &[RecordedMessage]) -> rusqlite
     apply_to(Tables::ReadModel, conn, batch)
 }
 
-fn apply_to(
+fn apply_to<'a>(
     model: Tables,
     conn: &mut Connection,
-    batch: &[RecordedMessage],
+    batch: impl IntoIterator<Item = &'a RecordedMessage>,
 ) -> rusqlite::Result<u64> {
     let tx = conn.transaction()?;
     let mut checkpoint = db::checkpoint(&tx)?;
@@ -75,8 +75,10 @@ pub fn audit_path(read_model: &Path) -> PathBuf {
     read_model.with_extension("audit.db")
 }
 
-/// How long the audit writer gathers batches before committing them.
+/// How long the audit writer gathers batches before committing them, when
+/// fewer than `LINGER_BELOW` messages are queued.
 const AUDIT_LINGER: Duration = Duration::from_millis(50);
+const LINGER_BELOW: usize = 1024;
 
 type Batch = Arc<Vec<RecordedMessage>>;
 
@@ -140,9 +142,10 @@ impl Projector {
         // The lingering writer must hold all the batches of one linger
         // (thousands a second under load, a few messages each): with a
         // small buffer the subscription, shared with the read model's
-        // writer, would wait on it.
+        // writer, would wait on it. Bounded all the same: it never lingers
+        // on a backlog, so catching up does not pile batches up here.
         let (tx, mut rx) =
-            tokio::sync::mpsc::channel::<Batch>(if linger.is_zero() { 4 } else { 4096 });
+            tokio::sync::mpsc::channel::<Batch>(if linger.is_zero() { 4 } else { 256 });
         let name = match model {
             Tables::Audit => "audit-projection",
             _ => "projection",
@@ -152,14 +155,24 @@ impl Projector {
                 let mut conn = db::open(&path)?;
                 while let Some(first) = rx.blocking_recv() {
                     let seq = if linger.is_zero() {
-                        apply_to(model, &mut conn, &first)?
+                        apply_to(model, &mut conn, first.iter())?
                     } else {
-                        std::thread::sleep(linger);
-                        let mut all: Vec<RecordedMessage> = first.to_vec();
-                        while let Ok(more) = rx.try_recv() {
-                            all.extend(more.iter().cloned());
+                        // Take what is queued; when that is little, wait a
+                        // linger for more, so a trickle commits in bulk while
+                        // a backlog (catching up) is applied without pause.
+                        let mut batches = vec![first];
+                        let drain = |rx: &mut tokio::sync::mpsc::Receiver<Batch>,
+                                     batches: &mut Vec<Batch>| {
+                            while let Ok(more) = rx.try_recv() {
+                                batches.push(more);
+                            }
+                        };
+                        drain(&mut rx, &mut batches);
+                        if batches.iter().map(|b| b.len()).sum::<usize>() < LINGER_BELOW {
+                            std::thread::sleep(linger);
+                            drain(&mut rx, &mut batches);
                         }
-                        apply_to(model, &mut conn, &all)?
+                        apply_to(model, &mut conn, batches.iter().flat_map(|b| b.iter()))?
                     };
                     applied.send_replace(seq);
                 }
