@@ -671,14 +671,10 @@ fn direct_insert(replayed: &Path, target: &Path) -> anyhow::Result<f64> {
     authd_projections::db::migrate(&dst)?;
     authd_projections::db::migrate_audit(&dst)?;
     let mut tables = Vec::new();
-    for table in [
-        "projects",
-        "api_keys",
-        "customers",
-        "sessions",
-        "audit",
-        "audit_sessions",
-    ] {
+    let copied = authd_projections::db::READ_MODEL_TABLES
+        .into_iter()
+        .chain(authd_projections::db::AUDIT_TABLES);
+    for table in copied {
         let exists: bool = src.query_row(
             "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
             [table],

@@ -269,20 +269,6 @@ impl EventStore {
             .messages()
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(self.until_reconnect(messages, |e| StoreError::Unavailable(e.to_string())))
-    }
-
-    /// Decodes delivered messages until the client reconnects (after which
-    /// the caller resubscribes from its own checkpoint).
-    fn until_reconnect<E, S>(
-        &self,
-        messages: S,
-        error: fn(E) -> StoreError,
-    ) -> impl Stream<Item = Result<RecordedMessage, StoreError>> + Send + use<E, S>
-    where
-        S: Stream<Item = Result<jetstream::Message, E>> + Send + 'static,
-        E: 'static,
-    {
         let mut reconnects = self.reconnects.clone();
         if let Some(r) = reconnects.as_mut() {
             r.borrow_and_update();
@@ -295,8 +281,8 @@ impl EventStore {
                 None => futures::future::pending::<()>().await,
             }
         };
-        messages.take_until(Box::pin(reconnected)).map(move |item| {
-            let msg = item.map_err(error)?;
+        Ok(messages.take_until(Box::pin(reconnected)).map(|item| {
+            let msg = item.map_err(|e| StoreError::Unavailable(e.to_string()))?;
             let seq = msg
                 .info()
                 .map_err(|e| StoreError::Other(e.to_string()))?
@@ -310,7 +296,7 @@ impl EventStore {
                 subject,
                 message,
             })
-        })
+        }))
     }
 }
 

@@ -102,7 +102,7 @@ impl AdminCustomer {
         if !state.audit_index {
             return Err(crate::schema::gql_error(
                 "AUDIT_INDEX_DISABLED",
-                "this gateway keeps no audit index: start it with --audit-index \
+                "this gateway keeps no audit index: start it with --audit-index true \
                  (the event log has every event: `authd events customer …`)",
             ));
         }
@@ -124,7 +124,10 @@ impl AdminCustomer {
             .map_err(crate::internal)?;
         let more = rows.len() > first as usize;
         rows.truncate(first as usize);
-        let next_cursor = more.then(|| rows.last().map(|r| format!("{}.{}", r.seq, r.idx)));
+        let next_cursor = rows
+            .last()
+            .filter(|_| more)
+            .map(|r| format!("{}.{}", r.seq, r.idx));
         Ok(AuditEventPage {
             events: rows
                 .into_iter()
@@ -140,7 +143,7 @@ impl AdminCustomer {
                     sequence: r.seq.to_string(),
                 })
                 .collect(),
-            next_cursor: next_cursor.flatten(),
+            next_cursor,
         })
     }
 }

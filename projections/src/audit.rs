@@ -36,7 +36,7 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// `anonymous`, `system`, `customer:<id>`, `admin:<key prefix>`.
-pub fn actor_label(actor: &Actor) -> String {
+fn actor_label(actor: &Actor) -> String {
     match actor {
         Actor::Anonymous => "anonymous".into(),
         Actor::System => "system".into(),

@@ -23,17 +23,11 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
 /// and rebuilt from sequence 1: read models are disposable.
 pub const SCHEMA_VERSION: i64 = 4;
 
-/// Every table a read-model file may hold (a rebuild writes them all into
-/// one file; the live gateway keeps the audit index in a file of its own).
-const TABLES: [&str; 7] = [
-    "checkpoints",
-    "projects",
-    "api_keys",
-    "customers",
-    "sessions",
-    "audit",
-    "audit_sessions",
-];
+/// The read model's tables (besides `checkpoints`).
+pub const READ_MODEL_TABLES: [&str; 4] = ["projects", "api_keys", "customers", "sessions"];
+/// The audit index's tables. A rebuild writes them into the read model's
+/// file; the live gateway keeps them in a file of their own.
+pub const AUDIT_TABLES: [&str; 2] = ["audit", "audit_sessions"];
 
 /// Empties a file of another schema version (read models are disposable).
 fn reset_if_other_version(conn: &Connection) -> rusqlite::Result<()> {
@@ -46,7 +40,8 @@ fn reset_if_other_version(conn: &Connection) -> rusqlite::Result<()> {
                 "read-model schema changed; rebuilding from sequence 1"
             );
         }
-        for table in TABLES {
+        let tables = ["checkpoints"].into_iter();
+        for table in tables.chain(READ_MODEL_TABLES).chain(AUDIT_TABLES) {
             conn.execute_batch(&format!("DROP TABLE IF EXISTS {table}"))?;
         }
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -97,12 +92,12 @@ pub fn set_checkpoint(tx: &Transaction<'_>, seq: u64) -> rusqlite::Result<()> {
 /// Every row of every read-model table, one line each, sorted: two files
 /// with the same dump hold the same read model.
 pub fn dump(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    dump_tables(conn, &["projects", "api_keys", "customers", "sessions"])
+    dump_tables(conn, &READ_MODEL_TABLES)
 }
 
 /// The same for the audit index.
 pub fn dump_audit(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    dump_tables(conn, &["audit", "audit_sessions"])
+    dump_tables(conn, &AUDIT_TABLES)
 }
 
 fn dump_tables(conn: &Connection, tables: &[&str]) -> rusqlite::Result<Vec<String>> {

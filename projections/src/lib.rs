@@ -3,7 +3,7 @@
 //! in the same transaction as their rows, rebuildable from sequence 1 at
 //! any time.
 
-pub mod audit;
+mod audit;
 mod customers;
 pub mod db;
 mod projects;

@@ -216,7 +216,7 @@ impl Projector {
     }
 
     /// The lowest sequence every file has applied.
-    fn both_applied(&self) -> u64 {
+    fn all_applied(&self) -> u64 {
         let main = *self.applied.borrow();
         self.audit_applied
             .as_ref()
@@ -230,7 +230,7 @@ impl Projector {
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
         while !shutdown.is_cancelled() {
-            let from = self.both_applied() + 1;
+            let from = self.all_applied() + 1;
             let stream = match store.subscribe(from).await {
                 Ok(s) => s,
                 Err(e) => {
@@ -290,7 +290,7 @@ impl Projector {
                 }
             }
             // Resume from what the writers have committed.
-            while self.both_applied() < sent {
+            while self.all_applied() < sent {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             tokio::select! {
