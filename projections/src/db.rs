@@ -19,6 +19,33 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// How a rebuild writes its new file: nobody reads it until the rebuild
+/// ends, and a failed rebuild throws it away, so it keeps no journal, does
+/// not wait for the disk, and keeps the pages it is filling in a large cache
+/// (long transactions then write each page about once). `finish_rebuild`
+/// turns it into an ordinary WAL file.
+pub fn open_for_rebuild(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = OFF;
+         PRAGMA synchronous = OFF;
+         PRAGMA cache_size = -262144;
+         PRAGMA foreign_keys = ON;",
+    )?;
+    Ok(conn)
+}
+
+/// Messages a rebuild applies per transaction (see `open_for_rebuild`).
+pub const REBUILD_TRANSACTION: usize = 65_536;
+
+/// Makes a rebuilt file what `open` expects: WAL, synced.
+pub fn finish_rebuild(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;",
+    )
+}
+
 /// Bumped whenever a table changes. A file of another version is emptied
 /// and rebuilt from sequence 1: read models are disposable.
 pub const SCHEMA_VERSION: i64 = 4;

@@ -328,7 +328,7 @@ pub async fn rebuild(
     if path.exists() {
         anyhow::bail!("{} exists; a rebuild writes a new file", path.display());
     }
-    let conn = db::open(path)?;
+    let conn = db::open_for_rebuild(path)?;
     db::migrate(&conn)?;
     if audit {
         db::migrate_audit(&conn)?;
@@ -338,9 +338,6 @@ pub async fn rebuild(
     } else {
         Tables::ReadModel
     };
-    // A new file nobody reads yet: if the process dies it is thrown away,
-    // so commits need not wait for the disk.
-    conn.execute_batch("PRAGMA synchronous = OFF")?;
     let last = store.last_stream_sequence().await?;
     let target = match until {
         Until::Sequence(u) => u.min(last),
@@ -355,18 +352,32 @@ pub async fn rebuild(
     }
     // Receiving and decoding (here) overlap with applying (on the writer
     // thread), one core each.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<RecordedMessage>>(8);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<RecordedMessage>>(32);
     let writer = std::thread::Builder::new().name("replay".into()).spawn(
         move || -> anyhow::Result<u64> {
             let mut conn = conn;
-            let mut reached = 0;
+            let (mut reached, mut in_transaction) = (0, 0);
+            let mut tx = conn.transaction()?;
             while let Some(batch) = rx.blocking_recv() {
-                reached = apply_to(tables, &mut conn, &batch)?;
+                for m in &batch {
+                    tables.apply(&tx, m)?;
+                }
+                reached = batch.last().map_or(reached, |m| m.seq);
+                in_transaction += batch.len();
+                if in_transaction >= db::REBUILD_TRANSACTION {
+                    db::set_checkpoint(&tx, reached)?;
+                    tx.commit()?;
+                    tx = conn.transaction()?;
+                    in_transaction = 0;
+                }
             }
+            db::set_checkpoint(&tx, reached)?;
+            tx.commit()?;
+            db::finish_rebuild(&conn)?;
             Ok(reached)
         },
     )?;
-    let stream = store.subscribe(1).await?;
+    let stream = store.read_range(1, target).await?;
     let mut chunks = std::pin::pin!(stream.ready_chunks(BATCH * 4));
     let mut sent = 0;
     let mut past_time = false;
