@@ -1,11 +1,17 @@
 //! Password hashing with argon2id, off the async runtime, with bounded
 //! concurrency, and the input rules checked before any hashing.
 
-use std::sync::Arc;
+use std::{
+    cell::RefCell,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use argon2::{
-    Algorithm, Argon2, Params, Version,
-    password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString},
+    Algorithm, Argon2, Block, Params, Version,
+    password_hash::{Output, ParamsString, PasswordHash, SaltString},
 };
 
 use authd_events::PasswordPolicy;
@@ -38,10 +44,9 @@ impl Default for HashParams {
 }
 
 impl HashParams {
-    fn argon2(&self) -> Argon2<'static> {
-        let params = Params::new(self.m_cost, self.t_cost, self.p_cost, None)
-            .expect("argon2 parameters are validated at startup");
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    fn params(&self) -> Params {
+        Params::new(self.m_cost, self.t_cost, self.p_cost, None)
+            .expect("argon2 parameters are validated at startup")
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -108,12 +113,8 @@ impl PasswordHasher {
     /// the sensible maximum: more only adds latency).
     pub fn new(params: HashParams, concurrency: usize) -> Result<Self, String> {
         params.validate()?;
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        let dummy = params
-            .argon2()
-            .hash_password(b"authd dummy password for unknown accounts", &salt)
-            .map_err(|e| e.to_string())?
-            .to_string();
+        let dummy = hash_phc(params, b"authd dummy password for unknown accounts")
+            .map_err(|e| e.to_string())?;
         Ok(Self {
             params,
             pool: Arc::new(HashPool::new(concurrency.max(1))),
@@ -127,29 +128,15 @@ impl PasswordHasher {
 
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
         let params = self.params;
-        self.run(move || {
-            let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            params
-                .argon2()
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|_| HashError)
-        })
-        .await?
+        self.run(move || hash_phc(params, password.as_bytes()).map_err(|_| HashError))
+            .await?
     }
 
     /// Verifies with the parameters stored in the hash itself, so hashes made
     /// under older parameters keep working.
     pub async fn verify(&self, password: String, phc: String) -> Result<bool, HashError> {
-        self.run(move || {
-            let Ok(parsed) = PasswordHash::new(&phc) else {
-                return false;
-            };
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .await
+        self.run(move || verify_phc(password.as_bytes(), &phc))
+            .await
     }
 
     /// Spends the time of one verification on nothing, for unknown accounts.
@@ -170,6 +157,80 @@ impl PasswordHasher {
     }
 }
 
+thread_local! {
+    /// argon2's working memory (19 MiB by default), kept by each hashing
+    /// thread from one hash to the next while hashes are queued: allocating,
+    /// zeroing and faulting it in anew for every hash cost about 8 % of a
+    /// verification.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with `blocks` blocks of this thread's argon2 memory.
+fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        f(&mut memory[..blocks])
+    })
+}
+
+/// A new argon2id PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) of
+/// `password` under a random salt.
+fn hash_phc(params: HashParams, password: &[u8]) -> Result<String, argon2::password_hash::Error> {
+    let params = params.params();
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let salt_raw = salt.decode_b64(&mut salt_bytes)?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    with_memory(params.block_count(), |memory| {
+        argon2.hash_password_into_with_memory(password, salt_raw, &mut out, memory)
+    })?;
+    Ok(PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out)?),
+    }
+    .to_string())
+}
+
+/// Whether `password` matches the PHC string, under the algorithm, version
+/// and parameters recorded in it (so hashes made under older parameters
+/// keep working). The comparison takes constant time.
+fn verify_phc(password: &[u8], phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+        parsed.salt,
+        parsed.hash,
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::V0x13,
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let out = &mut out[..expected.len()];
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let hashed = with_memory(params.block_count(), |memory| {
+        argon2.hash_password_into_with_memory(password, salt, out, memory)
+    });
+    // `Output`'s equality is constant-time.
+    hashed.is_ok() && Output::new(out).is_ok_and(|out| out == expected)
+}
+
 type Job = Box<dyn FnOnce() + Send>;
 
 /// A fixed set of threads that do nothing but hash. A fixed set (rather
@@ -178,22 +239,30 @@ type Job = Box<dyn FnOnce() + Send>;
 /// per thread, and queues excess work instead of oversubscribing the cores.
 struct HashPool {
     jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+    /// Jobs submitted and not yet taken by a thread.
+    queued: Arc<AtomicUsize>,
 }
 
 impl HashPool {
     fn new(threads: usize) -> Self {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let rx = Arc::new(std::sync::Mutex::new(rx));
+        let queued = Arc::new(AtomicUsize::new(0));
         for i in 0..threads {
-            let rx = rx.clone();
+            let (rx, queued) = (rx.clone(), queued.clone());
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
                     loop {
                         let job = rx.lock().unwrap().recv();
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => return,
+                        let Ok(job) = job else { return };
+                        queued.fetch_sub(1, Ordering::AcqRel);
+                        job();
+                        // Under load the working memory goes to the next
+                        // hash; when nothing waits, it goes back, so an idle
+                        // service does not hold 19 MiB per thread.
+                        if queued.load(Ordering::Acquire) == 0 {
+                            MEMORY.with_borrow_mut(|memory| *memory = Vec::new());
                         }
                     }
                 })
@@ -201,11 +270,16 @@ impl HashPool {
         }
         Self {
             jobs: std::sync::Mutex::new(tx),
+            queued,
         }
     }
 
     fn submit(&self, job: Job) -> Result<(), HashError> {
-        self.jobs.lock().unwrap().send(job).map_err(|_| HashError)
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        self.jobs.lock().unwrap().send(job).map_err(|_| {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            HashError
+        })
     }
 }
 
@@ -290,6 +364,56 @@ mod tests {
                 .unwrap()
         );
         hasher.verify_dummy("anything".into()).await.unwrap();
+    }
+
+    #[test]
+    fn hashes_agree_with_the_argon2_crates_own_api() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let params = HashParams {
+            m_cost: 64,
+            t_cost: 1,
+            p_cost: 1,
+        };
+        // Ours verifies with the crate's verifier...
+        let ours = hash_phc(params, b"pa55word").unwrap();
+        assert!(ours.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{ours}");
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"pa55word", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"pa55wort", &parsed)
+                .is_err()
+        );
+        // ...and the crate's hashes (another algorithm, version, output
+        // length and parameters included) verify with ours.
+        for (algorithm, version, output) in [
+            (Algorithm::Argon2id, Version::V0x13, 32),
+            (Algorithm::Argon2i, Version::V0x10, 16),
+            (Algorithm::Argon2d, Version::V0x13, 64),
+        ] {
+            let params = Params::new(128, 2, 2, Some(output)).unwrap();
+            let salt = SaltString::generate(&mut rand::rngs::OsRng);
+            let theirs = Argon2::new(algorithm, version, params)
+                .hash_password(b"pa55word", &salt)
+                .unwrap()
+                .to_string();
+            assert!(verify_phc(b"pa55word", &theirs), "{theirs}");
+            assert!(!verify_phc(b"pa55wort", &theirs), "{theirs}");
+        }
+        // The working memory is reused at whatever size a hash asks for.
+        assert!(verify_phc(b"pa55word", &ours));
+        assert!(!verify_phc(
+            b"pa55word",
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$"
+        ));
+        assert!(!verify_phc(
+            b"pa55word",
+            "$scrypt$ln=16,r=8,p=1$c2FsdA$aGFzaA"
+        ));
     }
 
     #[test]
