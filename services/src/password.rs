@@ -416,6 +416,32 @@ mod tests {
         ));
     }
 
+    #[tokio::test]
+    async fn working_memory_is_kept_while_hashes_wait_and_freed_when_idle() {
+        let params = HashParams {
+            m_cost: 256,
+            t_cost: 1,
+            p_cost: 1,
+        };
+        let hasher = PasswordHasher::new(params, 1).unwrap();
+        let held = || hasher.run(|| MEMORY.with_borrow(Vec::len));
+        // A hash with another one queued behind it leaves its memory to it.
+        let (hashed, during) = tokio::join!(hasher.hash("pa55word".into()), held());
+        hashed.unwrap();
+        assert_eq!(during.unwrap(), 256);
+        // Nothing queued after that: the memory goes back (a thread frees it
+        // just after answering, so look again until it has).
+        let mut idle = held().await.unwrap();
+        for _ in 0..100 {
+            if idle == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            idle = held().await.unwrap();
+        }
+        assert_eq!(idle, 0);
+    }
+
     #[test]
     fn bad_parameters_are_refused() {
         assert!(
