@@ -51,7 +51,7 @@ async fn read_request(state: &AppState, body: Body) -> Result<async_graphql::Req
                 &format!("request body exceeds {} bytes", state.limits.body_limit),
             )
         })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+    let mut request: async_graphql::Request = serde_json::from_slice(&bytes).map_err(|e| {
         let message = if std::str::from_utf8(&bytes).is_err() {
             "request body is not valid UTF-8".to_string()
         } else if bytes.trim_ascii_start().starts_with(b"[") {
@@ -61,7 +61,9 @@ async fn read_request(state: &AppState, body: Body) -> Result<async_graphql::Req
             format!("request body is not a GraphQL request: {e}")
         };
         error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message)
-    })
+    })?;
+    state.parsed.prepare(&mut request);
+    Ok(request)
 }
 
 /// Gives parse and validation errors (unknown operation, missing variable,

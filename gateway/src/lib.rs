@@ -6,6 +6,7 @@ pub mod auth;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+pub mod parsed;
 pub mod schema;
 pub mod state;
 
@@ -77,6 +78,7 @@ pub fn state(parts: GatewayParts) -> AppState {
         limits: parts.limits,
         dev: parts.dev,
         audit_index: parts.audit_index,
+        parsed: Default::default(),
     }))
 }
 

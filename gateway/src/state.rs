@@ -24,6 +24,7 @@ pub struct Inner {
     pub audit_index: bool,
     pub rate_limits: crate::limits::RateLimits,
     pub admin_schema: crate::admin::AdminSchema,
+    pub parsed: crate::parsed::ParsedQueries,
 }
 
 impl std::ops::Deref for AppState {
