@@ -331,4 +331,21 @@ async fn a_range_read_gives_exactly_the_asked_messages_across_many_pulls() {
         .query_row("SELECT count(*) FROM customers", [], |r| r.get(0))
         .unwrap();
     assert_eq!(customers, 5_001);
+
+    // A rebuild that fails (here on a message that does not decode) leaves
+    // no file behind.
+    js.publish(
+        format!("authd.evt.{}.customer.c_garbage", env.project_id),
+        "not an event".into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    let failed = env.dir.path().join("failed.db");
+    let error = authd_projections::rebuild(&env.store, &failed, Until::Latest, false, |_, _| {})
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("decode"), "{error}");
+    assert!(!failed.exists());
 }

@@ -323,11 +323,27 @@ pub async fn rebuild(
     path: &Path,
     until: Until,
     audit: bool,
-    mut progress: impl FnMut(u64, u64),
+    progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<u64> {
     if path.exists() {
         anyhow::bail!("{} exists; a rebuild writes a new file", path.display());
     }
+    let rebuilt = rebuild_into(store, path, until, audit, progress).await;
+    if rebuilt.is_err() {
+        // Written without a journal: what a failed rebuild leaves is no
+        // read model, so nothing is left.
+        let _ = std::fs::remove_file(path);
+    }
+    rebuilt
+}
+
+async fn rebuild_into(
+    store: &EventStore,
+    path: &Path,
+    until: Until,
+    audit: bool,
+    mut progress: impl FnMut(u64, u64),
+) -> anyhow::Result<u64> {
     let conn = db::open_for_rebuild(path)?;
     db::migrate(&conn)?;
     if audit {
