@@ -98,22 +98,61 @@ pub fn migrate_audit(conn: &Connection) -> rusqlite::Result<()> {
 
 pub fn checkpoint(conn: &Connection) -> rusqlite::Result<u64> {
     Ok(conn
-        .query_row(
-            "SELECT seq FROM checkpoints WHERE name = ?1",
-            [CHECKPOINT],
-            |r| r.get::<_, i64>(0),
-        )
+        .prepare_cached("SELECT seq FROM checkpoints WHERE name = ?1")?
+        .query_row([CHECKPOINT], |r| r.get::<_, i64>(0))
         .optional()?
         .unwrap_or(0) as u64)
 }
 
 pub fn set_checkpoint(tx: &Transaction<'_>, seq: u64) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO checkpoints (name, seq) VALUES (?1, ?2)
          ON CONFLICT(name) DO UPDATE SET seq = excluded.seq",
-        rusqlite::params![CHECKPOINT, seq as i64],
-    )?;
+    )?
+    .execute(rusqlite::params![CHECKPOINT, seq as i64])?;
     Ok(())
+}
+
+/// Checkpoints a WAL file's log into it every `every`, on its own thread
+/// and connection, for a writer that turned automatic checkpoints off. A
+/// passive checkpoint never blocks the writer or readers; it copies what no
+/// reader still needs. Stops when dropped.
+pub struct Checkpointer {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    pub fn spawn(path: &Path, every: std::time::Duration) -> rusqlite::Result<Self> {
+        let conn = open(path)?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("wal-checkpoint".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(every)
+                {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::debug!(error = %e, "WAL checkpoint failed; trying again later");
+                    }
+                }
+            })
+            .expect("a checkpoint thread can be spawned");
+        Ok(Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Every row of every read-model table, one line each, sorted: two files
@@ -146,4 +185,38 @@ fn dump_tables(conn: &Connection, tables: &[&str]) -> rusqlite::Result<Vec<Strin
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With automatic checkpoints off, pages reach the database file only
+    /// through the checkpointer.
+    #[test]
+    fn the_checkpointer_moves_the_log_into_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.db");
+        let conn = open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA wal_autocheckpoint = 0;
+             CREATE TABLE t (b BLOB NOT NULL);",
+        )
+        .unwrap();
+        for _ in 0..50 {
+            conn.execute("INSERT INTO t (b) VALUES (zeroblob(100000))", [])
+                .unwrap();
+        }
+        let file_len = || std::fs::metadata(&path).unwrap().len();
+        assert!(file_len() < 1_000_000, "nothing checkpointed yet");
+        let checkpointer =
+            Checkpointer::spawn(&path, std::time::Duration::from_millis(10)).unwrap();
+        let start = std::time::Instant::now();
+        while file_len() < 5_000_000 && start.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(file_len() >= 5_000_000, "the log reached the file");
+        // Dropping it stops its thread (the test would hang otherwise).
+        drop(checkpointer);
+    }
 }
