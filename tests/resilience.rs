@@ -349,3 +349,57 @@ async fn a_range_read_gives_exactly_the_asked_messages_across_many_pulls() {
     assert!(error.to_string().contains("decode"), "{error}");
     assert!(!failed.exists());
 }
+
+/// A long-lived session (more events than are read one by one) loads from
+/// the stream in one pass after a restart, with every earlier token still
+/// known: the next refresh works and an old token is caught as reused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_long_history_loads_cold_after_a_restart() {
+    let mut env = TestEnv::start().await;
+    let reg = env.register("long@example.com", PASSWORD).await;
+    let mut tokens = vec![reg["refreshToken"].as_str().unwrap().to_string()];
+    for _ in 0..40 {
+        let r = env.refresh(tokens.last().unwrap()).await;
+        assert_eq!(r["success"], true, "{r}");
+        tokens.push(r["refreshToken"].as_str().unwrap().to_string());
+    }
+    // The session's subject, read whole and from its middle, among other
+    // subjects' messages.
+    env.register("other@example.com", PASSWORD).await;
+    let session_id = tokens[0].split('.').next().unwrap();
+    let subject = authd_events::AggregateSubject::new(
+        &env.project_id,
+        authd_events::AggregateKind::Session,
+        session_id,
+    )
+    .unwrap();
+    let history = env.store.read_aggregate(&subject).await.unwrap();
+    assert_eq!(history.len(), 41);
+    assert!(history.iter().all(|m| m.subject == subject));
+    assert!(history.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(
+        history.last().unwrap().seq,
+        env.store.last_sequence(&subject).await.unwrap()
+    );
+    let tail = env
+        .store
+        .read_aggregate_from(&subject, history[20].seq)
+        .await
+        .unwrap();
+    assert_eq!(
+        tail.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        history[20..].iter().map(|m| m.seq).collect::<Vec<_>>()
+    );
+
+    // Cold caches: the services load the session from the stream.
+    env.stop_roles().await;
+    env.start_services();
+    env.start_gateway().await;
+    let next = env.refresh(tokens.last().unwrap()).await;
+    assert_eq!(next["success"], true, "{next}");
+    let reused = env.refresh(&tokens[3]).await;
+    assert_eq!(
+        reused["errors"][0]["code"], "REFRESH_TOKEN_REUSED",
+        "{reused}"
+    );
+}
