@@ -1,12 +1,9 @@
 //! Password hashing with argon2id, off the async runtime, with bounded
 //! concurrency, and the input rules checked before any hashing.
 
-use std::{
-    cell::RefCell,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
 };
 
 use argon2::{
@@ -113,8 +110,12 @@ impl PasswordHasher {
     /// the sensible maximum: more only adds latency).
     pub fn new(params: HashParams, concurrency: usize) -> Result<Self, String> {
         params.validate()?;
-        let dummy = hash_phc(params, b"authd dummy password for unknown accounts")
-            .map_err(|e| e.to_string())?;
+        let dummy = hash_phc(
+            params,
+            b"authd dummy password for unknown accounts",
+            &mut Vec::new(),
+        )
+        .map_err(|e| e.to_string())?;
         Ok(Self {
             params,
             pool: Arc::new(HashPool::new(concurrency.max(1))),
@@ -128,14 +129,14 @@ impl PasswordHasher {
 
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
         let params = self.params;
-        self.run(move || hash_phc(params, password.as_bytes()).map_err(|_| HashError))
+        self.run(move |memory| hash_phc(params, password.as_bytes(), memory).map_err(|_| HashError))
             .await?
     }
 
     /// Verifies with the parameters stored in the hash itself, so hashes made
     /// under older parameters keep working.
     pub async fn verify(&self, password: String, phc: String) -> Result<bool, HashError> {
-        self.run(move || verify_phc(password.as_bytes(), &phc))
+        self.run(move |memory| verify_phc(password.as_bytes(), &phc, memory))
             .await
     }
 
@@ -145,48 +146,46 @@ impl PasswordHasher {
         self.verify(password, dummy).await.map(|_| ())
     }
 
+    /// Runs `f` on a hashing thread, with that thread's working memory.
     async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce() -> T + Send + 'static,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, HashError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.pool.submit(Box::new(move || {
-            let _ = tx.send(f());
+        self.pool.submit(Box::new(move |memory| {
+            let _ = tx.send(f(memory));
         }))?;
         rx.await.map_err(|_| HashError)
     }
 }
 
-thread_local! {
-    /// argon2's working memory (19 MiB by default), kept by each hashing
-    /// thread from one hash to the next while hashes are queued: allocating,
-    /// zeroing and faulting it in anew for every hash cost about 8 % of a
-    /// verification.
-    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` with `blocks` blocks of this thread's argon2 memory.
-fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
-    MEMORY.with_borrow_mut(|memory| {
-        if memory.len() < blocks {
-            memory.resize(blocks, Block::default());
-        }
-        f(&mut memory[..blocks])
-    })
+/// The first `blocks` blocks of `memory`, grown to that if shorter.
+fn blocks(memory: &mut Vec<Block>, blocks: usize) -> &mut [Block] {
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    &mut memory[..blocks]
 }
 
 /// A new argon2id PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) of
-/// `password` under a random salt.
-fn hash_phc(params: HashParams, password: &[u8]) -> Result<String, argon2::password_hash::Error> {
+/// `password` under a random salt, in `memory`.
+fn hash_phc(
+    params: HashParams,
+    password: &[u8],
+    memory: &mut Vec<Block>,
+) -> Result<String, argon2::password_hash::Error> {
     let params = params.params();
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     let mut salt_bytes = [0u8; 64];
     let salt_raw = salt.decode_b64(&mut salt_bytes)?;
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-    with_memory(params.block_count(), |memory| {
-        argon2.hash_password_into_with_memory(password, salt_raw, &mut out, memory)
-    })?;
+    argon2.hash_password_into_with_memory(
+        password,
+        salt_raw,
+        &mut out,
+        blocks(memory, params.block_count()),
+    )?;
     Ok(PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
@@ -199,8 +198,8 @@ fn hash_phc(params: HashParams, password: &[u8]) -> Result<String, argon2::passw
 
 /// Whether `password` matches the PHC string, under the algorithm, version
 /// and parameters recorded in it (so hashes made under older parameters
-/// keep working). The comparison takes constant time.
-fn verify_phc(password: &[u8], phc: &str) -> bool {
+/// keep working), in `memory`. The comparison takes constant time.
+fn verify_phc(password: &[u8], phc: &str, memory: &mut Vec<Block>) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
@@ -224,14 +223,21 @@ fn verify_phc(password: &[u8], phc: &str) -> bool {
     let mut out = [0u8; Output::MAX_LENGTH];
     let out = &mut out[..expected.len()];
     let argon2 = Argon2::new(algorithm, version, params.clone());
-    let hashed = with_memory(params.block_count(), |memory| {
-        argon2.hash_password_into_with_memory(password, salt, out, memory)
-    });
+    let hashed = argon2.hash_password_into_with_memory(
+        password,
+        salt,
+        out,
+        blocks(memory, params.block_count()),
+    );
     // `Output`'s equality is constant-time.
     hashed.is_ok() && Output::new(out).is_ok_and(|out| out == expected)
 }
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A job gets its thread's argon2 working memory (19 MiB by default): kept
+/// from one hash to the next while hashes are queued, since allocating,
+/// zeroing and faulting it in anew for every hash cost about 8 % of a
+/// verification.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
 /// A fixed set of threads that do nothing but hash. A fixed set (rather
 /// than the runtime's blocking pool, which grows to hundreds of threads)
@@ -253,16 +259,17 @@ impl HashPool {
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
+                    let mut memory = Vec::new();
                     loop {
                         let job = rx.lock().unwrap().recv();
                         let Ok(job) = job else { return };
                         queued.fetch_sub(1, Ordering::AcqRel);
-                        job();
+                        job(&mut memory);
                         // Under load the working memory goes to the next
                         // hash; when nothing waits, it goes back, so an idle
                         // service does not hold 19 MiB per thread.
                         if queued.load(Ordering::Acquire) == 0 {
-                            MEMORY.with_borrow_mut(|memory| *memory = Vec::new());
+                            memory = Vec::new();
                         }
                     }
                 })
@@ -375,7 +382,9 @@ mod tests {
             p_cost: 1,
         };
         // Ours verifies with the crate's verifier...
-        let ours = hash_phc(params, b"pa55word").unwrap();
+        // One working memory for every hash below, at whatever size each asks for.
+        let mut memory = Vec::new();
+        let ours = hash_phc(params, b"pa55word", &mut memory).unwrap();
         assert!(ours.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{ours}");
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(
@@ -401,18 +410,19 @@ mod tests {
                 .hash_password(b"pa55word", &salt)
                 .unwrap()
                 .to_string();
-            assert!(verify_phc(b"pa55word", &theirs), "{theirs}");
-            assert!(!verify_phc(b"pa55wort", &theirs), "{theirs}");
+            assert!(verify_phc(b"pa55word", &theirs, &mut memory), "{theirs}");
+            assert!(!verify_phc(b"pa55wort", &theirs, &mut memory), "{theirs}");
         }
-        // The working memory is reused at whatever size a hash asks for.
-        assert!(verify_phc(b"pa55word", &ours));
+        assert!(verify_phc(b"pa55word", &ours, &mut memory));
         assert!(!verify_phc(
             b"pa55word",
-            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$"
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$",
+            &mut memory
         ));
         assert!(!verify_phc(
             b"pa55word",
-            "$scrypt$ln=16,r=8,p=1$c2FsdA$aGFzaA"
+            "$scrypt$ln=16,r=8,p=1$c2FsdA$aGFzaA",
+            &mut memory
         ));
     }
 
@@ -424,7 +434,7 @@ mod tests {
             p_cost: 1,
         };
         let hasher = PasswordHasher::new(params, 1).unwrap();
-        let held = || hasher.run(|| MEMORY.with_borrow(Vec::len));
+        let held = || hasher.run(|memory| memory.len());
         // A hash with another one queued behind it leaves its memory to it.
         let (hashed, during) = tokio::join!(hasher.hash("pa55word".into()), held());
         hashed.unwrap();
