@@ -19,6 +19,12 @@ fn code(v: &Value) -> &str {
         .unwrap_or_else(|| panic!("no code in {v}"))
 }
 
+fn message(v: &Value) -> &str {
+    v["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no message in {v}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn malformed_requests_get_a_coded_error() {
     let env = TestEnv::start().await;
@@ -31,12 +37,7 @@ async fn malformed_requests_get_a_coded_error() {
         .post_raw(&[JSON, key], vec![0xff, 0xfe, 0x00, 0x7b])
         .await;
     assert_eq!((status, code(&body)), (400, "BAD_REQUEST"));
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("UTF-8")
-    );
+    assert!(message(&body).contains("UTF-8"));
     let (status, body) = env.post_raw(&[JSON, key], r#""just a string""#).await;
     assert_eq!((status, code(&body)), (400, "BAD_REQUEST"));
     let (status, body) = env
@@ -46,13 +47,7 @@ async fn malformed_requests_get_a_coded_error() {
         )
         .await;
     assert_eq!((status, code(&body)), (400, "BAD_REQUEST"));
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("batched requests"),
-        "{body}"
-    );
+    assert!(message(&body).contains("batched requests"), "{body}");
 
     let huge = json!({ "query": format!("{{ currentUser {{ id }} }} #{}", "x".repeat(100_000)) })
         .to_string();
@@ -104,27 +99,13 @@ async fn queries_too_deep_or_too_costly_are_refused() {
     let deep = "{ __schema { types { fields { type { ofType { ofType { name } } } } } } }";
     let body = env.gql(deep, json!({})).await;
     assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .to_lowercase()
-            .contains("deep"),
-        "{body}"
-    );
+    assert!(message(&body).to_lowercase().contains("deep"), "{body}");
     drop(env);
 
     let env = TestEnv::start_with(|c| c.limits.max_complexity = 5).await;
     let costly = "{ a: currentUser { id } b: currentUser { id } c: currentUser { id } }";
     let body = env.gql(costly, json!({})).await;
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .to_lowercase()
-            .contains("complex"),
-        "{body}"
-    );
+    assert!(message(&body).to_lowercase().contains("complex"), "{body}");
     // Within the limits the same endpoint answers.
     assert_eq!(
         env.gql("{ currentUser { id } }", json!({})).await,

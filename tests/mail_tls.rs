@@ -41,15 +41,13 @@ async fn starttls_with_credentials_delivers_through_a_private_ca() {
     let port = authd::nats_server::free_port();
     // A password with characters that must be percent-encoded in the URL.
     let smtp = SmtpServer::start_tls(port, "mailer", "s3cret pass/word");
-    let mut env = TestEnv::start_with(|c| {
+    let env = TestEnv::start_mailing_to(smtp, |c| {
         c.smtp_url = Some(format!(
             "smtp://mailer:s3cret%20pass%2Fword@127.0.0.1:{port}?tls=required"
         ));
         c.smtp_ca_file = Some(fixture("ca.pem"));
     })
     .await;
-    env.smtp = Some(smtp);
-    env.start_mailer();
     env.register("ann@example.com", PASSWORD).await;
     request_reset(&env, "ann@example.com").await;
 
@@ -65,9 +63,7 @@ async fn an_untrusted_certificate_or_wrong_password_delivers_nothing_and_loses_n
     let smtp = SmtpServer::start_tls(port, "mailer", "right");
     let url = |password: &str| format!("smtp://mailer:{password}@127.0.0.1:{port}?tls=required");
     // First without the CA: the public roots do not vouch for the test CA.
-    let mut env = TestEnv::start_with(|c| c.smtp_url = Some(url("right"))).await;
-    env.smtp = Some(smtp);
-    env.start_mailer();
+    let mut env = TestEnv::start_mailing_to(smtp, |c| c.smtp_url = Some(url("right"))).await;
     env.register("ann@example.com", PASSWORD).await;
     request_reset(&env, "ann@example.com").await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -136,13 +132,11 @@ async fn implicit_tls_delivers() {
     let backend = authd::nats_server::free_port();
     let smtp = SmtpServer::start(backend);
     let (port, handshakes) = tls_terminator(backend).await;
-    let mut env = TestEnv::start_with(|c| {
+    let env = TestEnv::start_mailing_to(smtp, |c| {
         c.smtp_url = Some(format!("smtps://127.0.0.1:{port}"));
         c.smtp_ca_file = Some(fixture("ca.pem"));
     })
     .await;
-    env.smtp = Some(smtp);
-    env.start_mailer();
     env.register("ann@example.com", PASSWORD).await;
     request_reset(&env, "ann@example.com").await;
 

@@ -111,12 +111,18 @@ impl TestEnv {
 
     pub async fn start_with_mail_and(tweak: impl FnOnce(&mut Config)) -> Self {
         let port = authd::nats_server::free_port();
-        let mut env = Self::start_with(|c| {
+        Self::start_mailing_to(smtp::SmtpServer::start(port), |c| {
             c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
             tweak(c);
         })
-        .await;
-        env.smtp = Some(smtp::SmtpServer::start(port));
+        .await
+    }
+
+    /// authd with its mailer running, configured by `tweak` (which names
+    /// the SMTP URL) to deliver to `smtp`.
+    pub async fn start_mailing_to(smtp: smtp::SmtpServer, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut env = Self::start_with(tweak).await;
+        env.smtp = Some(smtp);
         env.start_mailer();
         env
     }
