@@ -8,11 +8,12 @@ use authd_events::{
     Actor, AggregateKind, AggregateSubject, ApiKeyKind, EventStore, ProjectConfig, RequestMeta,
 };
 use authd_services::{
-    CommandBus,
+    CommandBus, CommandSpec,
     aggregate::Aggregate,
-    command::{
-        Command, CommandEnvelope, CreateProject, CustomerRef, IssueApiKey, Outcome, RevokeApiKey,
-        SuspendCustomer,
+    bus::Sender,
+    commands::{
+        ConfigureProject, CreateProject, IssueApiKey, ReactivateCustomer, RevokeApiKey,
+        SuspendCustomer, UnlockCustomer,
     },
     customer::Customer,
     project::Project,
@@ -100,9 +101,13 @@ pub enum AdminCmd {
     },
 }
 
-async fn send(bus: &CommandBus, tenant: &str, command: Command) -> anyhow::Result<(u64, Outcome)> {
-    let env = CommandEnvelope {
-        command_id: authd_events::new_id("cmd"),
+/// Sends an admin command for `tenant` with the typed client, as the CLI.
+async fn send<C: CommandSpec>(
+    bus: &CommandBus,
+    tenant: &str,
+    command: C,
+) -> anyhow::Result<C::Outcome> {
+    let from = Sender {
         tenant: tenant.to_string(),
         actor: Actor::Admin("cli".into()),
         request: RequestMeta {
@@ -110,10 +115,9 @@ async fn send(bus: &CommandBus, tenant: &str, command: Command) -> anyhow::Resul
             ip: None,
             user_agent: Some("authd admin".into()),
         },
-        command,
     };
-    match bus.send(&env).await? {
-        Ok(ok) => Ok((ok.seq, ok.outcome)),
+    match bus.send(&from, command).await? {
+        Ok(sent) => Ok(sent.outcome),
         Err(e) => anyhow::bail!("{}: {}", e.code, e.message),
     }
 }
@@ -140,17 +144,15 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let out = match args.command {
         AdminCmd::CreateProject { name } => {
             let project = authd_events::new_id("p");
-            let command = Command::CreateProject(CreateProject {
+            let create = CreateProject {
                 name,
                 public_key: None,
                 secret_key: None,
-            });
-            match send(&bus, &project, command).await?.1 {
-                Outcome::ProjectCreated(k) => json!({
-                    "projectId": k.project_id, "publicApiKey": k.public_key, "adminKey": k.secret_key
-                }),
-                other => anyhow::bail!("unexpected outcome {other:?}"),
-            }
+            };
+            let k = send(&bus, &project, create).await?;
+            json!({
+                "projectId": k.project_id, "publicApiKey": k.public_key, "adminKey": k.secret_key
+            })
         }
         AdminCmd::ShowProject { project } => {
             let p: Project = load(&store, &project, AggregateKind::Project, &project).await?;
@@ -211,7 +213,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             if let Some(v) = link_base_url {
                 c.link_base_url = v;
             }
-            send(&bus, &project, Command::ConfigureProject(c.clone())).await?;
+            send(&bus, &project, ConfigureProject { config: c.clone() }).await?;
             json!({ "id": project, "config": c })
         }
         AdminCmd::IssueKey {
@@ -224,25 +226,16 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             } else {
                 ApiKeyKind::Public
             };
-            match send(
-                &bus,
-                &project,
-                Command::IssueApiKey(IssueApiKey { kind, live }),
-            )
-            .await?
-            .1
-            {
-                Outcome::ApiKeyIssued(k) => json!({ "keyId": k.key_id, "key": k.key }),
-                other => anyhow::bail!("unexpected outcome {other:?}"),
-            }
+            let k = send(&bus, &project, IssueApiKey { kind, live }).await?;
+            json!({ "keyId": k.key_id, "key": k.key })
         }
         AdminCmd::RevokeKey { project, key_id } => {
             send(
                 &bus,
                 &project,
-                Command::RevokeApiKey(RevokeApiKey {
+                RevokeApiKey {
                     key_id: key_id.clone(),
-                }),
+                },
             )
             .await?;
             json!({ "revoked": key_id })
@@ -265,10 +258,10 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             customer_id,
             reason,
         } => {
-            let command = Command::SuspendCustomer(SuspendCustomer {
+            let command = SuspendCustomer {
                 customer_id: customer_id.clone(),
                 reason,
-            });
+            };
             send(&bus, &project, command).await?;
             json!({ "suspended": customer_id })
         }
@@ -279,9 +272,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             send(
                 &bus,
                 &project,
-                Command::ReactivateCustomer(CustomerRef {
+                ReactivateCustomer {
                     customer_id: customer_id.clone(),
-                }),
+                },
             )
             .await?;
             json!({ "reactivated": customer_id })
@@ -293,9 +286,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             send(
                 &bus,
                 &project,
-                Command::UnlockCustomer(CustomerRef {
+                UnlockCustomer {
                     customer_id: customer_id.clone(),
-                }),
+                },
             )
             .await?;
             json!({ "unlocked": customer_id })

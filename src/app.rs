@@ -12,9 +12,10 @@ use std::{
 use anyhow::Context as _;
 use authd_events::{Actor, EventStore, RequestMeta, StoreConfig};
 use authd_services::{
-    CommandBus, ServiceConfig, Services,
+    CommandBus, ErrorCode, ServiceConfig, Services,
+    bus::Sender,
     cache::StateCache,
-    command::{Command, CommandEnvelope, CreateProject, Outcome},
+    commands::CreateProject,
     password::{HashParams, PasswordHasher},
     tokens::SigningKeys,
 };
@@ -312,8 +313,7 @@ pub async fn ensure_dev_project(
     let project_id = existing
         .as_ref()
         .map_or_else(|| authd_events::new_id("p"), |k| k.project_id.clone());
-    let env = CommandEnvelope {
-        command_id: authd_events::new_id("cmd"),
+    let from = Sender {
         tenant: project_id.clone(),
         actor: Actor::System,
         request: RequestMeta {
@@ -321,22 +321,22 @@ pub async fn ensure_dev_project(
             ip: None,
             user_agent: None,
         },
-        command: Command::CreateProject(CreateProject {
-            name: "Dev project".into(),
-            public_key: existing.as_ref().map(|k| k.public_api_key.clone()),
-            secret_key: existing.as_ref().map(|k| k.admin_key.clone()),
-        }),
+    };
+    let create = CreateProject {
+        name: "Dev project".into(),
+        public_key: existing.as_ref().map(|k| k.public_api_key.clone()),
+        secret_key: existing.as_ref().map(|k| k.admin_key.clone()),
     };
     let bus = CommandBus::new(client.clone(), config.command_timeout);
     let mut attempt = 0;
     let (public, secret, seq) = loop {
         attempt += 1;
-        match bus.send(&env).await {
-            Ok(Ok(ok)) => match ok.outcome {
-                Outcome::ProjectCreated(k) => break (k.public_key, k.secret_key, ok.seq),
-                other => anyhow::bail!("unexpected outcome {other:?}"),
-            },
-            Ok(Err(e)) if e.code == "PROJECT_EXISTS" => {
+        match bus.send(&from, create.clone()).await {
+            Ok(Ok(sent)) => {
+                let k = sent.outcome;
+                break (k.public_key, k.secret_key, sent.seq);
+            }
+            Ok(Err(e)) if e.code == ErrorCode::ProjectExists => {
                 let k = existing
                     .clone()
                     .context("project exists but dev-keys.json is missing")?;

@@ -118,6 +118,10 @@ struct DevArgs {
     /// Use this NATS instead of starting one.
     #[arg(long, env = "AUTHD_NATS_URL")]
     nats_url: Option<String>,
+    /// The nats-server (2.12+) to start; default: PATH's, else the one
+    /// `scripts/install-nats-server` put in .tools/.
+    #[arg(long, env = "AUTHD_NATS_SERVER")]
+    nats_server: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -310,7 +314,8 @@ async fn main() -> anyhow::Result<()> {
                         .ok()
                         .and_then(|p| p.trim().parse().ok())
                         .filter(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok());
-                    let server = NatsServer::start(&data_dir.join("nats"), port)?;
+                    let binary = authd::nats_server::locate(args.nats_server.as_deref())?;
+                    let server = NatsServer::start_binary(binary, &data_dir.join("nats"), port)?;
                     std::fs::write(&port_file, server.port().to_string())?;
                     let url = server.url();
                     (Some(server), url)

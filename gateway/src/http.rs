@@ -4,6 +4,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use async_graphql::http::GraphiQLSource;
 use authd_events::RequestMeta;
+use authd_services::ErrorCode;
 use axum::{
     Json,
     body::Body,
@@ -14,14 +15,19 @@ use axum::{
 use serde_json::json;
 
 use crate::{
-    auth::{ApiKeyError, Bearer, RequestContext, project_for_key},
+    admin::{AdminContext, AdminSchema},
+    context::{Bearer, RequestContext, project_for_key},
+    error::ApiError,
+    public::PublicSchema,
     state::AppState,
 };
 
-/// A GraphQL-shaped error response: `{"errors":[{"message","extensions":{"code"}}]}`.
-pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    (status, Json(body)).into_response()
+/// What the endpoints share: the state and the two APIs' schemas.
+#[derive(Clone)]
+pub struct Gateway {
+    pub state: AppState,
+    pub public: PublicSchema,
+    pub admin: AdminSchema,
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -41,14 +47,13 @@ fn request_meta(headers: &HeaderMap, peer: Option<SocketAddr>) -> RequestMeta {
 }
 
 /// Reads and parses a GraphQL request body, or answers why not.
-async fn read_request(state: &AppState, body: Body) -> Result<async_graphql::Request, Response> {
+async fn read_request(state: &AppState, body: Body) -> Result<async_graphql::Request, ApiError> {
     let bytes = axum::body::to_bytes(body, state.limits.body_limit)
         .await
         .map_err(|_| {
-            error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                &format!("request body exceeds {} bytes", state.limits.body_limit),
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("request body exceeds {} bytes", state.limits.body_limit),
             )
         })?;
     let mut request: async_graphql::Request = serde_json::from_slice(&bytes).map_err(|e| {
@@ -60,7 +65,7 @@ async fn read_request(state: &AppState, body: Body) -> Result<async_graphql::Req
         } else {
             format!("request body is not a GraphQL request: {e}")
         };
-        error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message)
+        ApiError::bad_request(message)
     })?;
     state.parsed.prepare(&mut request);
     Ok(request)
@@ -72,23 +77,10 @@ fn with_codes(mut response: async_graphql::Response) -> Response {
     for e in &mut response.errors {
         let ext = e.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {
-            ext.set("code", "GRAPHQL_VALIDATION_FAILED");
+            ext.set("code", ErrorCode::GraphqlValidationFailed.as_str());
         }
     }
     Json(response).into_response()
-}
-
-fn key_error(e: ApiKeyError, missing: &str) -> Response {
-    match e {
-        ApiKeyError::Missing => {
-            error_response(StatusCode::UNAUTHORIZED, "MISSING_API_KEY", missing)
-        }
-        ApiKeyError::Invalid => error_response(
-            StatusCode::UNAUTHORIZED,
-            "INVALID_API_KEY",
-            "the API key is not valid",
-        ),
-    }
 }
 
 /// Headers, peer address and parsed GraphQL request of a POST, or the
@@ -96,7 +88,7 @@ fn key_error(e: ApiKeyError, missing: &str) -> Response {
 async fn read_parts(
     state: &AppState,
     req: Request<Body>,
-) -> Result<(HeaderMap, Option<SocketAddr>, async_graphql::Request), Response> {
+) -> Result<(HeaderMap, Option<SocketAddr>, async_graphql::Request), ApiError> {
     let (parts, body) = req.into_parts();
     let peer = parts
         .extensions
@@ -106,57 +98,60 @@ async fn read_parts(
     Ok((parts.headers, peer, request))
 }
 
-pub async fn graphql_post(State(state): State<AppState>, req: Request<Body>) -> Response {
-    let (headers, peer, request) = match read_parts(&state, req).await {
+pub async fn graphql_post(State(gw): State<Gateway>, req: Request<Body>) -> Response {
+    let state = &gw.state;
+    let (headers, peer, request) = match read_parts(state, req).await {
         Ok(parts) => parts,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
-    let project_id = match project_for_key(&state, header_str(&headers, "x-api-key")) {
+    let key = header_str(&headers, "x-api-key");
+    let project_id = match project_for_key(state, key, "the x-api-key header is required") {
         Ok((project, _)) => project,
-        Err(e) => return key_error(e, "the x-api-key header is required"),
+        Err(e) => return e.into_response(),
     };
     crate::metrics::request("public");
-    let auth = Bearer::parse(header_str(&headers, "authorization"), &state, &project_id);
+    let auth = Bearer::parse(header_str(&headers, "authorization"), state, &project_id);
     let ctx = RequestContext {
         project_id,
         auth,
         request: request_meta(&headers, peer),
     };
     with_codes(
-        state
-            .schema
+        gw.public
             .execute(request.data(state.clone()).data(ctx))
             .await,
     )
 }
 
 /// The admin API: `Authorization: Bearer sk_…` selects the project.
-pub async fn admin_post(State(state): State<AppState>, req: Request<Body>) -> Response {
-    let (headers, peer, request) = match read_parts(&state, req).await {
+pub async fn admin_post(State(gw): State<Gateway>, req: Request<Body>) -> Response {
+    let state = &gw.state;
+    let (headers, peer, request) = match read_parts(state, req).await {
         Ok(parts) => parts,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let key = header_str(&headers, "authorization").and_then(|v| {
         v.strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
     });
-    let (project_id, key_id) = match project_for_key(&state, key) {
+    let missing = "the admin API needs `Authorization: Bearer sk_…`";
+    let (project_id, key_id) = match project_for_key(state, key, missing) {
         Ok((project, kind)) if kind == "secret" => (
             project,
             key.map(|k| k.chars().take(12).collect::<String>())
                 .unwrap_or_default(),
         ),
         Ok(_) => {
-            return error_response(
-                StatusCode::FORBIDDEN,
-                "FORBIDDEN",
+            return ApiError::new(
+                ErrorCode::Forbidden,
                 "the admin API needs a secret key (sk_…)",
-            );
+            )
+            .into_response();
         }
-        Err(e) => return key_error(e, "the admin API needs `Authorization: Bearer sk_…`"),
+        Err(e) => return e.into_response(),
     };
     crate::metrics::request("admin");
-    let ctx = crate::admin::AdminContext {
+    let ctx = AdminContext {
         inner: RequestContext {
             project_id,
             auth: Bearer::None,
@@ -165,15 +160,14 @@ pub async fn admin_post(State(state): State<AppState>, req: Request<Body>) -> Re
         key_prefix: key_id,
     };
     with_codes(
-        state
-            .admin_schema
+        gw.admin
             .execute(request.data(state.clone()).data(ctx))
             .await,
     )
 }
 
-pub async fn graphiql_admin(State(state): State<AppState>) -> Response {
-    if !state.dev {
+pub async fn graphiql_admin(State(gw): State<Gateway>) -> Response {
+    if !gw.state.dev {
         return not_found().await;
     }
     Html(
@@ -185,13 +179,13 @@ pub async fn graphiql_admin(State(state): State<AppState>) -> Response {
     .into_response()
 }
 
-pub async fn graphiql(State(state): State<AppState>) -> Response {
-    if !state.dev {
-        return error_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
+pub async fn graphiql(State(gw): State<Gateway>) -> Response {
+    if !gw.state.dev {
+        return ApiError::new(
+            ErrorCode::MethodNotAllowed,
             "send GraphQL requests with POST",
-        );
+        )
+        .into_response();
     }
     Html(
         GraphiQLSource::build()
@@ -202,7 +196,7 @@ pub async fn graphiql(State(state): State<AppState>) -> Response {
     .into_response()
 }
 
-pub async fn jwks(State(state): State<AppState>) -> Response {
+pub async fn jwks(State(Gateway { state, .. }): State<Gateway>) -> Response {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
         Json(state.verifier.jwks()),
@@ -212,7 +206,7 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
 
 /// 200 only while NATS is connected and the read model has applied
 /// everything the stream held when asked.
-pub async fn healthz(State(state): State<AppState>) -> Response {
+pub async fn healthz(State(Gateway { state, .. }): State<Gateway>) -> Response {
     let connected =
         state.store.client().connection_state() == async_nats::connection::State::Connected;
     let last = if connected {
@@ -245,7 +239,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(State(Gateway { state, .. }): State<Gateway>) -> Response {
     crate::metrics::applied(state.applied_seq());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -255,5 +249,5 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 pub async fn not_found() -> Response {
-    error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint")
+    ApiError::new(ErrorCode::NotFound, "no such endpoint").into_response()
 }

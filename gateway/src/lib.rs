@@ -1,13 +1,21 @@
 //! The HTTP gateway: axum + async-graphql. Turns requests into commands
 //! (NATS request/reply) and queries (against its own read model).
 
+//!
+//! Layers, each using only those above it: `error`, `state`, `context`,
+//! `guards`, `command_client`, then the APIs (`public/`, `admin/`), then
+//! `http` (endpoints) and this file (the router).
+
 pub mod admin;
-pub mod auth;
+pub mod command_client;
+pub mod context;
+pub mod error;
+pub mod guards;
 pub mod http;
 pub mod limits;
 pub mod metrics;
 pub mod parsed;
-pub mod schema;
+pub mod public;
 pub mod state;
 
 use std::{sync::Arc, time::Duration};
@@ -59,31 +67,35 @@ pub struct GatewayParts {
     pub audit_index: bool,
 }
 
-pub fn state(parts: GatewayParts) -> AppState {
+pub fn state(parts: GatewayParts) -> http::Gateway {
     metrics::handle();
-    let schema = schema::build(&parts.limits);
+    let public = public::build(&parts.limits);
+    let admin = admin::build(&parts.limits);
     let rate_limits = limits::RateLimits::new(
         parts.limits.per_ip_per_minute,
         parts.limits.per_account_per_minute,
     );
-    AppState(Arc::new(state::Inner {
+    let state = AppState(Arc::new(state::Inner {
         rate_limits,
-        admin_schema: admin::build(&parts.limits),
         bus: parts.bus,
         read: parts.read,
         applied: parts.applied,
         verifier: parts.verifier,
         store: parts.store,
-        schema,
         limits: parts.limits,
         dev: parts.dev,
         audit_index: parts.audit_index,
         parsed: Default::default(),
-    }))
+    }));
+    http::Gateway {
+        state,
+        public,
+        admin,
+    }
 }
 
-pub fn app(state: AppState) -> Router {
-    let timeout = state.limits.request_timeout;
+pub fn app(gateway: http::Gateway) -> Router {
+    let timeout = gateway.state.limits.request_timeout;
     Router::new()
         .route(
             "/graphql/public",
@@ -112,11 +124,5 @@ pub fn app(state: AppState) -> Router {
                     axum::http::HeaderName::from_static("x-request-id"),
                 ]),
         )
-        .with_state(state)
-}
-
-/// Logs an internal failure and answers with a code and nothing else.
-pub fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
-    tracing::error!(error = %e, "internal error");
-    schema::gql_error("INTERNAL", "internal error")
+        .with_state(gateway)
 }

@@ -1,4 +1,5 @@
-//! What every request handler shares.
+//! What every request handler shares (the schemas live one layer up, in
+//! `http::Gateway`, so nothing here depends on an API).
 
 use std::{sync::Arc, time::Duration};
 
@@ -7,7 +8,7 @@ use authd_projections::ReadModel;
 use authd_services::{CommandBus, tokens::TokenVerifier};
 use tokio::sync::watch;
 
-use crate::{Limits, schema::PublicSchema};
+use crate::Limits;
 
 #[derive(Clone)]
 pub struct AppState(pub Arc<Inner>);
@@ -18,12 +19,10 @@ pub struct Inner {
     pub applied: watch::Receiver<u64>,
     pub verifier: TokenVerifier,
     pub store: EventStore,
-    pub schema: PublicSchema,
     pub limits: Limits,
     pub dev: bool,
     pub audit_index: bool,
     pub rate_limits: crate::limits::RateLimits,
-    pub admin_schema: crate::admin::AdminSchema,
     pub parsed: crate::parsed::ParsedQueries,
 }
 

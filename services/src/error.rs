@@ -82,41 +82,120 @@ impl std::fmt::Display for PolicyRule {
     }
 }
 
+/// Declares `ErrorCode` with each code's wire text.
+macro_rules! error_codes {
+    ($( $(#[$meta:meta])* $variant:ident = $text:literal, )*) => {
+        /// Every code a client can see, in both APIs, the admin API and the
+        /// CLI: one vocabulary from the services to the wire. It travels in
+        /// postcard (by variant index), so new codes go at the end only.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum ErrorCode {
+            $( $(#[$meta])* $variant, )*
+        }
+
+        impl ErrorCode {
+            /// `EMAIL_TAKEN`: what `code` fields and `extensions.code` say.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( Self::$variant => $text, )*
+                }
+            }
+
+            pub const ALL: &'static [ErrorCode] = &[$( Self::$variant, )*];
+        }
+    };
+}
+
+error_codes! {
+    InvalidEmail = "INVALID_EMAIL",
+    PasswordTooShort = "PASSWORD_TOO_SHORT",
+    PasswordTooLong = "PASSWORD_TOO_LONG",
+    PasswordRequiresUppercase = "PASSWORD_REQUIRES_UPPERCASE",
+    PasswordRequiresLowercase = "PASSWORD_REQUIRES_LOWERCASE",
+    PasswordRequiresNumber = "PASSWORD_REQUIRES_NUMBER",
+    PasswordRequiresSpecialChar = "PASSWORD_REQUIRES_SPECIAL_CHAR",
+    EmailTaken = "EMAIL_TAKEN",
+    InvalidCredentials = "INVALID_CREDENTIALS",
+    InvalidRefreshToken = "INVALID_REFRESH_TOKEN",
+    RefreshTokenReused = "REFRESH_TOKEN_REUSED",
+    SessionRevoked = "SESSION_REVOKED",
+    SessionNotFound = "SESSION_NOT_FOUND",
+    ProjectExists = "PROJECT_EXISTS",
+    ProjectNotFound = "PROJECT_NOT_FOUND",
+    InvalidInput = "INVALID_INPUT",
+    InvalidToken = "INVALID_TOKEN",
+    InvalidOtp = "INVALID_OTP",
+    AlreadyVerified = "ALREADY_VERIFIED",
+    InvalidCurrentPassword = "INVALID_CURRENT_PASSWORD",
+    AccountLocked = "ACCOUNT_LOCKED",
+    AccountSuspended = "ACCOUNT_SUSPENDED",
+    EmailNotVerified = "EMAIL_NOT_VERIFIED",
+    CustomerNotFound = "CUSTOMER_NOT_FOUND",
+    RegistrationDisabled = "REGISTRATION_DISABLED",
+    MethodDisabled = "METHOD_DISABLED",
+    RateLimited = "RATE_LIMITED",
+    LastSecretKey = "LAST_SECRET_KEY",
+    /// The command id was used before: its effects were stored once.
+    DuplicateRequest = "DUPLICATE_REQUEST",
+    Unauthenticated = "UNAUTHENTICATED",
+    Forbidden = "FORBIDDEN",
+    /// A command that could not be decoded.
+    BadCommand = "BAD_COMMAND",
+    ServiceUnavailable = "SERVICE_UNAVAILABLE",
+    Internal = "INTERNAL",
+    // What the gateway answers before any command is sent.
+    MissingApiKey = "MISSING_API_KEY",
+    InvalidApiKey = "INVALID_API_KEY",
+    BadRequest = "BAD_REQUEST",
+    PayloadTooLarge = "PAYLOAD_TOO_LARGE",
+    GraphqlValidationFailed = "GRAPHQL_VALIDATION_FAILED",
+    AuditIndexDisabled = "AUDIT_INDEX_DISABLED",
+    NotFound = "NOT_FOUND",
+    MethodNotAllowed = "METHOD_NOT_ALLOWED",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl DomainError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
+        use ErrorCode as C;
         match self {
-            Self::InvalidEmail => "INVALID_EMAIL",
-            Self::PasswordTooShort(_) => "PASSWORD_TOO_SHORT",
-            Self::PasswordTooLong(_) => "PASSWORD_TOO_LONG",
-            Self::EmailTaken => "EMAIL_TAKEN",
-            Self::InvalidCredentials => "INVALID_CREDENTIALS",
-            Self::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
-            Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
-            Self::SessionRevoked => "SESSION_REVOKED",
-            Self::SessionNotFound => "SESSION_NOT_FOUND",
-            Self::ProjectExists => "PROJECT_EXISTS",
-            Self::ProjectNotFound => "PROJECT_NOT_FOUND",
-            Self::InvalidInput(_) => "INVALID_INPUT",
+            Self::InvalidEmail => C::InvalidEmail,
+            Self::PasswordTooShort(_) => C::PasswordTooShort,
+            Self::PasswordTooLong(_) => C::PasswordTooLong,
+            Self::EmailTaken => C::EmailTaken,
+            Self::InvalidCredentials => C::InvalidCredentials,
+            Self::InvalidRefreshToken => C::InvalidRefreshToken,
+            Self::RefreshTokenReused => C::RefreshTokenReused,
+            Self::SessionRevoked => C::SessionRevoked,
+            Self::SessionNotFound => C::SessionNotFound,
+            Self::ProjectExists => C::ProjectExists,
+            Self::ProjectNotFound => C::ProjectNotFound,
+            Self::InvalidInput(_) => C::InvalidInput,
             Self::WeakPassword(rule) => match rule {
-                PolicyRule::MinLength(_) => "PASSWORD_TOO_SHORT",
-                PolicyRule::MaxLength(_) => "PASSWORD_TOO_LONG",
-                PolicyRule::Uppercase => "PASSWORD_REQUIRES_UPPERCASE",
-                PolicyRule::Lowercase => "PASSWORD_REQUIRES_LOWERCASE",
-                PolicyRule::Number => "PASSWORD_REQUIRES_NUMBER",
-                PolicyRule::SpecialChar => "PASSWORD_REQUIRES_SPECIAL_CHAR",
+                PolicyRule::MinLength(_) => C::PasswordTooShort,
+                PolicyRule::MaxLength(_) => C::PasswordTooLong,
+                PolicyRule::Uppercase => C::PasswordRequiresUppercase,
+                PolicyRule::Lowercase => C::PasswordRequiresLowercase,
+                PolicyRule::Number => C::PasswordRequiresNumber,
+                PolicyRule::SpecialChar => C::PasswordRequiresSpecialChar,
             },
-            Self::InvalidToken => "INVALID_TOKEN",
-            Self::InvalidOtp => "INVALID_OTP",
-            Self::AlreadyVerified => "ALREADY_VERIFIED",
-            Self::WrongCurrentPassword => "INVALID_CURRENT_PASSWORD",
-            Self::AccountLocked { .. } => "ACCOUNT_LOCKED",
-            Self::AccountSuspended => "ACCOUNT_SUSPENDED",
-            Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
-            Self::CustomerNotFound => "CUSTOMER_NOT_FOUND",
-            Self::RegistrationClosed => "REGISTRATION_DISABLED",
-            Self::MethodDisabled => "METHOD_DISABLED",
-            Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::LastSecretKey => "LAST_SECRET_KEY",
+            Self::InvalidToken => C::InvalidToken,
+            Self::InvalidOtp => C::InvalidOtp,
+            Self::AlreadyVerified => C::AlreadyVerified,
+            Self::WrongCurrentPassword => C::InvalidCurrentPassword,
+            Self::AccountLocked { .. } => C::AccountLocked,
+            Self::AccountSuspended => C::AccountSuspended,
+            Self::EmailNotVerified => C::EmailNotVerified,
+            Self::CustomerNotFound => C::CustomerNotFound,
+            Self::RegistrationClosed => C::RegistrationDisabled,
+            Self::MethodDisabled => C::MethodDisabled,
+            Self::RateLimited { .. } => C::RateLimited,
+            Self::LastSecretKey => C::LastSecretKey,
         }
     }
 
@@ -142,7 +221,7 @@ impl DomainError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct CommandError {
-    pub code: String,
+    pub code: ErrorCode,
     pub field: Option<String>,
     pub message: String,
     /// For RATE_LIMITED and ACCOUNT_LOCKED: milliseconds until a retry can succeed.
@@ -150,9 +229,9 @@ pub struct CommandError {
 }
 
 impl CommandError {
-    pub fn new(code: &str, message: &str) -> Self {
+    pub fn new(code: ErrorCode, message: &str) -> Self {
         Self {
-            code: code.into(),
+            code,
             field: None,
             message: message.into(),
             retry_after_ms: None,
@@ -163,26 +242,32 @@ impl CommandError {
     /// carries internals; those are logged where they happen.
     pub fn unavailable() -> Self {
         Self::new(
-            "SERVICE_UNAVAILABLE",
+            ErrorCode::ServiceUnavailable,
             "the service is temporarily unavailable, try again",
         )
     }
 
     pub fn internal() -> Self {
-        Self::new("INTERNAL", "internal error")
+        Self::new(ErrorCode::Internal, "internal error")
     }
 
     /// The command id was already used: its effects were stored once, and
     /// fresh tokens for it cannot be handed out again.
     pub fn duplicate() -> Self {
         Self::new(
-            "DUPLICATE_REQUEST",
+            ErrorCode::DuplicateRequest,
             "this request was already processed; send a new one",
         )
     }
 
     pub fn is_retryable(&self) -> bool {
-        self.code == "SERVICE_UNAVAILABLE"
+        self.code == ErrorCode::ServiceUnavailable
+    }
+
+    /// For rejections that name the input at fault.
+    pub fn with_field(mut self, field: &str) -> Self {
+        self.field = Some(field.into());
+        self
     }
 }
 
@@ -196,10 +281,35 @@ impl From<DomainError> for CommandError {
             _ => None,
         };
         Self {
-            code: e.code().into(),
+            code: e.code(),
             field: e.field().map(Into::into),
             message: e.to_string(),
             retry_after_ms,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn codes_are_distinct_screaming_snake_words() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} twice");
+            assert!(
+                text.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn codes_travel_by_variant_index() {
+        // Clients of older builds decode these bytes: never reorder.
+        assert_eq!(postcard::to_stdvec(&ErrorCode::InvalidEmail).unwrap(), [0]);
+        assert_eq!(postcard::to_stdvec(&ErrorCode::Internal).unwrap(), [33]);
     }
 }

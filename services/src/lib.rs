@@ -1,27 +1,21 @@
-//! Commands and their handlers around pure aggregates: one module per
-//! aggregate (`decide` + `evolve`, tested without I/O), password hashing,
-//! token signing, and the runtime that serves `authd.cmd.*`.
+//! The services role: pure aggregates (`domain/`), one use case per file
+//! over an executor that alone loads, decides, appends and retries
+//! (`usecases/`), every command declared once (`commands.rs`), one error
+//! vocabulary (`error.rs`), and the plumbing (`infra/`: cache, bus,
+//! hashing, tokens, mail).
 
-pub mod aggregate;
-pub mod bus;
-pub mod cache;
-pub mod clock;
-pub mod command;
-pub mod customer;
-pub mod email_claim;
+pub mod commands;
+pub mod domain;
 pub mod error;
-pub mod handlers;
-pub mod login_attempts;
-pub mod mail;
-pub mod mailer;
-pub mod otp;
-pub mod password;
-pub mod project;
-pub mod runtime;
-pub mod session;
-pub mod tokens;
+pub mod infra;
+pub mod usecases;
 
-pub use bus::{BusError, CommandBus};
-pub use error::{CommandError, DomainError};
-pub use handlers::{ServiceConfig, Services};
-pub use runtime::Shutdown;
+pub use commands::{CommandSpec, Who};
+pub use domain::{aggregate, customer, email_claim, login_attempts, otp, project, session};
+pub use error::{CommandError, DomainError, ErrorCode};
+pub use infra::{bus, cache, clock, mail, mailer, password, runtime, tokens};
+pub use infra::{
+    bus::{BusError, CommandBus},
+    runtime::Shutdown,
+};
+pub use usecases::{ServiceConfig, Services};

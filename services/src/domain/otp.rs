@@ -5,10 +5,8 @@ use authd_events::{
     AggregateKind, Event, OtpAttemptFailed, OtpEvent, OtpIssued, OtpUsed, SecretHash,
 };
 
-use crate::{
-    aggregate::{Aggregate, At},
-    error::DomainError,
-};
+use super::aggregate::{Aggregate, At};
+use crate::error::DomainError;
 
 pub const OTP_TTL_MS: i64 = 10 * 60 * 1000;
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -38,22 +36,16 @@ pub enum OtpCommand {
     Issue {
         otp_id: String,
         code_hash: SecretHash,
-        now: i64,
     },
-    /// `hash_for(otp_id)` is the keyed hash of the presented code for that request.
+    /// `presented(otp_id)` is the keyed hash of the presented code for that request.
     Verify {
-        presented: Box<dyn Fn(&str) -> SecretHash + Send>,
-        now: i64,
+        presented: Box<dyn Fn(&str) -> SecretHash + Send + Sync>,
     },
 }
 
-pub fn decide(s: &Otp, cmd: OtpCommand) -> Result<Vec<OtpEvent>, DomainError> {
+fn decide(s: &Otp, cmd: &OtpCommand, now: i64) -> Result<Vec<OtpEvent>, DomainError> {
     match cmd {
-        OtpCommand::Issue {
-            otp_id,
-            code_hash,
-            now,
-        } => {
+        OtpCommand::Issue { otp_id, code_hash } => {
             let recent: Vec<i64> = s
                 .issued_at
                 .iter()
@@ -74,12 +66,12 @@ pub fn decide(s: &Otp, cmd: OtpCommand) -> Result<Vec<OtpEvent>, DomainError> {
                 });
             }
             Ok(vec![OtpEvent::Issued(OtpIssued {
-                otp_id,
-                code_hash,
+                otp_id: otp_id.clone(),
+                code_hash: *code_hash,
                 expires_at: now + OTP_TTL_MS,
             })])
         }
-        OtpCommand::Verify { presented, now } => {
+        OtpCommand::Verify { presented } => {
             let Some(c) = &s.current else {
                 return Err(DomainError::InvalidOtp);
             };
@@ -107,7 +99,12 @@ pub fn verified(events: &[OtpEvent]) -> bool {
 
 impl Aggregate for Otp {
     const KIND: AggregateKind = AggregateKind::Otp;
+    type Command = OtpCommand;
     type Event = OtpEvent;
+
+    fn decide(&self, command: &OtpCommand, now: i64) -> Result<Vec<OtpEvent>, DomainError> {
+        decide(self, command, now)
+    }
 
     fn wrap(event: OtpEvent) -> Event {
         Event::Otp(event)
@@ -160,11 +157,12 @@ mod tests {
             s.evolve(&Event::Otp(e.clone()), At { seq: 1, time: *t })
         })
     }
-    fn verify(code: u8, now: i64) -> OtpCommand {
-        OtpCommand::Verify {
-            presented: Box::new(move |_| [code; 32]),
-            now,
-        }
+    fn verify(code: u8, now: i64) -> (OtpCommand, i64) {
+        let presented = Box::new(move |_: &str| [code; 32]);
+        (OtpCommand::Verify { presented }, now)
+    }
+    fn decide(s: &Otp, (command, now): (OtpCommand, i64)) -> Result<Vec<OtpEvent>, DomainError> {
+        s.decide(&command, now)
     }
     fn failed(id: &str) -> OtpEvent {
         OtpEvent::AttemptFailed(OtpAttemptFailed { otp_id: id.into() })
@@ -223,10 +221,12 @@ mod tests {
 
     #[test]
     fn requests_are_throttled_per_email() {
-        let issue = |now| OtpCommand::Issue {
-            otp_id: "n".into(),
-            code_hash: [0; 32],
-            now,
+        let issue = |now| {
+            let command = OtpCommand::Issue {
+                otp_id: "n".into(),
+                code_hash: [0; 32],
+            };
+            (command, now)
         };
         let s = state(&[(issued("o1", 7), T0)]);
         assert_eq!(

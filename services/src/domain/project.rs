@@ -5,10 +5,8 @@ use authd_events::{
     ProjectConfigChanged, ProjectCreated, ProjectEvent,
 };
 
-use crate::{
-    aggregate::{Aggregate, At},
-    error::DomainError,
-};
+use super::aggregate::{Aggregate, At};
+use crate::error::DomainError;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Project {
@@ -60,7 +58,7 @@ pub fn validate_config(c: &ProjectConfig) -> Result<(), DomainError> {
     Ok(())
 }
 
-pub fn decide(s: &Project, cmd: ProjectCommand) -> Result<Vec<ProjectEvent>, DomainError> {
+fn decide(s: &Project, cmd: &ProjectCommand) -> Result<Vec<ProjectEvent>, DomainError> {
     if s.name.is_none() && !matches!(cmd, ProjectCommand::Create { .. }) {
         return Err(DomainError::ProjectNotFound);
     }
@@ -74,20 +72,22 @@ pub fn decide(s: &Project, cmd: ProjectCommand) -> Result<Vec<ProjectEvent>, Dom
                 return Err(DomainError::InvalidInput("name"));
             }
             let mut events = vec![ProjectEvent::Created(ProjectCreated { name })];
-            events.extend(keys.into_iter().map(ProjectEvent::ApiKeyIssued));
+            events.extend(keys.iter().cloned().map(ProjectEvent::ApiKeyIssued));
             Ok(events)
         }
         ProjectCommand::Configure { config } => {
-            validate_config(&config)?;
-            Ok(if config == s.config {
+            validate_config(config)?;
+            Ok(if *config == s.config {
                 vec![]
             } else {
-                vec![ProjectEvent::ConfigChanged(ProjectConfigChanged { config })]
+                vec![ProjectEvent::ConfigChanged(ProjectConfigChanged {
+                    config: config.clone(),
+                })]
             })
         }
-        ProjectCommand::IssueKey { key } => Ok(vec![ProjectEvent::ApiKeyIssued(key)]),
+        ProjectCommand::IssueKey { key } => Ok(vec![ProjectEvent::ApiKeyIssued(key.clone())]),
         ProjectCommand::RevokeKey { key_id } => {
-            let Some((_, kind)) = s.keys.iter().find(|(id, _)| *id == key_id) else {
+            let Some((_, kind)) = s.keys.iter().find(|(id, _)| id == key_id) else {
                 return Err(DomainError::InvalidInput("keyId"));
             };
             // Revoking the last secret key would lock the project's admins out.
@@ -100,14 +100,25 @@ pub fn decide(s: &Project, cmd: ProjectCommand) -> Result<Vec<ProjectEvent>, Dom
             {
                 return Err(DomainError::LastSecretKey);
             }
-            Ok(vec![ProjectEvent::ApiKeyRevoked(ApiKeyRevoked { key_id })])
+            Ok(vec![ProjectEvent::ApiKeyRevoked(ApiKeyRevoked {
+                key_id: key_id.clone(),
+            })])
         }
     }
 }
 
 impl Aggregate for Project {
     const KIND: AggregateKind = AggregateKind::Project;
+    type Command = ProjectCommand;
     type Event = ProjectEvent;
+
+    fn decide(
+        &self,
+        command: &ProjectCommand,
+        _now: i64,
+    ) -> Result<Vec<ProjectEvent>, DomainError> {
+        decide(self, command)
+    }
 
     fn wrap(event: ProjectEvent) -> Event {
         Event::Project(event)
@@ -143,6 +154,10 @@ mod tests {
 
     fn state(events: &[ProjectEvent]) -> Project {
         Project::default().evolve_all(events, At::default())
+    }
+
+    fn decide(s: &Project, command: ProjectCommand) -> Result<Vec<ProjectEvent>, DomainError> {
+        s.decide(&command, 0)
     }
 
     fn created() -> Vec<ProjectEvent> {

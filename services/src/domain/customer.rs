@@ -8,10 +8,8 @@ use authd_events::{
     PasswordChanged, PasswordResetRequested, Personal, SecretHash, SessionsEnded,
 };
 
-use crate::{
-    aggregate::{Aggregate, At},
-    error::DomainError,
-};
+use super::aggregate::{Aggregate, At};
+use crate::error::DomainError;
 
 /// First lock lasts this long; each further lock doubles it, up to [`MAX_LOCK_MS`].
 pub const BASE_LOCK_MS: i64 = 60_000;
@@ -73,7 +71,6 @@ pub enum CustomerCommand {
     RecordPasswordLogin {
         password_matches: bool,
         session_id: String,
-        now: i64,
         lockout_threshold: u32,
         /// The project refuses logins until the email is verified.
         verification_required: bool,
@@ -93,7 +90,6 @@ pub enum CustomerCommand {
     },
     VerifyEmail {
         token_hash: SecretHash,
-        now: i64,
     },
     RequestPasswordReset {
         token_hash: SecretHash,
@@ -102,7 +98,6 @@ pub enum CustomerCommand {
     ResetPassword {
         token_hash: SecretHash,
         new_password_hash: String,
-        now: i64,
     },
     UpdatePassword {
         current_matches: bool,
@@ -111,7 +106,11 @@ pub enum CustomerCommand {
     },
 }
 
-pub fn decide(s: &Customer, cmd: CustomerCommand) -> Result<Vec<CustomerEvent>, DomainError> {
+fn decide(
+    s: &Customer,
+    cmd: &CustomerCommand,
+    now: i64,
+) -> Result<Vec<CustomerEvent>, DomainError> {
     use CustomerCommand as C;
     if !s.registered && !matches!(cmd, C::Register { .. }) {
         return Err(match cmd {
@@ -134,22 +133,22 @@ pub fn decide(s: &Customer, cmd: CustomerCommand) -> Result<Vec<CustomerEvent>, 
                 return Err(DomainError::EmailTaken);
             }
             let mut events = vec![CustomerEvent::Registered(CustomerRegistered {
-                email: Personal::plain(email),
-                password_hash,
-                email_verified,
+                email: Personal::plain(email.clone()),
+                password_hash: password_hash.clone(),
+                email_verified: *email_verified,
             })];
             if let Some((token_hash, expires_at)) = verification {
                 events.push(CustomerEvent::EmailVerificationRequested(
                     EmailVerificationRequested {
-                        token_hash,
-                        expires_at,
+                        token_hash: *token_hash,
+                        expires_at: *expires_at,
                     },
                 ));
             }
             if let Some((session_id, method)) = session {
                 events.push(CustomerEvent::LoginSucceeded(LoginSucceeded {
-                    session_id,
-                    method,
+                    session_id: session_id.clone(),
+                    method: *method,
                 }));
             }
             Ok(events)
@@ -157,7 +156,6 @@ pub fn decide(s: &Customer, cmd: CustomerCommand) -> Result<Vec<CustomerEvent>, 
         C::RecordPasswordLogin {
             password_matches,
             session_id,
-            now,
             lockout_threshold,
             verification_required,
         } => {
@@ -174,7 +172,7 @@ pub fn decide(s: &Customer, cmd: CustomerCommand) -> Result<Vec<CustomerEvent>, 
             }
             if !password_matches {
                 let mut events = vec![failed(LoginFailureReason::WrongPassword)];
-                if lockout_threshold > 0 && s.failed_logins + 1 >= lockout_threshold {
+                if *lockout_threshold > 0 && s.failed_logins + 1 >= *lockout_threshold {
                     events.push(CustomerEvent::Locked(CustomerLocked {
                         until: now + lock_duration(s.locks),
                     }));
@@ -184,11 +182,11 @@ pub fn decide(s: &Customer, cmd: CustomerCommand) -> Result<Vec<CustomerEvent>, 
             if s.suspended {
                 return Ok(vec![failed(LoginFailureReason::Suspended)]);
             }
-            if verification_required && !s.email_verified {
+            if *verification_required && !s.email_verified {
                 return Ok(vec![failed(LoginFailureReason::EmailNotVerified)]);
             }
             Ok(vec![CustomerEvent::LoginSucceeded(LoginSucceeded {
-                session_id,
+                session_id: session_id.clone(),
                 method: LoginMethod::Password,
             })])
         }
@@ -205,7 +203,7 @@ pub fn decide(s: &Customer, cmd: CustomerCommand) -> Result<Vec<CustomerEvent>, 
                 events.push(CustomerEvent::EmailVerified(EmailVerified {}));
             }
             events.push(CustomerEvent::LoginSucceeded(LoginSucceeded {
-                session_id,
+                session_id: session_id.clone(),
                 method: LoginMethod::Otp,
             }));
             Ok(events)
@@ -214,7 +212,9 @@ pub fn decide(s: &Customer, cmd: CustomerCommand) -> Result<Vec<CustomerEvent>, 
             vec![]
         } else {
             vec![
-                CustomerEvent::Suspended(CustomerSuspended { reason }),
+                CustomerEvent::Suspended(CustomerSuspended {
+                    reason: reason.clone(),
+                }),
                 CustomerEvent::SessionsEnded(SessionsEnded { except: None }),
             ]
         }),
@@ -237,13 +237,13 @@ pub fn decide(s: &Customer, cmd: CustomerCommand) -> Result<Vec<CustomerEvent>, 
             }
             Ok(vec![CustomerEvent::EmailVerificationRequested(
                 EmailVerificationRequested {
-                    token_hash,
-                    expires_at,
+                    token_hash: *token_hash,
+                    expires_at: *expires_at,
                 },
             )])
         }
-        C::VerifyEmail { token_hash, now } => match s.verification {
-            Some((hash, expires_at)) if hash == token_hash && now < expires_at => {
+        C::VerifyEmail { token_hash } => match s.verification {
+            Some((hash, expires_at)) if hash == *token_hash && now < expires_at => {
                 Ok(vec![CustomerEvent::EmailVerified(EmailVerified {})])
             }
             _ => Err(DomainError::InvalidToken),
@@ -253,19 +253,18 @@ pub fn decide(s: &Customer, cmd: CustomerCommand) -> Result<Vec<CustomerEvent>, 
             expires_at,
         } => Ok(vec![CustomerEvent::PasswordResetRequested(
             PasswordResetRequested {
-                token_hash,
-                expires_at,
+                token_hash: *token_hash,
+                expires_at: *expires_at,
             },
         )]),
         C::ResetPassword {
             token_hash,
             new_password_hash,
-            now,
         } => match s.reset {
-            Some((hash, expires_at)) if hash == token_hash && now < expires_at => {
+            Some((hash, expires_at)) if hash == *token_hash && now < expires_at => {
                 let mut events = vec![
                     CustomerEvent::PasswordChanged(PasswordChanged {
-                        password_hash: new_password_hash,
+                        password_hash: new_password_hash.clone(),
                         via: PasswordChangeVia::Reset,
                     }),
                     CustomerEvent::SessionsEnded(SessionsEnded { except: None }),
@@ -287,12 +286,12 @@ pub fn decide(s: &Customer, cmd: CustomerCommand) -> Result<Vec<CustomerEvent>, 
                 return Err(DomainError::WrongCurrentPassword);
             }
             let mut events = vec![CustomerEvent::PasswordChanged(PasswordChanged {
-                password_hash: new_password_hash,
+                password_hash: new_password_hash.clone(),
                 via: PasswordChangeVia::Update,
             })];
             if let Some(keep) = keep_session {
                 events.push(CustomerEvent::SessionsEnded(SessionsEnded {
-                    except: Some(keep),
+                    except: Some(keep.clone()),
                 }));
             }
             Ok(events)
@@ -319,7 +318,16 @@ pub fn login_outcome(events: &[CustomerEvent], locked_until: i64) -> Result<(), 
 
 impl Aggregate for Customer {
     const KIND: AggregateKind = AggregateKind::Customer;
+    type Command = CustomerCommand;
     type Event = CustomerEvent;
+
+    fn decide(
+        &self,
+        command: &CustomerCommand,
+        now: i64,
+    ) -> Result<Vec<CustomerEvent>, DomainError> {
+        decide(self, command, now)
+    }
 
     fn wrap(event: CustomerEvent) -> Event {
         Event::Customer(event)
@@ -398,8 +406,7 @@ impl Aggregate for Customer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const T0: i64 = 1_000_000;
+    use crate::domain::aggregate::given::{self, T0};
 
     fn registered() -> CustomerEvent {
         CustomerEvent::Registered(CustomerRegistered {
@@ -443,17 +450,19 @@ mod tests {
             verification: None,
         }
     }
-    fn login(ok: bool) -> CustomerCommand {
+    fn login(ok: bool) -> When {
         login_at(ok, T0)
     }
-    fn login_at(ok: bool, now: i64) -> CustomerCommand {
-        CustomerCommand::RecordPasswordLogin {
-            password_matches: ok,
-            session_id: "s_1".into(),
+    fn login_at(ok: bool, now: i64) -> When {
+        When(
+            CustomerCommand::RecordPasswordLogin {
+                password_matches: ok,
+                session_id: "s_1".into(),
+                lockout_threshold: 5,
+                verification_required: false,
+            },
             now,
-            lockout_threshold: 5,
-            verification_required: false,
-        }
+        )
     }
 
     #[test]
@@ -461,7 +470,6 @@ mod tests {
         let cmd = CustomerCommand::RecordPasswordLogin {
             password_matches: true,
             session_id: "s_1".into(),
-            now: T0,
             lockout_threshold: 5,
             verification_required: true,
         };
@@ -469,28 +477,31 @@ mod tests {
         assert_eq!(login_outcome(&then, 0), Err(DomainError::EmailNotVerified));
     }
 
+    /// A command and the time it arrives (T0 unless said).
+    struct When(CustomerCommand, i64);
+    impl From<CustomerCommand> for When {
+        fn from(c: CustomerCommand) -> Self {
+            When(c, T0)
+        }
+    }
+
     fn state(given: &[CustomerEvent]) -> Customer {
-        given
-            .iter()
-            .enumerate()
-            .fold(Customer::default(), |s, (i, e)| {
-                s.evolve(
-                    &Event::Customer(e.clone()),
-                    At {
-                        seq: i as u64 + 1,
-                        time: T0,
-                    },
-                )
-            })
+        given::state(given)
+    }
+
+    fn decide(s: &Customer, when: impl Into<When>) -> Result<Vec<CustomerEvent>, DomainError> {
+        let When(command, now) = when.into();
+        s.decide(&command, now)
     }
 
     #[track_caller]
     fn check(
         given: &[CustomerEvent],
-        when: CustomerCommand,
+        when: impl Into<When>,
         then: Result<Vec<CustomerEvent>, DomainError>,
     ) {
-        assert_eq!(decide(&state(given), when), then);
+        let When(command, now) = when.into();
+        given::check::<Customer>(given, command, now, then);
     }
 
     #[test]
@@ -646,9 +657,13 @@ mod tests {
             token_hash: [1; 32],
             expires_at: T0 + 100,
         });
-        let verify = |h, now| CustomerCommand::VerifyEmail {
-            token_hash: [h; 32],
-            now,
+        let verify = |h, now| {
+            When(
+                CustomerCommand::VerifyEmail {
+                    token_hash: [h; 32],
+                },
+                now,
+            )
         };
         check(
             &[registered(), req.clone()],
@@ -679,10 +694,14 @@ mod tests {
             token_hash: [1; 32],
             expires_at: T0 + 100,
         });
-        let reset = |h, now| CustomerCommand::ResetPassword {
-            token_hash: [h; 32],
-            new_password_hash: "new".into(),
-            now,
+        let reset = |h, now| {
+            When(
+                CustomerCommand::ResetPassword {
+                    token_hash: [h; 32],
+                    new_password_hash: "new".into(),
+                },
+                now,
+            )
         };
         let changed = CustomerEvent::PasswordChanged(PasswordChanged {
             password_hash: "new".into(),

@@ -1,11 +1,15 @@
 //! Who is asking: the project selected by `x-api-key`, the bearer access
 //! token, and the request metadata recorded with every event.
 
-use authd_events::{RequestMeta, keyed_hash::secret_hash};
+use authd_events::{Actor, RequestMeta, keyed_hash::secret_hash};
 use authd_projections::read::SessionRow;
-use authd_services::tokens::{AccessClaims, TokenError};
+use authd_services::{
+    ErrorCode,
+    bus::Sender,
+    tokens::{AccessClaims, TokenError},
+};
 
-use crate::{schema::gql_error, state::AppState};
+use crate::{error::ApiError, state::AppState};
 
 /// The bearer token of a request, as far as it could be checked without I/O.
 pub enum Bearer {
@@ -18,6 +22,17 @@ pub struct RequestContext {
     pub project_id: String,
     pub auth: Bearer,
     pub request: RequestMeta,
+}
+
+impl RequestContext {
+    /// Commands sent for this request act in its project as `actor`.
+    pub fn sender(&self, actor: Actor) -> Sender {
+        Sender {
+            tenant: self.project_id.clone(),
+            actor,
+            request: self.request.clone(),
+        }
+    }
 }
 
 impl Bearer {
@@ -48,10 +63,10 @@ impl Bearer {
 
     /// The live session of the token: `Ok(None)` without a token, an
     /// `UNAUTHENTICATED` error for a bad token or an ended session.
-    pub async fn require(&self, state: &AppState) -> async_graphql::Result<Option<SessionRow>> {
+    pub async fn require(&self, state: &AppState) -> Result<Option<SessionRow>, ApiError> {
         let claims = match self {
             Bearer::None => return Ok(None),
-            Bearer::Invalid(why) => return Err(gql_error("UNAUTHENTICATED", why)),
+            Bearer::Invalid(why) => return Err(ApiError::unauthenticated(why)),
             Bearer::Valid(c) => c,
         };
         // The token may come from another gateway instance: wait until this
@@ -60,41 +75,38 @@ impl Bearer {
         let session = state
             .read
             .session(&claims.pid, &claims.sid)
-            .map_err(crate::internal)?
+            .map_err(ApiError::internal)?
             .filter(|s| s.customer_id == claims.sub);
         match session {
             Some(s) if !s.revoked && s.expires_at > authd_events::now_millis() => Ok(Some(s)),
-            _ => Err(gql_error(
-                "UNAUTHENTICATED",
+            _ => Err(ApiError::unauthenticated(
                 "the session of this access token has ended",
             )),
         }
     }
 }
 
-pub enum ApiKeyError {
-    Missing,
-    Invalid,
-}
-
-/// The project an API key selects, with the key's kind.
+/// The project an API key selects, with the key's kind; `missing` says
+/// what to send when there is no key.
 pub fn project_for_key(
     state: &AppState,
     key: Option<&str>,
-) -> Result<(String, String), ApiKeyError> {
+    missing: &str,
+) -> Result<(String, String), ApiError> {
+    let invalid = || ApiError::new(ErrorCode::InvalidApiKey, "the API key is not valid");
     let key = key
         .map(str::trim)
         .filter(|k| !k.is_empty())
-        .ok_or(ApiKeyError::Missing)?;
+        .ok_or_else(|| ApiError::new(ErrorCode::MissingApiKey, missing))?;
     if key.len() > 200 || !(key.starts_with("pk_") || key.starts_with("sk_")) {
-        return Err(ApiKeyError::Invalid);
+        return Err(invalid());
     }
     match state.read.api_key(&secret_hash(key)) {
         Ok(Some(row)) if !row.revoked => Ok((row.project_id, row.kind)),
-        Ok(_) => Err(ApiKeyError::Invalid),
+        Ok(_) => Err(invalid()),
         Err(e) => {
             tracing::error!(error = %e, "api key lookup");
-            Err(ApiKeyError::Invalid)
+            Err(invalid())
         }
     }
 }

@@ -10,11 +10,11 @@ use authd_events::{
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 
+use super::cache::StateCache;
 use crate::{
-    cache::StateCache,
-    command::{self, CommandEnvelope, Reply},
-    error::CommandError,
-    handlers::Services,
+    commands::{self, CommandEnvelope, Reply},
+    error::{CommandError, ErrorCode},
+    usecases::Services,
 };
 
 /// Commands handled at once by one instance; more wait in NATS.
@@ -47,7 +47,7 @@ pub async fn serve(
         let permit = permits.clone().acquire_owned().await?;
         let (client, services) = (client.clone(), services.clone());
         tokio::spawn(async move {
-            let reply: Reply = match command::decode::<CommandEnvelope>(&msg.payload) {
+            let reply: Reply = match commands::decode::<CommandEnvelope>(&msg.payload) {
                 Ok(env) => {
                     let name = env.command.name();
                     let started = std::time::Instant::now();
@@ -56,12 +56,12 @@ pub async fn serve(
                     reply
                 }
                 Err(_) => Err(CommandError::new(
-                    "BAD_COMMAND",
+                    ErrorCode::BadCommand,
                     "command could not be decoded",
                 )),
             };
             if let Err(e) = client
-                .publish(reply_to, command::encode(&reply).into())
+                .publish(reply_to, commands::encode(&reply).into())
                 .await
             {
                 tracing::warn!(error = %e, "cannot send reply");

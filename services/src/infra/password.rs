@@ -342,7 +342,9 @@ mod tests {
         );
         assert_eq!(check_with("Abcdefgh1!", &policy), Ok(()));
         assert_eq!(
-            DomainError::WeakPassword(PolicyRule::Number).code(),
+            DomainError::WeakPassword(PolicyRule::Number)
+                .code()
+                .as_str(),
             "PASSWORD_REQUIRES_NUMBER"
         );
         // 64 characters and more are allowed (NIST 800-63B)

@@ -13,15 +13,17 @@ use std::{
 
 use authd_events::{EventMessage, RecordedMessage};
 
-use crate::aggregate::Aggregate;
+use crate::domain::aggregate::Aggregate;
 
 /// How many recent tail deliveries are remembered to decide whether a freshly
 /// read aggregate may be cached without missing a concurrent message.
 const RECENT: usize = 65_536;
 
-trait AnyAggregate: Send + Sync {
+/// An aggregate's state whose type is known only where it was made.
+pub(crate) trait AnyAggregate: Send + Sync {
     fn apply(&mut self, seq: u64, msg: &EventMessage);
     fn as_any(&self) -> &dyn Any;
+    fn boxed_clone(&self) -> Box<dyn AnyAggregate>;
 }
 
 impl<A: Aggregate> AnyAggregate for A {
@@ -31,10 +33,13 @@ impl<A: Aggregate> AnyAggregate for A {
     fn as_any(&self) -> &dyn Any {
         self
     }
+    fn boxed_clone(&self) -> Box<dyn AnyAggregate> {
+        Box::new(self.clone())
+    }
 }
 
 pub fn fold<A: Aggregate>(state: A, seq: u64, msg: &EventMessage) -> A {
-    let at = crate::aggregate::At {
+    let at = crate::domain::aggregate::At {
         seq,
         time: msg.meta.time,
     };
@@ -86,6 +91,11 @@ impl StateCache {
     /// tail may already have passed a later message of this aggregate that
     /// `state` lacks.
     pub fn insert<A: Aggregate>(&self, subject: &str, seq: u64, state: A) {
+        self.insert_any(subject, seq, Box::new(state));
+    }
+
+    /// `insert` of a state of any aggregate type.
+    pub(crate) fn insert_any(&self, subject: &str, seq: u64, state: Box<dyn AnyAggregate>) {
         let mut inner = self.inner.lock().unwrap();
         if inner.entries.get(subject).is_some_and(|e| e.seq >= seq) {
             return;
@@ -103,13 +113,9 @@ impl StateCache {
             // Crude but bounded: a full cache starts over from cold reads.
             inner.entries.clear();
         }
-        inner.entries.insert(
-            subject.to_string(),
-            Entry {
-                seq,
-                state: Box::new(state),
-            },
-        );
+        inner
+            .entries
+            .insert(subject.to_string(), Entry { seq, state });
     }
 
     /// Feeds one message from the tail of the stream.
@@ -155,7 +161,7 @@ impl StateCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::Session;
+    use crate::domain::session::Session;
     use authd_events::*;
 
     fn msg(seq: u64, id: &str, e: SessionEvent) -> RecordedMessage {

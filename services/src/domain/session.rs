@@ -7,10 +7,8 @@ use authd_events::{
     SessionRefreshed, SessionRevoked, SessionStarted,
 };
 
-use crate::{
-    aggregate::{Aggregate, At},
-    error::DomainError,
-};
+use super::aggregate::{Aggregate, At};
+use crate::error::DomainError;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Session {
@@ -40,7 +38,6 @@ pub enum SessionCommand {
     Refresh {
         presented_hash: SecretHash,
         new_hash: SecretHash,
-        now: i64,
         customer_allows: bool,
     },
     Revoke {
@@ -49,7 +46,7 @@ pub enum SessionCommand {
     },
 }
 
-pub fn decide(s: &Session, cmd: SessionCommand) -> Result<Vec<SessionEvent>, DomainError> {
+fn decide(s: &Session, cmd: &SessionCommand, now: i64) -> Result<Vec<SessionEvent>, DomainError> {
     match cmd {
         SessionCommand::Start {
             customer_id,
@@ -61,25 +58,24 @@ pub fn decide(s: &Session, cmd: SessionCommand) -> Result<Vec<SessionEvent>, Dom
                 return Err(DomainError::InvalidInput("sessionId"));
             }
             Ok(vec![SessionEvent::Started(SessionStarted {
-                customer_id,
-                method,
-                refresh_token_hash,
-                expires_at,
+                customer_id: customer_id.clone(),
+                method: *method,
+                refresh_token_hash: *refresh_token_hash,
+                expires_at: *expires_at,
             })])
         }
         SessionCommand::Refresh {
             presented_hash,
             new_hash,
-            now,
             customer_allows,
         } => {
             if s.customer_id.is_none() {
                 return Err(DomainError::InvalidRefreshToken);
             }
-            let generation = if presented_hash == s.token_hash {
+            let generation = if *presented_hash == s.token_hash {
                 s.generation
             } else {
-                let Some(back) = s.earlier.position(&presented_hash) else {
+                let Some(back) = s.earlier.position(presented_hash) else {
                     return Err(DomainError::InvalidRefreshToken);
                 };
                 s.generation - 1 - back as u32
@@ -102,7 +98,7 @@ pub fn decide(s: &Session, cmd: SessionCommand) -> Result<Vec<SessionEvent>, Dom
             }
             Ok(vec![SessionEvent::Refreshed(SessionRefreshed {
                 generation: s.generation + 1,
-                refresh_token_hash: new_hash,
+                refresh_token_hash: *new_hash,
             })])
         }
         SessionCommand::Revoke {
@@ -112,13 +108,15 @@ pub fn decide(s: &Session, cmd: SessionCommand) -> Result<Vec<SessionEvent>, Dom
             let Some(owner) = &s.customer_id else {
                 return Err(DomainError::SessionNotFound);
             };
-            if by_customer.is_some_and(|c| &c != owner) {
+            if by_customer.as_ref().is_some_and(|c| c != owner) {
                 return Err(DomainError::SessionNotFound);
             }
             if s.revoked.is_some() {
                 return Ok(vec![]);
             }
-            Ok(vec![SessionEvent::Revoked(SessionRevoked { reason })])
+            Ok(vec![SessionEvent::Revoked(SessionRevoked {
+                reason: *reason,
+            })])
         }
     }
 }
@@ -132,7 +130,12 @@ pub fn reuse_detected(events: &[SessionEvent]) -> bool {
 
 impl Aggregate for Session {
     const KIND: AggregateKind = AggregateKind::Session;
+    type Command = SessionCommand;
     type Event = SessionEvent;
+
+    fn decide(&self, command: &SessionCommand, now: i64) -> Result<Vec<SessionEvent>, DomainError> {
+        decide(self, command, now)
+    }
 
     fn wrap(event: SessionEvent) -> Event {
         Event::Session(event)
@@ -228,6 +231,7 @@ impl std::fmt::Debug for TokenHistory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::aggregate::given;
 
     const EXP: i64 = 10_000;
 
@@ -248,13 +252,15 @@ mod tests {
     fn revoked(reason: RevokeReason) -> SessionEvent {
         SessionEvent::Revoked(SessionRevoked { reason })
     }
-    fn refresh(presented: u8, new: u8, now: i64) -> SessionCommand {
-        SessionCommand::Refresh {
-            presented_hash: [presented; 32],
-            new_hash: [new; 32],
+    fn refresh(presented: u8, new: u8, now: i64) -> (SessionCommand, i64) {
+        (
+            SessionCommand::Refresh {
+                presented_hash: [presented; 32],
+                new_hash: [new; 32],
+                customer_allows: true,
+            },
             now,
-            customer_allows: true,
-        }
+        )
     }
 
     #[test]
@@ -262,22 +268,32 @@ mod tests {
         let cmd = SessionCommand::Refresh {
             presented_hash: [0; 32],
             new_hash: [1; 32],
-            now: 5,
             customer_allows: false,
         };
         check(&[started()], cmd, Err(DomainError::SessionRevoked));
     }
 
+    /// A command and when it arrives (at 5 unless said).
+    struct When(SessionCommand, i64);
+    impl From<SessionCommand> for When {
+        fn from(c: SessionCommand) -> Self {
+            When(c, 5)
+        }
+    }
+    impl From<(SessionCommand, i64)> for When {
+        fn from((c, now): (SessionCommand, i64)) -> Self {
+            When(c, now)
+        }
+    }
+
     #[track_caller]
     fn check(
         given: &[SessionEvent],
-        when: SessionCommand,
+        when: impl Into<When>,
         then: Result<Vec<SessionEvent>, DomainError>,
     ) {
-        let state = given.iter().fold(Session::default(), |s, e| {
-            s.evolve(&Event::Session(e.clone()), At::default())
-        });
-        assert_eq!(decide(&state, when), then);
+        let When(command, now) = when.into();
+        given::check::<Session>(given, command, now, then);
     }
 
     #[test]
@@ -303,15 +319,12 @@ mod tests {
             h
         };
         let refresh_with = |s: &Session, presented: SecretHash| {
-            decide(
-                s,
-                SessionCommand::Refresh {
-                    presented_hash: presented,
-                    new_hash: [9; 32],
-                    now: 5,
-                    customer_allows: true,
-                },
-            )
+            let command = SessionCommand::Refresh {
+                presented_hash: presented,
+                new_hash: [9; 32],
+                customer_allows: true,
+            };
+            s.decide(&command, 5)
         };
         // A token from long ago names its own generation.
         assert_eq!(

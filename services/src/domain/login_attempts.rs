@@ -7,11 +7,11 @@ use authd_events::{
     LoginMethod,
 };
 
-use crate::{
+use super::{
     aggregate::{Aggregate, At},
     customer::lock_duration,
-    error::DomainError,
 };
+use crate::error::DomainError;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoginAttempts {
@@ -20,10 +20,15 @@ pub struct LoginAttempts {
     pub locked_until: i64,
 }
 
-/// Records a failed attempt (every attempt fails: there is no account) and
-/// the lock it may trigger; the answer is what the customer aggregate would
-/// give (see `answer`).
-pub fn decide(s: &LoginAttempts, now: i64, lockout_threshold: u32) -> Vec<LoginAttemptEvent> {
+pub enum AttemptCommand {
+    /// A password login for the address failed (every one does: there is
+    /// no account).
+    RecordFailure { lockout_threshold: u32 },
+}
+
+/// Records a failed attempt and the lock it may trigger; the answer is what
+/// the customer aggregate would give (see `answer`).
+fn decide(s: &LoginAttempts, now: i64, lockout_threshold: u32) -> Vec<LoginAttemptEvent> {
     let mut events = vec![LoginAttemptEvent::FailedForUnknownEmail(
         LoginFailedForUnknownEmail {
             method: LoginMethod::Password,
@@ -50,7 +55,17 @@ pub fn answer(before: &LoginAttempts, now: i64) -> DomainError {
 
 impl Aggregate for LoginAttempts {
     const KIND: AggregateKind = AggregateKind::LoginAttempts;
+    type Command = AttemptCommand;
     type Event = LoginAttemptEvent;
+
+    fn decide(
+        &self,
+        command: &AttemptCommand,
+        now: i64,
+    ) -> Result<Vec<LoginAttemptEvent>, DomainError> {
+        let AttemptCommand::RecordFailure { lockout_threshold } = command;
+        Ok(decide(self, now, *lockout_threshold))
+    }
 
     fn wrap(event: LoginAttemptEvent) -> Event {
         Event::LoginAttempt(event)
@@ -81,9 +96,7 @@ impl Aggregate for LoginAttempts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::customer::BASE_LOCK_MS;
-
-    const T0: i64 = 1_000_000;
+    use crate::domain::{aggregate::given::T0, customer::BASE_LOCK_MS};
 
     fn state(events: &[LoginAttemptEvent], at: i64) -> LoginAttempts {
         LoginAttempts::default().evolve_all(events, At { seq: 1, time: at })

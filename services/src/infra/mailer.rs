@@ -14,7 +14,7 @@ use lettre::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::mail::{MailJob, Mailbox, render};
+use super::mail::{MailJob, Mailbox, render};
 
 const CONSUMER: &str = "authd-mailer";
 
@@ -194,7 +194,7 @@ async fn consume(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mail::MailKind;
+    use crate::infra::mail::MailKind;
 
     #[test]
     fn backoff_grows_to_a_minute() {

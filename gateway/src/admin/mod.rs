@@ -1,0 +1,56 @@
+//! The admin API (`/graphql/admin`, `Authorization: Bearer sk_…`): the
+//! project's configuration and keys, and customer support operations.
+
+pub mod customers;
+pub mod project;
+
+use async_graphql::{Context, EmptySubscription, MergedObject};
+use authd_events::Actor;
+use authd_services::{CommandSpec, bus::Sender};
+
+use crate::{context::RequestContext, error::ApiError, state::AppState};
+
+#[derive(MergedObject, Default)]
+pub struct AdminQuery(project::ProjectQuery, customers::CustomerQuery);
+
+#[derive(MergedObject, Default)]
+pub struct AdminMutation(project::ProjectMutation, customers::CustomerMutation);
+
+pub type AdminSchema = async_graphql::Schema<AdminQuery, AdminMutation, EmptySubscription>;
+
+pub fn build(limits: &crate::Limits) -> AdminSchema {
+    async_graphql::Schema::build(
+        AdminQuery::default(),
+        AdminMutation::default(),
+        EmptySubscription,
+    )
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .finish()
+}
+
+pub struct AdminContext {
+    pub inner: RequestContext,
+    /// First characters of the key, recorded as the actor.
+    pub key_prefix: String,
+}
+
+impl AdminContext {
+    /// Commands of this request act in the key's project, as its admin.
+    fn sender(&self) -> Sender {
+        self.inner.sender(Actor::Admin(self.key_prefix.clone()))
+    }
+}
+
+fn ctx_of<'a>(ctx: &'a Context<'_>) -> (&'a AppState, &'a AdminContext) {
+    (
+        ctx.data_unchecked::<AppState>(),
+        ctx.data_unchecked::<AdminContext>(),
+    )
+}
+
+/// Sends an admin command for the request's project.
+async fn send<C: CommandSpec>(ctx: &Context<'_>, command: C) -> Result<C::Outcome, ApiError> {
+    let (state, admin) = ctx_of(ctx);
+    crate::command_client::send(state, &admin.sender(), command).await
+}

@@ -1,0 +1,253 @@
+//! The Customer Auth API's object types, as `shared/api/customer-auth-api.md`
+//! names them, with `message` and `errors { field message code }` added to
+//! payloads.
+
+use async_graphql::{Enum, ID, Scalar, ScalarType, SimpleObject, Value};
+use authd_services::commands::{CustomerView, Tokens};
+
+use crate::error::{UserError, payloads};
+
+/// ISO-8601 date and time in UTC, e.g. `2026-11-22T01:45:56.123Z`.
+pub struct DateTime(pub i64);
+
+#[Scalar(name = "DateTime")]
+impl ScalarType for DateTime {
+    fn parse(value: Value) -> async_graphql::InputValueResult<Self> {
+        let Value::String(s) = &value else {
+            return Err(async_graphql::InputValueError::expected_type(value));
+        };
+        let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| {
+                async_graphql::InputValueError::custom("expected an RFC 3339 date-time")
+            })?;
+        Ok(DateTime((t.unix_timestamp_nanos() / 1_000_000) as i64))
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(format_millis(self.0))
+    }
+}
+
+pub fn format_millis(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&f).unwrap_or_default()
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum UserStatus {
+    /// Can sign in.
+    Active,
+    /// Registered, but the project requires a verified email and this one
+    /// is not verified yet: cannot sign in until the link is used.
+    Inactive,
+    /// Suspended by an admin: cannot sign in by any method; sessions ended.
+    Suspended,
+}
+
+impl UserStatus {
+    pub(crate) fn from_read_model(status: &str) -> Self {
+        match status {
+            "SUSPENDED" => Self::Suspended,
+            "INACTIVE" => Self::Inactive,
+            _ => Self::Active,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum UserType {
+    Customer,
+    Admin,
+}
+
+#[derive(SimpleObject)]
+pub struct User {
+    pub id: ID,
+    pub email: String,
+    pub email_verified: bool,
+    pub status: Option<UserStatus>,
+    pub user_type: UserType,
+    pub tenant_id: Option<ID>,
+    pub project_id: Option<ID>,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+}
+
+impl User {
+    /// A customer as a command's reply shows them; `inactive` when they
+    /// registered unverified in a project that requires verification.
+    pub(crate) fn from_view(v: CustomerView, project: &str, inactive: bool) -> Self {
+        Self {
+            id: ID(v.id),
+            email: v.email,
+            email_verified: v.email_verified,
+            status: Some(if inactive {
+                UserStatus::Inactive
+            } else {
+                UserStatus::Active
+            }),
+            user_type: UserType::Customer,
+            tenant_id: Some(ID(project.to_string())),
+            project_id: Some(ID(project.to_string())),
+            created_at: DateTime(v.created_at),
+            updated_at: DateTime(v.updated_at),
+        }
+    }
+
+    pub(crate) fn from_row(r: authd_projections::read::CustomerRow) -> Self {
+        let status = UserStatus::from_read_model(&r.status);
+        Self {
+            id: ID(r.id),
+            email: r.email,
+            email_verified: r.email_verified,
+            status: Some(status),
+            user_type: UserType::Customer,
+            tenant_id: Some(ID(r.project_id.clone())),
+            project_id: Some(ID(r.project_id)),
+            created_at: DateTime(r.created_at),
+            updated_at: DateTime(r.updated_at),
+        }
+    }
+}
+
+#[derive(SimpleObject, Default)]
+pub struct LoginResponse {
+    pub success: bool,
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub user: Option<User>,
+    /// When the access token expires.
+    pub access_token_expires_at: Option<DateTime>,
+    /// For one-time-code logins: whether the code signed a new customer up.
+    pub is_new_customer: Option<bool>,
+    pub message: Option<String>,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct RegisterResponse {
+    pub success: bool,
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub user: Option<User>,
+    pub email_verification_required: bool,
+    pub access_token_expires_at: Option<DateTime>,
+    pub message: Option<String>,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct MutationResponse {
+    pub success: bool,
+    pub message: Option<String>,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct OtpRequestResponse {
+    pub success: bool,
+    pub expires_at: Option<DateTime>,
+    pub message: Option<String>,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct VerifyEmailResponse {
+    pub success: bool,
+    pub user: Option<User>,
+    pub message: Option<String>,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum AuthMethod {
+    Password,
+    Otp,
+}
+
+#[derive(SimpleObject)]
+pub struct PasswordPolicy {
+    pub min_length: i32,
+    /// Longest accepted password, in bytes.
+    pub max_length: i32,
+    pub require_uppercase: bool,
+    pub require_lowercase: bool,
+    pub require_numbers: bool,
+    pub require_special_chars: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct AuthConfig {
+    pub auth_methods: Vec<AuthMethod>,
+    pub public_registration_enabled: bool,
+    pub email_verification_required: bool,
+    pub password_policy: PasswordPolicy,
+}
+
+impl From<&authd_events::ProjectConfig> for AuthConfig {
+    fn from(c: &authd_events::ProjectConfig) -> Self {
+        let mut auth_methods = Vec::new();
+        if c.password_login {
+            auth_methods.push(AuthMethod::Password);
+        }
+        if c.otp_login {
+            auth_methods.push(AuthMethod::Otp);
+        }
+        let p = &c.password_policy;
+        Self {
+            auth_methods,
+            public_registration_enabled: c.public_registration,
+            email_verification_required: c.email_verification_required,
+            password_policy: PasswordPolicy {
+                min_length: p.min_length as i32,
+                max_length: authd_services::password::MAX_PASSWORD_BYTES as i32,
+                require_uppercase: p.require_uppercase,
+                require_lowercase: p.require_lowercase,
+                require_numbers: p.require_numbers,
+                require_special_chars: p.require_special_chars,
+            },
+        }
+    }
+}
+
+payloads!(
+    LoginResponse,
+    RegisterResponse,
+    MutationResponse,
+    OtpRequestResponse,
+    VerifyEmailResponse,
+);
+
+impl MutationResponse {
+    pub(crate) fn done(message: &str) -> Self {
+        Self {
+            success: true,
+            message: Some(message.into()),
+            errors: vec![],
+        }
+    }
+}
+
+/// The access token, refresh token and expiry of a login payload.
+pub(crate) fn tokens_fields(t: Tokens) -> (Option<String>, Option<String>, Option<DateTime>) {
+    (
+        Some(t.access_token),
+        Some(t.refresh_token),
+        Some(DateTime(t.access_token_expires_at * 1000)),
+    )
+}
+
+/// Names the argument of this operation rather than the command's field.
+pub(crate) fn rename_field(errors: &mut [UserError], from: &str, to: &str) {
+    for e in errors {
+        if let Some(f) = e.field.as_mut().and_then(|f| f.first_mut())
+            && f == from
+        {
+            *f = to.to_string();
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! Every command, declared once: its wire name (`authd.cmd.<name>`), its
+//! payload, the outcome it answers with, and who may send it. The wire
+//! enum, the subject, the dispatch, the authorization check and the typed
+//! client (`CommandBus::send`) all follow from the table below.
+
+use authd_events::{Actor, ApiKeyKind, ProjectConfig, RequestMeta};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::error::{CommandError, ErrorCode};
+
+/// Who may send a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// Anyone who holds the project's public key.
+    Anonymous,
+    /// A signed-in customer (the actor is the customer).
+    Customer,
+    /// The project's secret key (or authd itself).
+    ProjectAdmin,
+    /// Whoever runs the deployment. For now any secret key qualifies, as
+    /// before; a separate operator key is #9's to add.
+    Operator,
+}
+
+impl Who {
+    /// Whether `actor` may send a command declared for `self`.
+    pub fn check(self, actor: &Actor) -> Result<(), CommandError> {
+        match (self, actor) {
+            (Who::Anonymous, _)
+            | (Who::Customer, Actor::Customer(_))
+            | (Who::ProjectAdmin | Who::Operator, Actor::Admin(_) | Actor::System) => Ok(()),
+            (Who::Customer, _) => Err(CommandError::new(
+                ErrorCode::Unauthenticated,
+                "a signed-in customer is required",
+            )),
+            _ => Err(CommandError::new(
+                ErrorCode::Forbidden,
+                "an admin key is required",
+            )),
+        }
+    }
+}
+
+/// What a command is, as the typed client and the dispatch see it.
+pub trait CommandSpec: Into<Command> + Send {
+    /// The `<name>` of `authd.cmd.<name>`.
+    const NAME: &'static str;
+    const WHO: Who;
+    /// What a successful command answers.
+    type Outcome: Serialize + DeserializeOwned + Send;
+}
+
+/// Declares the commands (see the table below).
+macro_rules! commands {
+    ($( $name:literal => $payload:ident -> $outcome:ty, $who:ident; )*) => {
+        /// A command as it travels (postcard encodes the variant index: add
+        /// new commands at the end of the table).
+        #[derive(Clone, Serialize, Deserialize)]
+        pub enum Command {
+            $( $payload($payload), )*
+        }
+
+        impl Command {
+            /// The `<name>` of `authd.cmd.<name>`.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( Self::$payload(_) => $name, )*
+                }
+            }
+
+            pub fn who(&self) -> Who {
+                match self {
+                    $( Self::$payload(_) => Who::$who, )*
+                }
+            }
+        }
+
+        $(
+            impl From<$payload> for Command {
+                fn from(c: $payload) -> Self {
+                    Self::$payload(c)
+                }
+            }
+
+            impl CommandSpec for $payload {
+                const NAME: &'static str = $name;
+                const WHO: Who = Who::$who;
+                type Outcome = $outcome;
+            }
+        )*
+
+        /// Runs the command's use case and encodes its outcome.
+        pub(crate) async fn dispatch(
+            services: &crate::usecases::Services,
+            env: &CommandEnvelope,
+            command: Command,
+        ) -> Result<(u64, Vec<u8>), CommandError> {
+            use crate::usecases::UseCase;
+            match command {
+                $( Command::$payload(c) => {
+                    let done = c.run(services, env).await?;
+                    Ok((done.seq, encode(&done.outcome)))
+                } )*
+            }
+        }
+    };
+}
+
+commands! {
+    // wire name                            payload                 outcome        who may send it
+    "project.create"                     => CreateProject        -> ProjectKeys,   Operator;
+    "customer.register"                  => RegisterCustomer     -> Registered,    Anonymous;
+    "customer.login"                     => LogInWithPassword    -> SignedIn,      Anonymous;
+    "session.refresh"                    => RefreshSession       -> Tokens,        Anonymous;
+    "session.revoke"                     => EndSession           -> Done,          Customer;
+    "otp.request"                        => RequestOtp           -> Accepted,      Anonymous;
+    "otp.login"                          => LogInWithOtp         -> SignedIn,      Anonymous;
+    "customer.password_reset.request"    => RequestPasswordReset -> Accepted,      Anonymous;
+    "customer.password_reset.complete"   => ResetPassword        -> Done,          Anonymous;
+    "customer.password.update"           => UpdatePassword       -> Done,          Customer;
+    "customer.email.verify"              => VerifyEmail          -> CustomerView,  Anonymous;
+    "customer.email_verification.resend" => ResendVerification   -> Accepted,      Customer;
+    "project.configure"                  => ConfigureProject     -> Done,          ProjectAdmin;
+    "project.api_key.issue"              => IssueApiKey          -> IssuedKey,     ProjectAdmin;
+    "project.api_key.revoke"             => RevokeApiKey         -> Done,          ProjectAdmin;
+    "customer.suspend"                   => SuspendCustomer      -> Done,          ProjectAdmin;
+    "customer.reactivate"                => ReactivateCustomer   -> Done,          ProjectAdmin;
+    "customer.unlock"                    => UnlockCustomer       -> Done,          ProjectAdmin;
+}
+
+impl std::fmt::Debug for Command {
+    // Commands carry passwords and tokens: only their name is ever printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Command({})", self.name())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommandEnvelope {
+    /// Unique per request; becomes the `Nats-Msg-Id` of what it appends.
+    pub command_id: String,
+    /// The project the command acts in.
+    pub tenant: String,
+    pub actor: Actor,
+    pub request: RequestMeta,
+    pub command: Command,
+}
+
+// ---- payloads ---------------------------------------------------------------
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CreateProject {
+    pub name: String,
+    /// Keys chosen by the caller (dev mode keeps its keys across restarts);
+    /// generated when absent.
+    pub public_key: Option<String>,
+    pub secret_key: Option<String>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RegisterCustomer {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LogInWithPassword {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RefreshSession {
+    pub refresh_token: String,
+}
+
+/// Ends a session of the signed-in customer (a logout).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct EndSession {
+    pub session_id: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RequestOtp {
+    pub email: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LogInWithOtp {
+    pub email: String,
+    pub otp: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RequestPasswordReset {
+    pub email: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ResetPassword {
+    pub token: String,
+    pub new_password: String,
+}
+
+/// Acts for the customer of the actor, in the session `session_id`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct UpdatePassword {
+    pub session_id: String,
+    pub current_password: String,
+    pub new_password: String,
+    pub end_other_sessions: bool,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct VerifyEmail {
+    pub token: String,
+}
+
+/// Mails the signed-in customer a new verification link.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ResendVerification;
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ConfigureProject {
+    pub config: ProjectConfig,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct IssueApiKey {
+    pub kind: ApiKeyKind,
+    pub live: bool,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RevokeApiKey {
+    pub key_id: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SuspendCustomer {
+    pub customer_id: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ReactivateCustomer {
+    pub customer_id: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct UnlockCustomer {
+    pub customer_id: String,
+}
+
+// ---- outcomes ---------------------------------------------------------------
+
+/// A state change with nothing more to tell.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Done;
+
+/// The request was taken; what happens next is told by mail (or not at all,
+/// for an address without an account).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Accepted {
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Registered {
+    pub customer: CustomerView,
+    /// None while the project requires the email to be verified first.
+    pub tokens: Option<Tokens>,
+    pub email_verification_required: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub customer: CustomerView,
+    pub tokens: Tokens,
+    /// A one-time code signed a new address up.
+    pub new_customer: bool,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct IssuedKey {
+    pub key_id: String,
+    /// Shown once; only its hash is stored.
+    pub key: String,
+}
+
+impl std::fmt::Debug for IssuedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IssuedKey({})", self.key_id)
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ProjectKeys {
+    pub project_id: String,
+    pub public_key: String,
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for ProjectKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ProjectKeys({})", self.project_id)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustomerView {
+    pub id: String,
+    pub email: String,
+    pub email_verified: bool,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds of the last change to the account.
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Tokens {
+    pub access_token: String,
+    /// Unix seconds.
+    pub access_token_expires_at: i64,
+    pub refresh_token: String,
+    /// Unix milliseconds.
+    pub refresh_token_expires_at: i64,
+    pub session_id: String,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tokens(session {})", self.session_id)
+    }
+}
+
+// ---- the reply ---------------------------------------------------------------
+
+/// The reply on the wire: the outcome is the command's own type, encoded.
+pub type Reply = Result<CommandOk, CommandError>;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommandOk {
+    /// Highest stream sequence the command appended (or read, if it appended
+    /// nothing): wait for a read model to reach it to read your own write.
+    pub seq: u64,
+    /// postcard of the command's `Outcome`.
+    pub outcome: Vec<u8>,
+}
+
+/// A successful command's typed answer.
+#[derive(Debug, Clone)]
+pub struct Sent<O> {
+    pub seq: u64,
+    pub outcome: O,
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_stdvec(value).expect("encoding to a Vec cannot fail")
+}
+
+pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, postcard::Error> {
+    postcard::from_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_command_names_its_own_subject_and_sender() {
+        let c: Command = RegisterCustomer {
+            email: "a@b.co".into(),
+            password: "secret".into(),
+        }
+        .into();
+        assert_eq!(c.name(), RegisterCustomer::NAME);
+        assert_eq!(c.who(), Who::Anonymous);
+        assert_eq!(format!("{c:?}"), "Command(customer.register)");
+        assert_eq!(SuspendCustomer::WHO, Who::ProjectAdmin);
+    }
+
+    #[test]
+    fn senders_are_checked_against_the_declaration() {
+        let customer = Actor::Customer("c_1".into());
+        let admin = Actor::Admin("sk_test_abc".into());
+        assert!(Who::Anonymous.check(&Actor::Anonymous).is_ok());
+        assert!(Who::Customer.check(&customer).is_ok());
+        assert_eq!(
+            Who::Customer.check(&Actor::Anonymous).unwrap_err().code,
+            ErrorCode::Unauthenticated
+        );
+        assert_eq!(
+            Who::ProjectAdmin.check(&customer).unwrap_err().code,
+            ErrorCode::Forbidden
+        );
+        assert!(Who::ProjectAdmin.check(&admin).is_ok());
+        assert!(Who::Operator.check(&Actor::System).is_ok());
+    }
+}

@@ -1,0 +1,104 @@
+//! The email claim: one aggregate per (project, normalized email). It is
+//! appended with its expected sequence in the same atomic batch as the
+//! customer it names, so exactly one registration of an email wins and no
+//! claim ever names a customer that was not recorded.
+
+use authd_events::{AggregateKind, EmailClaimEvent, EmailClaimed, Event};
+
+use super::aggregate::{Aggregate, At};
+use crate::error::DomainError;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmailClaim {
+    pub owner: Option<String>,
+}
+
+pub enum ClaimCommand {
+    /// Claims the address for this new customer.
+    Claim { customer_id: String },
+}
+
+impl Aggregate for EmailClaim {
+    const KIND: AggregateKind = AggregateKind::EmailClaim;
+    type Command = ClaimCommand;
+    type Event = EmailClaimEvent;
+
+    fn wrap(event: EmailClaimEvent) -> Event {
+        Event::EmailClaim(event)
+    }
+
+    fn decide(
+        &self,
+        command: &ClaimCommand,
+        _now: i64,
+    ) -> Result<Vec<EmailClaimEvent>, DomainError> {
+        let ClaimCommand::Claim { customer_id } = command;
+        match &self.owner {
+            None => Ok(vec![EmailClaimEvent::Claimed(EmailClaimed {
+                customer_id: customer_id.clone(),
+            })]),
+            Some(_) => Err(DomainError::EmailTaken),
+        }
+    }
+
+    fn evolve(mut self, event: &Event, _at: At) -> Self {
+        let Event::EmailClaim(e) = event else {
+            return self;
+        };
+        match e {
+            EmailClaimEvent::Claimed(c) => self.owner = Some(c.customer_id.clone()),
+            EmailClaimEvent::Released(_) => self.owner = None,
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::aggregate::given::{T0, check};
+    use authd_events::EmailReleased;
+
+    fn claimed(c: &str) -> EmailClaimEvent {
+        EmailClaimEvent::Claimed(EmailClaimed {
+            customer_id: c.into(),
+        })
+    }
+    fn claim(c: &str) -> ClaimCommand {
+        ClaimCommand::Claim {
+            customer_id: c.into(),
+        }
+    }
+
+    #[test]
+    fn a_free_email_is_claimed() {
+        check::<EmailClaim>(&[], claim("c_1"), T0, Ok(vec![claimed("c_1")]));
+    }
+
+    #[test]
+    fn a_claimed_email_is_taken_however_old_the_claim() {
+        // No grace period and no takeover: a claim is only ever appended
+        // together with its customer, so an owner always exists.
+        for now in [T0, T0 + 365 * 24 * 3600 * 1000] {
+            check::<EmailClaim>(
+                &[claimed("c_1")],
+                claim("c_2"),
+                now,
+                Err(DomainError::EmailTaken),
+            );
+        }
+    }
+
+    #[test]
+    fn a_released_email_can_be_claimed_again() {
+        let released = EmailClaimEvent::Released(EmailReleased {
+            customer_id: "c_1".into(),
+        });
+        check::<EmailClaim>(
+            &[claimed("c_1"), released],
+            claim("c_2"),
+            T0,
+            Ok(vec![claimed("c_2")]),
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! The rules: one module per aggregate, each a pure `decide` and a total
+//! `evolve` behind the one `Aggregate` trait, tested given/when/then.
+
+pub mod aggregate;
+pub mod customer;
+pub mod email_claim;
+pub mod login_attempts;
+pub mod otp;
+pub mod project;
+pub mod session;

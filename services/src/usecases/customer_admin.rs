@@ -1,0 +1,57 @@
+//! Support operations on one customer: suspend (which ends every session in
+//! the same message), reactivate, unlock.
+
+use authd_events::AggregateKind;
+
+use super::{Services, UseCase, subject};
+use crate::{
+    commands::{CommandEnvelope, Done, ReactivateCustomer, Sent, SuspendCustomer, UnlockCustomer},
+    domain::customer::{Customer, CustomerCommand},
+    error::CommandError,
+};
+
+/// Decides `command` on the customer `customer_id`.
+async fn on_customer(
+    s: &Services,
+    env: &CommandEnvelope,
+    customer_id: &str,
+    command: CustomerCommand,
+) -> Result<Sent<Done>, CommandError> {
+    let customer = subject(&env.tenant, AggregateKind::Customer, customer_id)?;
+    let d =
+        s.x.run::<Customer>(env, &customer, &command)
+            .await
+            .map_err(|e| {
+                // These commands name the customer by id.
+                if e.field.is_none() && e.code == crate::error::ErrorCode::CustomerNotFound {
+                    e.with_field("id")
+                } else {
+                    e
+                }
+            })?;
+    Ok(Sent {
+        seq: d.seq,
+        outcome: Done,
+    })
+}
+
+impl UseCase for SuspendCustomer {
+    async fn run(self, s: &Services, env: &CommandEnvelope) -> Result<Sent<Done>, CommandError> {
+        let suspend = CustomerCommand::Suspend {
+            reason: self.reason,
+        };
+        on_customer(s, env, &self.customer_id, suspend).await
+    }
+}
+
+impl UseCase for ReactivateCustomer {
+    async fn run(self, s: &Services, env: &CommandEnvelope) -> Result<Sent<Done>, CommandError> {
+        on_customer(s, env, &self.customer_id, CustomerCommand::Reactivate).await
+    }
+}
+
+impl UseCase for UnlockCustomer {
+    async fn run(self, s: &Services, env: &CommandEnvelope) -> Result<Sent<Done>, CommandError> {
+        on_customer(s, env, &self.customer_id, CustomerCommand::Unlock).await
+    }
+}

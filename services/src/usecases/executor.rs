@@ -1,0 +1,422 @@
+//! The executor: the only place that loads aggregates, decides, appends and
+//! retries. A use case names the aggregates a command touches and decides
+//! on their states; whatever it decides for all of them is appended as one
+//! atomic batch, each message with its own aggregate's expected last
+//! subject sequence, so a command is recorded whole or not at all.
+
+use std::{future::Future, pin::Pin, sync::Arc};
+
+use authd_events::{
+    AggregateSubject, BatchEntry, Event, EventMessage, EventStore, Expected, MessageMeta,
+    StoreError,
+};
+
+use crate::{
+    commands::CommandEnvelope,
+    domain::aggregate::Aggregate,
+    error::{CommandError, DomainError},
+    infra::{
+        cache::{AnyAggregate, StateCache, fold},
+        clock::Clock,
+    },
+};
+
+/// How often a decision is retried after losing a concurrency race.
+const MAX_ATTEMPTS: usize = 8;
+
+pub(crate) fn unavailable(e: StoreError) -> CommandError {
+    tracing::warn!(error = %e, "event log");
+    match e {
+        StoreError::Unavailable(_) => CommandError::unavailable(),
+        _ => CommandError::internal(),
+    }
+}
+
+pub(crate) fn internal(e: impl std::fmt::Display) -> CommandError {
+    tracing::error!(error = %e, "internal error");
+    CommandError::internal()
+}
+
+pub(crate) struct Executor {
+    store: EventStore,
+    cache: Arc<StateCache>,
+    clock: Clock,
+}
+
+/// An aggregate's state as one round of a command sees it.
+struct Slot {
+    subject: AggregateSubject,
+    /// Stream sequence of the aggregate's last message (0: none yet).
+    seq: u64,
+    from_cache: bool,
+    state: Box<dyn AnyAggregate>,
+    /// The events this round decided for it.
+    events: Vec<Event>,
+}
+
+type LoadFuture<'a> = Pin<Box<dyn Future<Output = Result<Slot, CommandError>> + Send + 'a>>;
+type Load = for<'a> fn(&'a Executor, &'a AggregateSubject, bool) -> LoadFuture<'a>;
+
+fn load_slot<'a, A: Aggregate>(
+    x: &'a Executor,
+    subject: &'a AggregateSubject,
+    fresh: bool,
+) -> LoadFuture<'a> {
+    Box::pin(async move {
+        let (seq, state, from_cache) = x.load::<A>(subject, fresh).await?;
+        Ok(Slot {
+            subject: subject.clone(),
+            seq,
+            from_cache,
+            state: Box::new(state),
+            events: Vec::new(),
+        })
+    })
+}
+
+fn new_slot<A: Aggregate>(subject: &AggregateSubject) -> Slot {
+    Slot {
+        subject: subject.clone(),
+        seq: 0,
+        from_cache: false,
+        state: Box::new(A::default()),
+        events: Vec::new(),
+    }
+}
+
+/// The aggregates of one command, as its decision sees them.
+pub(crate) struct Tx {
+    slots: Vec<Slot>,
+    now: i64,
+}
+
+fn find<'s>(slots: &'s [Slot], subject: &AggregateSubject) -> &'s Slot {
+    slots
+        .iter()
+        .find(|s| s.subject == *subject)
+        .unwrap_or_else(|| panic!("{subject} was not named in the batch"))
+}
+
+fn downcast<A: Aggregate>(slot: &Slot) -> &A {
+    slot.state
+        .as_any()
+        .downcast_ref::<A>()
+        .unwrap_or_else(|| panic!("{} is not a {:?}", slot.subject, A::KIND))
+}
+
+impl Tx {
+    /// The time of this round: what `decide` is given and what the
+    /// messages record.
+    pub(crate) fn now(&self) -> i64 {
+        self.now
+    }
+
+    pub(crate) fn state<A: Aggregate>(&self, subject: &AggregateSubject) -> &A {
+        downcast(find(&self.slots, subject))
+    }
+
+    /// Puts `command` to one aggregate; the events it decides are appended
+    /// with the rest (and returned, to tell the caller what happened).
+    pub(crate) fn decide<A: Aggregate>(
+        &mut self,
+        subject: &AggregateSubject,
+        command: &A::Command,
+    ) -> Result<Vec<A::Event>, DomainError> {
+        self.apply::<A>(subject, |state, now| state.decide(command, now))
+    }
+
+    /// Decides on one aggregate; what it returns is appended with the rest.
+    pub(crate) fn apply<A: Aggregate>(
+        &mut self,
+        subject: &AggregateSubject,
+        decide: impl FnOnce(&A, i64) -> Result<Vec<A::Event>, DomainError>,
+    ) -> Result<Vec<A::Event>, DomainError> {
+        let now = self.now;
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| s.subject == *subject)
+            .unwrap_or_else(|| panic!("{subject} was not named in the batch"));
+        let events = decide(downcast(slot), now)?;
+        slot.events.extend(events.iter().cloned().map(A::wrap));
+        Ok(events)
+    }
+}
+
+/// What a command appended, and the states it left.
+pub(crate) struct Committed<T> {
+    /// Highest sequence appended (or read, when nothing was).
+    pub(crate) seq: u64,
+    pub(crate) value: T,
+    /// The command id was appended before: nothing new was written.
+    pub(crate) duplicate: bool,
+    slots: Vec<Slot>,
+}
+
+impl<T> Committed<T> {
+    /// The aggregate's state after the command.
+    pub(crate) fn state<A: Aggregate>(&self, subject: &AggregateSubject) -> &A {
+        downcast(find(&self.slots, subject))
+    }
+
+    /// The sequence of the aggregate's last message after the command.
+    pub(crate) fn seq_of(&self, subject: &AggregateSubject) -> u64 {
+        find(&self.slots, subject).seq
+    }
+}
+
+enum Source {
+    Load(Load),
+    /// A brand-new id: nothing to read on the first attempt.
+    New(fn(&AggregateSubject) -> Slot, Load),
+}
+
+/// The aggregates a command touches, decided on together.
+pub(crate) struct Batch<'a> {
+    x: &'a Executor,
+    env: &'a CommandEnvelope,
+    sources: Vec<(AggregateSubject, Source)>,
+}
+
+impl<'a> Batch<'a> {
+    /// An aggregate that may already exist: read from the cache or the log.
+    pub(crate) fn load<A: Aggregate>(mut self, subject: &AggregateSubject) -> Self {
+        self.sources
+            .push((subject.clone(), Source::Load(load_slot::<A>)));
+        self
+    }
+
+    /// An aggregate under an id made for this command (a ULID): it starts
+    /// empty without a read. Its append still expects sequence 0.
+    pub(crate) fn create<A: Aggregate>(mut self, subject: &AggregateSubject) -> Self {
+        self.sources
+            .push((subject.clone(), Source::New(new_slot::<A>, load_slot::<A>)));
+        self
+    }
+
+    /// Loads, decides and appends everything decided as one atomic batch;
+    /// on a lost race (any aggregate changed since it was read), reloads
+    /// from the log and decides again. A rejection decided on cached state
+    /// is confirmed against the aggregates' real last sequences first.
+    pub(crate) async fn decide<T>(
+        self,
+        mut decide: impl FnMut(&mut Tx) -> Result<T, DomainError>,
+    ) -> Result<Committed<T>, CommandError> {
+        let x = self.x;
+        let mut fresh = false;
+        for _ in 0..MAX_ATTEMPTS {
+            let mut slots = Vec::with_capacity(self.sources.len());
+            for (subject, source) in &self.sources {
+                slots.push(match source {
+                    Source::New(new, _) if !fresh => new(subject),
+                    Source::New(_, load) | Source::Load(load) => load(x, subject, fresh).await?,
+                });
+            }
+            let mut tx = Tx {
+                slots,
+                now: x.clock.now(),
+            };
+            let value = match decide(&mut tx) {
+                Ok(value) => value,
+                Err(e) => {
+                    if !fresh && x.stale(&tx.slots).await? {
+                        fresh = true;
+                        continue;
+                    }
+                    return Err(e.into());
+                }
+            };
+            match x.append(self.env, &mut tx).await {
+                Ok(duplicate) => {
+                    let seq = tx.slots.iter().map(|s| s.seq).max().unwrap_or(0);
+                    return Ok(Committed {
+                        seq,
+                        value,
+                        duplicate,
+                        slots: tx.slots,
+                    });
+                }
+                Err(StoreError::Conflict) => fresh = true,
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        tracing::warn!(
+            command = self.env.command.name(),
+            "gave up after {MAX_ATTEMPTS} concurrent modifications"
+        );
+        Err(CommandError::unavailable())
+    }
+}
+
+/// One aggregate's round (see `Executor::decide`).
+pub(crate) struct Decided<A: Aggregate> {
+    /// Sequence of the aggregate's last message after the round.
+    pub(crate) seq: u64,
+    pub(crate) state: A,
+    pub(crate) events: Vec<A::Event>,
+    pub(crate) duplicate: bool,
+}
+
+impl Executor {
+    pub(crate) fn new(store: EventStore, cache: Arc<StateCache>, clock: Clock) -> Self {
+        Self {
+            store,
+            cache,
+            clock,
+        }
+    }
+
+    pub(crate) fn cache(&self) -> &Arc<StateCache> {
+        &self.cache
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub(crate) fn batch<'a>(&'a self, env: &'a CommandEnvelope) -> Batch<'a> {
+        Batch {
+            x: self,
+            env,
+            sources: Vec::new(),
+        }
+    }
+
+    /// `command` put to one aggregate: load, decide, append, retry.
+    pub(crate) async fn run<A: Aggregate>(
+        &self,
+        env: &CommandEnvelope,
+        subject: &AggregateSubject,
+        command: &A::Command,
+    ) -> Result<Decided<A>, CommandError> {
+        self.decide(env, subject, |state: &A, now| state.decide(command, now))
+            .await
+    }
+
+    /// A decision on one aggregate: load, decide, append, retry.
+    pub(crate) async fn decide<A: Aggregate>(
+        &self,
+        env: &CommandEnvelope,
+        subject: &AggregateSubject,
+        mut decide: impl FnMut(&A, i64) -> Result<Vec<A::Event>, DomainError>,
+    ) -> Result<Decided<A>, CommandError> {
+        let done = self
+            .batch(env)
+            .load::<A>(subject)
+            .decide(|tx| tx.apply::<A>(subject, &mut decide))
+            .await?;
+        Ok(Decided {
+            seq: done.seq_of(subject),
+            state: done.state::<A>(subject).clone(),
+            events: done.value,
+            duplicate: done.duplicate,
+        })
+    }
+
+    /// Loads an aggregate: from the cache unless `fresh`, else from JetStream
+    /// (from the cached state on, when there is one). Returns the sequence of
+    /// its last message, the state, and whether it came from the cache.
+    pub(crate) async fn load<A: Aggregate>(
+        &self,
+        subject: &AggregateSubject,
+        fresh: bool,
+    ) -> Result<(u64, A, bool), CommandError> {
+        let key = subject.to_string();
+        let cached = self.cache.get::<A>(&key);
+        if let (false, Some((seq, state))) = (fresh, cached.clone()) {
+            return Ok((seq, state, true));
+        }
+        let (mut seq, mut state) = cached.unwrap_or_default();
+        for m in self
+            .store
+            .read_aggregate_from(subject, seq + 1)
+            .await
+            .map_err(unavailable)?
+        {
+            state = fold(state, m.seq, &m.message);
+            seq = m.seq;
+        }
+        self.cache.insert(&key, seq, state.clone());
+        Ok((seq, state, false))
+    }
+
+    /// The aggregate's current state; when the cache's copy does not pass
+    /// `known` (it may predate a write a moment ago), read from the log.
+    pub(crate) async fn current<A: Aggregate>(
+        &self,
+        subject: &AggregateSubject,
+        known: impl Fn(&A) -> bool,
+    ) -> Result<A, CommandError> {
+        let (_, state, from_cache) = self.load::<A>(subject, false).await?;
+        if known(&state) || !from_cache {
+            return Ok(state);
+        }
+        Ok(self.load::<A>(subject, true).await?.1)
+    }
+
+    /// Whether any cached state of the round is behind the log.
+    async fn stale(&self, slots: &[Slot]) -> Result<bool, CommandError> {
+        for slot in slots.iter().filter(|s| s.from_cache) {
+            let last = self
+                .store
+                .last_sequence(&slot.subject)
+                .await
+                .map_err(unavailable)?;
+            if last != slot.seq {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Appends what the round decided (one message per aggregate, all in
+    /// one atomic batch) and moves each slot to its new state and sequence.
+    /// Returns whether the command had been appended before.
+    async fn append(&self, env: &CommandEnvelope, tx: &mut Tx) -> Result<bool, StoreError> {
+        let messages: Vec<(usize, EventMessage)> = tx
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.events.is_empty())
+            .map(|(i, s)| {
+                let meta = MessageMeta {
+                    tenant: env.tenant.clone(),
+                    aggregate_id: s.subject.id.clone(),
+                    time: tx.now,
+                    actor: env.actor.clone(),
+                    request: env.request.clone(),
+                    command_id: env.command_id.clone(),
+                };
+                (i, EventMessage::new(meta, s.events.clone()))
+            })
+            .collect();
+        if messages.is_empty() {
+            return Ok(false);
+        }
+        let entries: Vec<BatchEntry<'_>> = messages
+            .iter()
+            .map(|(i, m)| BatchEntry {
+                subject: &tx.slots[*i].subject,
+                message: m,
+                expected: Expected::Seq(tx.slots[*i].seq),
+            })
+            .collect();
+        let batched = self.store.append_batch(&entries).await?;
+        if batched.duplicate {
+            // An earlier attempt of this command was stored; its sequence
+            // (single messages report it) is as good as any to wait for.
+            if let ([(i, _)], [seq]) = (messages.as_slice(), batched.seqs.as_slice()) {
+                tx.slots[*i].seq = *seq;
+            }
+            return Ok(true);
+        }
+        for ((i, message), seq) in messages.iter().zip(batched.seqs) {
+            let slot = &mut tx.slots[*i];
+            slot.state.apply(seq, message);
+            slot.seq = seq;
+            self.cache
+                .insert_any(&slot.subject.to_string(), seq, slot.state.boxed_clone());
+        }
+        Ok(false)
+    }
+}

@@ -1,0 +1,198 @@
+//! `otp.request` and `otp.login`: a mailed six-digit code. A code login
+//! appends the code's use, the customer's login (or, for a new address
+//! when anyone may sign up, the claim and the customer) and the session as
+//! one atomic batch.
+
+use authd_events::{AggregateKind, LoginMethod, SecretHash, keyed_hash::secret_hash};
+use hmac::{Hmac, Mac};
+use rand::Rng;
+use sha2::Sha256;
+
+use super::{Services, UseCase, customer_view, subject, valid_email};
+use crate::{
+    commands::{Accepted, CommandEnvelope, LogInWithOtp, RequestOtp, Sent, SignedIn},
+    domain::{
+        customer::{self, Customer, CustomerCommand},
+        email_claim::{ClaimCommand, EmailClaim},
+        otp::{self, Otp, OtpCommand},
+        session::{Session, SessionCommand},
+    },
+    error::{CommandError, DomainError},
+    infra::{mail::MailKind, tokens},
+};
+
+/// Keyed hash of a one-time code, bound to the request that issued it.
+fn otp_hash(index_key: &[u8], tenant: &str, otp_id: &str, code: &str) -> SecretHash {
+    let mut mac = Hmac::<Sha256>::new_from_slice(index_key).expect("HMAC takes any key length");
+    for part in ["otp", tenant, otp_id, code] {
+        mac.update(part.as_bytes());
+        mac.update(&[0]);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+impl UseCase for RequestOtp {
+    async fn run(
+        self,
+        s: &Services,
+        env: &CommandEnvelope,
+    ) -> Result<Sent<Accepted>, CommandError> {
+        if !valid_email(&self.email) {
+            return Err(DomainError::InvalidEmail.into());
+        }
+        let project = s.project(&env.tenant).await?;
+        if !project.config.otp_login {
+            return Err(DomainError::MethodDisabled.into());
+        }
+        let email = self.email.trim().to_string();
+        let claim = s.claim_subject(&env.tenant, &email)?;
+        let known = s.owner_of(&env.tenant, &claim).await?.is_some();
+        // A code is issued (and throttled) for every address alike, so the
+        // answer says nothing about accounts; it is mailed only where it can
+        // sign in: to a customer, or to a new address when anyone may sign up.
+        let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
+        let otp_id = authd_events::new_id("o");
+        let code_hash = otp_hash(&s.config.index_key, &env.tenant, &otp_id, &code);
+        let otp_subject = subject(&env.tenant, AggregateKind::Otp, &claim.id)?;
+        let issue = OtpCommand::Issue { otp_id, code_hash };
+        let d = s.x.run::<Otp>(env, &otp_subject, &issue).await?;
+        if d.duplicate {
+            // The first attempt stored another code's hash and mailed that code.
+            return Err(CommandError::duplicate());
+        }
+        let expires_at = s.now() + otp::OTP_TTL_MS;
+        if known || project.config.public_registration {
+            let mail = MailKind::OtpCode { code, expires_at };
+            s.send_mail(env, &email, &project.config, mail).await?;
+        }
+        Ok(Sent {
+            seq: d.seq,
+            outcome: Accepted {
+                expires_at: Some(expires_at),
+            },
+        })
+    }
+}
+
+impl UseCase for LogInWithOtp {
+    async fn run(
+        self,
+        s: &Services,
+        env: &CommandEnvelope,
+    ) -> Result<Sent<SignedIn>, CommandError> {
+        if !valid_email(&self.email) {
+            return Err(DomainError::InvalidEmail.into());
+        }
+        let project = s.project(&env.tenant).await?;
+        if !project.config.otp_login {
+            return Err(DomainError::MethodDisabled.into());
+        }
+        let code = self.otp.trim().to_string();
+        if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(DomainError::InvalidOtp.into());
+        }
+        let email = self.email.trim().to_string();
+        let claim = s.claim_subject(&env.tenant, &email)?;
+        let otp_subject = subject(&env.tenant, AggregateKind::Otp, &claim.id)?;
+        let existing = s.owner_of(&env.tenant, &claim).await?;
+        let new_customer = existing.is_none();
+        if new_customer && !project.config.public_registration {
+            // Nobody to sign in, and nobody may sign up: the code still
+            // counts a try, as for anyone else.
+            let verify = verify_code(s, &env.tenant, &code);
+            s.x.run::<Otp>(env, &otp_subject, &verify).await?;
+            return Err(DomainError::InvalidOtp.into());
+        }
+        let customer_id = match &existing {
+            Some((subject, _)) => subject.id.clone(),
+            None => authd_events::new_id("c"),
+        };
+        let customer = subject(&env.tenant, AggregateKind::Customer, &customer_id)?;
+        let session_id = authd_events::new_id("s");
+        let session = subject(&env.tenant, AggregateKind::Session, &session_id)?;
+        let refresh_token = tokens::new_refresh_token(&session_id);
+        let expires_at = s.now() + s.config.session_ttl.as_millis() as i64;
+        let verify = verify_code(s, &env.tenant, &code);
+        let start = SessionCommand::Start {
+            customer_id: customer_id.clone(),
+            method: LoginMethod::Otp,
+            refresh_token_hash: secret_hash(&refresh_token),
+            expires_at,
+        };
+        let batch = s.x.batch(env).load::<Otp>(&otp_subject);
+        let batch = if new_customer {
+            batch
+                .load::<EmailClaim>(&claim)
+                .create::<Customer>(&customer)
+        } else {
+            batch.load::<Customer>(&customer)
+        };
+        let done = batch
+            .create::<Session>(&session)
+            .decide(|tx| {
+                let used = tx.decide::<Otp>(&otp_subject, &verify)?;
+                if !otp::verified(&used) {
+                    return Ok(Err(DomainError::InvalidOtp));
+                }
+                if new_customer {
+                    // The code proved the address: sign up.
+                    let claim_it = ClaimCommand::Claim {
+                        customer_id: customer_id.clone(),
+                    };
+                    tx.decide::<EmailClaim>(&claim, &claim_it)?;
+                    let register = CustomerCommand::Register {
+                        email: email.clone(),
+                        password_hash: String::new(),
+                        email_verified: true,
+                        session: Some((session_id.clone(), LoginMethod::Otp)),
+                        verification: None,
+                    };
+                    tx.decide::<Customer>(&customer, &register)?;
+                } else {
+                    let record = CustomerCommand::RecordOtpLogin {
+                        session_id: session_id.clone(),
+                    };
+                    let locked_until = tx.state::<Customer>(&customer).locked_until;
+                    let events = tx.decide::<Customer>(&customer, &record)?;
+                    if let Err(e) = customer::login_outcome(&events, locked_until) {
+                        return Ok(Err(e));
+                    }
+                }
+                tx.decide::<Session>(&session, &start)?;
+                Ok(Ok(()))
+            })
+            .await?;
+        done.value.clone()?;
+        if done.duplicate {
+            return Err(CommandError::duplicate());
+        }
+        let tokens = s.issue_tokens(
+            &env.tenant,
+            &customer_id,
+            &session_id,
+            refresh_token,
+            expires_at,
+            done.seq_of(&session),
+        );
+        Ok(Sent {
+            seq: done.seq,
+            outcome: SignedIn {
+                customer: customer_view(&customer_id, done.state::<Customer>(&customer)),
+                tokens,
+                new_customer,
+            },
+        })
+    }
+}
+
+/// The command that checks a presented code against the current one.
+fn verify_code(s: &Services, tenant: &str, code: &str) -> OtpCommand {
+    let (tenant, key, code) = (
+        tenant.to_string(),
+        s.config.index_key.clone(),
+        code.to_string(),
+    );
+    OtpCommand::Verify {
+        presented: Box::new(move |otp_id: &str| otp_hash(&key, &tenant, otp_id, &code)),
+    }
+}

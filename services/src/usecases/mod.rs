@@ -1,0 +1,310 @@
+//! The use cases: one file per feature, each command a short `UseCase`
+//! impl over the executor (which alone loads, decides, appends, retries).
+
+mod customer_admin;
+mod email_verification;
+pub(crate) mod executor;
+mod login_otp;
+mod login_password;
+mod password_reset;
+mod password_update;
+mod project_admin;
+mod register;
+mod sessions;
+
+use std::{sync::Arc, time::Duration};
+
+use authd_events::{
+    Actor, AggregateKind, AggregateSubject, EventStore, ProjectConfig, SecretHash,
+    keyed_hash::{email_key, normalize_email, secret_hash},
+};
+
+use crate::{
+    commands::{self, CommandEnvelope, CommandOk, CommandSpec, CustomerView, Reply, Sent, Tokens},
+    domain::{customer::Customer, email_claim::EmailClaim, project::Project},
+    error::{CommandError, DomainError},
+    infra::{
+        cache::StateCache,
+        mail::{MailJob, MailKind, Mailbox},
+        password::PasswordHasher,
+        tokens::{self, AccessClaims, SigningKeys},
+    },
+};
+use executor::Executor;
+
+/// Lifetime of a password-reset link.
+pub const RESET_TTL_MS: i64 = 30 * 60 * 1000;
+/// Lifetime of an email-verification link.
+pub const VERIFY_TTL_MS: i64 = 24 * 3600 * 1000;
+
+#[derive(Clone)]
+pub struct ServiceConfig {
+    /// Key of the keyed hashes that stand in for emails in subjects, and of
+    /// one-time-code hashes.
+    pub index_key: Vec<u8>,
+    pub access_token_ttl: Duration,
+    pub session_ttl: Duration,
+    pub clock: crate::infra::clock::Clock,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            index_key: Vec::new(),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            clock: Default::default(),
+        }
+    }
+}
+
+pub struct Services {
+    x: Executor,
+    hasher: PasswordHasher,
+    keys: SigningKeys,
+    mailbox: Mailbox,
+    config: ServiceConfig,
+}
+
+/// A command's use case.
+pub(crate) trait UseCase: CommandSpec {
+    async fn run(
+        self,
+        s: &Services,
+        env: &CommandEnvelope,
+    ) -> Result<Sent<Self::Outcome>, CommandError>;
+}
+
+impl Services {
+    pub fn new(
+        store: EventStore,
+        cache: Arc<StateCache>,
+        hasher: PasswordHasher,
+        keys: SigningKeys,
+        mailbox: Mailbox,
+        config: ServiceConfig,
+    ) -> Self {
+        Self {
+            x: Executor::new(store, cache, config.clock.clone()),
+            hasher,
+            keys,
+            mailbox,
+            config,
+        }
+    }
+
+    pub fn cache(&self) -> &Arc<StateCache> {
+        self.x.cache()
+    }
+
+    /// Checks who sends the command against its declaration, then runs it.
+    pub async fn handle(&self, env: CommandEnvelope) -> Reply {
+        if !authd_events::subject::is_valid_token(&env.tenant) {
+            return Err(DomainError::InvalidInput("tenant").into());
+        }
+        if env.command_id.is_empty() || env.command_id.len() > 128 {
+            return Err(DomainError::InvalidInput("commandId").into());
+        }
+        env.command.who().check(&env.actor)?;
+        let (seq, outcome) = commands::dispatch(self, &env, env.command.clone()).await?;
+        Ok(CommandOk { seq, outcome })
+    }
+
+    fn now(&self) -> i64 {
+        self.x.now()
+    }
+
+    /// The project of the command, which must exist.
+    async fn project(&self, tenant: &str) -> Result<Project, CommandError> {
+        let subject = subject(tenant, AggregateKind::Project, tenant)?;
+        let p = self
+            .x
+            .current::<Project>(&subject, |p| p.name.is_some())
+            .await?;
+        if p.name.is_none() {
+            return Err(DomainError::ProjectNotFound.into());
+        }
+        Ok(p)
+    }
+
+    fn claim_subject(&self, tenant: &str, email: &str) -> Result<AggregateSubject, CommandError> {
+        let key = email_key(&self.config.index_key, tenant, &normalize_email(email));
+        subject(tenant, AggregateKind::EmailClaim, &key)
+    }
+
+    /// The registered customer an email belongs to, if any (checked against
+    /// the log when the cache knows none: they may have registered a moment
+    /// ago).
+    async fn owner_of(
+        &self,
+        tenant: &str,
+        claim: &AggregateSubject,
+    ) -> Result<Option<(AggregateSubject, Customer)>, CommandError> {
+        let claim = self
+            .x
+            .current::<EmailClaim>(claim, |c| c.owner.is_some())
+            .await?;
+        let Some(owner) = claim.owner else {
+            return Ok(None);
+        };
+        let customer = subject(tenant, AggregateKind::Customer, &owner)?;
+        Ok(self
+            .registered_customer(&customer)
+            .await?
+            .map(|c| (customer, c)))
+    }
+
+    /// A registered customer by subject, reading the log when the cache does not know it.
+    async fn registered_customer(
+        &self,
+        subject: &AggregateSubject,
+    ) -> Result<Option<Customer>, CommandError> {
+        let c = self
+            .x
+            .current::<Customer>(subject, |c| c.registered)
+            .await?;
+        Ok(c.registered.then_some(c))
+    }
+
+    /// Signs an access token for a session whose message is at `seq`.
+    fn issue_tokens(
+        &self,
+        tenant: &str,
+        customer_id: &str,
+        session_id: &str,
+        refresh_token: String,
+        expires_at: i64,
+        seq: u64,
+    ) -> Tokens {
+        let now = self.now() / 1000;
+        let exp = now + self.config.access_token_ttl.as_secs() as i64;
+        let access_token = self.keys.sign(&AccessClaims {
+            iss: tokens::ISSUER.into(),
+            sub: customer_id.into(),
+            sid: session_id.into(),
+            pid: tenant.into(),
+            iat: now,
+            exp,
+            seq,
+        });
+        Tokens {
+            access_token,
+            access_token_expires_at: exp,
+            refresh_token,
+            refresh_token_expires_at: expires_at,
+            session_id: session_id.into(),
+        }
+    }
+
+    async fn send_mail(
+        &self,
+        env: &CommandEnvelope,
+        to: &str,
+        config: &ProjectConfig,
+        kind: MailKind,
+    ) -> Result<(), CommandError> {
+        let job = MailJob {
+            id: format!("{}-{}", env.command_id, kind.name()),
+            tenant: env.tenant.clone(),
+            to: to.to_string(),
+            from: config.mail_sender.clone(),
+            kind,
+        };
+        self.mailbox.send(&job).await.map_err(|e| {
+            tracing::warn!(error = %e, "cannot queue mail");
+            CommandError::unavailable()
+        })
+    }
+}
+
+fn subject(tenant: &str, kind: AggregateKind, id: &str) -> Result<AggregateSubject, CommandError> {
+    AggregateSubject::new(tenant, kind, id).map_err(|_| {
+        DomainError::InvalidInput(match kind {
+            AggregateKind::Project => "project",
+            AggregateKind::Customer => "customerId",
+            AggregateKind::Session => "sessionId",
+            _ => "id",
+        })
+        .into()
+    })
+}
+
+fn customer_view(id: &str, c: &Customer) -> CustomerView {
+    CustomerView {
+        id: id.to_string(),
+        email: c.email.clone(),
+        email_verified: c.email_verified,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    }
+}
+
+pub fn valid_email(email: &str) -> bool {
+    let email = email.trim();
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    email.len() <= 254
+        && !local.is_empty()
+        && local.len() <= 64
+        && !domain.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !local.contains('@')
+}
+
+/// A link token is `<customer id>.<256 random bits>`: the id finds the
+/// aggregate, the secret proves the mail was read. Only its hash is stored.
+fn link_token(customer_id: &str) -> (String, SecretHash) {
+    let token = tokens::new_refresh_token(customer_id);
+    let hash = secret_hash(&token);
+    (token, hash)
+}
+
+fn customer_of_token(token: &str) -> Result<&str, CommandError> {
+    tokens::refresh_token_session(token).ok_or_else(|| DomainError::InvalidToken.into())
+}
+
+fn link(config: &ProjectConfig, path: &str, token: &str) -> String {
+    format!(
+        "{}/{path}?token={token}",
+        config.link_base_url.trim_end_matches('/')
+    )
+}
+
+/// The signed-in customer a command acts for (its registry line says
+/// `Customer`, so the dispatch has checked there is one).
+fn customer_actor(env: &CommandEnvelope) -> &str {
+    match &env.actor {
+        Actor::Customer(id) => id,
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_email;
+
+    #[test]
+    fn email_syntax() {
+        for ok in ["a@b.co", " Ann.Lee+tag@Example.com ", "x@sub.domain.org"] {
+            assert!(valid_email(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a",
+            "@b.co",
+            "a@",
+            "a@b",
+            "a b@c.de",
+            "a@.co",
+            "a@co.",
+            "a@b@c.de",
+            &format!("{}@b.co", "x".repeat(65)),
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! `customer.password_reset.request` and `.complete`: a mailed link whose
+//! use sets the password, ends every session and lifts a lockout, in one
+//! message of the customer's.
+
+use authd_events::{SecretHash, keyed_hash::secret_hash};
+
+use super::{
+    RESET_TTL_MS, Services, UseCase, customer_of_token, executor::internal, link, link_token,
+    subject, valid_email,
+};
+use crate::{
+    commands::{Accepted, CommandEnvelope, Done, RequestPasswordReset, ResetPassword, Sent},
+    domain::aggregate::Aggregate,
+    domain::customer::{Customer, CustomerCommand},
+    error::{CommandError, DomainError},
+    infra::{mail::MailKind, password},
+};
+use authd_events::AggregateKind;
+
+impl UseCase for RequestPasswordReset {
+    async fn run(
+        self,
+        s: &Services,
+        env: &CommandEnvelope,
+    ) -> Result<Sent<Accepted>, CommandError> {
+        if !valid_email(&self.email) {
+            return Err(DomainError::InvalidEmail.into());
+        }
+        let project = s.project(&env.tenant).await?;
+        let email = self.email.trim().to_string();
+        let claim = s.claim_subject(&env.tenant, &email)?;
+        let accepted = Sent {
+            seq: 0,
+            outcome: Accepted { expires_at: None },
+        };
+        let Some((customer, _)) = s.owner_of(&env.tenant, &claim).await? else {
+            return Ok(accepted);
+        };
+        let (token, token_hash) = link_token(&customer.id);
+        let request = |token_hash: SecretHash, expires_at| CustomerCommand::RequestPasswordReset {
+            token_hash,
+            expires_at,
+        };
+        let d =
+            s.x.decide(env, &customer, |c: &Customer, now| {
+                c.decide(&request(token_hash, now + RESET_TTL_MS), now)
+            })
+            .await?;
+        let link = link(&project.config, "reset", &token);
+        s.send_mail(
+            env,
+            &d.state.email,
+            &project.config,
+            MailKind::ResetPassword { link },
+        )
+        .await?;
+        // The same answer as for an unknown address; the sequence only lets
+        // this gateway wait for its own write.
+        Ok(Sent {
+            seq: d.seq,
+            ..accepted
+        })
+    }
+}
+
+impl UseCase for ResetPassword {
+    async fn run(self, s: &Services, env: &CommandEnvelope) -> Result<Sent<Done>, CommandError> {
+        let customer_id = customer_of_token(&self.token)?.to_string();
+        let project = s.project(&env.tenant).await?;
+        password::check_with(&self.new_password, &project.config.password_policy)?;
+        let customer = subject(&env.tenant, AggregateKind::Customer, &customer_id)?;
+        let token_hash = secret_hash(&self.token);
+        // Check the token before paying for a hash.
+        let now = s.now();
+        let current =
+            s.x.current::<Customer>(
+                &customer,
+                |c| matches!(c.reset, Some((h, exp)) if h == token_hash && now < exp),
+            )
+            .await?;
+        if !matches!(current.reset, Some((h, exp)) if h == token_hash && now < exp) {
+            return Err(DomainError::InvalidToken.into());
+        }
+        let new_password_hash = s.hasher.hash(self.new_password).await.map_err(internal)?;
+        let reset = CustomerCommand::ResetPassword {
+            token_hash,
+            new_password_hash,
+        };
+        let d = s.x.run::<Customer>(env, &customer, &reset).await?;
+        let mail = MailKind::PasswordChanged;
+        s.send_mail(env, &d.state.email, &project.config, mail)
+            .await?;
+        Ok(Sent {
+            seq: d.seq,
+            outcome: Done,
+        })
+    }
+}

@@ -1,0 +1,201 @@
+//! The event log's atomic batches against a real nats-server (2.12+): a
+//! command's messages to several aggregates are appended all or nothing.
+
+use authd::{app, nats_server::NatsServer};
+use authd_events::{
+    Actor, AggregateKind, AggregateSubject, BatchEntry, EmailClaimEvent, EmailClaimed, Event,
+    EventMessage, EventStore, Expected, MessageMeta, RequestMeta, RevokeReason, SessionEvent,
+    SessionRevoked, StoreError,
+};
+
+fn message(command_id: &str, subject: &AggregateSubject, event: Event) -> EventMessage {
+    EventMessage::new(
+        MessageMeta {
+            tenant: subject.tenant.clone(),
+            aggregate_id: subject.id.clone(),
+            time: 1,
+            actor: Actor::System,
+            request: RequestMeta::default(),
+            command_id: command_id.into(),
+        },
+        vec![event],
+    )
+}
+
+fn claimed(c: &str) -> Event {
+    Event::EmailClaim(EmailClaimEvent::Claimed(EmailClaimed {
+        customer_id: c.into(),
+    }))
+}
+
+fn revoked() -> Event {
+    Event::Session(SessionEvent::Revoked(SessionRevoked {
+        reason: RevokeReason::Logout,
+    }))
+}
+
+async fn store(nats: &NatsServer) -> EventStore {
+    let conn = app::connect(&nats.url()).await.unwrap();
+    app::open_store(&conn).await.unwrap()
+}
+
+fn subject(kind: AggregateKind, id: &str) -> AggregateSubject {
+    AggregateSubject::new("p_1", kind, id).unwrap()
+}
+
+#[tokio::test]
+async fn a_batch_appends_every_message_in_order_or_none_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(&dir.path().join("nats"), None).unwrap();
+    let store = store(&nats).await;
+    let claim = subject(AggregateKind::EmailClaim, "e1");
+    let s1 = subject(AggregateKind::Session, "s1");
+    let s2 = subject(AggregateKind::Session, "s2");
+
+    // Something unrelated first, so sequences do not start at 1.
+    let other = subject(AggregateKind::Session, "s0");
+    store
+        .append(&other, &message("c0", &other, revoked()), Expected::Seq(0))
+        .await
+        .unwrap();
+
+    let (m1, m2, m3) = (
+        message("c1", &claim, claimed("c_1")),
+        message("c1", &s1, revoked()),
+        message("c1", &s2, revoked()),
+    );
+    let entries = [
+        BatchEntry {
+            subject: &claim,
+            message: &m1,
+            expected: Expected::Seq(0),
+        },
+        BatchEntry {
+            subject: &s1,
+            message: &m2,
+            expected: Expected::Seq(0),
+        },
+        BatchEntry {
+            subject: &s2,
+            message: &m3,
+            expected: Expected::Any,
+        },
+    ];
+    let batched = store.append_batch(&entries).await.unwrap();
+    assert_eq!(batched.seqs, vec![2, 3, 4]);
+    assert!(!batched.duplicate);
+    for (e, seq) in entries.iter().zip(&batched.seqs) {
+        let read = store.read_aggregate(e.subject).await.unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].seq, *seq);
+        assert_eq!(read[0].message, *e.message);
+    }
+
+    // The same command again: nothing new, and it says so.
+    let again = store.append_batch(&entries).await.unwrap();
+    assert!(again.duplicate);
+    assert_eq!(store.last_stream_sequence().await.unwrap(), 4);
+
+    // A second claim of the same email, batched with a fresh session: the
+    // claim's expected sequence is stale, so neither message is appended.
+    let s3 = subject(AggregateKind::Session, "s3");
+    let (m4, m5) = (
+        message("c2", &s3, revoked()),
+        message("c2", &claim, claimed("c_2")),
+    );
+    let conflicting = [
+        BatchEntry {
+            subject: &s3,
+            message: &m4,
+            expected: Expected::Seq(0),
+        },
+        BatchEntry {
+            subject: &claim,
+            message: &m5,
+            expected: Expected::Seq(0),
+        },
+    ];
+    let err = store.append_batch(&conflicting).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    assert_eq!(store.last_stream_sequence().await.unwrap(), 4);
+    assert!(store.read_aggregate(&s3).await.unwrap().is_empty());
+    let all: Vec<_> = {
+        use futures::StreamExt;
+        store.read_range(1, 4).await.unwrap().collect().await
+    };
+    assert_eq!(
+        all.len(),
+        4,
+        "the stream holds exactly the four appended messages"
+    );
+
+    // With the claim's real sequence the same batch goes through.
+    let fixed = [
+        BatchEntry {
+            subject: &s3,
+            message: &m4,
+            expected: Expected::Seq(0),
+        },
+        BatchEntry {
+            subject: &claim,
+            message: &m5,
+            expected: Expected::Seq(2),
+        },
+    ];
+    assert_eq!(store.append_batch(&fixed).await.unwrap().seqs, vec![5, 6]);
+}
+
+#[tokio::test]
+async fn a_stream_made_without_atomic_batches_is_updated_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(&dir.path().join("nats"), None).unwrap();
+    let conn = app::connect(&nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(conn.client.clone());
+    // As an older build made it.
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: authd_events::subject::EVENT_STREAM.into(),
+        subjects: vec![authd_events::subject::EVENT_SUBJECTS.into()],
+        duplicate_window: std::time::Duration::from_secs(120),
+        allow_direct: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let store = app::open_store(&conn).await.unwrap();
+    let mut stream = js
+        .get_stream(authd_events::subject::EVENT_STREAM)
+        .await
+        .unwrap();
+    assert!(stream.info().await.unwrap().config.allow_atomic_publish);
+    let (a, b) = (
+        subject(AggregateKind::Session, "a"),
+        subject(AggregateKind::Session, "b"),
+    );
+    let (ma, mb) = (message("c", &a, revoked()), message("c", &b, revoked()));
+    let batch = [
+        BatchEntry {
+            subject: &a,
+            message: &ma,
+            expected: Expected::Seq(0),
+        },
+        BatchEntry {
+            subject: &b,
+            message: &mb,
+            expected: Expected::Seq(0),
+        },
+    ];
+    assert_eq!(store.append_batch(&batch).await.unwrap().seqs, vec![1, 2]);
+}
+
+#[test]
+fn an_old_nats_server_is_refused_with_what_to_do() {
+    let err = authd::nats_server::NatsServerError::TooOld {
+        path: "/usr/sbin/nats-server".into(),
+        found: "2.9.10".into(),
+    }
+    .to_string();
+    assert!(err.contains("2.9.10") && err.contains("2.12"), "{err}");
+    assert!(err.contains("scripts/install-nats-server"), "{err}");
+    assert_eq!(authd::nats_server::parse_version("2.12.8"), Some((2, 12)));
+    assert_eq!(authd::nats_server::parse_version("v2.9.10"), Some((2, 9)));
+}
