@@ -1,0 +1,179 @@
+//! A command that touches several aggregates is recorded whole or not at
+//! all (one JetStream atomic batch): against real nats-server, services,
+//! gateway and read model, under races and a broker crash.
+
+mod common;
+
+use std::{collections::HashMap, time::Duration};
+
+use authd_events::{
+    AggregateKind, AggregateSubject, CustomerEvent, EmailClaimEvent, Event, SessionEvent,
+};
+use common::{PASSWORD, TestEnv};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+/// Every message of the stream, decoded: (sequence, subject, events).
+async fn log(env: &TestEnv) -> Vec<(u64, AggregateSubject, Vec<Event>)> {
+    let last = env.last_seq().await;
+    env.store
+        .read_range(1, last)
+        .await
+        .unwrap()
+        .map(|m| {
+            let m = m.unwrap();
+            let events = m.message.bodies().cloned().collect();
+            (m.seq, m.subject, events)
+        })
+        .collect()
+        .await
+}
+
+async fn suspend(env: &TestEnv, id: &str, mutation: &str) {
+    let q = format!("mutation($id: ID!) {{ {mutation}(id: $id) {{ success errors {{ code }} }} }}");
+    let r = env.admin(&q, json!({ "id": id })).await;
+    assert_eq!(r["data"][mutation]["success"], true, "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_suspension_racing_logins_never_leaves_an_earlier_session_alive() {
+    let env = TestEnv::start().await;
+    let reg = env.register("ann@example.com", PASSWORD).await;
+    let customer_id = reg["user"]["id"].as_str().unwrap().to_string();
+    let mut logins: Vec<Value> = Vec::new();
+    for _ in 0..25 {
+        let racing =
+            futures::future::join_all((0..4).map(|_| env.login("ann@example.com", PASSWORD)));
+        let (results, ()) = tokio::join!(racing, suspend(&env, &customer_id, "customerSuspend"));
+        logins.extend(results.into_iter().filter(|r| r["success"] == true));
+        suspend(&env, &customer_id, "customerReactivate").await;
+    }
+    assert!(!logins.is_empty(), "some logins won their race");
+
+    // In the log, each login's success and its session's start sit in one
+    // batch: no end-of-sessions point falls between them.
+    let log = log(&env).await;
+    let mut succeeded = HashMap::new();
+    let mut started = HashMap::new();
+    let mut ends = Vec::new();
+    for (seq, subject, events) in &log {
+        for e in events {
+            match e {
+                Event::Customer(CustomerEvent::LoginSucceeded(l)) => {
+                    succeeded.insert(l.session_id.clone(), *seq);
+                }
+                Event::Customer(CustomerEvent::SessionsEnded(_)) => ends.push(*seq),
+                Event::Session(SessionEvent::Started(_)) => {
+                    started.insert(subject.id.clone(), *seq);
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(ends.len() >= 25, "every suspension ended sessions");
+    for (session, login_seq) in &succeeded {
+        let Some(start_seq) = started.get(session) else {
+            panic!("login {session} recorded without its session");
+        };
+        assert_eq!(*start_seq, login_seq + 1, "one batch, in order");
+        assert!(
+            !ends.iter().any(|e| login_seq < e && e < start_seq),
+            "a suspension landed between a login and its session"
+        );
+    }
+    // And as a client sees it: after the last reactivation, a session that
+    // started before a suspension cannot be refreshed; a later one can.
+    let last_end = *ends.iter().max().unwrap();
+    for login in &logins {
+        let refreshed = env.refresh(login["refreshToken"].as_str().unwrap()).await;
+        let session = refreshed_session(login);
+        let before = started[&session] < last_end;
+        assert_eq!(refreshed["success"] == true, !before, "{refreshed}");
+        if before {
+            assert_eq!(
+                refreshed["errors"][0]["code"], "SESSION_REVOKED",
+                "{refreshed}"
+            );
+        }
+    }
+}
+
+/// The session id a login answer's refresh token names.
+fn refreshed_session(login: &Value) -> String {
+    let token = login["refreshToken"].as_str().unwrap();
+    token.rsplit_once('.').unwrap().0.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn registrations_through_a_broker_crash_leave_no_address_taken_without_an_account() {
+    let mut env = TestEnv::start().await;
+    let emails: Vec<String> = (0..60).map(|i| format!("crash{i}@example.com")).collect();
+    // Registrations in flight when the broker dies (SIGKILL, as a crash),
+    // then it comes back with its store.
+    let pid = nix::unistd::Pid::from_raw(env.nats.pid().unwrap() as i32);
+    let registering = futures::future::join_all(emails.iter().enumerate().map(|(i, e)| {
+        let env = &env;
+        async move {
+            tokio::time::sleep(Duration::from_millis(3 * i as u64)).await;
+            env.register(e, PASSWORD).await
+        }
+    }));
+    let crash = async {
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    };
+    let (results, ()) = tokio::join!(registering, crash);
+    assert!(
+        results.iter().any(|r| r["success"] == true),
+        "some registrations got in before the crash"
+    );
+    env.nats.restart().unwrap();
+    wait_until_serving(&env).await;
+
+    // Every address is either free (registers now) or has an account that
+    // signs in with the password it was registered with.
+    for email in &emails {
+        let again = env.register(email, PASSWORD).await;
+        if again["success"] == true {
+            continue;
+        }
+        assert_eq!(again["errors"][0]["code"], "EMAIL_TAKEN", "{again}");
+        let login = env.login(email, PASSWORD).await;
+        assert_eq!(
+            login["success"], true,
+            "{email} is taken but cannot sign in: {login}"
+        );
+    }
+    // And in the log, every claim names a customer that was recorded.
+    let log = log(&env).await;
+    let registered: std::collections::HashSet<String> = log
+        .iter()
+        .filter(|(_, s, e)| {
+            s.kind == AggregateKind::Customer
+                && e.iter()
+                    .any(|e| matches!(e, Event::Customer(CustomerEvent::Registered(_))))
+        })
+        .map(|(_, s, _)| s.id.clone())
+        .collect();
+    let mut claims = 0;
+    for (_, _, events) in &log {
+        for e in events {
+            if let Event::EmailClaim(EmailClaimEvent::Claimed(c)) = e {
+                claims += 1;
+                assert!(registered.contains(&c.customer_id), "orphan claim {c:?}");
+            }
+        }
+    }
+    assert_eq!(claims, registered.len(), "one claim per customer");
+}
+
+async fn wait_until_serving(env: &TestEnv) {
+    for _ in 0..150 {
+        let r = env.register("probe@example.com", PASSWORD).await;
+        if r["success"] == true || r["errors"][0]["code"] == "EMAIL_TAKEN" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the service did not come back after the broker restart");
+}
