@@ -403,3 +403,27 @@ async fn a_long_history_loads_cold_after_a_restart() {
         "{reused}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_command_waits_briefly_for_a_services_instance_to_start() {
+    let mut env = TestEnv::start().await;
+    env.register("ann@example.com", PASSWORD).await;
+    env.stop_roles().await;
+    // Nobody serves commands now; one arrives, and services start after it.
+    let bus = authd_services::CommandBus::new(env.client.clone(), Duration::from_secs(5));
+    let from = authd_services::bus::Sender {
+        tenant: env.project_id.clone(),
+        actor: authd_events::Actor::Anonymous,
+        request: Default::default(),
+    };
+    let login = authd_services::commands::LogInWithPassword {
+        email: "ann@example.com".into(),
+        password: PASSWORD.into(),
+    };
+    let (sent, ()) = tokio::join!(bus.send(&from, login), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        env.start_services();
+    });
+    let signed_in = sent.expect("delivered once services started").unwrap();
+    assert_eq!(signed_in.outcome.customer.email, "ann@example.com");
+}

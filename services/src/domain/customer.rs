@@ -113,13 +113,7 @@ fn decide(
 ) -> Result<Vec<CustomerEvent>, DomainError> {
     use CustomerCommand as C;
     if !s.registered && !matches!(cmd, C::Register { .. }) {
-        return Err(match cmd {
-            C::RecordPasswordLogin { .. } | C::RecordOtpLogin { .. } => {
-                DomainError::InvalidCredentials
-            }
-            C::VerifyEmail { .. } | C::ResetPassword { .. } => DomainError::InvalidToken,
-            _ => DomainError::CustomerNotFound,
-        });
+        return Err(unregistered(cmd));
     }
     match cmd {
         C::Register {
@@ -128,120 +122,39 @@ fn decide(
             email_verified,
             session,
             verification,
-        } => {
-            if s.registered {
-                return Err(DomainError::EmailTaken);
-            }
-            let mut events = vec![CustomerEvent::Registered(CustomerRegistered {
-                email: Personal::plain(email.clone()),
-                password_hash: password_hash.clone(),
-                email_verified: *email_verified,
-            })];
-            if let Some((token_hash, expires_at)) = verification {
-                events.push(CustomerEvent::EmailVerificationRequested(
-                    EmailVerificationRequested {
-                        token_hash: *token_hash,
-                        expires_at: *expires_at,
-                    },
-                ));
-            }
-            if let Some((session_id, method)) = session {
-                events.push(CustomerEvent::LoginSucceeded(LoginSucceeded {
-                    session_id: session_id.clone(),
-                    method: *method,
-                }));
-            }
-            Ok(events)
-        }
+        } => register(
+            s,
+            email,
+            password_hash,
+            *email_verified,
+            session,
+            verification,
+        ),
         C::RecordPasswordLogin {
             password_matches,
             session_id,
             lockout_threshold,
             verification_required,
-        } => {
-            let failed = |reason| {
-                CustomerEvent::LoginFailed(LoginFailed {
-                    method: LoginMethod::Password,
-                    reason,
-                })
-            };
-            // Every attempt is a fact; the caller hears the answer the
-            // events imply (see `login_outcome`).
-            if s.is_locked(now) {
-                return Ok(vec![failed(LoginFailureReason::Locked)]);
-            }
-            if !password_matches {
-                let mut events = vec![failed(LoginFailureReason::WrongPassword)];
-                if *lockout_threshold > 0 && s.failed_logins + 1 >= *lockout_threshold {
-                    events.push(CustomerEvent::Locked(CustomerLocked {
-                        until: now + lock_duration(s.locks),
-                    }));
-                }
-                return Ok(events);
-            }
-            if s.suspended {
-                return Ok(vec![failed(LoginFailureReason::Suspended)]);
-            }
-            if *verification_required && !s.email_verified {
-                return Ok(vec![failed(LoginFailureReason::EmailNotVerified)]);
-            }
-            Ok(vec![CustomerEvent::LoginSucceeded(LoginSucceeded {
-                session_id: session_id.clone(),
-                method: LoginMethod::Password,
-            })])
-        }
-        C::RecordOtpLogin { session_id } => {
-            if s.suspended {
-                return Ok(vec![CustomerEvent::LoginFailed(LoginFailed {
-                    method: LoginMethod::Otp,
-                    reason: LoginFailureReason::Suspended,
-                })]);
-            }
-            let mut events = Vec::new();
-            // The code reached the inbox: that proves the address.
-            if !s.email_verified {
-                events.push(CustomerEvent::EmailVerified(EmailVerified {}));
-            }
-            events.push(CustomerEvent::LoginSucceeded(LoginSucceeded {
-                session_id: session_id.clone(),
-                method: LoginMethod::Otp,
-            }));
-            Ok(events)
-        }
-        C::Suspend { reason } => Ok(if s.suspended {
-            vec![]
-        } else {
-            vec![
-                CustomerEvent::Suspended(CustomerSuspended {
-                    reason: reason.clone(),
-                }),
-                CustomerEvent::SessionsEnded(SessionsEnded { except: None }),
-            ]
-        }),
-        C::Reactivate => Ok(if s.suspended {
-            vec![CustomerEvent::Reactivated(CustomerReactivated {})]
-        } else {
-            vec![]
-        }),
-        C::Unlock => Ok(if s.locked_until > 0 || s.failed_logins > 0 {
-            vec![CustomerEvent::Unlocked(CustomerUnlocked {})]
-        } else {
-            vec![]
-        }),
+        } => password_attempt(
+            s,
+            password_matches,
+            session_id,
+            lockout_threshold,
+            verification_required,
+            now,
+        ),
+        C::RecordOtpLogin { session_id } => otp_login(s, session_id),
+        C::Suspend { .. } | C::Reactivate | C::Unlock => Ok(support(s, cmd)),
         C::RequestVerification {
             token_hash,
             expires_at,
-        } => {
-            if s.email_verified {
-                return Err(DomainError::AlreadyVerified);
-            }
-            Ok(vec![CustomerEvent::EmailVerificationRequested(
-                EmailVerificationRequested {
-                    token_hash: *token_hash,
-                    expires_at: *expires_at,
-                },
-            )])
-        }
+        } if !s.email_verified => Ok(vec![CustomerEvent::EmailVerificationRequested(
+            EmailVerificationRequested {
+                token_hash: *token_hash,
+                expires_at: *expires_at,
+            },
+        )]),
+        C::RequestVerification { .. } => Err(DomainError::AlreadyVerified),
         C::VerifyEmail { token_hash } => match s.verification {
             Some((hash, expires_at)) if hash == *token_hash && now < expires_at => {
                 Ok(vec![CustomerEvent::EmailVerified(EmailVerified {})])
@@ -260,43 +173,178 @@ fn decide(
         C::ResetPassword {
             token_hash,
             new_password_hash,
-        } => match s.reset {
-            Some((hash, expires_at)) if hash == *token_hash && now < expires_at => {
-                let mut events = vec![
-                    CustomerEvent::PasswordChanged(PasswordChanged {
-                        password_hash: new_password_hash.clone(),
-                        via: PasswordChangeVia::Reset,
-                    }),
-                    CustomerEvent::SessionsEnded(SessionsEnded { except: None }),
-                ];
-                // Proving control of the inbox also lifts a lockout.
-                if s.locked_until > 0 || s.failed_logins > 0 {
-                    events.push(CustomerEvent::Unlocked(CustomerUnlocked {}));
-                }
-                Ok(events)
-            }
-            _ => Err(DomainError::InvalidToken),
-        },
+        } => reset_password(s, token_hash, new_password_hash, now),
         C::UpdatePassword {
             current_matches,
             new_password_hash,
             keep_session,
-        } => {
-            if !current_matches {
-                return Err(DomainError::WrongCurrentPassword);
-            }
-            let mut events = vec![CustomerEvent::PasswordChanged(PasswordChanged {
-                password_hash: new_password_hash.clone(),
-                via: PasswordChangeVia::Update,
-            })];
-            if let Some(keep) = keep_session {
-                events.push(CustomerEvent::SessionsEnded(SessionsEnded {
-                    except: Some(keep.clone()),
-                }));
+        } => update_password(*current_matches, new_password_hash, keep_session),
+    }
+}
+
+fn register(
+    s: &Customer,
+    email: &str,
+    password_hash: &str,
+    email_verified: bool,
+    session: &Option<(String, LoginMethod)>,
+    verification: &Option<(SecretHash, i64)>,
+) -> Result<Vec<CustomerEvent>, DomainError> {
+    if s.registered {
+        return Err(DomainError::EmailTaken);
+    }
+    let mut events = vec![CustomerEvent::Registered(CustomerRegistered {
+        email: Personal::plain(email.to_string()),
+        password_hash: password_hash.to_string(),
+        email_verified,
+    })];
+    if let Some((token_hash, expires_at)) = verification {
+        events.push(CustomerEvent::EmailVerificationRequested(
+            EmailVerificationRequested {
+                token_hash: *token_hash,
+                expires_at: *expires_at,
+            },
+        ));
+    }
+    if let Some((session_id, method)) = session {
+        events.push(CustomerEvent::LoginSucceeded(LoginSucceeded {
+            session_id: session_id.to_string(),
+            method: *method,
+        }));
+    }
+    Ok(events)
+}
+
+fn password_attempt(
+    s: &Customer,
+    password_matches: &bool,
+    session_id: &str,
+    lockout_threshold: &u32,
+    verification_required: &bool,
+    now: i64,
+) -> Result<Vec<CustomerEvent>, DomainError> {
+    let failed = |reason| {
+        CustomerEvent::LoginFailed(LoginFailed {
+            method: LoginMethod::Password,
+            reason,
+        })
+    };
+    // Every attempt is a fact; the caller hears the answer the
+    // events imply (see `login_outcome`).
+    if s.is_locked(now) {
+        return Ok(vec![failed(LoginFailureReason::Locked)]);
+    }
+    if !password_matches {
+        let mut events = vec![failed(LoginFailureReason::WrongPassword)];
+        if *lockout_threshold > 0 && s.failed_logins + 1 >= *lockout_threshold {
+            events.push(CustomerEvent::Locked(CustomerLocked {
+                until: now + lock_duration(s.locks),
+            }));
+        }
+        return Ok(events);
+    }
+    if s.suspended {
+        return Ok(vec![failed(LoginFailureReason::Suspended)]);
+    }
+    if *verification_required && !s.email_verified {
+        return Ok(vec![failed(LoginFailureReason::EmailNotVerified)]);
+    }
+    Ok(vec![CustomerEvent::LoginSucceeded(LoginSucceeded {
+        session_id: session_id.to_string(),
+        method: LoginMethod::Password,
+    })])
+}
+
+fn otp_login(s: &Customer, session_id: &str) -> Result<Vec<CustomerEvent>, DomainError> {
+    if s.suspended {
+        return Ok(vec![CustomerEvent::LoginFailed(LoginFailed {
+            method: LoginMethod::Otp,
+            reason: LoginFailureReason::Suspended,
+        })]);
+    }
+    let mut events = Vec::new();
+    // The code reached the inbox: that proves the address.
+    if !s.email_verified {
+        events.push(CustomerEvent::EmailVerified(EmailVerified {}));
+    }
+    events.push(CustomerEvent::LoginSucceeded(LoginSucceeded {
+        session_id: session_id.to_string(),
+        method: LoginMethod::Otp,
+    }));
+    Ok(events)
+}
+
+/// Support operations: each is a no-op when already in effect.
+fn support(s: &Customer, cmd: &CustomerCommand) -> Vec<CustomerEvent> {
+    use CustomerCommand as C;
+    match cmd {
+        C::Suspend { reason } if !s.suspended => vec![
+            CustomerEvent::Suspended(CustomerSuspended {
+                reason: reason.clone(),
+            }),
+            CustomerEvent::SessionsEnded(SessionsEnded { except: None }),
+        ],
+        C::Reactivate if s.suspended => vec![CustomerEvent::Reactivated(CustomerReactivated {})],
+        C::Unlock if s.locked_until > 0 || s.failed_logins > 0 => {
+            vec![CustomerEvent::Unlocked(CustomerUnlocked {})]
+        }
+        _ => vec![],
+    }
+}
+
+/// What a command answers for a customer that was never registered.
+fn unregistered(cmd: &CustomerCommand) -> DomainError {
+    use CustomerCommand as C;
+    match cmd {
+        C::RecordPasswordLogin { .. } | C::RecordOtpLogin { .. } => DomainError::InvalidCredentials,
+        C::VerifyEmail { .. } | C::ResetPassword { .. } => DomainError::InvalidToken,
+        _ => DomainError::CustomerNotFound,
+    }
+}
+
+fn reset_password(
+    s: &Customer,
+    token_hash: &SecretHash,
+    new_password_hash: &str,
+    now: i64,
+) -> Result<Vec<CustomerEvent>, DomainError> {
+    match s.reset {
+        Some((hash, expires_at)) if hash == *token_hash && now < expires_at => {
+            let mut events = vec![
+                CustomerEvent::PasswordChanged(PasswordChanged {
+                    password_hash: new_password_hash.to_string(),
+                    via: PasswordChangeVia::Reset,
+                }),
+                CustomerEvent::SessionsEnded(SessionsEnded { except: None }),
+            ];
+            // Proving control of the inbox also lifts a lockout.
+            if s.locked_until > 0 || s.failed_logins > 0 {
+                events.push(CustomerEvent::Unlocked(CustomerUnlocked {}));
             }
             Ok(events)
         }
+        _ => Err(DomainError::InvalidToken),
     }
+}
+
+fn update_password(
+    current_matches: bool,
+    new_password_hash: &str,
+    keep_session: &Option<String>,
+) -> Result<Vec<CustomerEvent>, DomainError> {
+    if !current_matches {
+        return Err(DomainError::WrongCurrentPassword);
+    }
+    let mut events = vec![CustomerEvent::PasswordChanged(PasswordChanged {
+        password_hash: new_password_hash.to_string(),
+        via: PasswordChangeVia::Update,
+    })];
+    if let Some(keep) = keep_session {
+        events.push(CustomerEvent::SessionsEnded(SessionsEnded {
+            except: Some(keep.clone()),
+        }));
+    }
+    Ok(events)
 }
 
 /// What a recorded login attempt answers.

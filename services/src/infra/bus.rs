@@ -10,6 +10,11 @@ use crate::{
     error::CommandError,
 };
 
+/// How long a command waits for a services instance to appear…
+const NO_RESPONDERS_PATIENCE: Duration = Duration::from_secs(2);
+/// …asking again this often.
+const NO_RESPONDERS_RETRY: Duration = Duration::from_millis(50);
+
 #[derive(Clone)]
 pub struct CommandBus {
     client: async_nats::Client,
@@ -77,18 +82,29 @@ impl CommandBus {
             return Err(BusError::Disconnected);
         }
         let subject = command_subject(env.command.name());
-        let request = async_nats::Request::new()
-            .payload(commands::encode(env).into())
-            .timeout(Some(self.timeout));
-        let msg = self
-            .client
-            .send_request(subject, request)
-            .await
-            .map_err(|e| match e.kind() {
-                async_nats::RequestErrorKind::NoResponders => BusError::NoResponders,
-                async_nats::RequestErrorKind::TimedOut => BusError::TimedOut,
-                _ => BusError::Request(e.to_string()),
-            })?;
+        let payload: bytes::Bytes = commands::encode(env).into();
+        // No responder means nobody received the command, so asking again
+        // is safe: it rides out a services instance (re)starting.
+        let mut waited = Duration::ZERO;
+        let msg = loop {
+            let request = async_nats::Request::new()
+                .payload(payload.clone())
+                .timeout(Some(self.timeout));
+            match self.client.send_request(subject.clone(), request).await {
+                Ok(msg) => break msg,
+                Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
+                    if waited >= NO_RESPONDERS_PATIENCE {
+                        return Err(BusError::NoResponders);
+                    }
+                    tokio::time::sleep(NO_RESPONDERS_RETRY).await;
+                    waited += NO_RESPONDERS_RETRY;
+                }
+                Err(e) if e.kind() == async_nats::RequestErrorKind::TimedOut => {
+                    return Err(BusError::TimedOut);
+                }
+                Err(e) => return Err(BusError::Request(e.to_string())),
+            }
+        };
         commands::decode::<Reply>(&msg.payload).map_err(|_| BusError::BadReply)
     }
 }

@@ -3,12 +3,12 @@
 //! when anyone may sign up, the claim and the customer) and the session as
 //! one atomic batch.
 
-use authd_events::{AggregateKind, LoginMethod, SecretHash, keyed_hash::secret_hash};
+use authd_events::{AggregateKind, AggregateSubject, LoginMethod, SecretHash};
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::Sha256;
 
-use super::{Services, UseCase, customer_view, subject, valid_email};
+use super::{Services, UseCase, customer_view, executor::Tx, subject, valid_email};
 use crate::{
     commands::{Accepted, CommandEnvelope, LogInWithOtp, RequestOtp, Sent, SignedIn},
     domain::{
@@ -18,7 +18,7 @@ use crate::{
         session::{Session, SessionCommand},
     },
     error::{CommandError, DomainError},
-    infra::{mail::MailKind, tokens},
+    infra::mail::MailKind,
 };
 
 /// Keyed hash of a one-time code, bound to the request that issued it.
@@ -107,81 +107,97 @@ impl UseCase for LogInWithOtp {
             Some((subject, _)) => subject.id.clone(),
             None => authd_events::new_id("c"),
         };
-        let customer = subject(&env.tenant, AggregateKind::Customer, &customer_id)?;
-        let session_id = authd_events::new_id("s");
-        let session = subject(&env.tenant, AggregateKind::Session, &session_id)?;
-        let refresh_token = tokens::new_refresh_token(&session_id);
-        let expires_at = s.now() + s.config.session_ttl.as_millis() as i64;
-        let verify = verify_code(s, &env.tenant, &code);
-        let start = SessionCommand::Start {
+        let session = s.new_session(&env.tenant)?;
+        let login = CodeLogin {
+            otp: otp_subject,
+            verify: verify_code(s, &env.tenant, &code),
+            claim,
+            customer: subject(&env.tenant, AggregateKind::Customer, &customer_id)?,
+            sign_up: new_customer.then(|| CustomerCommand::Register {
+                email,
+                password_hash: String::new(),
+                email_verified: true,
+                session: Some((session.id.clone(), LoginMethod::Otp)),
+                verification: None,
+            }),
+            session_id: session.id.clone(),
+            start: session.start(&customer_id, LoginMethod::Otp),
             customer_id: customer_id.clone(),
-            method: LoginMethod::Otp,
-            refresh_token_hash: secret_hash(&refresh_token),
-            expires_at,
         };
-        let batch = s.x.batch(env).load::<Otp>(&otp_subject);
+        let batch = s.x.batch(env).load::<Otp>(&login.otp);
         let batch = if new_customer {
             batch
-                .load::<EmailClaim>(&claim)
-                .create::<Customer>(&customer)
+                .load::<EmailClaim>(&login.claim)
+                .create::<Customer>(&login.customer)
         } else {
-            batch.load::<Customer>(&customer)
+            batch.load::<Customer>(&login.customer)
         };
         let done = batch
-            .create::<Session>(&session)
-            .decide(|tx| {
-                let used = tx.decide::<Otp>(&otp_subject, &verify)?;
-                if !otp::verified(&used) {
-                    return Ok(Err(DomainError::InvalidOtp));
-                }
-                if new_customer {
-                    // The code proved the address: sign up.
-                    let claim_it = ClaimCommand::Claim {
-                        customer_id: customer_id.clone(),
-                    };
-                    tx.decide::<EmailClaim>(&claim, &claim_it)?;
-                    let register = CustomerCommand::Register {
-                        email: email.clone(),
-                        password_hash: String::new(),
-                        email_verified: true,
-                        session: Some((session_id.clone(), LoginMethod::Otp)),
-                        verification: None,
-                    };
-                    tx.decide::<Customer>(&customer, &register)?;
-                } else {
-                    let record = CustomerCommand::RecordOtpLogin {
-                        session_id: session_id.clone(),
-                    };
-                    let locked_until = tx.state::<Customer>(&customer).locked_until;
-                    let events = tx.decide::<Customer>(&customer, &record)?;
-                    if let Err(e) = customer::login_outcome(&events, locked_until) {
-                        return Ok(Err(e));
-                    }
-                }
-                tx.decide::<Session>(&session, &start)?;
-                Ok(Ok(()))
-            })
+            .create::<Session>(&session.subject)
+            .decide(|tx| login.decide(tx, &session.subject))
             .await?;
         done.value.clone()?;
         if done.duplicate {
             return Err(CommandError::duplicate());
         }
-        let tokens = s.issue_tokens(
-            &env.tenant,
-            &customer_id,
-            &session_id,
-            refresh_token,
-            expires_at,
-            done.seq_of(&session),
-        );
+        let seq = done.seq_of(&session.subject);
+        let tokens = s.session_tokens(&env.tenant, &customer_id, session, seq);
         Ok(Sent {
             seq: done.seq,
             outcome: SignedIn {
-                customer: customer_view(&customer_id, done.state::<Customer>(&customer)),
+                customer: customer_view(&customer_id, done.state::<Customer>(&login.customer)),
                 tokens,
                 new_customer,
             },
         })
+    }
+}
+
+/// What a code login decides on each attempt of its batch.
+struct CodeLogin {
+    otp: AggregateSubject,
+    verify: OtpCommand,
+    claim: AggregateSubject,
+    customer: AggregateSubject,
+    customer_id: String,
+    /// For a new address: the customer to register.
+    sign_up: Option<CustomerCommand>,
+    session_id: String,
+    start: SessionCommand,
+}
+
+impl CodeLogin {
+    /// The code's use, then the customer's login or sign-up, then the
+    /// session; a wrong code or a refused customer stops after recording
+    /// what happened (the inner `Err`).
+    fn decide(
+        &self,
+        tx: &mut Tx,
+        session: &AggregateSubject,
+    ) -> Result<Result<(), DomainError>, DomainError> {
+        let used = tx.decide::<Otp>(&self.otp, &self.verify)?;
+        if !otp::verified(&used) {
+            return Ok(Err(DomainError::InvalidOtp));
+        }
+        if let Some(register) = &self.sign_up {
+            // The code proved the address: sign up.
+            let claim_it = ClaimCommand::Claim {
+                customer_id: self.customer_id.clone(),
+            };
+            tx.decide::<EmailClaim>(&self.claim, &claim_it)?;
+            tx.decide::<Customer>(&self.customer, register)?;
+        } else {
+            let record = CustomerCommand::RecordOtpLogin {
+                session_id: self.session_id.clone(),
+            };
+            let locked_until = tx.state::<Customer>(&self.customer).locked_until;
+            let events = tx.decide::<Customer>(&self.customer, &record)?;
+            if let Err(e) = customer::login_outcome(&events, locked_until) {
+                return Ok(Err(e));
+            }
+        }
+        tx.decide::<Session>(session, &self.start)?;
+        Ok(Ok(()))
     }
 }
 

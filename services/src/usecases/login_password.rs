@@ -3,7 +3,7 @@
 //! atomic batch at the customer's expected sequence, so a suspension or a
 //! reset that lands first makes the login decide again on the new state.
 
-use authd_events::{AggregateKind, AggregateSubject, LoginMethod, keyed_hash::secret_hash};
+use authd_events::{AggregateKind, AggregateSubject, LoginMethod, ProjectConfig};
 
 use super::{Services, UseCase, customer_view, executor::internal, subject, valid_email};
 use crate::{
@@ -12,10 +12,10 @@ use crate::{
     domain::{
         customer::{self, Customer, CustomerCommand},
         login_attempts::{self, AttemptCommand, LoginAttempts},
-        session::{Session, SessionCommand},
+        session::Session,
     },
     error::{CommandError, DomainError},
-    infra::{password, tokens},
+    infra::password,
 };
 
 impl UseCase for LogInWithPassword {
@@ -25,43 +25,22 @@ impl UseCase for LogInWithPassword {
         env: &CommandEnvelope,
     ) -> Result<Sent<SignedIn>, CommandError> {
         let email = self.email.trim();
-        if self.password.len() > password::MAX_PASSWORD_BYTES {
-            return Err(DomainError::PasswordTooLong(password::MAX_PASSWORD_BYTES).into());
-        }
-        let project = s.project(&env.tenant).await?;
-        let config = &project.config;
-        if !config.password_login {
-            return Err(DomainError::MethodDisabled.into());
-        }
-        if !valid_email(email) {
-            // Costs what a real attempt costs, so timing says nothing.
-            s.hasher
-                .verify_dummy(self.password)
-                .await
-                .map_err(internal)?;
+        let Some(config) = precheck(s, env, email, &self.password).await? else {
             return Err(DomainError::InvalidCredentials.into());
-        }
+        };
         let claim = s.claim_subject(&env.tenant, email)?;
         let Some((customer, current)) = s.owner_of(&env.tenant, &claim).await? else {
             return unknown_email(s, env, &claim, self.password, config.lockout_threshold).await;
         };
         let customer_id = customer.id.clone();
-        let session_id = authd_events::new_id("s");
-        let session = subject(&env.tenant, AggregateKind::Session, &session_id)?;
-        let refresh_token = tokens::new_refresh_token(&session_id);
-        let expires_at = s.now() + s.config.session_ttl.as_millis() as i64;
-        let record = |matches: bool| CustomerCommand::RecordPasswordLogin {
-            password_matches: matches,
-            session_id: session_id.clone(),
+        let session = s.new_session(&env.tenant)?;
+        let record = |password_matches| CustomerCommand::RecordPasswordLogin {
+            password_matches,
+            session_id: session.id.clone(),
             lockout_threshold: config.lockout_threshold,
             verification_required: config.email_verification_required,
         };
-        let start = SessionCommand::Start {
-            customer_id: customer_id.clone(),
-            method: LoginMethod::Password,
-            refresh_token_hash: secret_hash(&refresh_token),
-            expires_at,
-        };
+        let start = session.start(&customer_id, LoginMethod::Password);
         let mut checked = current.password_hash;
         let done = loop {
             let matches = s
@@ -72,7 +51,7 @@ impl UseCase for LogInWithPassword {
             let done =
                 s.x.batch(env)
                     .load::<Customer>(&customer)
-                    .create::<Session>(&session)
+                    .create::<Session>(&session.subject)
                     .decide(|tx| {
                         let c = tx.state::<Customer>(&customer);
                         if c.password_hash != checked {
@@ -82,7 +61,7 @@ impl UseCase for LogInWithPassword {
                         let events = tx.decide::<Customer>(&customer, &record(matches))?;
                         let answer = customer::login_outcome(&events, locked_until);
                         if answer.is_ok() {
-                            tx.decide::<Session>(&session, &start)?;
+                            tx.decide::<Session>(&session.subject, &start)?;
                         }
                         Ok(Round::Decided(answer))
                     })
@@ -98,14 +77,8 @@ impl UseCase for LogInWithPassword {
         if done.duplicate {
             return Err(CommandError::duplicate());
         }
-        let tokens = s.issue_tokens(
-            &env.tenant,
-            &customer_id,
-            &session_id,
-            refresh_token,
-            expires_at,
-            done.seq_of(&session),
-        );
+        let seq = done.seq_of(&session.subject);
+        let tokens = s.session_tokens(&env.tenant, &customer_id, session, seq);
         Ok(Sent {
             seq: done.seq,
             outcome: SignedIn {
@@ -115,6 +88,32 @@ impl UseCase for LogInWithPassword {
             },
         })
     }
+}
+
+/// The project's configuration, once the request is worth a real attempt;
+/// `None` for an address that cannot be one (after the same hashing work).
+async fn precheck(
+    s: &Services,
+    env: &CommandEnvelope,
+    email: &str,
+    password: &str,
+) -> Result<Option<ProjectConfig>, CommandError> {
+    if password.len() > password::MAX_PASSWORD_BYTES {
+        return Err(DomainError::PasswordTooLong(password::MAX_PASSWORD_BYTES).into());
+    }
+    let project = s.project(&env.tenant).await?;
+    if !project.config.password_login {
+        return Err(DomainError::MethodDisabled.into());
+    }
+    if !valid_email(email) {
+        // Costs what a real attempt costs, so timing says nothing.
+        s.hasher
+            .verify_dummy(password.to_string())
+            .await
+            .map_err(internal)?;
+        return Ok(None);
+    }
+    Ok(Some(project.config))
 }
 
 /// A decision that depends on a password checked before it (hashing is

@@ -196,6 +196,37 @@ impl Services {
         }
     }
 
+    /// A session about to start for this command: its id, subject and
+    /// refresh token (only the token's hash is recorded).
+    fn new_session(&self, tenant: &str) -> Result<NewSession, CommandError> {
+        let id = authd_events::new_id("s");
+        Ok(NewSession {
+            subject: subject(tenant, AggregateKind::Session, &id)?,
+            refresh_token: tokens::new_refresh_token(&id),
+            expires_at: self.now() + self.config.session_ttl.as_millis() as i64,
+            id,
+        })
+    }
+
+    /// The tokens of a session started at `seq` (the access token carries
+    /// it, so any gateway can wait until its read model has the session).
+    fn session_tokens(
+        &self,
+        tenant: &str,
+        customer_id: &str,
+        session: NewSession,
+        seq: u64,
+    ) -> Tokens {
+        self.issue_tokens(
+            tenant,
+            customer_id,
+            &session.id,
+            session.refresh_token,
+            session.expires_at,
+            seq,
+        )
+    }
+
     async fn send_mail(
         &self,
         env: &CommandEnvelope,
@@ -214,6 +245,28 @@ impl Services {
             tracing::warn!(error = %e, "cannot queue mail");
             CommandError::unavailable()
         })
+    }
+}
+
+struct NewSession {
+    id: String,
+    subject: AggregateSubject,
+    refresh_token: String,
+    expires_at: i64,
+}
+
+impl NewSession {
+    fn start(
+        &self,
+        customer_id: &str,
+        method: authd_events::LoginMethod,
+    ) -> crate::domain::session::SessionCommand {
+        crate::domain::session::SessionCommand::Start {
+            customer_id: customer_id.to_string(),
+            method,
+            refresh_token_hash: secret_hash(&self.refresh_token),
+            expires_at: self.expires_at,
+        }
     }
 }
 
