@@ -177,3 +177,24 @@ async fn wait_until_serving(env: &TestEnv) {
     }
     panic!("the service did not come back after the broker restart");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn register_and_login_append_in_one_round_trip_each() {
+    let env = TestEnv::start().await;
+    let before = env.store.append_round_trips();
+    let reg = env.register("ann@example.com", PASSWORD).await;
+    assert_eq!(reg["success"], true, "{reg}");
+    // Claim, customer and session: three messages, one append.
+    assert_eq!(env.store.append_round_trips() - before, 1);
+    let before = env.store.append_round_trips();
+    let login = env.login("ann@example.com", PASSWORD).await;
+    assert_eq!(login["success"], true, "{login}");
+    // The login on the customer and its session: two messages, one append.
+    assert_eq!(env.store.append_round_trips() - before, 1);
+    let log = log(&env).await;
+    let last_two: Vec<AggregateKind> = log[log.len() - 2..]
+        .iter()
+        .map(|(_, s, _)| s.kind)
+        .collect();
+    assert_eq!(last_two, [AggregateKind::Customer, AggregateKind::Session]);
+}

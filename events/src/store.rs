@@ -75,6 +75,9 @@ pub struct EventStore {
     stream: stream::Stream,
     /// Counts (re)connections of the client, when the caller wired it.
     reconnects: Option<tokio::sync::watch::Receiver<u64>>,
+    /// Appends that waited for the server's answer (one per single message
+    /// or per batch), shared by clones.
+    round_trips: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl EventStore {
@@ -139,6 +142,7 @@ impl EventStore {
             js,
             stream,
             reconnects: None,
+            round_trips: Default::default(),
         })
     }
 
@@ -149,6 +153,12 @@ impl EventStore {
     pub fn with_reconnect_signal(mut self, reconnects: tokio::sync::watch::Receiver<u64>) -> Self {
         self.reconnects = Some(reconnects);
         self
+    }
+
+    /// How many appends (single messages or whole batches) this store and
+    /// its clones have sent and waited for.
+    pub fn append_round_trips(&self) -> u64 {
+        self.round_trips.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn client(&self) -> &async_nats::Client {
@@ -176,6 +186,8 @@ impl EventStore {
                 publish = publish.header(name.clone(), v.clone());
             }
         }
+        self.round_trips
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let ack = self
             .js
             .send_publish(subject.to_string(), publish)
@@ -238,6 +250,8 @@ impl EventStore {
             .header(NATS_BATCH_ID, batch_id.as_str())
             .header(NATS_BATCH_SEQUENCE, (last + 1).to_string().as_str())
             .header(NATS_BATCH_COMMIT, "1");
+        self.round_trips
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let ack = self
             .js
             .send_publish(e.subject.to_string(), publish)
