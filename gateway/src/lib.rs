@@ -18,42 +18,12 @@ pub mod parsed;
 pub mod public;
 pub mod state;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use axum::{Router, routing::get};
 use tower_http::{cors::CorsLayer, timeout::TimeoutLayer};
 
-pub use state::AppState;
-
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Largest accepted request body, in bytes.
-    pub body_limit: usize,
-    pub max_depth: usize,
-    pub max_complexity: usize,
-    /// How long a request may take in all.
-    pub request_timeout: Duration,
-    /// How long a response waits for the read model to apply its own write.
-    pub consistency_wait: Duration,
-    /// Sign-in and mail-sending operations per minute from one client IP.
-    pub per_ip_per_minute: u32,
-    /// …and for one account (project + email).
-    pub per_account_per_minute: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            body_limit: 64 * 1024,
-            max_depth: 10,
-            max_complexity: 200,
-            request_timeout: Duration::from_secs(15),
-            consistency_wait: Limits::consistency_wait_default(),
-            per_ip_per_minute: 120,
-            per_account_per_minute: 20,
-        }
-    }
-}
+pub use state::{AppState, Limits};
 
 pub struct GatewayParts {
     pub bus: authd_services::CommandBus,

@@ -8,8 +8,6 @@ use authd_projections::ReadModel;
 use authd_services::{CommandBus, tokens::TokenVerifier};
 use tokio::sync::watch;
 
-use crate::Limits;
-
 #[derive(Clone)]
 pub struct AppState(pub Arc<Inner>);
 
@@ -53,6 +51,36 @@ impl AppState {
 
     pub fn applied_seq(&self) -> u64 {
         *self.applied.borrow()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    /// How long a request may take in all.
+    pub request_timeout: Duration,
+    /// How long a response waits for the read model to apply its own write.
+    pub consistency_wait: Duration,
+    /// Sign-in and mail-sending operations per minute from one client IP.
+    pub per_ip_per_minute: u32,
+    /// …and for one account (project + email).
+    pub per_account_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            body_limit: 64 * 1024,
+            max_depth: 10,
+            max_complexity: 200,
+            request_timeout: Duration::from_secs(15),
+            consistency_wait: Limits::consistency_wait_default(),
+            per_ip_per_minute: 120,
+            per_account_per_minute: 20,
+        }
     }
 }
 

@@ -18,7 +18,7 @@ pub struct AdminMutation(project::ProjectMutation, customers::CustomerMutation);
 
 pub type AdminSchema = async_graphql::Schema<AdminQuery, AdminMutation, EmptySubscription>;
 
-pub fn build(limits: &crate::Limits) -> AdminSchema {
+pub fn build(limits: &crate::state::Limits) -> AdminSchema {
     async_graphql::Schema::build(
         AdminQuery::default(),
         AdminMutation::default(),

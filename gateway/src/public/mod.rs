@@ -26,7 +26,7 @@ pub struct Mutation(
 
 pub type PublicSchema = async_graphql::Schema<Query, Mutation, EmptySubscription>;
 
-pub fn build(limits: &crate::Limits) -> PublicSchema {
+pub fn build(limits: &crate::state::Limits) -> PublicSchema {
     async_graphql::Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
