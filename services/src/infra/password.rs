@@ -437,8 +437,16 @@ mod tests {
         };
         let hasher = PasswordHasher::new(params, 1).unwrap();
         let held = || hasher.run(|memory| memory.len());
-        // A hash with another one queued behind it leaves its memory to it.
-        let (hashed, during) = tokio::join!(hasher.hash("pa55word".into()), held());
+        // A hash with another job queued behind it leaves its memory to it.
+        // The only thread waits at a gate until both are queued (a job is
+        // queued when its future is first polled: join! polls in order).
+        let (open, gate) = std::sync::mpsc::channel::<()>();
+        let (_, hashed, during, ()) = tokio::join!(
+            hasher.run(move |_| gate.recv().unwrap()),
+            hasher.hash("pa55word".into()),
+            held(),
+            async { open.send(()).unwrap() },
+        );
         hashed.unwrap();
         assert_eq!(during.unwrap(), 256);
         // Nothing queued after that: the memory goes back (a thread frees it

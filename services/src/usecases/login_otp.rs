@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::Sha256;
 
-use super::{Services, UseCase, customer_view, executor::Tx, subject, valid_email};
+use super::{Services, UseCase, executor::Tx, subject, valid_email};
 use crate::{
     commands::{Accepted, CommandEnvelope, LogInWithOtp, RequestOtp, Sent, SignedIn},
     domain::{
@@ -137,19 +137,7 @@ impl UseCase for LogInWithOtp {
             .decide(|tx| login.decide(tx, &session.subject))
             .await?;
         done.value.clone()?;
-        if done.duplicate {
-            return Err(CommandError::duplicate());
-        }
-        let seq = done.seq_of(&session.subject);
-        let tokens = s.session_tokens(&env.tenant, &customer_id, session, seq);
-        Ok(Sent {
-            seq: done.seq,
-            outcome: SignedIn {
-                customer: customer_view(&customer_id, done.state::<Customer>(&login.customer)),
-                tokens,
-                new_customer,
-            },
-        })
+        s.signed_in(env, &done, &login.customer, session, new_customer)
     }
 }
 

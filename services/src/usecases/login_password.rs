@@ -5,7 +5,7 @@
 
 use authd_events::{AggregateKind, AggregateSubject, LoginMethod, ProjectConfig};
 
-use super::{Services, UseCase, customer_view, executor::internal, subject, valid_email};
+use super::{Services, UseCase, executor::internal, subject, valid_email};
 use crate::{
     commands::{CommandEnvelope, LogInWithPassword, Sent, SignedIn},
     domain::aggregate::Aggregate,
@@ -74,19 +74,7 @@ impl UseCase for LogInWithPassword {
         if let Round::Decided(Err(e)) = &done.value {
             return Err(e.clone().into());
         }
-        if done.duplicate {
-            return Err(CommandError::duplicate());
-        }
-        let seq = done.seq_of(&session.subject);
-        let tokens = s.session_tokens(&env.tenant, &customer_id, session, seq);
-        Ok(Sent {
-            seq: done.seq,
-            outcome: SignedIn {
-                customer: customer_view(&customer_id, done.state::<Customer>(&customer)),
-                tokens,
-                new_customer: false,
-            },
-        })
+        s.signed_in(env, &done, &customer, session, false)
     }
 }
 

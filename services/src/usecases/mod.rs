@@ -20,7 +20,9 @@ use authd_events::{
 };
 
 use crate::{
-    commands::{self, CommandEnvelope, CommandOk, CommandSpec, CustomerView, Reply, Sent, Tokens},
+    commands::{
+        self, CommandEnvelope, CommandOk, CommandSpec, CustomerView, Reply, Sent, SignedIn, Tokens,
+    },
     domain::{customer::Customer, email_claim::EmailClaim, project::Project},
     error::{CommandError, DomainError},
     infra::{
@@ -225,6 +227,32 @@ impl Services {
             session.expires_at,
             seq,
         )
+    }
+
+    /// The answer to a login whose batch `done` started `session` for the
+    /// customer at `customer`.
+    fn signed_in<T>(
+        &self,
+        env: &CommandEnvelope,
+        done: &executor::Committed<T>,
+        customer: &AggregateSubject,
+        session: NewSession,
+        new_customer: bool,
+    ) -> Result<Sent<SignedIn>, CommandError> {
+        if done.duplicate {
+            // The first attempt stored another refresh token's hash.
+            return Err(CommandError::duplicate());
+        }
+        let seq = done.seq_of(&session.subject);
+        let tokens = self.session_tokens(&env.tenant, &customer.id, session, seq);
+        Ok(Sent {
+            seq: done.seq,
+            outcome: SignedIn {
+                customer: customer_view(&customer.id, done.state::<Customer>(customer)),
+                tokens,
+                new_customer,
+            },
+        })
     }
 
     async fn send_mail(
