@@ -199,3 +199,41 @@ fn an_old_nats_server_is_refused_with_what_to_do() {
     assert_eq!(authd::nats_server::parse_version("2.12.8"), Some((2, 12)));
     assert_eq!(authd::nats_server::parse_version("v2.9.10"), Some((2, 9)));
 }
+
+#[tokio::test]
+async fn a_cold_aggregate_is_read_whole_in_batches_among_other_subjects() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(&dir.path().join("nats"), None).unwrap();
+    let store = store(&nats).await;
+    let long = subject(AggregateKind::Session, "long");
+    let other = subject(AggregateKind::Session, "other");
+    // 600 messages of one aggregate (more than two batches), interleaved
+    // with another's.
+    let mut expected = Vec::new();
+    for i in 0..600u64 {
+        let m = message(&format!("c{i}"), &long, revoked());
+        let a = store.append(&long, &m, Expected::Any).await.unwrap();
+        expected.push((a.seq, m));
+        let o = message(&format!("o{i}"), &other, revoked());
+        store.append(&other, &o, Expected::Any).await.unwrap();
+    }
+    let read = store.read_aggregate(&long).await.unwrap();
+    assert_eq!(read.len(), 600);
+    for (r, (seq, m)) in read.iter().zip(&expected) {
+        assert_eq!((r.seq, &r.message), (*seq, m));
+        assert_eq!(r.subject, long);
+    }
+    // From a sequence on: only what follows it.
+    let from = expected[400].0;
+    let tail = store.read_aggregate_from(&long, from).await.unwrap();
+    assert_eq!(tail.len(), 200);
+    assert_eq!(tail[0].seq, from);
+    // Nothing after the last, and nothing for a subject never written.
+    let after = store
+        .read_aggregate_from(&long, expected[599].0 + 1)
+        .await
+        .unwrap();
+    assert!(after.is_empty());
+    let none = subject(AggregateKind::Session, "never");
+    assert!(store.read_aggregate(&none).await.unwrap().is_empty());
+}
