@@ -83,7 +83,16 @@ pub struct EventStore {
 impl EventStore {
     /// Creates `AUTH_EVENTS` if it does not exist, and checks it if it does.
     pub async fn open(client: async_nats::Client, config: StoreConfig) -> Result<Self, StoreError> {
-        let version = client.server_info().version;
+        let mut version = client.server_info().version;
+        if version.is_empty() {
+            // Not connected yet (a client that connects in the background):
+            // a flush completes once the server has answered.
+            client
+                .flush()
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            version = client.server_info().version;
+        }
         if version.is_empty() {
             return Err(StoreError::Unavailable("not connected to NATS yet".into()));
         }
