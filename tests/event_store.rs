@@ -237,3 +237,23 @@ async fn a_cold_aggregate_is_read_whole_in_batches_among_other_subjects() {
     let none = subject(AggregateKind::Session, "never");
     assert!(store.read_aggregate(&none).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_older_nats_server_is_refused_when_the_store_opens() {
+    // Debian's package (2.9) is on machines of this kind; elsewhere there
+    // is no old server to try.
+    let debian = std::path::PathBuf::from("/usr/sbin/nats-server");
+    if !debian.exists() {
+        eprintln!("no /usr/sbin/nats-server here: nothing older to refuse");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let old = NatsServer::start_binary(debian, &dir.path().join("nats"), None).unwrap();
+    let conn = app::connect(&old.url()).await.unwrap();
+    let err = app::open_store(&conn)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("too old") && err.contains("2.12"), "{err}");
+}
