@@ -1,7 +1,12 @@
 //! What a resolver checks before it acts: the rate limits, and a signed-in
 //! customer's live session.
 
-use async_graphql::Context;
+use std::collections::HashSet;
+
+use async_graphql::{
+    Context,
+    parser::types::{ExecutableDocument, Selection, SelectionSet},
+};
 use authd_projections::read::SessionRow;
 use authd_services::{CommandError, ErrorCode};
 
@@ -41,5 +46,130 @@ pub async fn signed_in(ctx: &Context<'_>) -> Result<SessionRow, ApiError> {
             ErrorCode::Unauthenticated,
             "a valid access token is required",
         ))),
+    }
+}
+
+/// Root fields that check a credential or send mail. A request may hold at
+/// most one of them, however it names them (aliases, fragments), so one
+/// POST cannot buy many password hashes, guesses or mails.
+const COSTLY_FIELDS: &[&str] = &[
+    "customerRegister",
+    "customerLogin",
+    "customerLoginOTP",
+    "customerRequestOTP",
+    "customerRequestPasswordReset",
+    "customerResetPassword",
+    "customerUpdatePassword",
+    "customerVerifyEmail",
+    "customerResendVerificationEmail",
+    "customerRefreshToken",
+];
+
+/// Refuses, before anything runs, a request whose operation holds more
+/// than one costly root field. A document that does not parse, or names
+/// no operation it has, is left to execution to report.
+pub fn one_costly_field(request: &mut async_graphql::Request) -> Result<(), ApiError> {
+    let wanted = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return Ok(());
+    };
+    let mut count = 0;
+    for (name, operation) in document.operations.iter() {
+        let selected = match (&wanted, name) {
+            (Some(wanted), Some(name)) => name.as_str() == wanted,
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        if selected {
+            let mut seen = HashSet::new();
+            count += costly_in(document, &operation.node.selection_set.node, &mut seen);
+        }
+    }
+    if count > 1 {
+        return Err(ApiError::bad_request(format!(
+            "a request may hold at most one field that checks a credential or sends mail \
+             (it holds {count}); send one per request"
+        )));
+    }
+    Ok(())
+}
+
+/// Costly fields at the root of `set`, through fragments (each counted
+/// once: the same fragment spread twice merges into one execution).
+fn costly_in(
+    document: &ExecutableDocument,
+    set: &SelectionSet,
+    seen: &mut HashSet<String>,
+) -> usize {
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(f) => usize::from(COSTLY_FIELDS.contains(&f.node.name.node.as_str())),
+            Selection::InlineFragment(f) => costly_in(document, &f.node.selection_set.node, seen),
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.to_string();
+                match document
+                    .fragments
+                    .get(spread.node.fragment_name.node.as_str())
+                {
+                    Some(fragment) if seen.insert(name) => {
+                        costly_in(document, &fragment.node.selection_set.node, seen)
+                    }
+                    _ => 0,
+                }
+            }
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_costly_field;
+
+    fn check(query: &str, operation: Option<&str>) -> bool {
+        let mut request = async_graphql::Request::new(query);
+        if let Some(op) = operation {
+            request = request.operation_name(op);
+        }
+        one_costly_field(&mut request).is_ok()
+    }
+
+    #[test]
+    fn one_costly_field_per_request_however_it_is_named() {
+        let login = r#"customerLogin(email: "a@b.co", password: "x") { success }"#;
+        assert!(check(&format!("mutation {{ {login} }}"), None));
+        assert!(!check(
+            &format!("mutation {{ a: {login} b: {login} }}"),
+            None
+        ));
+        assert!(!check(
+            &format!("mutation {{ {login} customerRequestOTP(email: \"a@b.co\") {{ success }} }}"),
+            None
+        ));
+        // Through fragments, inline or named, and nested ones.
+        assert!(!check(
+            &format!("mutation {{ ... on Mutation {{ a: {login} }} b: {login} }}"),
+            None
+        ));
+        assert!(!check(
+            &format!(
+                "mutation {{ ...F }} fragment F on Mutation {{ a: {login} ...G }} \
+                 fragment G on Mutation {{ b: {login} }}"
+            ),
+            None
+        ));
+        // A fragment that spreads itself is no loop here (validation refuses it).
+        assert!(check(
+            &format!("mutation {{ ...F }} fragment F on Mutation {{ {login} ...F }}"),
+            None
+        ));
+        // Only the operation that runs counts.
+        let two = format!("mutation A {{ {login} }} mutation B {{ {login} }}");
+        assert!(check(&two, Some("A")));
+        // Cheap fields are not limited.
+        assert!(check(
+            "mutation { a: customerLogout { success } b: customerLogout { success } }",
+            None
+        ));
     }
 }

@@ -100,7 +100,7 @@ async fn read_parts(
 
 pub async fn graphql_post(State(gw): State<Gateway>, req: Request<Body>) -> Response {
     let state = &gw.state;
-    let (headers, peer, request) = match read_parts(state, req).await {
+    let (headers, peer, mut request) = match read_parts(state, req).await {
         Ok(parts) => parts,
         Err(e) => return e.into_response(),
     };
@@ -109,6 +109,10 @@ pub async fn graphql_post(State(gw): State<Gateway>, req: Request<Body>) -> Resp
         Ok((project, _)) => project,
         Err(e) => return e.into_response(),
     };
+    // Before anything runs: one credential check or mail per request.
+    if let Err(e) = crate::guards::one_costly_field(&mut request) {
+        return e.into_response();
+    }
     crate::metrics::request("public");
     let auth = Bearer::parse(header_str(&headers, "authorization"), state, &project_id);
     let ctx = RequestContext {
