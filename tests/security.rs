@@ -38,3 +38,27 @@ async fn one_request_buys_at_most_one_credential_check_or_mail() {
     let ok = env.login("ann@example.com", PASSWORD).await;
     assert_eq!(ok["success"], true, "{ok}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_reset_requests_in_a_row_send_one_mail() {
+    let env = TestEnv::start_with_mail().await;
+    env.register("ann@example.com", PASSWORD).await;
+    let request = "mutation R($email: String!) { customerRequestPasswordReset(email: $email) { success message errors { code } } }";
+    let mut answers = Vec::new();
+    for _ in 0..10 {
+        answers.push(
+            env.gql(request, json!({ "email": "ann@example.com" }))
+                .await,
+        );
+    }
+    // Every answer the same as the first (and as for an unknown address).
+    let unknown = env
+        .gql(request, json!({ "email": "nobody@example.com" }))
+        .await;
+    for a in &answers {
+        assert_eq!(a, &unknown, "{a}");
+    }
+    env.smtp().nth_to("ann@example.com", 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(env.smtp().count_to("ann@example.com"), 1);
+}

@@ -44,6 +44,8 @@ pub struct Customer {
     pub sessions_ended_except: Option<String>,
     pub verification: Option<(SecretHash, i64)>,
     pub reset: Option<(SecretHash, i64)>,
+    /// When reset links were requested, within the last hour or so.
+    pub reset_requested_at: Vec<i64>,
 }
 
 impl Customer {
@@ -161,6 +163,9 @@ fn decide(
             }
             _ => Err(DomainError::InvalidToken),
         },
+        // Throttled per address as codes are; the requester hears the
+        // same either way (a throttled request records and mails nothing).
+        C::RequestPasswordReset { .. } if reset_throttled(s, now) => Ok(vec![]),
         C::RequestPasswordReset {
             token_hash,
             expires_at,
@@ -272,6 +277,18 @@ fn otp_login(s: &Customer, session_id: &str) -> Result<Vec<CustomerEvent>, Domai
         method: LoginMethod::Otp,
     }));
     Ok(events)
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// Whether a reset link was mailed too recently: at most one per
+/// `otp::MIN_INTERVAL_MS` and `otp::MAX_PER_HOUR` an hour, as codes.
+fn reset_throttled(s: &Customer, now: i64) -> bool {
+    let recent = s.reset_requested_at.iter().filter(|t| now - **t < HOUR_MS);
+    recent
+        .clone()
+        .any(|t| now - t < super::otp::MIN_INTERVAL_MS)
+        || recent.count() >= super::otp::MAX_PER_HOUR
 }
 
 /// Support operations: each is a no-op when already in effect.
@@ -444,7 +461,9 @@ impl Aggregate for Customer {
                 self.verification = None;
             }
             CustomerEvent::PasswordResetRequested(r) => {
-                self.reset = Some((r.token_hash, r.expires_at))
+                self.reset = Some((r.token_hash, r.expires_at));
+                self.reset_requested_at.retain(|t| at.time - t < HOUR_MS);
+                self.reset_requested_at.push(at.time);
             }
         }
         self
@@ -733,6 +752,45 @@ mod tests {
             &[registered(), req, verified],
             verify(1, T0),
             Err(DomainError::InvalidToken),
+        );
+    }
+
+    #[test]
+    fn reset_links_are_throttled_per_address_like_codes() {
+        let requested = |expires_at| {
+            CustomerEvent::PasswordResetRequested(PasswordResetRequested {
+                token_hash: [1; 32],
+                expires_at,
+            })
+        };
+        let request = |now| {
+            When(
+                CustomerCommand::RequestPasswordReset {
+                    token_hash: [1; 32],
+                    expires_at: now + 100,
+                },
+                now,
+            )
+        };
+        // (every given event happened at T0)
+        check(
+            &[registered(), requested(1)],
+            request(T0 + 29_999),
+            Ok(vec![]),
+        );
+        check(
+            &[registered(), requested(1)],
+            request(T0 + 30_000),
+            Ok(vec![requested(T0 + 30_100)]),
+        );
+        let five: Vec<_> = std::iter::once(registered())
+            .chain((0..5).map(requested))
+            .collect();
+        check(&five, request(T0 + 60_000), Ok(vec![]));
+        check(
+            &five,
+            request(T0 + HOUR_MS),
+            Ok(vec![requested(T0 + HOUR_MS + 100)]),
         );
     }
 

@@ -46,6 +46,13 @@ impl UseCase for RequestPasswordReset {
                 c.decide(&request(token_hash, now + RESET_TTL_MS), now)
             })
             .await?;
+        if d.events.is_empty() {
+            // Throttled: nothing recorded, nothing mailed, the same answer.
+            return Ok(Sent {
+                seq: d.seq,
+                ..accepted
+            });
+        }
         let link = link(&project.config, "reset", &token);
         s.send_mail(
             env,
