@@ -62,3 +62,64 @@ async fn ten_reset_requests_in_a_row_send_one_mail() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(env.smtp().count_to("ann@example.com"), 1);
 }
+
+const UPDATE: &str = "mutation U($c: String!, $n: String!) { customerUpdatePassword(currentPassword: $c, newPassword: $n) { success errors { field code } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stolen_session_cannot_guess_the_password_through_an_update() {
+    let env = TestEnv::start().await;
+    let reg = env.register("ann@example.com", PASSWORD).await;
+    let token = reg["accessToken"].as_str().unwrap();
+    let guess = |c: &'static str| {
+        env.gql_as(
+            Some(token),
+            UPDATE,
+            json!({ "c": c, "n": "another long passphrase" }),
+        )
+    };
+    for _ in 0..4 {
+        let r = guess("not the password").await;
+        assert_eq!(
+            r["data"]["customerUpdatePassword"]["errors"][0],
+            json!({ "field": ["currentPassword"], "code": "INVALID_CURRENT_PASSWORD" }),
+            "{r}"
+        );
+    }
+    // The fifth wrong guess locks the account, as five failed logins do…
+    guess("not the password").await;
+    let login = env.login("ann@example.com", PASSWORD).await;
+    assert_eq!(login["errors"][0]["code"], "ACCOUNT_LOCKED", "{login}");
+    // …and while locked, not even the right password changes it.
+    let r = guess(PASSWORD).await;
+    assert_eq!(
+        r["data"]["customerUpdatePassword"]["errors"][0]["code"], "ACCOUNT_LOCKED",
+        "{r}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn password_updates_are_rate_limited_per_account() {
+    let env = TestEnv::start_with(|c| c.limits.per_account_per_minute = 3).await;
+    let reg = env.register("ann@example.com", PASSWORD).await;
+    let token = reg["accessToken"].as_str().unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        let r = env
+            .gql_as(
+                Some(token),
+                UPDATE,
+                json!({ "c": "wrong guess here", "n": "another long passphrase" }),
+            )
+            .await;
+        codes.push(r["data"]["customerUpdatePassword"]["errors"][0]["code"].clone());
+    }
+    assert_eq!(
+        codes,
+        [
+            json!("INVALID_CURRENT_PASSWORD"),
+            json!("INVALID_CURRENT_PASSWORD"),
+            json!("INVALID_CURRENT_PASSWORD"),
+            json!("RATE_LIMITED")
+        ]
+    );
+}

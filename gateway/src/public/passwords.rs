@@ -80,6 +80,8 @@ impl PasswordMutation {
         naming_new_password(respond(
             async {
                 let session = guards::signed_in(ctx).await?;
+                // A stolen session must not become a password-guessing oracle.
+                guards::rate_limit(ctx, Some(&session.customer_id))?;
                 let (state, rc) = guards::request(ctx);
                 let from = rc.sender(public_actor(rc));
                 let update = UpdatePassword {

@@ -101,10 +101,14 @@ pub enum CustomerCommand {
         token_hash: SecretHash,
         new_password_hash: String,
     },
+    /// The current password was checked outside; a wrong one counts
+    /// toward the lockout like a failed login (and the new one was never
+    /// hashed).
     UpdatePassword {
         current_matches: bool,
         new_password_hash: String,
         keep_session: Option<String>,
+        lockout_threshold: u32,
     },
 }
 
@@ -183,7 +187,13 @@ fn decide(
             current_matches,
             new_password_hash,
             keep_session,
-        } => update_password(*current_matches, new_password_hash, keep_session),
+            lockout_threshold,
+        } => {
+            if s.is_locked(now) || !current_matches {
+                return Ok(wrong_password(s, *current_matches, *lockout_threshold, now));
+            }
+            Ok(update_password(new_password_hash, keep_session))
+        }
     }
 }
 
@@ -236,17 +246,13 @@ fn password_attempt(
     };
     // Every attempt is a fact; the caller hears the answer the
     // events imply (see `login_outcome`).
-    if s.is_locked(now) {
-        return Ok(vec![failed(LoginFailureReason::Locked)]);
-    }
-    if !password_matches {
-        let mut events = vec![failed(LoginFailureReason::WrongPassword)];
-        if *lockout_threshold > 0 && s.failed_logins + 1 >= *lockout_threshold {
-            events.push(CustomerEvent::Locked(CustomerLocked {
-                until: now + lock_duration(s.locks),
-            }));
-        }
-        return Ok(events);
+    if s.is_locked(now) || !password_matches {
+        return Ok(wrong_password(
+            s,
+            *password_matches,
+            *lockout_threshold,
+            now,
+        ));
     }
     if s.suspended {
         return Ok(vec![failed(LoginFailureReason::Suspended)]);
@@ -344,14 +350,33 @@ fn reset_password(
     }
 }
 
-fn update_password(
-    current_matches: bool,
-    new_password_hash: &str,
-    keep_session: &Option<String>,
-) -> Result<Vec<CustomerEvent>, DomainError> {
-    if !current_matches {
-        return Err(DomainError::WrongCurrentPassword);
+/// A password check that did not let the customer in: refused during a
+/// lock, or a wrong password, which may start one.
+fn wrong_password(
+    s: &Customer,
+    matches: bool,
+    lockout_threshold: u32,
+    now: i64,
+) -> Vec<CustomerEvent> {
+    let failed = |reason| {
+        CustomerEvent::LoginFailed(LoginFailed {
+            method: LoginMethod::Password,
+            reason,
+        })
+    };
+    if s.is_locked(now) {
+        return vec![failed(LoginFailureReason::Locked)];
     }
+    let mut events = vec![failed(LoginFailureReason::WrongPassword)];
+    if !matches && lockout_threshold > 0 && s.failed_logins + 1 >= lockout_threshold {
+        events.push(CustomerEvent::Locked(CustomerLocked {
+            until: now + lock_duration(s.locks),
+        }));
+    }
+    events
+}
+
+fn update_password(new_password_hash: &str, keep_session: &Option<String>) -> Vec<CustomerEvent> {
     let mut events = vec![CustomerEvent::PasswordChanged(PasswordChanged {
         password_hash: new_password_hash.to_string(),
         via: PasswordChangeVia::Update,
@@ -361,7 +386,7 @@ fn update_password(
             except: Some(keep.clone()),
         }));
     }
-    Ok(events)
+    events
 }
 
 /// What a recorded login attempt answers.
@@ -846,15 +871,24 @@ mod tests {
             current_matches: ok,
             new_password_hash: "new".into(),
             keep_session: keep.map(Into::into),
+            lockout_threshold: 5,
         };
         let changed = CustomerEvent::PasswordChanged(PasswordChanged {
             password_hash: "new".into(),
             via: PasswordChangeVia::Update,
         });
+        // A wrong current password is a failed attempt, and locks like one.
+        check(&[registered()], update(false, None), Ok(vec![wrong()]));
         check(
-            &[registered()],
+            &[registered(), wrong(), wrong(), wrong(), wrong()],
             update(false, None),
-            Err(DomainError::WrongCurrentPassword),
+            Ok(vec![wrong(), locked_until(T0 + BASE_LOCK_MS)]),
+        );
+        // During a lock not even the right one changes anything.
+        check(
+            &[registered(), locked_until(T0 + 10)],
+            update(true, None),
+            Ok(vec![failed(LoginFailureReason::Locked)]),
         );
         check(
             &[registered()],

@@ -9,7 +9,7 @@ use super::{
 use crate::{
     commands::{CommandEnvelope, Done, Sent, UpdatePassword},
     domain::aggregate::Aggregate,
-    domain::customer::{Customer, CustomerCommand},
+    domain::customer::{self, Customer, CustomerCommand},
     error::{CommandError, DomainError},
     infra::{mail::MailKind, password},
 };
@@ -25,19 +25,29 @@ impl UseCase for UpdatePassword {
         let Some(current) = s.registered_customer(&customer).await? else {
             return Err(DomainError::CustomerNotFound.into());
         };
-        let new_password_hash = s.hasher.hash(self.new_password).await.map_err(internal)?;
         let keep_session = self.end_other_sessions.then(|| self.session_id.clone());
         let mut checked = current.password_hash;
+        let mut locked_until = 0;
         let d = loop {
             let matches = s
                 .hasher
                 .verify(self.current_password.clone(), checked.clone())
                 .await
                 .map_err(internal)?;
+            // The new password costs a hash only once the current one is right.
+            let new_password_hash = match matches {
+                true => s
+                    .hasher
+                    .hash(self.new_password.clone())
+                    .await
+                    .map_err(internal)?,
+                false => String::new(),
+            };
             let update = CustomerCommand::UpdatePassword {
                 current_matches: matches,
-                new_password_hash: new_password_hash.clone(),
+                new_password_hash,
                 keep_session: keep_session.clone(),
+                lockout_threshold: project.config.lockout_threshold,
             };
             let mut round = Round::Decided(());
             let d =
@@ -47,6 +57,7 @@ impl UseCase for UpdatePassword {
                         return Ok(vec![]);
                     }
                     round = Round::Decided(());
+                    locked_until = c.locked_until;
                     c.decide(&update, now)
                 })
                 .await?;
@@ -55,6 +66,14 @@ impl UseCase for UpdatePassword {
                 Round::Decided(()) => break d,
             }
         };
+        // A wrong current password was recorded as a failed attempt.
+        if let Err(e) = customer::login_outcome(&d.events, locked_until) {
+            return Err(match e {
+                DomainError::InvalidCredentials => DomainError::WrongCurrentPassword,
+                other => other,
+            }
+            .into());
+        }
         let mail = MailKind::PasswordChanged;
         s.send_mail(env, &d.state.email, &project.config, mail)
             .await?;
