@@ -123,3 +123,21 @@ async fn password_updates_are_rate_limited_per_account() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn codes_go_to_the_address_on_record_and_lookalike_addresses_are_one_account() {
+    let env = TestEnv::start_with_mail().await;
+    env.register("ann@example.com", PASSWORD).await;
+    let request = "mutation R($email: String!) { customerRequestOTP(email: $email) { success } }";
+    let r = env
+        .gql(request, json!({ "email": "ANN@Example.COM" }))
+        .await;
+    assert_eq!(r["data"]["customerRequestOTP"]["success"], true, "{r}");
+    let mail = env.smtp().nth_to("ann@example.com", 1).await;
+    assert_eq!(mail.to, ["ann@example.com"], "sent to the address as typed");
+    // Fullwidth letters are the same address after NFKC: no second account.
+    let twin = env.register("ａｎｎ@example.com", PASSWORD).await;
+    assert_eq!(twin["errors"][0]["code"], "EMAIL_TAKEN", "{twin}");
+    let login = env.login("ＡＮＮ@example.com", PASSWORD).await;
+    assert_eq!(login["success"], true, "{login}");
+}

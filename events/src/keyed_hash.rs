@@ -5,8 +5,12 @@ use sha2::{Digest, Sha256};
 
 /// Lower-cases and trims an email so that `A@Example.com ` and `a@example.com`
 /// are one address.
+/// An address as authd compares addresses: Unicode NFKC (so a fullwidth
+/// `ａｎｎ@…` is `ann@…`), lowercased, without surrounding white space. Two
+/// addresses are one account exactly when these agree.
 pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    email.trim().nfkc().collect::<String>().to_lowercase()
 }
 
 /// HMAC-SHA256 of the normalized email under the deployment's index key, hex
@@ -35,6 +39,15 @@ mod tests {
         let k = b"key";
         let a = email_key(k, "p1", &normalize_email(" Ann@Example.COM "));
         assert_eq!(a, email_key(k, "p1", &normalize_email("ann@example.com")));
+        // Compatibility forms are the same address (NFKC before lowercasing).
+        assert_eq!(
+            normalize_email("ＡＮＮ@ｅｘａｍｐｌｅ.com"),
+            "ann@example.com"
+        );
+        assert_eq!(
+            normalize_email("ann\u{FB01}x@example.com"),
+            "annfix@example.com"
+        );
         assert_ne!(a, email_key(k, "p2", &normalize_email("ann@example.com")));
         assert_ne!(
             a,

@@ -46,7 +46,10 @@ impl UseCase for RequestOtp {
         }
         let email = self.email.trim().to_string();
         let claim = s.claim_subject(&env.tenant, &email)?;
-        let known = s.owner_of(&env.tenant, &claim).await?.is_some();
+        // Mail goes to the address on record, never to the one as typed
+        // (which only has to match it after normalization).
+        let stored = s.owner_of(&env.tenant, &claim).await?.map(|(_, c)| c.email);
+        let known = stored.is_some();
         // A code is issued (and throttled) for every address alike, so the
         // answer says nothing about accounts; it is mailed only where it can
         // sign in: to a customer, or to a new address when anyone may sign up.
@@ -63,7 +66,8 @@ impl UseCase for RequestOtp {
         let expires_at = s.now() + otp::OTP_TTL_MS;
         if known || project.config.public_registration {
             let mail = MailKind::OtpCode { code, expires_at };
-            s.send_mail(env, &email, &project.config, mail).await?;
+            let to = stored.as_deref().unwrap_or(&email);
+            s.send_mail(env, to, &project.config, mail).await?;
         }
         Ok(Sent {
             seq: d.seq,
