@@ -100,6 +100,9 @@ struct Common {
     /// admin API's `customer { events }`, in `<read model>.audit.db` (`--audit-index false` to skip).
     #[arg(long, env = "AUTHD_AUDIT_INDEX", default_value_t = true, action = clap::ArgAction::Set)]
     audit_index: bool,
+    /// Answer GraphQL introspection outside dev (it is always on in `authd dev`).
+    #[arg(long, env = "AUTHD_INTROSPECTION")]
+    introspection: bool,
     /// PEM file of extra root certificates to trust for the SMTP server's TLS (a private CA).
     #[arg(long, env = "AUTHD_SMTP_CA_FILE")]
     smtp_ca_file: Option<PathBuf>,
@@ -183,6 +186,7 @@ fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Result<Config
     c.audit_index = common.audit_index;
     c.limits.per_ip_per_minute = common.rate_limit_ip;
     c.limits.per_account_per_minute = common.rate_limit_account;
+    c.limits.introspection = common.introspection;
     Ok(c)
 }
 

@@ -141,3 +141,67 @@ async fn codes_go_to_the_address_on_record_and_lookalike_addresses_are_one_accou
     let login = env.login("ＡＮＮ@example.com", PASSWORD).await;
     assert_eq!(login["success"], true, "{login}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn answers_are_not_sniffed_cached_or_referred_and_admin_has_no_cors() {
+    let env = TestEnv::start().await;
+    let r = env
+        .http
+        .post(env.url("/graphql/public"))
+        .header("x-api-key", &env.api_key)
+        .json(&json!({ "query": "{ authConfig { publicRegistrationEnabled } }" }))
+        .send()
+        .await
+        .unwrap();
+    let h = r.headers();
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    // The JWKS keeps its own caching.
+    let jwks = env
+        .http
+        .get(env.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwks.headers()["cache-control"], "public, max-age=300");
+    // A browser page elsewhere may call the public API, never the admin API.
+    let preflight = |path: &'static str| {
+        env.http
+            .request(reqwest::Method::OPTIONS, env.url(path))
+            .header("origin", "https://shop.example")
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let public = preflight("/graphql/public").await.unwrap();
+    assert!(public.headers().contains_key("access-control-allow-origin"));
+    let admin = preflight("/graphql/admin").await.unwrap();
+    assert!(!admin.headers().contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn introspection_is_off_outside_dev_unless_asked_for() {
+    let introspect = json!({ "query": "{ __schema { queryType { name } } }" });
+    for (dev, flag, answered) in [
+        (false, false, false),
+        (false, true, true),
+        (true, false, true),
+    ] {
+        let env = TestEnv::start_with(|c| {
+            c.dev = dev;
+            c.limits.introspection = flag;
+        })
+        .await;
+        let (_, body) = env
+            .post_raw(
+                &[
+                    ("content-type", "application/json"),
+                    ("x-api-key", &env.api_key),
+                ],
+                introspect.to_string(),
+            )
+            .await;
+        let name = &body["data"]["__schema"]["queryType"]["name"];
+        assert_eq!(name == "Query", answered, "dev {dev}, flag {flag}: {body}");
+    }
+}

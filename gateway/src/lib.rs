@@ -39,8 +39,9 @@ pub struct GatewayParts {
 
 pub fn state(parts: GatewayParts) -> http::Gateway {
     metrics::handle();
-    let public = public::build(&parts.limits);
-    let admin = admin::build(&parts.limits);
+    let introspection = parts.dev || parts.limits.introspection;
+    let public = public::build(&parts.limits, introspection);
+    let admin = admin::build(&parts.limits, introspection);
     let rate_limits = limits::RateLimits::new(
         parts.limits.per_ip_per_minute,
         parts.limits.per_account_per_minute,
@@ -65,17 +66,34 @@ pub fn state(parts: GatewayParts) -> http::Gateway {
 }
 
 pub fn app(gateway: http::Gateway) -> Router {
+    use axum::http::{HeaderName, HeaderValue, header};
+    use tower_http::set_header::SetResponseHeaderLayer;
     let timeout = gateway.state.limits.request_timeout;
-    Router::new()
+    // Browsers may call the public API from any origin (the key selects the
+    // project); the admin API gets no CORS at all.
+    let public = Router::new()
         .route(
             "/graphql/public",
             get(http::graphiql).post(http::graphql_post),
         )
+        .route("/.well-known/jwks.json", get(http::jwks))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(tower_http::cors::Any)
+                .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+                .allow_headers([
+                    header::CONTENT_TYPE,
+                    header::AUTHORIZATION,
+                    HeaderName::from_static("x-api-key"),
+                    HeaderName::from_static("x-request-id"),
+                ]),
+        );
+    Router::new()
+        .merge(public)
         .route(
             "/graphql/admin",
             get(http::graphiql_admin).post(http::admin_post),
         )
-        .route("/.well-known/jwks.json", get(http::jwks))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics))
         .fallback(http::not_found)
@@ -83,16 +101,19 @@ pub fn app(gateway: http::Gateway) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
-        .layer(
-            CorsLayer::new()
-                .allow_origin(tower_http::cors::Any)
-                .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
-                .allow_headers([
-                    axum::http::header::CONTENT_TYPE,
-                    axum::http::header::AUTHORIZATION,
-                    axum::http::HeaderName::from_static("x-api-key"),
-                    axum::http::HeaderName::from_static("x-request-id"),
-                ]),
-        )
+        // Answers carry tokens and personal data: never sniffed, cached
+        // (unless an endpoint says otherwise, as the JWKS does) or referred.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         .with_state(gateway)
 }

@@ -68,6 +68,8 @@ pub struct Limits {
     pub per_ip_per_minute: u32,
     /// …and for one account (project + email).
     pub per_account_per_minute: u32,
+    /// Answer introspection queries outside dev (`--introspection`).
+    pub introspection: bool,
 }
 
 impl Default for Limits {
@@ -80,6 +82,7 @@ impl Default for Limits {
             consistency_wait: Limits::consistency_wait_default(),
             per_ip_per_minute: 120,
             per_account_per_minute: 20,
+            introspection: false,
         }
     }
 }
@@ -87,5 +90,24 @@ impl Default for Limits {
 impl Limits {
     pub fn consistency_wait_default() -> Duration {
         Duration::from_secs(2)
+    }
+}
+
+/// Both APIs' limits: depth, complexity, the parser's recursion, directives
+/// per field, and introspection only where asked for.
+pub fn limited<Q, M, S>(
+    schema: async_graphql::SchemaBuilder<Q, M, S>,
+    limits: &Limits,
+    introspection: bool,
+) -> async_graphql::SchemaBuilder<Q, M, S> {
+    let schema = schema
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(limits.max_depth * 2)
+        .limit_directives(16);
+    if introspection {
+        schema
+    } else {
+        schema.disable_introspection()
     }
 }

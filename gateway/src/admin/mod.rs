@@ -18,15 +18,14 @@ pub struct AdminMutation(project::ProjectMutation, customers::CustomerMutation);
 
 pub type AdminSchema = async_graphql::Schema<AdminQuery, AdminMutation, EmptySubscription>;
 
-pub fn build(limits: &crate::state::Limits) -> AdminSchema {
-    async_graphql::Schema::build(
+/// The schema, with the same limits as the public one.
+pub fn build(limits: &crate::state::Limits, introspection: bool) -> AdminSchema {
+    let schema = async_graphql::Schema::build(
         AdminQuery::default(),
         AdminMutation::default(),
         EmptySubscription,
-    )
-    .limit_depth(limits.max_depth)
-    .limit_complexity(limits.max_complexity)
-    .finish()
+    );
+    crate::state::limited(schema, limits, introspection).finish()
 }
 
 pub struct AdminContext {

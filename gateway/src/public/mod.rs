@@ -26,11 +26,10 @@ pub struct Mutation(
 
 pub type PublicSchema = async_graphql::Schema<Query, Mutation, EmptySubscription>;
 
-pub fn build(limits: &crate::state::Limits) -> PublicSchema {
-    async_graphql::Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(limits.max_depth * 2)
-        .limit_directives(16)
-        .finish()
+/// The schema; `introspection` answers `__schema`/`__type` (dev, or
+/// `--introspection`).
+pub fn build(limits: &crate::state::Limits, introspection: bool) -> PublicSchema {
+    let schema =
+        async_graphql::Schema::build(Query::default(), Mutation::default(), EmptySubscription);
+    crate::state::limited(schema, limits, introspection).finish()
 }
