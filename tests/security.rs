@@ -205,3 +205,21 @@ async fn introspection_is_off_outside_dev_unless_asked_for() {
         assert_eq!(name == "Query", answered, "dev {dev}, flag {flag}: {body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_overlong_address_is_refused_before_it_becomes_a_key() {
+    let env = TestEnv::start().await;
+    let long = format!("{}@example.com", "a".repeat(300));
+    let before = env.last_seq().await;
+    for r in [
+        env.login(&long, PASSWORD).await,
+        env.register(&long, PASSWORD).await,
+    ] {
+        assert_eq!(
+            r["errors"][0],
+            json!({ "field": ["email"], "message": "email is not a valid address", "code": "INVALID_EMAIL" }),
+            "{r}"
+        );
+    }
+    assert_eq!(env.last_seq().await, before, "nothing recorded");
+}

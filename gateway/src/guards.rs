@@ -20,10 +20,20 @@ pub fn request<'a>(ctx: &'a Context<'_>) -> (&'a AppState, &'a RequestContext) {
     )
 }
 
+/// The longest address anyone can have.
+const MAX_EMAIL_BYTES: usize = 254;
+
 /// Applies the per-IP and (with `account`) per-account limits; a refusal
 /// is a RATE_LIMITED rejection for the payload.
 pub fn rate_limit(ctx: &Context<'_>, account: Option<&str>) -> Result<(), ApiError> {
     let (state, rc) = request(ctx);
+    // No address is longer (RFC 5321); nothing longer becomes a key.
+    if account.is_some_and(|a| a.len() > MAX_EMAIL_BYTES) {
+        return Err(ApiError::Rejected(
+            CommandError::new(ErrorCode::InvalidEmail, "email is not a valid address")
+                .with_field("email"),
+        ));
+    }
     let ip = rc.request.ip.as_deref().and_then(|ip| ip.parse().ok());
     state
         .rate_limits
