@@ -44,6 +44,8 @@ pub struct Config {
     pub smtp_ca_file: Option<PathBuf>,
     /// Keep the audit index (per-customer history for the admin API).
     pub audit_index: bool,
+    /// Where `/metrics` and the detailed `/healthz` answer; nowhere if `None`.
+    pub admin_listen: Option<SocketAddr>,
     /// The services' clock (tests advance it to test expiry).
     pub clock: authd_services::clock::Clock,
 }
@@ -66,6 +68,7 @@ impl Config {
             smtp_url: None,
             smtp_ca_file: None,
             audit_index: true,
+            admin_listen: None,
             clock: Default::default(),
         }
     }
@@ -236,6 +239,8 @@ pub async fn run_mailer(
 /// A running gateway: its address and how far its read model has applied.
 pub struct GatewayHandle {
     pub addr: SocketAddr,
+    /// Where `/metrics` and the detailed `/healthz` answer (`--admin-listen`).
+    pub admin_addr: Option<SocketAddr>,
     pub applied: tokio::sync::watch::Receiver<u64>,
     /// How far the audit index (a file of its own) has applied, when on.
     pub audit_applied: Option<tokio::sync::watch::Receiver<u64>>,
@@ -270,18 +275,40 @@ pub async fn start_gateway(
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let (operator, admin_addr) = match config.admin_listen {
+        Some(at) => {
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on {at}"))?;
+            let admin_addr = listener.local_addr()?;
+            let app = authd_gateway::operator_app(state.clone());
+            let stop = shutdown.clone();
+            let serving = tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await
+            });
+            tracing::info!(%admin_addr, "metrics and health details listening");
+            (Some(serving), Some(admin_addr))
+        }
+        None => (None, None),
+    };
     let app = authd_gateway::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let done = tokio::spawn(async move {
         let stop = shutdown.clone();
         axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await?;
+        if let Some(operator) = operator {
+            operator.await??;
+        }
         projection.await??;
         Ok(())
     });
     tracing::info!(%addr, "gateway listening");
     Ok(GatewayHandle {
         addr,
+        admin_addr,
         applied,
         audit_applied,
         done,

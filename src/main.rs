@@ -100,6 +100,10 @@ struct Common {
     /// admin API's `customer { events }`, in `<read model>.audit.db` (`--audit-index false` to skip).
     #[arg(long, env = "AUTHD_AUDIT_INDEX", default_value_t = true, action = clap::ArgAction::Set)]
     audit_index: bool,
+    /// Address for operators only: Prometheus `/metrics` and `/healthz` with details
+    /// (the public `/healthz` says only ok or not).
+    #[arg(long, env = "AUTHD_ADMIN_LISTEN")]
+    admin_listen: Option<std::net::SocketAddr>,
     /// Answer GraphQL introspection outside dev (it is always on in `authd dev`).
     #[arg(long, env = "AUTHD_INTROSPECTION")]
     introspection: bool,
@@ -187,6 +191,7 @@ fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Result<Config
     c.limits.per_ip_per_minute = common.rate_limit_ip;
     c.limits.per_account_per_minute = common.rate_limit_account;
     c.limits.introspection = common.introspection;
+    c.admin_listen = common.admin_listen;
     Ok(c)
 }
 

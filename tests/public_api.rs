@@ -326,7 +326,25 @@ async fn health_and_jwks() {
     let health = env.http.get(env.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     let body: Value = health.json().await.unwrap();
-    assert_eq!(body["nats"], "connected");
+    assert_eq!(
+        body,
+        json!({ "status": "ok" }),
+        "the public check says ok and nothing more"
+    );
+    let detailed: Value = env
+        .http
+        .get(env.operator_url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detailed["nats"], "connected");
+    assert!(
+        detailed["readModel"]["applied"].as_u64().is_some(),
+        "{detailed}"
+    );
 
     // A standard JOSE library verifies our access tokens from the JWKS alone.
     let jwks: jsonwebtoken::jwk::JwkSet = env
@@ -363,9 +381,11 @@ async fn health_and_jwks() {
 
     // Prometheus metrics count commands by name and outcome.
     env.login("ann@example.com", "not the password").await;
+    let public = env.http.get(env.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404, "metrics are for operators only");
     let metrics = env
         .http
-        .get(env.url("/metrics"))
+        .get(env.operator_url("/metrics"))
         .send()
         .await
         .unwrap()

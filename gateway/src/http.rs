@@ -208,9 +208,9 @@ pub async fn jwks(State(Gateway { state, .. }): State<Gateway>) -> Response {
         .into_response()
 }
 
-/// 200 only while NATS is connected and the read model has applied
-/// everything the stream held when asked.
-pub async fn healthz(State(Gateway { state, .. }): State<Gateway>) -> Response {
+/// Whether this gateway is ready (NATS connected and the read model caught
+/// up with everything the stream held when asked), and the details.
+async fn health(state: &AppState) -> (StatusCode, serde_json::Value) {
     let connected =
         state.store.client().connection_state() == async_nats::connection::State::Connected;
     let last = if connected {
@@ -230,16 +230,31 @@ pub async fn healthz(State(Gateway { state, .. }): State<Gateway>) -> Response {
         }
         None => false,
     };
+    let ok = connected && caught_up;
     let body = json!({
-        "status": if connected && caught_up { "ok" } else { "unavailable" },
+        "status": if ok { "ok" } else { "unavailable" },
         "nats": if connected { "connected" } else { "disconnected" },
         "readModel": { "applied": state.applied_seq(), "streamLast": last, "caughtUp": caught_up },
     });
-    let status = if connected && caught_up {
+    let status = if ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    (status, body)
+}
+
+/// The public health check: 200 `{"status":"ok"}` or 503, nothing more
+/// (sequence numbers tell an outsider how busy the service is).
+pub async fn healthz(State(Gateway { state, .. }): State<Gateway>) -> Response {
+    let (status, body) = health(&state).await;
+    (status, Json(json!({ "status": body["status"] }))).into_response()
+}
+
+/// The operators' health check, on `--admin-listen` only: with NATS and
+/// read-model details.
+pub async fn healthz_detailed(State(Gateway { state, .. }): State<Gateway>) -> Response {
+    let (status, body) = health(&state).await;
     (status, Json(body)).into_response()
 }
 

@@ -65,6 +65,16 @@ pub fn state(parts: GatewayParts) -> http::Gateway {
     }
 }
 
+/// What only operators reach, on `--admin-listen`: Prometheus metrics and
+/// the detailed health check.
+pub fn operator_app(gateway: http::Gateway) -> Router {
+    Router::new()
+        .route("/healthz", get(http::healthz_detailed))
+        .route("/metrics", get(http::metrics))
+        .fallback(http::not_found)
+        .with_state(gateway)
+}
+
 pub fn app(gateway: http::Gateway) -> Router {
     use axum::http::{HeaderName, HeaderValue, header};
     use tower_http::set_header::SetResponseHeaderLayer;
@@ -95,7 +105,6 @@ pub fn app(gateway: http::Gateway) -> Router {
             get(http::graphiql_admin).post(http::admin_post),
         )
         .route("/healthz", get(http::healthz))
-        .route("/metrics", get(http::metrics))
         .fallback(http::not_found)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -61,6 +61,7 @@ impl TestEnv {
         let nats = NatsServer::start(&dir.path().join("nats"), None).expect("nats-server starts");
         let mut config = Config::new(dir.path().join("data"), nats.url());
         config.listen = "127.0.0.1:0".parse().unwrap();
+        config.admin_listen = Some("127.0.0.1:0".parse().unwrap());
         config.hash = TEST_HASH;
         config.dev = true;
         config.command_timeout = Duration::from_secs(3);
@@ -199,6 +200,12 @@ impl TestEnv {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.gateway.as_ref().unwrap().addr, path)
+    }
+
+    /// On the operators' address (`--admin-listen`).
+    pub fn operator_url(&self, path: &str) -> String {
+        let g = self.gateway.as_ref().unwrap();
+        format!("http://{}{}", g.admin_addr.unwrap(), path)
     }
 
     /// POSTs a GraphQL request with the project's API key and optional bearer token.
