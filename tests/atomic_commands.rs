@@ -125,7 +125,11 @@ async fn registrations_through_a_broker_crash_leave_no_address_taken_without_an_
     let (results, ()) = tokio::join!(registering, crash);
     assert!(
         results.iter().any(|r| r["success"] == true),
-        "some registrations got in before the crash"
+        "some registrations got in before the crash: {:?}",
+        results
+            .iter()
+            .map(|r| r["errors"][0]["code"].to_string())
+            .collect::<std::collections::BTreeSet<_>>()
     );
     env.nats.restart().unwrap();
     wait_until_serving(&env).await;

@@ -223,3 +223,52 @@ async fn an_overlong_address_is_refused_before_it_becomes_a_key() {
     }
     assert_eq!(env.last_seq().await, before, "nothing recorded");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pre_registered_account_loses_the_attackers_password_and_sessions_once_the_owner_proves_the_address()
+ {
+    let env = TestEnv::start_with_mail().await;
+    // The attacker registers the victim's address with a password of theirs
+    // and keeps the session.
+    let attacker = env.register("victim@example.com", PASSWORD).await;
+    assert_eq!(attacker["success"], true, "{attacker}");
+    let stolen_refresh = attacker["refreshToken"].as_str().unwrap().to_string();
+    // The victim later signs in by a code mailed to the address.
+    let r = env
+        .gql(
+            "mutation R($email: String!) { customerRequestOTP(email: $email) { success } }",
+            json!({ "email": "victim@example.com" }),
+        )
+        .await;
+    assert_eq!(r["data"]["customerRequestOTP"]["success"], true, "{r}");
+    let code = common::smtp::code_in(&env.smtp().nth_to("victim@example.com", 1).await);
+    let victim = env
+        .gql(
+            "mutation L($email: String!, $otp: String!) { customerLoginOTP(email: $email, otp: $otp) { success refreshToken errors { code } } }",
+            json!({ "email": "victim@example.com", "otp": code }),
+        )
+        .await;
+    let victim = &victim["data"]["customerLoginOTP"];
+    assert_eq!(victim["success"], true, "{victim}");
+    // The attacker's session and password are gone; the victim's session
+    // works.
+    let refreshed = env.refresh(&stolen_refresh).await;
+    assert_eq!(refreshed["success"], false, "{refreshed}");
+    let login = env.login("victim@example.com", PASSWORD).await;
+    assert_eq!(login["errors"][0]["code"], "INVALID_CREDENTIALS", "{login}");
+    let own = env.refresh(victim["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(own["success"], true, "{own}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn common_passwords_are_refused_with_their_own_code() {
+    let env = TestEnv::start().await;
+    for common in ["password1", "Iloveyou1", "qwertyuiop"] {
+        let r = env.register("ann@example.com", common).await;
+        assert_eq!(r["success"], false, "{r}");
+        assert_eq!(r["errors"][0]["code"], "PASSWORD_TOO_COMMON", "{r}");
+        assert_eq!(r["errors"][0]["field"], json!(["password"]), "{r}");
+    }
+    let r = env.register("ann@example.com", PASSWORD).await;
+    assert_eq!(r["success"], true, "{r}");
+}

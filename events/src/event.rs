@@ -267,6 +267,10 @@ pub struct SessionsEnded {
 pub enum PasswordChangeVia {
     Reset,  // 0
     Update, // 1
+    /// Dropped (the hash is empty): it was set before the address was
+    /// proven, and the address was then proven another way, so whoever set
+    /// it may not own the address (account pre-hijacking).
+    Unproven, // 2
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

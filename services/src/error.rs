@@ -56,6 +56,8 @@ pub enum DomainError {
     RateLimited { retry_after_ms: i64 },
     #[error("the last secret key of a project cannot be revoked")]
     LastSecretKey,
+    #[error("this password is too common; choose another")]
+    PasswordTooCommon,
 }
 
 /// A password-policy rule, named in the error code.
@@ -152,6 +154,7 @@ error_codes! {
     AuditIndexDisabled = "AUDIT_INDEX_DISABLED",
     NotFound = "NOT_FOUND",
     MethodNotAllowed = "METHOD_NOT_ALLOWED",
+    PasswordTooCommon = "PASSWORD_TOO_COMMON",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -196,15 +199,17 @@ impl DomainError {
             Self::MethodDisabled => C::MethodDisabled,
             Self::RateLimited { .. } => C::RateLimited,
             Self::LastSecretKey => C::LastSecretKey,
+            Self::PasswordTooCommon => C::PasswordTooCommon,
         }
     }
 
     pub fn field(&self) -> Option<&'static str> {
         match self {
             Self::InvalidEmail | Self::EmailTaken => Some("email"),
-            Self::PasswordTooShort(_) | Self::PasswordTooLong(_) | Self::WeakPassword(_) => {
-                Some("password")
-            }
+            Self::PasswordTooShort(_)
+            | Self::PasswordTooLong(_)
+            | Self::WeakPassword(_)
+            | Self::PasswordTooCommon => Some("password"),
             Self::InvalidToken => Some("token"),
             Self::InvalidOtp => Some("otp"),
             Self::WrongCurrentPassword => Some("currentPassword"),
@@ -285,6 +290,24 @@ impl From<DomainError> for CommandError {
             field: e.field().map(Into::into),
             message: e.to_string(),
             retry_after_ms,
+        }
+    }
+}
+
+impl From<crate::infra::password::HashError> for CommandError {
+    fn from(e: crate::infra::password::HashError) -> Self {
+        use crate::infra::password::{BUSY_RETRY_AFTER_MS, HashError};
+        match e {
+            HashError::Busy => {
+                let mut busy = Self::new(ErrorCode::RateLimited, &e.to_string());
+                busy.retry_after_ms = Some(BUSY_RETRY_AFTER_MS);
+                busy
+            }
+            HashError::Expired => Self::unavailable(),
+            HashError::Failed => {
+                tracing::error!(error = %e, "internal error");
+                Self::internal()
+            }
         }
     }
 }

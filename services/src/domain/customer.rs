@@ -276,13 +276,31 @@ fn otp_login(s: &Customer, session_id: &str) -> Result<Vec<CustomerEvent>, Domai
     let mut events = Vec::new();
     // The code reached the inbox: that proves the address.
     if !s.email_verified {
-        events.push(CustomerEvent::EmailVerified(EmailVerified {}));
+        events.extend(address_proven(s, Some(session_id)));
     }
     events.push(CustomerEvent::LoginSucceeded(LoginSucceeded {
         session_id: session_id.to_string(),
         method: LoginMethod::Otp,
     }));
     Ok(events)
+}
+
+/// The address of a never-verified account was just proven (a code, a
+/// reset link): whoever registered it may not own it (pre-hijacking), so
+/// every session started before ends (`keep` is the one being started) and
+/// a password set before is dropped; the owner sets one by reset.
+fn address_proven(s: &Customer, keep: Option<&str>) -> Vec<CustomerEvent> {
+    let mut events = vec![CustomerEvent::EmailVerified(EmailVerified {})];
+    if !s.password_hash.is_empty() {
+        events.push(CustomerEvent::PasswordChanged(PasswordChanged {
+            password_hash: String::new(),
+            via: PasswordChangeVia::Unproven,
+        }));
+    }
+    events.push(CustomerEvent::SessionsEnded(SessionsEnded {
+        except: keep.map(Into::into),
+    }));
+    events
 }
 
 const HOUR_MS: i64 = 3_600_000;
@@ -340,9 +358,14 @@ fn reset_password(
                 }),
                 CustomerEvent::SessionsEnded(SessionsEnded { except: None }),
             ];
-            // Proving control of the inbox also lifts a lockout.
+            // Proving control of the inbox also lifts a lockout, and
+            // proves the address (the old password and sessions are gone
+            // already).
             if s.locked_until > 0 || s.failed_logins > 0 {
                 events.push(CustomerEvent::Unlocked(CustomerUnlocked {}));
+            }
+            if !s.email_verified {
+                events.push(CustomerEvent::EmailVerified(EmailVerified {}));
             }
             Ok(events)
         }
@@ -730,16 +753,44 @@ mod tests {
     }
 
     #[test]
-    fn an_otp_login_verifies_the_email() {
+    fn an_otp_login_proves_the_email_and_undoes_a_pre_hijacking() {
+        let otp = || CustomerCommand::RecordOtpLogin {
+            session_id: "s".into(),
+        };
+        // Registered with a password nobody proved was the owner's: the
+        // password goes, every earlier session ends, the new one stays.
         check(
             &[registered()],
-            CustomerCommand::RecordOtpLogin {
-                session_id: "s".into(),
-            },
+            otp(),
             Ok(vec![
                 CustomerEvent::EmailVerified(EmailVerified {}),
+                CustomerEvent::PasswordChanged(PasswordChanged {
+                    password_hash: String::new(),
+                    via: PasswordChangeVia::Unproven,
+                }),
+                ended(Some("s")),
                 succeeded("s", LoginMethod::Otp),
             ]),
+        );
+        let s = state(&[registered(), succeeded("s_attacker", LoginMethod::Password)]);
+        let events = s.decide(&otp(), T0).unwrap();
+        let s = state(&[
+            registered(),
+            succeeded("s_attacker", LoginMethod::Password),
+            events[0].clone(),
+            events[1].clone(),
+            events[2].clone(),
+        ]);
+        assert!(s.password_hash.is_empty());
+        assert!(s.email_verified);
+        assert!(!s.session_allowed("s_attacker", 2));
+        assert!(s.session_allowed("s", 3));
+        // Once proven, a code login changes nothing else.
+        let verified = CustomerEvent::EmailVerified(EmailVerified {});
+        check(
+            &[registered(), verified],
+            otp(),
+            Ok(vec![succeeded("s", LoginMethod::Otp)]),
         );
     }
 
@@ -845,7 +896,15 @@ mod tests {
                 changed.clone(),
                 ended(None),
                 CustomerEvent::Unlocked(CustomerUnlocked {}),
+                // The link reached the inbox: the address is proven.
+                CustomerEvent::EmailVerified(EmailVerified {}),
             ]),
+        );
+        let verified = CustomerEvent::EmailVerified(EmailVerified {});
+        check(
+            &[registered(), verified, req.clone()],
+            reset(1, T0),
+            Ok(vec![changed.clone(), ended(None)]),
         );
         check(
             &[registered(), req.clone(), changed.clone(), ended(None)],

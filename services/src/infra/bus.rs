@@ -10,6 +10,11 @@ use crate::{
     error::CommandError,
 };
 
+/// The header that tells services how long the sender waits for an answer
+/// (milliseconds, relative, so clocks need not agree): work still queued
+/// after that is dropped rather than done for nobody.
+pub const TIMEOUT_HEADER: &str = "Authd-Timeout-Ms";
+
 /// How long a command waits for a services instance to appear…
 const NO_RESPONDERS_PATIENCE: Duration = Duration::from_secs(2);
 /// …asking again this often.
@@ -87,8 +92,14 @@ impl CommandBus {
         // is safe: it rides out a services instance (re)starting.
         let mut waited = Duration::ZERO;
         let msg = loop {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(
+                TIMEOUT_HEADER,
+                self.timeout.as_millis().to_string().as_str(),
+            );
             let request = async_nats::Request::new()
                 .payload(payload.clone())
+                .headers(headers)
                 .timeout(Some(self.timeout));
             match self.client.send_request(subject.clone(), request).await {
                 Ok(msg) => break msg,

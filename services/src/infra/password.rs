@@ -1,9 +1,14 @@
 //! Password hashing with argon2id, off the async runtime, with bounded
-//! concurrency, and the input rules checked before any hashing.
+//! concurrency and a bounded queue, and the input rules checked before any
+//! hashing.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Instant,
 };
 
 use argon2::{
@@ -94,7 +99,38 @@ pub fn check_with(password: &str, policy: &PasswordPolicy) -> Result<(), DomainE
             return Err(DomainError::WeakPassword(rule));
         }
     }
+    if is_common(password) {
+        return Err(DomainError::PasswordTooCommon);
+    }
     Ok(())
+}
+
+/// Whether the password is on the bundled list of about 100,000 common
+/// passwords (the `passwords` crate's), as typed or in lower case, with
+/// surrounding spaces ignored: `Password1` is as guessable as `password1`.
+pub fn is_common(password: &str) -> bool {
+    let trimmed = password.trim();
+    passwords::analyzer::is_common_password(trimmed)
+        || passwords::analyzer::is_common_password(trimmed.to_lowercase())
+}
+
+/// Hashes waiting for a thread, per hashing thread, by default: at about
+/// 90 default-strength hashes a second per core, a full queue is drained in
+/// well under the gateway's command timeout.
+pub const DEFAULT_QUEUE_PER_THREAD: usize = 32;
+
+/// How long a caller is told to wait when the queue is full.
+pub const BUSY_RETRY_AFTER_MS: i64 = 1_000;
+
+tokio::task_local! {
+    /// When the caller of the command being handled stops waiting for it.
+    static DEADLINE: Instant;
+}
+
+/// Runs `f` for a caller who waits until `deadline`: a hash it asks for
+/// that has not started by then is dropped ([`HashError::Expired`]).
+pub async fn with_deadline<F: Future>(deadline: Instant, f: F) -> F::Output {
+    DEADLINE.scope(deadline, f).await
 }
 
 #[derive(Clone)]
@@ -103,12 +139,24 @@ pub struct PasswordHasher {
     pool: Arc<HashPool>,
     /// Verified against for unknown accounts, so they cost the same time.
     dummy_hash: Arc<str>,
+    computed: Arc<AtomicUsize>,
 }
 
 impl PasswordHasher {
     /// `concurrency` bounds how many hashes run at once (one per core is
-    /// the sensible maximum: more only adds latency).
+    /// the sensible maximum: more only adds latency); up to
+    /// [`DEFAULT_QUEUE_PER_THREAD`] per thread wait, more are refused.
     pub fn new(params: HashParams, concurrency: usize) -> Result<Self, String> {
+        let queue = concurrency.max(1) * DEFAULT_QUEUE_PER_THREAD;
+        Self::with_queue(params, concurrency, queue)
+    }
+
+    /// As [`new`](Self::new), with at most `queue` hashes waiting.
+    pub fn with_queue(
+        params: HashParams,
+        concurrency: usize,
+        queue: usize,
+    ) -> Result<Self, String> {
         params.validate()?;
         let dummy = hash_phc(
             params,
@@ -118,8 +166,9 @@ impl PasswordHasher {
         .map_err(|e| e.to_string())?;
         Ok(Self {
             params,
-            pool: Arc::new(HashPool::new(concurrency.max(1))),
+            pool: Arc::new(HashPool::new(concurrency.max(1), queue.max(1))),
             dummy_hash: dummy.into(),
+            computed: Arc::default(),
         })
     }
 
@@ -128,34 +177,61 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
-        let params = self.params;
-        self.run(move |memory| hash_phc(params, password.as_bytes(), memory).map_err(|_| HashError))
-            .await?
+        let (params, computed) = (self.params, self.computed.clone());
+        self.run(move |memory| {
+            computed.fetch_add(1, Ordering::Relaxed);
+            hash_phc(params, password.as_bytes(), memory).map_err(|_| HashError::Failed)
+        })
+        .await?
     }
 
     /// Verifies with the parameters stored in the hash itself, so hashes made
-    /// under older parameters keep working.
+    /// under older parameters keep working. An account without a password
+    /// (an empty or unreadable hash) costs a full verification too, and
+    /// never matches.
     pub async fn verify(&self, password: String, phc: String) -> Result<bool, HashError> {
-        self.run(move |memory| verify_phc(password.as_bytes(), &phc, memory))
-            .await
+        let (dummy, computed) = (self.dummy_hash.clone(), self.computed.clone());
+        self.run(move |memory| {
+            let password = password.as_bytes();
+            let matched = verify_phc(password, &phc, memory)
+                .or_else(|| verify_phc(password, &dummy, memory).map(|_| false));
+            if matched.is_some() {
+                computed.fetch_add(1, Ordering::Relaxed);
+            }
+            matched.unwrap_or(false)
+        })
+        .await
     }
 
     /// Spends the time of one verification on nothing, for unknown accounts.
     pub async fn verify_dummy(&self, password: String) -> Result<(), HashError> {
-        let dummy = self.dummy_hash.to_string();
-        self.verify(password, dummy).await.map(|_| ())
+        self.verify(password, String::new()).await.map(|_| ())
     }
 
-    /// Runs `f` on a hashing thread, with that thread's working memory.
+    /// Hashes computed (made or verified) so far.
+    pub fn hashes_computed(&self) -> usize {
+        self.computed.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` on a hashing thread, with that thread's working memory;
+    /// refused at once when the queue is full, dropped unstarted when the
+    /// caller's deadline (see [`with_deadline`]) passes first.
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, HashError> {
+        let deadline = DEADLINE.try_with(|d| *d).ok();
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.pool.submit(Box::new(move |memory| {
-            let _ = tx.send(f(memory));
-        }))?;
-        rx.await.map_err(|_| HashError)
+        self.pool.submit(Job {
+            deadline,
+            work: Box::new(move |memory| {
+                let _ = tx.send(f(memory));
+            }),
+        })?;
+        rx.await.map_err(|_| match deadline {
+            Some(d) if Instant::now() >= d => HashError::Expired,
+            _ => HashError::Failed,
+        })
     }
 }
 
@@ -198,10 +274,11 @@ fn hash_phc(
 
 /// Whether `password` matches the PHC string, under the algorithm, version
 /// and parameters recorded in it (so hashes made under older parameters
-/// keep working), in `memory`. The comparison takes constant time.
-fn verify_phc(password: &[u8], phc: &str, memory: &mut Vec<Block>) -> bool {
+/// keep working), in `memory`. The comparison takes constant time. `None`
+/// when the string is no argon2 hash (nothing was computed).
+fn verify_phc(password: &[u8], phc: &str, memory: &mut Vec<Block>) -> Option<bool> {
     let Ok(parsed) = PasswordHash::new(phc) else {
-        return false;
+        return None;
     };
     let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
         Algorithm::try_from(parsed.algorithm),
@@ -209,16 +286,16 @@ fn verify_phc(password: &[u8], phc: &str, memory: &mut Vec<Block>) -> bool {
         parsed.salt,
         parsed.hash,
     ) else {
-        return false;
+        return None;
     };
     let version = match parsed.version.map(Version::try_from) {
         None => Version::V0x13,
         Some(Ok(v)) => v,
-        Some(Err(_)) => return false,
+        Some(Err(_)) => return None,
     };
     let mut salt_bytes = [0u8; 64];
     let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
-        return false;
+        return None;
     };
     let mut out = [0u8; Output::MAX_LENGTH];
     let out = &mut out[..expected.len()];
@@ -230,14 +307,18 @@ fn verify_phc(password: &[u8], phc: &str, memory: &mut Vec<Block>) -> bool {
         blocks(memory, params.block_count()),
     );
     // `Output`'s equality is constant-time.
-    hashed.is_ok() && Output::new(out).is_ok_and(|out| out == expected)
+    Some(hashed.is_ok() && Output::new(out).is_ok_and(|out| out == expected))
 }
 
 /// A job gets its thread's argon2 working memory (19 MiB by default): kept
 /// from one hash to the next while hashes are queued, since allocating,
 /// zeroing and faulting it in anew for every hash cost about 8 % of a
 /// verification.
-type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+struct Job {
+    /// Past this, nobody waits for the result: the job is dropped unrun.
+    deadline: Option<Instant>,
+    work: Box<dyn FnOnce(&mut Vec<Block>) + Send>,
+}
 
 /// A fixed set of threads that do nothing but hash. A fixed set (rather
 /// than the runtime's blocking pool, which grows to hundreds of threads)
@@ -247,10 +328,12 @@ struct HashPool {
     jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
     /// Jobs submitted and not yet taken by a thread.
     queued: Arc<AtomicUsize>,
+    /// At most this many jobs wait.
+    capacity: usize,
 }
 
 impl HashPool {
-    fn new(threads: usize) -> Self {
+    fn new(threads: usize, capacity: usize) -> Self {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let rx = Arc::new(std::sync::Mutex::new(rx));
         let queued = Arc::new(AtomicUsize::new(0));
@@ -264,7 +347,11 @@ impl HashPool {
                         let job = rx.lock().unwrap().recv();
                         let Ok(job) = job else { return };
                         queued.fetch_sub(1, Ordering::AcqRel);
-                        job(&mut memory);
+                        if job.deadline.is_some_and(|d| Instant::now() >= d) {
+                            // Dropping the job tells its caller.
+                            continue;
+                        }
+                        (job.work)(&mut memory);
                         // Under load the working memory goes to the next
                         // hash; when nothing waits, it goes back, so an idle
                         // service does not hold 19 MiB per thread.
@@ -278,21 +365,35 @@ impl HashPool {
         Self {
             jobs: std::sync::Mutex::new(tx),
             queued,
+            capacity,
         }
     }
 
     fn submit(&self, job: Job) -> Result<(), HashError> {
-        self.queued.fetch_add(1, Ordering::AcqRel);
+        let capacity = self.capacity;
+        self.queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < capacity).then_some(n + 1)
+            })
+            .map_err(|_| HashError::Busy)?;
         self.jobs.lock().unwrap().send(job).map_err(|_| {
             self.queued.fetch_sub(1, Ordering::AcqRel);
-            HashError
+            HashError::Failed
         })
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("password hashing failed")]
-pub struct HashError;
+pub enum HashError {
+    /// The queue is full: try again in a moment.
+    #[error("too many passwords are being checked; try again shortly")]
+    Busy,
+    /// The caller's deadline passed before a thread was free.
+    #[error("the request's deadline passed before its password could be checked")]
+    Expired,
+    #[error("password hashing failed")]
+    Failed,
+}
 
 #[cfg(test)]
 mod tests {
@@ -309,6 +410,28 @@ mod tests {
         assert_eq!(check_policy(&"a".repeat(1024)), Ok(()));
         // characters, not bytes, count toward the minimum
         assert_eq!(check_policy("ääääääää"), Ok(()));
+    }
+
+    #[test]
+    fn common_passwords_are_refused() {
+        for common in [
+            "password1",
+            "Password1",
+            "iloveyou",
+            " 12345678 ",
+            "qwertyuiop",
+        ] {
+            assert_eq!(
+                check_policy(common),
+                Err(DomainError::PasswordTooCommon),
+                "{common:?}"
+            );
+        }
+        assert_eq!(
+            DomainError::PasswordTooCommon.code().as_str(),
+            "PASSWORD_TOO_COMMON"
+        );
+        assert_eq!(check_policy("vermilion-otter-cathedral"), Ok(()));
     }
 
     #[test]
@@ -412,20 +535,26 @@ mod tests {
                 .hash_password(b"pa55word", &salt)
                 .unwrap()
                 .to_string();
-            assert!(verify_phc(b"pa55word", &theirs, &mut memory), "{theirs}");
-            assert!(!verify_phc(b"pa55wort", &theirs, &mut memory), "{theirs}");
+            assert_eq!(verify_phc(b"pa55word", &theirs, &mut memory), Some(true));
+            assert_eq!(verify_phc(b"pa55wort", &theirs, &mut memory), Some(false));
         }
-        assert!(verify_phc(b"pa55word", &ours, &mut memory));
-        assert!(!verify_phc(
-            b"pa55word",
-            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$",
-            &mut memory
-        ));
-        assert!(!verify_phc(
-            b"pa55word",
-            "$scrypt$ln=16,r=8,p=1$c2FsdA$aGFzaA",
-            &mut memory
-        ));
+        assert_eq!(verify_phc(b"pa55word", &ours, &mut memory), Some(true));
+        assert_eq!(
+            verify_phc(
+                b"pa55word",
+                "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$",
+                &mut memory
+            ),
+            None
+        );
+        assert_eq!(
+            verify_phc(
+                b"pa55word",
+                "$scrypt$ln=16,r=8,p=1$c2FsdA$aGFzaA",
+                &mut memory
+            ),
+            None
+        );
     }
 
     #[tokio::test]
@@ -460,6 +589,122 @@ mod tests {
             idle = held().await.unwrap();
         }
         assert_eq!(idle, 0);
+    }
+
+    /// Runs `f` on `hasher`'s pool from a task of its own.
+    fn spawn<T: Send + 'static>(
+        hasher: &PasswordHasher,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> tokio::task::JoinHandle<Result<T, HashError>> {
+        let hasher = hasher.clone();
+        tokio::spawn(async move { hasher.run(f).await })
+    }
+
+    /// Occupies `hasher`'s only thread until the returned sender is used.
+    fn hold(
+        hasher: &PasswordHasher,
+    ) -> (
+        std::sync::mpsc::Sender<()>,
+        tokio::task::JoinHandle<Result<(), HashError>>,
+    ) {
+        let (open, gate) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        let held = spawn(hasher, move |_| {
+            started_tx.send(()).unwrap();
+            gate.recv().unwrap()
+        });
+        started.recv().unwrap();
+        (open, held)
+    }
+
+    async fn until_queued(hasher: &PasswordHasher) {
+        while hasher.pool.queued.load(Ordering::Acquire) == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    // `hold` blocks its thread until the pool has started the job, which a
+    // second worker must submit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_at_once_and_a_late_job_is_dropped_unrun() {
+        let params = HashParams {
+            m_cost: 64,
+            t_cost: 1,
+            p_cost: 1,
+        };
+        let hasher = PasswordHasher::with_queue(params, 1, 1).unwrap();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let count = |ran: &Arc<AtomicUsize>| {
+            let ran = ran.clone();
+            move |_: &mut Vec<Block>| {
+                ran.fetch_add(1, Ordering::SeqCst);
+            }
+        };
+        // The only thread is held; one job may wait, the next is refused
+        // without waiting.
+        let (open, held) = hold(&hasher);
+        let waiting = spawn(&hasher, count(&ran));
+        until_queued(&hasher).await;
+        assert!(matches!(
+            hasher.run(count(&ran)).await,
+            Err(HashError::Busy)
+        ));
+        assert!(matches!(
+            hasher.verify("x".into(), String::new()).await,
+            Err(HashError::Busy)
+        ));
+        open.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        waiting.await.unwrap().unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+
+        // A job whose caller stopped waiting before a thread was free is
+        // dropped, not run.
+        let (open, held) = hold(&hasher);
+        let deadline = Instant::now() + std::time::Duration::from_millis(20);
+        let late = {
+            let (hasher, job) = (hasher.clone(), count(&ran));
+            tokio::spawn(with_deadline(
+                deadline,
+                async move { hasher.run(job).await },
+            ))
+        };
+        until_queued(&hasher).await;
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        open.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        assert!(matches!(late.await.unwrap(), Err(HashError::Expired)));
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+        // In time, it runs.
+        let deadline = Instant::now() + std::time::Duration::from_secs(60);
+        with_deadline(deadline, hasher.run(count(&ran)))
+            .await
+            .unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_account_without_a_password_costs_a_full_verification() {
+        let params = HashParams {
+            m_cost: 64,
+            t_cost: 1,
+            p_cost: 1,
+        };
+        let hasher = PasswordHasher::new(params, 1).unwrap();
+        let phc = hasher.hash("pa55word".into()).await.unwrap();
+        let before = hasher.hashes_computed();
+        assert!(hasher.verify("pa55word".into(), phc).await.unwrap());
+        // No password at all, or an unreadable hash: the dummy is verified
+        // instead, so the answer takes as long as for a real one.
+        assert!(
+            !hasher
+                .verify("pa55word".into(), String::new())
+                .await
+                .unwrap()
+        );
+        assert!(!hasher.verify("".into(), "garbage".into()).await.unwrap());
+        hasher.verify_dummy("x".into()).await.unwrap();
+        assert_eq!(hasher.hashes_computed() - before, 4);
     }
 
     #[test]

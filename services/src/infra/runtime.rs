@@ -1,7 +1,10 @@
 //! Runs the services role: the command subscription (queue group, so
 //! instances share the load) and the tail that keeps the state cache current.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use authd_events::{
     EventStore,
@@ -10,7 +13,7 @@ use authd_events::{
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 
-use super::cache::StateCache;
+use super::{bus::TIMEOUT_HEADER, cache::StateCache, password};
 use crate::{
     commands::{self, CommandEnvelope, Reply},
     error::{CommandError, ErrorCode},
@@ -44,6 +47,7 @@ pub async fn serve(
         let Some(reply_to) = msg.reply.clone() else {
             continue;
         };
+        let received = Instant::now();
         let permit = permits.clone().acquire_owned().await?;
         let (client, services) = (client.clone(), services.clone());
         tokio::spawn(async move {
@@ -51,7 +55,12 @@ pub async fn serve(
                 Ok(env) => {
                     let name = env.command.name();
                     let started = std::time::Instant::now();
-                    let reply = services.handle(env).await;
+                    let reply = match caller_deadline(&msg, received) {
+                        Some(deadline) => {
+                            password::with_deadline(deadline, services.handle(env)).await
+                        }
+                        None => services.handle(env).await,
+                    };
                     tracing::debug!(command = name, ok = reply.is_ok(), elapsed = ?started.elapsed(), "command");
                     reply
                 }
@@ -75,6 +84,19 @@ pub async fn serve(
     let _ = client.flush().await;
     tail.abort();
     Ok(())
+}
+
+/// When the sender stops waiting, from its timeout header (see
+/// [`TIMEOUT_HEADER`]); none without one.
+fn caller_deadline(msg: &async_nats::Message, received: Instant) -> Option<Instant> {
+    let ms: u64 = msg
+        .headers
+        .as_ref()?
+        .get(TIMEOUT_HEADER)?
+        .as_str()
+        .parse()
+        .ok()?;
+    received.checked_add(Duration::from_millis(ms))
 }
 
 /// Follows the stream from its end, feeding the cache; resumes where it

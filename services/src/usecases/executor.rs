@@ -32,11 +32,6 @@ pub(crate) fn unavailable(e: StoreError) -> CommandError {
     }
 }
 
-pub(crate) fn internal(e: impl std::fmt::Display) -> CommandError {
-    tracing::error!(error = %e, "internal error");
-    CommandError::internal()
-}
-
 pub(crate) struct Executor {
     store: EventStore,
     cache: Arc<StateCache>,

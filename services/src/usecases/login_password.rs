@@ -5,7 +5,7 @@
 
 use authd_events::{AggregateKind, AggregateSubject, LoginMethod, ProjectConfig};
 
-use super::{Services, UseCase, executor::internal, subject, valid_email};
+use super::{Services, UseCase, subject, valid_email};
 use crate::{
     commands::{CommandEnvelope, LogInWithPassword, Sent, SignedIn},
     domain::aggregate::Aggregate,
@@ -46,8 +46,7 @@ impl UseCase for LogInWithPassword {
             let matches = s
                 .hasher
                 .verify(self.password.clone(), checked.clone())
-                .await
-                .map_err(internal)?;
+                .await?;
             let done =
                 s.x.batch(env)
                     .load::<Customer>(&customer)
@@ -95,10 +94,7 @@ async fn precheck(
     }
     if !valid_email(email) {
         // Costs what a real attempt costs, so timing says nothing.
-        s.hasher
-            .verify_dummy(password.to_string())
-            .await
-            .map_err(internal)?;
+        s.hasher.verify_dummy(password.to_string()).await?;
         return Ok(None);
     }
     Ok(Some(project.config))
@@ -121,7 +117,7 @@ async fn unknown_email(
     password: String,
     lockout_threshold: u32,
 ) -> Result<Sent<SignedIn>, CommandError> {
-    s.hasher.verify_dummy(password).await.map_err(internal)?;
+    s.hasher.verify_dummy(password).await?;
     let attempts = subject(&env.tenant, AggregateKind::LoginAttempts, &claim.id)?;
     let mut answer = DomainError::InvalidCredentials;
     s.x.decide(env, &attempts, |a: &LoginAttempts, now| {

@@ -5,8 +5,7 @@
 use authd_events::{SecretHash, keyed_hash::secret_hash};
 
 use super::{
-    RESET_TTL_MS, Services, UseCase, customer_of_token, executor::internal, link, link_token,
-    subject, valid_email,
+    RESET_TTL_MS, Services, UseCase, customer_of_token, link, link_token, subject, valid_email,
 };
 use crate::{
     commands::{Accepted, CommandEnvelope, Done, RequestPasswordReset, ResetPassword, Sent},
@@ -88,7 +87,7 @@ impl UseCase for ResetPassword {
         if !matches!(current.reset, Some((h, exp)) if h == token_hash && now < exp) {
             return Err(DomainError::InvalidToken.into());
         }
-        let new_password_hash = s.hasher.hash(self.new_password).await.map_err(internal)?;
+        let new_password_hash = s.hasher.hash(self.new_password).await?;
         let reset = CustomerCommand::ResetPassword {
             token_hash,
             new_password_hash,

@@ -3,9 +3,7 @@
 
 use authd_events::AggregateKind;
 
-use super::{
-    Services, UseCase, customer_actor, executor::internal, login_password::Round, subject,
-};
+use super::{Services, UseCase, customer_actor, login_password::Round, subject};
 use crate::{
     commands::{CommandEnvelope, Done, Sent, UpdatePassword},
     domain::aggregate::Aggregate,
@@ -32,15 +30,10 @@ impl UseCase for UpdatePassword {
             let matches = s
                 .hasher
                 .verify(self.current_password.clone(), checked.clone())
-                .await
-                .map_err(internal)?;
+                .await?;
             // The new password costs a hash only once the current one is right.
             let new_password_hash = match matches {
-                true => s
-                    .hasher
-                    .hash(self.new_password.clone())
-                    .await
-                    .map_err(internal)?,
+                true => s.hasher.hash(self.new_password.clone()).await?,
                 false => String::new(),
             };
             let update = CustomerCommand::UpdatePassword {

@@ -5,8 +5,7 @@
 use authd_events::{AggregateKind, LoginMethod};
 
 use super::{
-    Services, UseCase, VERIFY_TTL_MS, customer_view, executor::internal, link, link_token, subject,
-    valid_email,
+    Services, UseCase, VERIFY_TTL_MS, customer_view, link, link_token, subject, valid_email,
 };
 use crate::{
     commands::{CommandEnvelope, RegisterCustomer, Registered, Sent},
@@ -39,7 +38,7 @@ impl UseCase for RegisterCustomer {
         password::check_with(&self.password, &config.password_policy)?;
         let email = self.email.trim().to_string();
         let claim = s.claim_subject(&env.tenant, &email)?;
-        let password_hash = s.hasher.hash(self.password).await.map_err(internal)?;
+        let password_hash = s.hasher.hash(self.password).await?;
 
         let customer_id = authd_events::new_id("c");
         let customer = subject(&env.tenant, AggregateKind::Customer, &customer_id)?;
