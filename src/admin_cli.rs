@@ -109,7 +109,7 @@ async fn send<C: CommandSpec>(
 ) -> anyhow::Result<C::Outcome> {
     let from = Sender {
         tenant: tenant.to_string(),
-        actor: Actor::Admin("cli".into()),
+        actor: Actor::Operator,
         request: RequestMeta {
             request_id: ulid::Ulid::new().to_string(),
             ip: None,

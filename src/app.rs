@@ -46,6 +46,10 @@ pub struct Config {
     pub audit_index: bool,
     /// Where `/metrics` and the detailed `/healthz` answer; nowhere if `None`.
     pub admin_listen: Option<SocketAddr>,
+    /// The operator key's file (created if missing); `authd dev` uses
+    /// `<data-dir>/operator.key` when none is given. Without one, projects
+    /// are created only by `authd admin`.
+    pub operator_key_file: Option<PathBuf>,
     /// The services' clock (tests advance it to test expiry).
     pub clock: authd_services::clock::Clock,
 }
@@ -69,6 +73,7 @@ impl Config {
             smtp_ca_file: None,
             audit_index: true,
             admin_listen: None,
+            operator_key_file: None,
             clock: Default::default(),
         }
     }
@@ -77,6 +82,12 @@ impl Config {
         self.signing_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("jwt-signing-key.pem"))
+    }
+
+    fn operator_key_path(&self) -> Option<PathBuf> {
+        self.operator_key_file
+            .clone()
+            .or_else(|| self.dev.then(|| self.data_dir.join("operator.key")))
     }
 
     fn index_key_path(&self) -> PathBuf {
@@ -142,6 +153,27 @@ pub async fn open_store(nats: &Nats) -> anyhow::Result<EventStore> {
     anyhow::bail!("JetStream is unavailable: {}", last.unwrap_or_default())
 }
 
+/// The operator key in `path`, made (mode 0600) when the file is missing.
+fn load_operator_key(path: &Path) -> anyhow::Result<String> {
+    if !path.exists() {
+        use rand::RngCore;
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        let key = format!("op_{}", hex::encode(key));
+        authd_services::tokens::write_private(path, key.as_bytes())?;
+    }
+    let key = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .trim()
+        .to_string();
+    anyhow::ensure!(
+        key.len() >= 32,
+        "{} must hold a key of at least 32 characters",
+        path.display()
+    );
+    Ok(key)
+}
+
 fn load_index_key(path: &Path) -> anyhow::Result<Vec<u8>> {
     if !path.exists() {
         use rand::RngCore;
@@ -165,6 +197,8 @@ fn load_index_key(path: &Path) -> anyhow::Result<Vec<u8>> {
 pub struct Keys {
     pub signing: SigningKeys,
     pub index: Vec<u8>,
+    /// Alone creates projects through the admin API.
+    pub operator: Option<String>,
 }
 
 impl Keys {
@@ -174,6 +208,10 @@ impl Keys {
         Ok(Self {
             signing: SigningKeys::load_or_create(&config.signing_key_path(), true)?,
             index: load_index_key(&config.index_key_path())?,
+            operator: config
+                .operator_key_path()
+                .map(|path| load_operator_key(&path))
+                .transpose()?,
         })
     }
 }
@@ -270,6 +308,7 @@ pub async fn start_gateway(
         limits: config.limits.clone(),
         dev: config.dev,
         audit_index: config.audit_index,
+        operator_key: keys.operator.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -322,6 +361,9 @@ pub struct DevKeys {
     pub project_id: String,
     pub public_api_key: String,
     pub admin_key: String,
+    /// Creates projects (`projectCreate` on the admin API).
+    #[serde(default)]
+    pub operator_key: Option<String>,
     pub nats_url: String,
     pub graphql_url: String,
 }
@@ -383,6 +425,10 @@ pub async fn ensure_dev_project(
         project_id,
         public_api_key: public,
         admin_key: secret,
+        operator_key: config
+            .operator_key_path()
+            .map(|path| load_operator_key(&path))
+            .transpose()?,
         nats_url: config.nats_url.clone(),
         graphql_url: format!("http://{}/graphql/public", gateway.addr),
     };

@@ -104,6 +104,11 @@ struct Common {
     /// (the public `/healthz` says only ok or not).
     #[arg(long, env = "AUTHD_ADMIN_LISTEN")]
     admin_listen: Option<std::net::SocketAddr>,
+    /// File with the operator key, the only key that creates projects on
+    /// the admin API (created, mode 0600, if missing) [dev default:
+    /// <data-dir>/operator.key, shown in dev-keys.json as operatorKey].
+    #[arg(long, env = "AUTHD_OPERATOR_KEY_FILE")]
+    operator_key_file: Option<PathBuf>,
     /// Answer GraphQL introspection outside dev (it is always on in `authd dev`).
     #[arg(long, env = "AUTHD_INTROSPECTION")]
     introspection: bool,
@@ -192,6 +197,7 @@ fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Result<Config
     c.limits.per_account_per_minute = common.rate_limit_account;
     c.limits.introspection = common.introspection;
     c.admin_listen = common.admin_listen;
+    c.operator_key_file = common.operator_key_file.clone();
     Ok(c)
 }
 

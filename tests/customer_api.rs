@@ -847,8 +847,8 @@ async fn projects_are_isolated_and_keys_are_issued_and_revoked() {
         "{revoked}"
     );
     assert_eq!(use_key(key).await, 401);
-    // The admin API creates further projects, each with keys of its own.
-    let created = env.admin("mutation { projectCreate(name: \"Third shop\") { success projectId publicApiKey adminKey } }", json!({})).await;
+    // The operator key creates further projects, each with keys of its own.
+    let created = env.admin_as(&env.operator_key, None, "mutation { projectCreate(name: \"Third shop\") { success projectId publicApiKey adminKey } }", json!({})).await;
     let c = &created["data"]["projectCreate"];
     assert_eq!(c["success"], true, "{created}");
     assert_ne!(c["projectId"], env.project_id.as_str());

@@ -111,6 +111,16 @@ async fn authd_dev_starts_restarts_and_keeps_everything() {
     let key = keys["publicApiKey"].as_str().unwrap().to_string();
     assert!(key.starts_with("pk_test_"), "{keys}");
     assert!(keys["adminKey"].as_str().unwrap().starts_with("sk_test_"));
+    // The operator key, kept in a file only its owner reads.
+    let operator = keys["operatorKey"].as_str().unwrap().to_string();
+    assert!(operator.starts_with("op_") && operator.len() > 60, "{keys}");
+    let key_file = data.join("operator.key");
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap().trim(), operator);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     assert_eq!(keys["graphqlUrl"], format!("{base}/graphql/public"));
     let nats_url = keys["natsUrl"].as_str().unwrap().to_string();
     let nats_port: u16 = nats_url.rsplit(':').next().unwrap().parse().unwrap();
@@ -151,6 +161,7 @@ async fn authd_dev_starts_restarts_and_keeps_everything() {
             .unwrap();
     assert_eq!(again["publicApiKey"], keys["publicApiKey"]);
     assert_eq!(again["adminKey"], keys["adminKey"]);
+    assert_eq!(again["operatorKey"], keys["operatorKey"]);
 
     // The session and its tokens survived the restart.
     let me = gql(

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{PASSWORD, TestEnv};
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_request_buys_at_most_one_credential_check_or_mail() {
@@ -271,4 +271,89 @@ async fn common_passwords_are_refused_with_their_own_code() {
     }
     let r = env.register("ann@example.com", PASSWORD).await;
     assert_eq!(r["success"], true, "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_the_operator_key_creates_projects_and_a_project_key_manages_only_its_own() {
+    let env = TestEnv::start().await;
+    let create =
+        "mutation { projectCreate(name: \"Shop\") { success projectId adminKey errors { code } } }";
+    // A project's own secret key creates nothing.
+    let r = env.admin(create, json!({})).await;
+    let code = r["data"]["projectCreate"]["errors"][0]["code"]
+        .as_str()
+        .or(r["errors"][0]["extensions"]["code"].as_str());
+    assert_eq!(code, Some("FORBIDDEN"), "{r}");
+    // The operator key does, and the new project's key sees only its own.
+    let r = env
+        .admin_as(&env.operator_key, None, create, json!({}))
+        .await;
+    let created = &r["data"]["projectCreate"];
+    assert_eq!(created["success"], true, "{r}");
+    let (shop, shop_key) = (
+        created["projectId"].as_str().unwrap(),
+        created["adminKey"].as_str().unwrap(),
+    );
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        seen = env
+            .admin_as(shop_key, None, "{ project { id } }", json!({}))
+            .await;
+        if seen["data"]["project"]["id"] == shop {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    assert_eq!(seen["data"]["project"]["id"], shop, "{seen}");
+    // Naming another project does nothing for a project key: the header is
+    // the operator's alone.
+    let other = env
+        .admin_as(
+            shop_key,
+            Some(&env.project_id),
+            "{ project { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(other["data"]["project"]["id"], shop, "{other}");
+    // The operator manages the project it names, and needs to name one.
+    let configure =
+        "mutation { projectConfigure(input: { lockoutThreshold: 7 }) { success errors { code } } }";
+    let r = env
+        .admin_as(&env.operator_key, Some(shop), configure, json!({}))
+        .await;
+    assert_eq!(r["data"]["projectConfigure"]["success"], true, "{r}");
+    let r = env
+        .admin_as(&env.operator_key, None, configure, json!({}))
+        .await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+    // A look-alike of the operator key is just an unknown key.
+    let forged = format!("{}x", env.operator_key);
+    let r = env.admin_as(&forged, None, create, json!({})).await;
+    assert_eq!(
+        r["errors"][0]["extensions"]["code"], "INVALID_API_KEY",
+        "{r}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reset_links_cannot_be_pointed_at_a_plain_http_host() {
+    let env = TestEnv::start().await;
+    let configure = "mutation C($input: ProjectConfigInput!) { projectConfigure(input: $input) { success errors { field code } } }";
+    let r = env
+        .admin(
+            configure,
+            json!({ "input": { "linkBaseUrl": "http://attacker.example" } }),
+        )
+        .await;
+    let answer = &r["data"]["projectConfigure"];
+    assert_eq!(answer["success"], false, "{r}");
+    assert_eq!(answer["errors"][0]["code"], "INVALID_INPUT", "{r}");
+    let r = env
+        .admin(
+            configure,
+            json!({ "input": { "linkBaseUrl": "https://shop.example/account" } }),
+        )
+        .await;
+    assert_eq!(r["data"]["projectConfigure"]["success"], true, "{r}");
 }

@@ -20,6 +20,8 @@ pub enum Actor {
     Customer(String), // 1
     Admin(String),    // 2
     System,           // 3
+    /// Whoever holds the operator key (`--operator-key-file`).
+    Operator, // 4
 }
 
 /// The request an event came from.

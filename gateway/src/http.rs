@@ -139,6 +139,30 @@ pub async fn admin_post(State(gw): State<Gateway>, req: Request<Body>) -> Respon
             .or_else(|| v.strip_prefix("bearer "))
     });
     let missing = "the admin API needs `Authorization: Bearer sk_…`";
+    if let (Some(operator), Some(key)) = (&state.operator_key, key)
+        && operator.matches(key)
+    {
+        // The operator names the project it manages, if any.
+        let project_id = header_str(&headers, "x-project-id")
+            .filter(|p| authd_events::subject::is_valid_token(p))
+            .unwrap_or_default()
+            .to_string();
+        let ctx = AdminContext {
+            inner: RequestContext {
+                project_id,
+                auth: Bearer::None,
+                request: request_meta(&headers, peer),
+            },
+            key_prefix: "operator".into(),
+            operator: true,
+        };
+        crate::metrics::request("admin");
+        return with_codes(
+            gw.admin
+                .execute(request.data(state.clone()).data(ctx))
+                .await,
+        );
+    }
     let (project_id, key_id) = match project_for_key(state, key, missing) {
         Ok((project, kind)) if kind == "secret" => (
             project,
@@ -162,6 +186,7 @@ pub async fn admin_post(State(gw): State<Gateway>, req: Request<Body>) -> Respon
             request: request_meta(&headers, peer),
         },
         key_prefix: key_id,
+        operator: false,
     };
     with_codes(
         gw.admin

@@ -35,6 +35,8 @@ pub struct GatewayParts {
     pub dev: bool,
     /// Whether the read model's audit index is kept (and can be queried).
     pub audit_index: bool,
+    /// The key that alone creates projects (and may manage any).
+    pub operator_key: Option<String>,
 }
 
 pub fn state(parts: GatewayParts) -> http::Gateway {
@@ -56,6 +58,7 @@ pub fn state(parts: GatewayParts) -> http::Gateway {
         limits: parts.limits,
         dev: parts.dev,
         audit_index: parts.audit_index,
+        operator_key: parts.operator_key.as_deref().map(state::OperatorKey::new),
         parsed: Default::default(),
     }));
     http::Gateway {

@@ -21,6 +21,7 @@ pub struct Inner {
     pub dev: bool,
     pub audit_index: bool,
     pub rate_limits: crate::limits::RateLimits,
+    pub operator_key: Option<OperatorKey>,
     pub parsed: crate::parsed::ParsedQueries,
 }
 
@@ -109,5 +110,25 @@ pub fn limited<Q, M, S>(
         schema
     } else {
         schema.disable_introspection()
+    }
+}
+
+/// The operator key, kept only as its SHA-256 digest: a presented key is
+/// hashed and the digests compared, so the comparison's time says nothing
+/// about the key.
+pub struct OperatorKey([u8; 32]);
+
+impl OperatorKey {
+    pub fn new(key: &str) -> Self {
+        Self(Self::digest(key))
+    }
+
+    fn digest(key: &str) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(key.as_bytes()).into()
+    }
+
+    pub fn matches(&self, presented: &str) -> bool {
+        Self::digest(presented) == self.0
     }
 }

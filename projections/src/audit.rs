@@ -35,11 +35,12 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-/// `anonymous`, `system`, `customer:<id>`, `admin:<key prefix>`.
+/// `anonymous`, `system`, `operator`, `customer:<id>`, `admin:<key prefix>`.
 fn actor_label(actor: &Actor) -> String {
     match actor {
         Actor::Anonymous => "anonymous".into(),
         Actor::System => "system".into(),
+        Actor::Operator => "operator".into(),
         Actor::Customer(id) => format!("customer:{id}"),
         Actor::Admin(prefix) => format!("admin:{prefix}"),
     }

@@ -28,10 +28,15 @@ impl Who {
         match (self, actor) {
             (Who::Anonymous, _)
             | (Who::Customer, Actor::Customer(_))
-            | (Who::ProjectAdmin | Who::Operator, Actor::Admin(_) | Actor::System) => Ok(()),
+            | (Who::ProjectAdmin, Actor::Admin(_) | Actor::Operator | Actor::System)
+            | (Who::Operator, Actor::Operator | Actor::System) => Ok(()),
             (Who::Customer, _) => Err(CommandError::new(
                 ErrorCode::Unauthenticated,
                 "a signed-in customer is required",
+            )),
+            (Who::Operator, _) => Err(CommandError::new(
+                ErrorCode::Forbidden,
+                "only the operator key (--operator-key-file) may do this",
             )),
             _ => Err(CommandError::new(
                 ErrorCode::Forbidden,
@@ -397,5 +402,11 @@ mod tests {
         );
         assert!(Who::ProjectAdmin.check(&admin).is_ok());
         assert!(Who::Operator.check(&Actor::System).is_ok());
+        assert!(Who::Operator.check(&Actor::Operator).is_ok());
+        // A project's own key manages its project, and creates none.
+        assert_eq!(
+            Who::Operator.check(&admin).unwrap_err().code,
+            ErrorCode::Forbidden
+        );
     }
 }

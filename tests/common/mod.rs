@@ -42,6 +42,7 @@ pub struct TestEnv {
     pub shutdown: CancellationToken,
     pub api_key: String,
     pub admin_key: String,
+    pub operator_key: String,
     pub project_id: String,
     pub http: reqwest::Client,
 }
@@ -64,6 +65,8 @@ impl TestEnv {
         config.admin_listen = Some("127.0.0.1:0".parse().unwrap());
         config.hash = TEST_HASH;
         config.dev = true;
+        // Outside dev too (some tests turn dev off).
+        config.operator_key_file = Some(dir.path().join("data").join("operator.key"));
         config.command_timeout = Duration::from_secs(3);
         // Tests hammer single accounts on purpose; the limits have their own test.
         config.limits.per_ip_per_minute = 1_000_000;
@@ -88,6 +91,7 @@ impl TestEnv {
             shutdown,
             api_key: String::new(),
             admin_key: String::new(),
+            operator_key: String::new(),
             project_id: String::new(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -101,6 +105,7 @@ impl TestEnv {
             .unwrap();
         env.api_key = dev.public_api_key;
         env.admin_key = dev.admin_key;
+        env.operator_key = dev.operator_key.expect("dev has an operator key");
         env.project_id = dev.project_id;
         env
     }
@@ -111,9 +116,10 @@ impl TestEnv {
     }
 
     pub async fn start_with_mail_and(tweak: impl FnOnce(&mut Config)) -> Self {
-        let port = authd::nats_server::free_port();
-        Self::start_mailing_to(smtp::SmtpServer::start(port), |c| {
-            c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+        let smtp = smtp::SmtpServer::start(0);
+        let url = smtp.url();
+        Self::start_mailing_to(smtp, |c| {
+            c.smtp_url = Some(url);
             tweak(c);
         })
         .await
@@ -149,9 +155,22 @@ impl TestEnv {
 
     /// POSTs to the admin API with the project's secret key.
     pub async fn admin(&self, query: &str, variables: Value) -> Value {
-        self.http
-            .post(self.url("/graphql/admin"))
-            .bearer_auth(&self.admin_key)
+        self.admin_as(&self.admin_key, None, query, variables).await
+    }
+
+    /// POSTs to the admin API with `key`, naming `project` in `X-Project-Id`.
+    pub async fn admin_as(
+        &self,
+        key: &str,
+        project: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        let mut request = self.http.post(self.url("/graphql/admin")).bearer_auth(key);
+        if let Some(project) = project {
+            request = request.header("x-project-id", project);
+        }
+        request
             .json(&json!({ "query": query, "variables": variables }))
             .send()
             .await

@@ -109,7 +109,8 @@ pub fn install_crypto_provider() {
 }
 
 impl SmtpServer {
-    /// Starts serving plain SMTP on `port` (it runs until the test process ends).
+    /// Starts serving plain SMTP on `port`, or on a free one for 0 (it runs
+    /// until the test process ends).
     pub fn start(port: u16) -> Self {
         Self::serve(port, Sink::default(), false)
     }
@@ -129,12 +130,14 @@ impl SmtpServer {
         if tls {
             install_crypto_provider();
         }
+        // Bound here, so the port is ours before anything connects (no
+        // window in which another test can take a port picked as free).
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("SMTP test server cannot listen on {port}: {e}"));
+        let port = listener.local_addr().unwrap().port();
         std::thread::spawn(move || {
             let mut server = Server::new(sink);
-            server
-                .with_name("smtp.test")
-                .with_addr(("127.0.0.1", port))
-                .unwrap();
+            server.with_name("smtp.test").with_tcp_listener(listener);
             if tls {
                 let path = |n| fixture(n).to_str().unwrap().to_string();
                 server

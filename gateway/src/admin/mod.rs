@@ -6,7 +6,7 @@ pub mod project;
 
 use async_graphql::{Context, EmptySubscription, MergedObject};
 use authd_events::Actor;
-use authd_services::{CommandSpec, bus::Sender};
+use authd_services::{CommandSpec, ErrorCode, bus::Sender};
 
 use crate::{context::RequestContext, error::ApiError, state::AppState};
 
@@ -32,12 +32,21 @@ pub struct AdminContext {
     pub inner: RequestContext,
     /// First characters of the key, recorded as the actor.
     pub key_prefix: String,
+    /// The operator key was presented: it alone creates projects, and it
+    /// manages the project named by `X-Project-Id`.
+    pub operator: bool,
 }
 
 impl AdminContext {
-    /// Commands of this request act in the key's project, as its admin.
+    /// Commands of this request act in the key's project, as its admin
+    /// (or as the operator).
     fn sender(&self) -> Sender {
-        self.inner.sender(Actor::Admin(self.key_prefix.clone()))
+        let actor = if self.operator {
+            Actor::Operator
+        } else {
+            Actor::Admin(self.key_prefix.clone())
+        };
+        self.inner.sender(actor)
     }
 }
 
@@ -51,5 +60,11 @@ fn ctx_of<'a>(ctx: &'a Context<'_>) -> (&'a AppState, &'a AdminContext) {
 /// Sends an admin command for the request's project.
 async fn send<C: CommandSpec>(ctx: &Context<'_>, command: C) -> Result<C::Outcome, ApiError> {
     let (state, admin) = ctx_of(ctx);
+    if admin.inner.project_id.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "the operator key names the project it manages in the X-Project-Id header",
+        ));
+    }
     crate::command_client::send(state, &admin.sender(), command).await
 }

@@ -32,21 +32,39 @@ pub enum ProjectCommand {
     },
 }
 
+/// Reset and verification links carry secrets: they go over https only,
+/// or plain http to this machine (local development), never with
+/// credentials, a query or a fragment that could mangle the token.
+fn link_base_allowed(base: &str) -> bool {
+    if base.len() > 500 || base.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+        return false;
+    }
+    let Ok(url) = url::Url::parse(base) else {
+        return false;
+    };
+    let local = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return false,
+    };
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && local);
+    scheme_ok
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none()
+}
+
 pub fn validate_config(c: &ProjectConfig) -> Result<(), DomainError> {
     let p = &c.password_policy;
     if !(6..=128).contains(&p.min_length) {
         return Err(DomainError::InvalidInput("passwordPolicy.minLength"));
     }
-    if !(c.link_base_url.starts_with("https://") || c.link_base_url.starts_with("http://"))
-        || c.link_base_url.len() > 500
-        || c.link_base_url
-            .chars()
-            .any(|ch| ch.is_whitespace() || ch.is_control())
-    {
+    if !link_base_allowed(&c.link_base_url) {
         return Err(DomainError::InvalidInput("linkBaseUrl"));
     }
-    if c.mail_sender.trim().is_empty() || !c.mail_sender.contains('@') || c.mail_sender.len() > 320
-    {
+    if c.mail_sender.len() > 320 || c.mail_sender.parse::<lettre::message::Mailbox>().is_err() {
         return Err(DomainError::InvalidInput("mailSender"));
     }
     if c.lockout_threshold > 100 {
@@ -238,12 +256,45 @@ mod tests {
             decide(&s, ProjectCommand::Configure { config: bad }),
             Err(DomainError::InvalidInput("passwordPolicy.minLength"))
         );
-        let mut bad = config.clone();
-        bad.link_base_url = "javascript:alert(1)".into();
-        assert_eq!(
-            decide(&s, ProjectCommand::Configure { config: bad }),
-            Err(DomainError::InvalidInput("linkBaseUrl"))
-        );
+        for base in [
+            "javascript:alert(1)",
+            "http://evil.example",
+            "http://localhost.evil.example",
+            "https://user:pw@shop.example",
+            "https://shop.example/?next=",
+            "https://",
+        ] {
+            let mut bad = config.clone();
+            bad.link_base_url = base.into();
+            assert_eq!(
+                decide(&s, ProjectCommand::Configure { config: bad }),
+                Err(DomainError::InvalidInput("linkBaseUrl")),
+                "{base}"
+            );
+        }
+        for base in [
+            "https://shop.example",
+            "https://shop.example/account/",
+            "http://localhost:3000",
+            "http://127.0.0.1:8080/x",
+            "http://[::1]:3000",
+        ] {
+            let mut good = config.clone();
+            good.link_base_url = base.into();
+            assert!(
+                decide(&s, ProjectCommand::Configure { config: good }).is_ok(),
+                "{base}"
+            );
+        }
+        for sender in ["no-at-sign", "a@b.co\r\nBcc: x@y.z", ""] {
+            let mut bad = config.clone();
+            bad.mail_sender = sender.into();
+            assert_eq!(
+                decide(&s, ProjectCommand::Configure { config: bad }),
+                Err(DomainError::InvalidInput("mailSender")),
+                "{sender:?}"
+            );
+        }
         let mut bad = config;
         (bad.password_login, bad.otp_login) = (false, false);
         assert_eq!(

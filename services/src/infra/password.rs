@@ -317,8 +317,10 @@ fn verify_phc(password: &[u8], phc: &str, memory: &mut Vec<Block>) -> Option<boo
 struct Job {
     /// Past this, nobody waits for the result: the job is dropped unrun.
     deadline: Option<Instant>,
-    work: Box<dyn FnOnce(&mut Vec<Block>) + Send>,
+    work: Work,
 }
+
+type Work = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
 /// A fixed set of threads that do nothing but hash. A fixed set (rather
 /// than the runtime's blocking pool, which grows to hundreds of threads)
