@@ -36,6 +36,8 @@ pub struct Config {
     pub access_token_ttl: Duration,
     pub session_ttl: Duration,
     pub limits: authd_gateway::Limits,
+    /// Header-read timeout, connection cap and TLS of the HTTP listeners.
+    pub listener: authd_gateway::listener::ListenerOptions,
     pub dev: bool,
     pub command_timeout: Duration,
     /// Where the mailer delivers; `None` writes `.eml` files to `<data-dir>/outbox/`.
@@ -69,6 +71,7 @@ impl Config {
             limits: authd_gateway::Limits::default(),
             dev: false,
             command_timeout: Duration::from_secs(10),
+            listener: Default::default(),
             smtp_url: None,
             smtp_ca_file: None,
             audit_index: true,
@@ -305,7 +308,10 @@ pub async fn start_gateway(
         applied: applied.clone(),
         verifier: keys.signing.verifier(),
         store,
-        limits: config.limits.clone(),
+        limits: authd_gateway::Limits {
+            hsts: config.listener.tls.is_some(),
+            ..config.limits.clone()
+        },
         dev: config.dev,
         audit_index: config.audit_index,
         operator_key: keys.operator.clone(),
@@ -321,23 +327,18 @@ pub async fn start_gateway(
                 .with_context(|| format!("cannot listen on {at}"))?;
             let admin_addr = listener.local_addr()?;
             let app = authd_gateway::operator_app(state.clone());
-            let stop = shutdown.clone();
-            let serving = tokio::spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await
-            });
+            let (options, stop) = (config.listener.clone(), shutdown.clone());
+            let serving =
+                tokio::spawn(authd_gateway::listener::serve(listener, app, options, stop));
             tracing::info!(%admin_addr, "metrics and health details listening");
             (Some(serving), Some(admin_addr))
         }
         None => (None, None),
     };
-    let app = authd_gateway::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = authd_gateway::app(state);
+    let options = config.listener.clone();
     let done = tokio::spawn(async move {
-        let stop = shutdown.clone();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await?;
+        authd_gateway::listener::serve(listener, app, options, shutdown.clone()).await?;
         if let Some(operator) = operator {
             operator.await??;
         }
@@ -430,7 +431,15 @@ pub async fn ensure_dev_project(
             .map(|path| load_operator_key(&path))
             .transpose()?,
         nats_url: config.nats_url.clone(),
-        graphql_url: format!("http://{}/graphql/public", gateway.addr),
+        graphql_url: format!(
+            "{}://{}/graphql/public",
+            if config.listener.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+            gateway.addr
+        ),
     };
     std::fs::write(&path, serde_json::to_string_pretty(&keys)?)?;
     Ok(keys)

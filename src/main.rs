@@ -109,6 +109,22 @@ struct Common {
     /// <data-dir>/operator.key, shown in dev-keys.json as operatorKey].
     #[arg(long, env = "AUTHD_OPERATOR_KEY_FILE")]
     operator_key_file: Option<PathBuf>,
+    /// PEM certificate chain: serve HTTPS (with HSTS) instead of plain HTTP.
+    #[arg(long, env = "AUTHD_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "AUTHD_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Proxies (CIDRs or addresses, comma-separated) whose X-Forwarded-For /
+    /// Forwarded header names the client; from anyone else it is ignored.
+    #[arg(long, env = "AUTHD_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    trusted_proxies: Vec<ipnet::IpNet>,
+    /// Seconds a connection gets to send its request headers (and finish a TLS handshake).
+    #[arg(long, env = "AUTHD_HEADER_READ_TIMEOUT", default_value_t = 30)]
+    header_read_timeout: u64,
+    /// Connections served at once by each HTTP listener; more wait.
+    #[arg(long, env = "AUTHD_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
     /// Answer GraphQL introspection outside dev (it is always on in `authd dev`).
     #[arg(long, env = "AUTHD_INTROSPECTION")]
     introspection: bool,
@@ -163,6 +179,14 @@ struct ReplayArgs {
     audit_index: bool,
 }
 
+/// A CIDR, or a single address as its /32 or /128.
+fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("expected a CIDR like 10.0.0.0/8 or an address, got {s:?}"))
+}
+
 fn parse_rfc3339_ms(s: &str) -> Result<i64, String> {
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .map_err(|e| format!("expected an RFC 3339 date-time like 2026-11-22T10:00:00Z: {e}"))?;
@@ -198,6 +222,20 @@ fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Result<Config
     c.limits.introspection = common.introspection;
     c.admin_listen = common.admin_listen;
     c.operator_key_file = common.operator_key_file.clone();
+    c.limits.trusted_proxies = common.trusted_proxies.clone();
+    anyhow::ensure!(
+        (1..=3600).contains(&common.header_read_timeout),
+        "--header-read-timeout must be between 1 and 3600 seconds"
+    );
+    c.listener.header_read_timeout = Duration::from_secs(common.header_read_timeout);
+    anyhow::ensure!(
+        common.max_connections > 0,
+        "--max-connections must be at least 1"
+    );
+    c.listener.max_connections = common.max_connections;
+    if let (Some(cert), Some(key)) = (&common.tls_cert, &common.tls_key) {
+        c.listener.tls = Some(authd_gateway::listener::tls_config(cert, key)?);
+    }
     Ok(c)
 }
 

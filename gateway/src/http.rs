@@ -34,14 +34,17 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn request_meta(headers: &HeaderMap, peer: Option<SocketAddr>) -> RequestMeta {
+/// The request's id, client address (see `listener::client_ip`) and user agent.
+fn request_meta(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> RequestMeta {
     let request_id = header_str(headers, "x-request-id")
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map(str::to_string)
         .unwrap_or_else(|| ulid::Ulid::new().to_string());
     RequestMeta {
         request_id,
-        ip: peer.map(|p| p.ip().to_string()),
+        ip: peer.map(|p| {
+            crate::listener::client_ip(p.ip(), headers, &state.limits.trusted_proxies).to_string()
+        }),
         user_agent: header_str(headers, "user-agent").map(|ua| ua.chars().take(256).collect()),
     }
 }
@@ -118,7 +121,7 @@ pub async fn graphql_post(State(gw): State<Gateway>, req: Request<Body>) -> Resp
     let ctx = RequestContext {
         project_id,
         auth,
-        request: request_meta(&headers, peer),
+        request: request_meta(state, &headers, peer),
     };
     with_codes(
         gw.public
@@ -151,7 +154,7 @@ pub async fn admin_post(State(gw): State<Gateway>, req: Request<Body>) -> Respon
             inner: RequestContext {
                 project_id,
                 auth: Bearer::None,
-                request: request_meta(&headers, peer),
+                request: request_meta(state, &headers, peer),
             },
             key_prefix: "operator".into(),
             operator: true,
@@ -183,7 +186,7 @@ pub async fn admin_post(State(gw): State<Gateway>, req: Request<Body>) -> Respon
         inner: RequestContext {
             project_id,
             auth: Bearer::None,
-            request: request_meta(&headers, peer),
+            request: request_meta(state, &headers, peer),
         },
         key_prefix: key_id,
         operator: false,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod guards;
 pub mod http;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod parsed;
 pub mod public;
@@ -82,6 +83,7 @@ pub fn app(gateway: http::Gateway) -> Router {
     use axum::http::{HeaderName, HeaderValue, header};
     use tower_http::set_header::SetResponseHeaderLayer;
     let timeout = gateway.state.limits.request_timeout;
+    let hsts = gateway.state.limits.hsts;
     // Browsers may call the public API from any origin (the key selects the
     // project); the admin API gets no CORS at all.
     let public = Router::new()
@@ -126,6 +128,13 @@ pub fn app(gateway: http::Gateway) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
+        ))
+        // Served over TLS: browsers are told to come back only that way.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            move |_: &axum::response::Response| {
+                hsts.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"))
+            },
         ))
         .with_state(gateway)
 }

@@ -71,6 +71,11 @@ pub struct Limits {
     pub per_account_per_minute: u32,
     /// Answer introspection queries outside dev (`--introspection`).
     pub introspection: bool,
+    /// Peers whose `X-Forwarded-For`/`Forwarded` is believed
+    /// (`--trusted-proxies`); empty: the peer address is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `Strict-Transport-Security` on every answer (the listener has TLS).
+    pub hsts: bool,
 }
 
 impl Default for Limits {
@@ -84,6 +89,8 @@ impl Default for Limits {
             per_ip_per_minute: 120,
             per_account_per_minute: 20,
             introspection: false,
+            trusted_proxies: Vec::new(),
+            hsts: false,
         }
     }
 }
