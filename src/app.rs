@@ -52,6 +52,9 @@ pub struct Config {
     /// `<data-dir>/operator.key` when none is given. Without one, projects
     /// are created only by `authd admin`.
     pub operator_key_file: Option<PathBuf>,
+    /// How long failed logins for unknown addresses and one-time-code
+    /// messages stay in the log (`None`: forever).
+    pub anonymous_event_ttl: Option<Duration>,
     /// The services' clock (tests advance it to test expiry).
     pub clock: authd_services::clock::Clock,
 }
@@ -77,6 +80,7 @@ impl Config {
             audit_index: true,
             admin_listen: None,
             operator_key_file: None,
+            anonymous_event_ttl: Some(authd_events::store::DEFAULT_ANONYMOUS_TTL),
             clock: Default::default(),
         }
     }
@@ -85,6 +89,14 @@ impl Config {
         self.signing_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("jwt-signing-key.pem"))
+    }
+
+    /// The event store's configuration.
+    pub fn store_config(&self) -> StoreConfig {
+        StoreConfig {
+            anonymous_ttl: self.anonymous_event_ttl,
+            ..StoreConfig::default()
+        }
     }
 
     fn operator_key_path(&self) -> Option<PathBuf> {
@@ -141,10 +153,15 @@ pub async fn connect(url: &str) -> anyhow::Result<Nats> {
 }
 
 pub async fn open_store(nats: &Nats) -> anyhow::Result<EventStore> {
+    open_store_with(nats, StoreConfig::default()).await
+}
+
+/// The event store as `config` asks (its messages' TTLs, say).
+pub async fn open_store_with(nats: &Nats, config: StoreConfig) -> anyhow::Result<EventStore> {
     let mut last = None;
     // The broker may still be starting JetStream.
     for _ in 0..50 {
-        match EventStore::open(nats.client.clone(), StoreConfig::default()).await {
+        match EventStore::open(nats.client.clone(), config.clone()).await {
             Ok(s) => return Ok(s.with_reconnect_signal(nats.reconnects.clone())),
             Err(authd_events::StoreError::Unavailable(e)) => {
                 last = Some(e);

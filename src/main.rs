@@ -125,6 +125,10 @@ struct Common {
     /// Connections served at once by each HTTP listener; more wait.
     #[arg(long, env = "AUTHD_MAX_CONNECTIONS", default_value_t = 10_000)]
     max_connections: usize,
+    /// Days that failed logins for unknown addresses and one-time-code
+    /// messages stay in the event log (anyone can add them); 0 keeps them forever.
+    #[arg(long, env = "AUTHD_ANONYMOUS_EVENT_TTL_DAYS", default_value_t = 30)]
+    anonymous_event_ttl_days: u64,
     /// Answer GraphQL introspection outside dev (it is always on in `authd dev`).
     #[arg(long, env = "AUTHD_INTROSPECTION")]
     introspection: bool,
@@ -222,6 +226,8 @@ fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Result<Config
     c.limits.introspection = common.introspection;
     c.admin_listen = common.admin_listen;
     c.operator_key_file = common.operator_key_file.clone();
+    c.anonymous_event_ttl = (common.anonymous_event_ttl_days > 0)
+        .then(|| Duration::from_secs(common.anonymous_event_ttl_days.saturating_mul(86_400)));
     c.limits.trusted_proxies = common.trusted_proxies.clone();
     anyhow::ensure!(
         (1..=3600).contains(&common.header_read_timeout),
@@ -272,7 +278,7 @@ async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()> {
     shutdown_on_signal(shutdown.clone());
     let keys = app::Keys::load(&config)?;
     let nats = app::connect(&config.nats_url).await?;
-    let store = app::open_store(&nats).await?;
+    let store = app::open_store_with(&nats, config.store_config()).await?;
     let client = nats.client.clone();
     let services_task = services.then(|| {
         let (config, keys, client, store, shutdown) = (

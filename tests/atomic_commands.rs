@@ -111,15 +111,22 @@ async fn registrations_through_a_broker_crash_leave_no_address_taken_without_an_
     // Registrations in flight when the broker dies (SIGKILL, as a crash),
     // then it comes back with its store.
     let pid = nix::unistd::Pid::from_raw(env.nats.pid().unwrap() as i32);
+    let done = std::sync::atomic::AtomicUsize::new(0);
     let registering = futures::future::join_all(emails.iter().enumerate().map(|(i, e)| {
-        let env = &env;
+        let (env, done) = (&env, &done);
         async move {
             tokio::time::sleep(Duration::from_millis(3 * i as u64)).await;
-            env.register(e, PASSWORD).await
+            let r = env.register(e, PASSWORD).await;
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            r
         }
     }));
+    // The crash comes once the first registration has been answered (however
+    // slow the machine), while the later ones are still in flight.
     let crash = async {
-        tokio::time::sleep(Duration::from_millis(40)).await;
+        while done.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
     };
     let (results, ()) = tokio::join!(registering, crash);

@@ -357,3 +357,108 @@ async fn reset_links_cannot_be_pointed_at_a_plain_http_host() {
         .await;
     assert_eq!(r["data"]["projectConfigure"]["success"], true, "{r}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn what_anyone_can_append_for_an_address_without_an_account_ages_out() {
+    let env = TestEnv::start_with(|c| {
+        c.anonymous_event_ttl = Some(std::time::Duration::from_secs(2));
+    })
+    .await;
+    env.register("ann@example.com", PASSWORD).await;
+    let kept = env.last_seq().await;
+    let login = env
+        .gql(
+            "mutation { customerLogin(email: \"nobody@example.com\", password: \"wrong password\") { errors { code } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        login["data"]["customerLogin"]["errors"][0]["code"], "INVALID_CREDENTIALS",
+        "{login}"
+    );
+    let anonymous = env.last_seq().await;
+    assert!(anonymous > kept);
+    let js = async_nats::jetstream::new(env.client.clone());
+    let stream = js.get_stream("AUTH_EVENTS").await.unwrap();
+    let m = stream.get_raw_message(anonymous).await.unwrap();
+    assert!(m.subject.contains(".login."), "{}", m.subject);
+    assert_eq!(
+        m.headers.get("Nats-TTL").map(|v| v.as_str().to_string()),
+        Some("2".to_string())
+    );
+    // The customer's own messages carry none.
+    let own = stream.get_raw_message(kept).await.unwrap();
+    assert!(own.headers.get("Nats-TTL").is_none());
+    // The server removes the anonymous message when its time is up; the
+    // account's history stays.
+    let mut gone = false;
+    for _ in 0..100 {
+        if stream.get_raw_message(anonymous).await.is_err() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the anonymous message outlived its TTL");
+    assert!(stream.get_raw_message(kept).await.is_ok());
+    // And the address works as before (its state starts over).
+    let again = env.login("nobody@example.com", "wrong password").await;
+    assert_eq!(again["errors"][0]["code"], "INVALID_CREDENTIALS", "{again}");
+}
+
+/// A GraphQL request from `client`, as a trusted proxy (loopback) tells it.
+async fn from_client(env: &TestEnv, client: &str, query: &str) -> Value {
+    env.http
+        .post(env.url("/graphql/public"))
+        .header("x-api-key", &env.api_key)
+        .header("x-forwarded-for", client)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_attacker_locks_out_only_themselves_not_the_owner() {
+    let env = TestEnv::start_with_mail_and(|c| {
+        c.limits.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    env.register("ann@example.com", PASSWORD).await;
+    let (attacker, owner) = ("198.51.100.66", "203.0.113.5");
+    let guess = r#"mutation { customerLogin(email: "ann@example.com", password: "guess guess guess") { errors { code } } }"#;
+    let mut codes = Vec::new();
+    for _ in 0..6 {
+        let r = from_client(&env, attacker, guess).await;
+        codes.push(r["data"]["customerLogin"]["errors"][0]["code"].clone());
+    }
+    assert_eq!(codes[4], "INVALID_CREDENTIALS", "{codes:?}");
+    assert_eq!(codes[5], "ACCOUNT_LOCKED", "{codes:?}");
+    // The owner, from their own network, signs in.
+    let login = format!(
+        r#"mutation {{ customerLogin(email: "ann@example.com", password: "{PASSWORD}") {{ success errors {{ code }} }} }}"#
+    );
+    let r = from_client(&env, owner, &login).await;
+    assert_eq!(r["data"]["customerLogin"]["success"], true, "{r}");
+    // The attacker stays locked, even with the right password.
+    let r = from_client(&env, attacker, &login).await;
+    assert_eq!(
+        r["data"]["customerLogin"]["errors"][0]["code"], "ACCOUNT_LOCKED",
+        "{r}"
+    );
+    // Code requests: the attacker's throttle is the attacker's.
+    let request =
+        r#"mutation { customerRequestOTP(email: "ann@example.com") { success errors { code } } }"#;
+    let r = from_client(&env, attacker, request).await;
+    assert_eq!(r["data"]["customerRequestOTP"]["success"], true, "{r}");
+    let r = from_client(&env, attacker, request).await;
+    assert_eq!(
+        r["data"]["customerRequestOTP"]["errors"][0]["code"], "RATE_LIMITED",
+        "{r}"
+    );
+    let r = from_client(&env, owner, request).await;
+    assert_eq!(r["data"]["customerRequestOTP"]["success"], true, "{r}");
+}

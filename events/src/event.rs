@@ -51,6 +51,7 @@ impl Event {
                 }
                 CustomerEvent::EmailVerified(_) => "customer.email.verified",
                 CustomerEvent::PasswordResetRequested(_) => "customer.password_reset.requested",
+                CustomerEvent::ClientLocked(_) => "customer.client.locked",
             },
             Event::Session(e) => match e {
                 SessionEvent::Started(_) => "session.started",
@@ -61,6 +62,7 @@ impl Event {
             Event::LoginAttempt(e) => match e {
                 LoginAttemptEvent::FailedForUnknownEmail(_) => "login.failed.unknown_email",
                 LoginAttemptEvent::Locked(_) => "login.locked",
+                LoginAttemptEvent::ClientLocked(_) => "login.client.locked",
             },
             Event::Otp(e) => match e {
                 OtpEvent::Issued(_) => "otp.issued",
@@ -204,6 +206,10 @@ pub enum CustomerEvent {
     EmailVerificationRequested(EmailVerificationRequested), // 9
     EmailVerified(EmailVerified),                           // 10
     PasswordResetRequested(PasswordResetRequested),         // 11
+    /// Too many wrong passwords from one client (the client of the
+    /// message's request metadata): that client is refused until then;
+    /// others are not.
+    ClientLocked(ClientLocked), // 12
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,6 +248,13 @@ pub struct LoginFailed {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerLocked {
+    /// Unix ms.
+    pub until: i64,
+}
+
+/// A lock on the client (address, IPv6 by /64) of the message's request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientLocked {
     /// Unix ms.
     pub until: i64,
 }
@@ -348,6 +361,7 @@ pub enum LoginAttemptEvent {
     /// Unknown addresses lock like accounts do, so a lock says nothing
     /// about whether an account exists.
     Locked(CustomerLocked), // 1
+    ClientLocked(ClientLocked),                        // 2
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

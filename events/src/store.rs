@@ -57,13 +57,20 @@ pub struct StoreConfig {
     /// Window in which a repeated `Nats-Msg-Id` is recognised and dropped.
     pub duplicate_window: Duration,
     pub replicas: usize,
+    /// Messages of aggregates anyone can grow (`AggregateKind::expires`)
+    /// are removed by the server after this (`Nats-TTL`); `None` keeps them.
+    pub anonymous_ttl: Option<Duration>,
 }
+
+/// 30 days: long past every quota and lock those messages feed.
+pub const DEFAULT_ANONYMOUS_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             duplicate_window: Duration::from_secs(120),
             replicas: 1,
+            anonymous_ttl: Some(DEFAULT_ANONYMOUS_TTL),
         }
     }
 }
@@ -78,6 +85,7 @@ pub struct EventStore {
     /// Appends that waited for the server's answer (one per single message
     /// or per batch), shared by clones.
     round_trips: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    anonymous_ttl: Option<Duration>,
 }
 
 impl EventStore {
@@ -112,6 +120,8 @@ impl EventStore {
             allow_direct: true,
             // A command's messages to several aggregates commit all or nothing.
             allow_atomic_publish: true,
+            // Messages of address-keyed aggregates age out (`Nats-TTL`).
+            allow_message_ttl: true,
             // Events are facts: nothing is ever discarded by age or size.
             ..Default::default()
         };
@@ -124,9 +134,11 @@ impl EventStore {
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let mut have = info.config.clone();
-        if !have.allow_atomic_publish {
-            // Created by a build before atomic batches: update it in place.
+        if !have.allow_atomic_publish || !have.allow_message_ttl {
+            // Created by an older build: update it in place (neither can
+            // be turned off again, and neither changes what is stored).
             have.allow_atomic_publish = true;
+            have.allow_message_ttl = true;
             js.update_stream(have.clone())
                 .await
                 .map_err(|e| StoreError::Other(format!("cannot enable atomic batches: {e}")))?;
@@ -152,6 +164,7 @@ impl EventStore {
             stream,
             reconnects: None,
             round_trips: Default::default(),
+            anonymous_ttl: config.anonymous_ttl,
         })
     }
 
@@ -188,7 +201,7 @@ impl EventStore {
         message: &EventMessage,
         expected: Expected,
     ) -> Result<Appended, StoreError> {
-        let (headers, payload) = publish_parts(subject, message, expected);
+        let (headers, payload) = self.publish_parts(subject, message, expected);
         let mut publish = PublishMessage::build().payload(payload.into());
         for (name, values) in headers.iter() {
             for v in values {
@@ -237,7 +250,7 @@ impl EventStore {
         let batch_id = ulid::Ulid::new().to_string();
         let last = entries.len() - 1;
         for (i, e) in entries[..last].iter().enumerate() {
-            let (headers, payload) = publish_parts(e.subject, e.message, e.expected);
+            let (headers, payload) = self.publish_parts(e.subject, e.message, e.expected);
             let mut headers = headers;
             headers.insert(NATS_BATCH_ID, batch_id.as_str());
             headers.insert(NATS_BATCH_SEQUENCE, (i + 1).to_string().as_str());
@@ -248,7 +261,7 @@ impl EventStore {
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         }
         let e = &entries[last];
-        let (headers, payload) = publish_parts(e.subject, e.message, e.expected);
+        let (headers, payload) = self.publish_parts(e.subject, e.message, e.expected);
         let mut publish = PublishMessage::build().payload(payload.into());
         for (name, values) in headers.iter() {
             for v in values {
@@ -547,28 +560,37 @@ const NATS_BATCH_COMMIT: &str = "Nats-Batch-Commit";
 /// The headers and payload of one aggregate's message: its `Nats-Msg-Id`
 /// (command id and subject), the expected last subject sequence, and the
 /// event types and schema version repeated for tools.
-fn publish_parts(
-    subject: &AggregateSubject,
-    message: &EventMessage,
-    expected: Expected,
-) -> (async_nats::HeaderMap, Vec<u8>) {
-    let mut headers = async_nats::HeaderMap::new();
-    let msg_id = format!(
-        "{}:{}:{}",
-        message.meta.command_id,
-        subject.kind.token(),
-        subject.id
-    );
-    headers.insert(async_nats::header::NATS_MESSAGE_ID, msg_id.as_str());
-    if let Expected::Seq(seq) = expected {
-        headers.insert(
-            async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
-            seq.to_string().as_str(),
+impl EventStore {
+    /// The headers and payload of one message to append.
+    fn publish_parts(
+        &self,
+        subject: &AggregateSubject,
+        message: &EventMessage,
+        expected: Expected,
+    ) -> (async_nats::HeaderMap, Vec<u8>) {
+        let mut headers = async_nats::HeaderMap::new();
+        let msg_id = format!(
+            "{}:{}:{}",
+            message.meta.command_id,
+            subject.kind.token(),
+            subject.id
         );
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, msg_id.as_str());
+        if let Expected::Seq(seq) = expected {
+            headers.insert(
+                async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+                seq.to_string().as_str(),
+            );
+        }
+        headers.insert(HEADER_EVENT_TYPES, message.type_names().as_str());
+        headers.insert(HEADER_SCHEMA_VERSION, SCHEMA_VERSION.to_string().as_str());
+        if let Some(ttl) = self.anonymous_ttl.filter(|_| subject.kind.expires()) {
+            // Whole seconds, at least one (the server's unit).
+            let seconds = ttl.as_secs().max(1).to_string();
+            headers.insert(async_nats::header::NATS_MESSAGE_TTL, seconds.as_str());
+        }
+        (headers, message.encode())
     }
-    headers.insert(HEADER_EVENT_TYPES, message.type_names().as_str());
-    headers.insert(HEADER_SCHEMA_VERSION, SCHEMA_VERSION.to_string().as_str());
-    (headers, message.encode())
 }
 
 /// Whether a server of this version (`2.12.8`) takes atomic batches.

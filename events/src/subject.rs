@@ -39,6 +39,13 @@ impl AggregateKind {
         }
     }
 
+    /// Aggregates keyed by an address rather than an account (failed logins
+    /// for unknown addresses, one-time codes): anyone can make them grow,
+    /// so their messages age out (see `StoreConfig::anonymous_ttl`).
+    pub fn expires(self) -> bool {
+        matches!(self, Self::LoginAttempts | Self::Otp)
+    }
+
     pub fn from_token(token: &str) -> Option<Self> {
         Some(match token {
             "project" => Self::Project,

@@ -86,8 +86,11 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                 update(tx, "email_verified = 1, updated_at = ?3", project, id, at)?;
             }
             CustomerEvent::PasswordChanged(_) => update(tx, "updated_at = ?3", project, id, at)?,
-            // Sessions are ended in `sessions`; the rest changes no column.
+            // Sessions are ended in `sessions`; a lock on one client is
+            // not the account's (its history shows it); the rest changes
+            // no column.
             CustomerEvent::SessionsEnded(_)
+            | CustomerEvent::ClientLocked(_)
             | CustomerEvent::EmailVerificationRequested(_)
             | CustomerEvent::PasswordResetRequested(_) => {}
         }

@@ -74,7 +74,9 @@ impl TestEnv {
         tweak(&mut config);
         let keys = Keys::load(&config).unwrap();
         let nats_conn = app::connect(&config.nats_url).await.unwrap();
-        let store = app::open_store(&nats_conn).await.unwrap();
+        let store = app::open_store_with(&nats_conn, config.store_config())
+            .await
+            .unwrap();
         let client = nats_conn.client.clone();
         let shutdown = CancellationToken::new();
         let mut env = Self {

@@ -11,6 +11,8 @@ pub struct At {
     pub seq: u64,
     /// Unix ms.
     pub time: i64,
+    /// The client of the message's request (`lockout::client_key`).
+    pub client: u64,
 }
 
 pub trait Aggregate: Default + Clone + Send + Sync + 'static {
@@ -53,6 +55,7 @@ pub(crate) mod given {
                 At {
                     seq: i as u64 + 1,
                     time: T0,
+                    client: 0,
                 },
             )
         })

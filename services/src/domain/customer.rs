@@ -2,13 +2,17 @@
 //! the record of login attempts.
 
 use authd_events::{
-    AggregateKind, CustomerEvent, CustomerLocked, CustomerReactivated, CustomerRegistered,
-    CustomerSuspended, CustomerUnlocked, EmailVerificationRequested, EmailVerified, Event,
-    LoginFailed, LoginFailureReason, LoginMethod, LoginSucceeded, PasswordChangeVia,
-    PasswordChanged, PasswordResetRequested, Personal, SecretHash, SessionsEnded,
+    AggregateKind, ClientLocked, CustomerEvent, CustomerLocked, CustomerReactivated,
+    CustomerRegistered, CustomerSuspended, CustomerUnlocked, EmailVerificationRequested,
+    EmailVerified, Event, LoginFailed, LoginFailureReason, LoginMethod, LoginSucceeded,
+    PasswordChangeVia, PasswordChanged, PasswordResetRequested, Personal, SecretHash,
+    SessionsEnded,
 };
 
-use super::aggregate::{Aggregate, At};
+use super::{
+    aggregate::{Aggregate, At},
+    lockout::{self, ClientLocks},
+};
 use crate::error::DomainError;
 
 /// First lock lasts this long; each further lock doubles it, up to [`MAX_LOCK_MS`].
@@ -33,12 +37,15 @@ pub struct Customer {
     pub created_at: i64,
     pub updated_at: i64,
     pub suspended: bool,
-    /// Failed password logins since the last success or lock.
+    /// Failed password logins (from any client) since the last success or
+    /// account-wide lock.
     pub failed_logins: u32,
-    /// Locks since the last successful login: each one lasts longer.
+    /// Account-wide locks since the last successful login: each one lasts longer.
     pub locks: u32,
-    /// Unix ms; locked while now < this.
+    /// Unix ms; locked for every client while now < this.
     pub locked_until: i64,
+    /// Failures and locks per client (see `lockout`).
+    pub clients: ClientLocks,
     /// Sessions started at or before this stream sequence have ended, but `sessions_ended_except`.
     pub sessions_ended_seq: u64,
     pub sessions_ended_except: Option<String>,
@@ -49,8 +56,18 @@ pub struct Customer {
 }
 
 impl Customer {
-    pub fn is_locked(&self, now: i64) -> bool {
-        now < self.locked_until
+    fn lockout(&self) -> lockout::Account<'_> {
+        lockout::Account {
+            failed: self.failed_logins,
+            locks: self.locks,
+            locked_until: self.locked_until,
+            clients: &self.clients,
+        }
+    }
+
+    /// Until when `client` is refused (its own lock or the account's).
+    pub fn locked_for(&self, client: u64, now: i64) -> Option<i64> {
+        self.lockout().locked_for(client, now)
     }
 
     /// Whether a session started at stream sequence `started_seq` is still allowed.
@@ -76,6 +93,8 @@ pub enum CustomerCommand {
         lockout_threshold: u32,
         /// The project refuses logins until the email is verified.
         verification_required: bool,
+        /// Who tries (`lockout::client_key`).
+        client: u64,
     },
     /// A one-time code for the customer's email was just used.
     RecordOtpLogin {
@@ -109,6 +128,7 @@ pub enum CustomerCommand {
         new_password_hash: String,
         keep_session: Option<String>,
         lockout_threshold: u32,
+        client: u64,
     },
 }
 
@@ -141,12 +161,13 @@ fn decide(
             session_id,
             lockout_threshold,
             verification_required,
+            client,
         } => password_attempt(
             s,
-            password_matches,
+            *password_matches,
             session_id,
-            lockout_threshold,
-            verification_required,
+            (*lockout_threshold, *client),
+            *verification_required,
             now,
         ),
         C::RecordOtpLogin { session_id } => otp_login(s, session_id),
@@ -188,9 +209,11 @@ fn decide(
             new_password_hash,
             keep_session,
             lockout_threshold,
+            client,
         } => {
-            if s.is_locked(now) || !current_matches {
-                return Ok(wrong_password(s, *current_matches, *lockout_threshold, now));
+            if s.locked_for(*client, now).is_some() || !current_matches {
+                let threshold = (*lockout_threshold, *client);
+                return Ok(wrong_password(s, *current_matches, threshold, now));
             }
             Ok(update_password(new_password_hash, keep_session))
         }
@@ -230,12 +253,13 @@ fn register(
     Ok(events)
 }
 
+/// `threshold` is the project's lockout threshold and the client trying.
 fn password_attempt(
     s: &Customer,
-    password_matches: &bool,
+    password_matches: bool,
     session_id: &str,
-    lockout_threshold: &u32,
-    verification_required: &bool,
+    threshold: (u32, u64),
+    verification_required: bool,
     now: i64,
 ) -> Result<Vec<CustomerEvent>, DomainError> {
     let failed = |reason| {
@@ -246,18 +270,13 @@ fn password_attempt(
     };
     // Every attempt is a fact; the caller hears the answer the
     // events imply (see `login_outcome`).
-    if s.is_locked(now) || !password_matches {
-        return Ok(wrong_password(
-            s,
-            *password_matches,
-            *lockout_threshold,
-            now,
-        ));
+    if s.locked_for(threshold.1, now).is_some() || !password_matches {
+        return Ok(wrong_password(s, password_matches, threshold, now));
     }
     if s.suspended {
         return Ok(vec![failed(LoginFailureReason::Suspended)]);
     }
-    if *verification_required && !s.email_verified {
+    if verification_required && !s.email_verified {
         return Ok(vec![failed(LoginFailureReason::EmailNotVerified)]);
     }
     Ok(vec![CustomerEvent::LoginSucceeded(LoginSucceeded {
@@ -326,7 +345,7 @@ fn support(s: &Customer, cmd: &CustomerCommand) -> Vec<CustomerEvent> {
             CustomerEvent::SessionsEnded(SessionsEnded { except: None }),
         ],
         C::Reactivate if s.suspended => vec![CustomerEvent::Reactivated(CustomerReactivated {})],
-        C::Unlock if s.locked_until > 0 || s.failed_logins > 0 => {
+        C::Unlock if s.locked_until > 0 || s.failed_logins > 0 || !s.clients.is_empty() => {
             vec![CustomerEvent::Unlocked(CustomerUnlocked {})]
         }
         _ => vec![],
@@ -361,7 +380,7 @@ fn reset_password(
             // Proving control of the inbox also lifts a lockout, and
             // proves the address (the old password and sessions are gone
             // already).
-            if s.locked_until > 0 || s.failed_logins > 0 {
+            if s.locked_until > 0 || s.failed_logins > 0 || !s.clients.is_empty() {
                 events.push(CustomerEvent::Unlocked(CustomerUnlocked {}));
             }
             if !s.email_verified {
@@ -374,11 +393,12 @@ fn reset_password(
 }
 
 /// A password check that did not let the customer in: refused during a
-/// lock, or a wrong password, which may start one.
+/// lock (the client's or the account's), or a wrong password, which may
+/// start one or both. `threshold`: the project's threshold and the client.
 fn wrong_password(
     s: &Customer,
     matches: bool,
-    lockout_threshold: u32,
+    (lockout_threshold, client): (u32, u64),
     now: i64,
 ) -> Vec<CustomerEvent> {
     let failed = |reason| {
@@ -387,14 +407,18 @@ fn wrong_password(
             reason,
         })
     };
-    if s.is_locked(now) {
+    if s.locked_for(client, now).is_some() {
         return vec![failed(LoginFailureReason::Locked)];
     }
     let mut events = vec![failed(LoginFailureReason::WrongPassword)];
-    if !matches && lockout_threshold > 0 && s.failed_logins + 1 >= lockout_threshold {
-        events.push(CustomerEvent::Locked(CustomerLocked {
-            until: now + lock_duration(s.locks),
-        }));
+    if !matches {
+        let locks = s.lockout().after_failure(client, lockout_threshold, now);
+        if let Some(until) = locks.client_until {
+            events.push(CustomerEvent::ClientLocked(ClientLocked { until }));
+        }
+        if let Some(until) = locks.account_until {
+            events.push(CustomerEvent::Locked(CustomerLocked { until }));
+        }
     }
     events
 }
@@ -475,12 +499,15 @@ impl Aggregate for Customer {
             CustomerEvent::LoginSucceeded(_) => {
                 self.failed_logins = 0;
                 self.locks = 0;
+                self.clients.succeeded(at.client);
             }
             CustomerEvent::LoginFailed(f) => {
                 if f.reason == LoginFailureReason::WrongPassword {
                     self.failed_logins += 1;
+                    self.clients.failed(at.client);
                 }
             }
+            CustomerEvent::ClientLocked(l) => self.clients.locked(at.client, l.until),
             CustomerEvent::Locked(l) => {
                 self.locked_until = l.until;
                 self.locks += 1;
@@ -490,6 +517,7 @@ impl Aggregate for Customer {
                 self.locked_until = 0;
                 self.failed_logins = 0;
                 self.locks = 0;
+                self.clients.clear();
             }
             CustomerEvent::Suspended(_) => self.suspended = true,
             CustomerEvent::Reactivated(_) => self.suspended = false,
@@ -569,15 +597,23 @@ mod tests {
         login_at(ok, T0)
     }
     fn login_at(ok: bool, now: i64) -> When {
+        login_from(ok, now, 0)
+    }
+    /// A password login from `client` (the given events came from client 0).
+    fn login_from(ok: bool, now: i64, client: u64) -> When {
         When(
             CustomerCommand::RecordPasswordLogin {
                 password_matches: ok,
                 session_id: "s_1".into(),
                 lockout_threshold: 5,
                 verification_required: false,
+                client,
             },
             now,
         )
+    }
+    fn client_locked(until: i64) -> CustomerEvent {
+        CustomerEvent::ClientLocked(ClientLocked { until })
     }
 
     #[test]
@@ -587,6 +623,7 @@ mod tests {
             session_id: "s_1".into(),
             lockout_threshold: 5,
             verification_required: true,
+            client: 0,
         };
         let then = decide(&state(&[registered()]), cmd).unwrap();
         assert_eq!(login_outcome(&then, 0), Err(DomainError::EmailNotVerified));
@@ -658,13 +695,43 @@ mod tests {
     }
 
     #[test]
-    fn fifth_failed_login_locks_the_account() {
+    fn fifth_failed_login_from_a_client_locks_that_client_only() {
         // a failed login is both a fact to record and an answer to give
+        let given = [registered(), wrong(), wrong(), wrong(), wrong()];
         check(
-            &[registered(), wrong(), wrong(), wrong(), wrong()],
+            &given,
             login(false),
+            Ok(vec![wrong(), client_locked(T0 + BASE_LOCK_MS)]),
+        );
+        // Another client's fifth is only its first.
+        check(&given, login_from(false, T0, 9), Ok(vec![wrong()]));
+        // Locked, client 0 is refused even the right password; the owner,
+        // elsewhere, signs in.
+        let mut locked = given.to_vec();
+        locked.extend([wrong(), client_locked(T0 + BASE_LOCK_MS)]);
+        let s = state(&locked);
+        assert_eq!(
+            decide(&s, login(true)),
+            Ok(vec![failed(LoginFailureReason::Locked)])
+        );
+        assert_eq!(s.locked_for(0, T0), Some(T0 + BASE_LOCK_MS));
+        assert_eq!(
+            decide(&s, login_from(true, T0, 9)),
+            Ok(vec![succeeded("s_1", LoginMethod::Password)])
+        );
+    }
+
+    #[test]
+    fn the_whole_account_locks_only_at_ten_times_the_threshold() {
+        let mut given = vec![registered()];
+        given.extend((0..49).map(|_| wrong()));
+        check(
+            &given,
+            login_from(false, T0, 9),
             Ok(vec![wrong(), locked_until(T0 + BASE_LOCK_MS)]),
         );
+        given.pop();
+        check(&given, login_from(false, T0, 9), Ok(vec![wrong()]));
     }
 
     #[test]
@@ -685,12 +752,14 @@ mod tests {
 
     #[test]
     fn each_lock_lasts_longer_up_to_an_hour() {
-        let mut given = vec![registered(), locked_until(T0 - 1)];
+        let mut given = vec![registered()];
+        given.extend([wrong(), wrong(), wrong(), wrong(), wrong()]);
+        given.push(client_locked(T0 - 1));
         given.extend([wrong(), wrong(), wrong(), wrong()]);
         check(
             &given,
             login(false),
-            Ok(vec![wrong(), locked_until(T0 + 2 * BASE_LOCK_MS)]),
+            Ok(vec![wrong(), client_locked(T0 + 2 * BASE_LOCK_MS)]),
         );
         assert_eq!(lock_duration(30), MAX_LOCK_MS);
     }
@@ -931,6 +1000,7 @@ mod tests {
             new_password_hash: "new".into(),
             keep_session: keep.map(Into::into),
             lockout_threshold: 5,
+            client: 0,
         };
         let changed = CustomerEvent::PasswordChanged(PasswordChanged {
             password_hash: "new".into(),
@@ -941,7 +1011,7 @@ mod tests {
         check(
             &[registered(), wrong(), wrong(), wrong(), wrong()],
             update(false, None),
-            Ok(vec![wrong(), locked_until(T0 + BASE_LOCK_MS)]),
+            Ok(vec![wrong(), client_locked(T0 + BASE_LOCK_MS)]),
         );
         // During a lock not even the right one changes anything.
         check(

@@ -3,13 +3,13 @@
 //! lock never tells an attacker that an account exists.
 
 use authd_events::{
-    AggregateKind, CustomerLocked, Event, LoginAttemptEvent, LoginFailedForUnknownEmail,
-    LoginMethod,
+    AggregateKind, ClientLocked, CustomerLocked, Event, LoginAttemptEvent,
+    LoginFailedForUnknownEmail, LoginMethod,
 };
 
 use super::{
     aggregate::{Aggregate, At},
-    customer::lock_duration,
+    lockout::{self, ClientLocks},
 };
 use crate::error::DomainError;
 
@@ -18,38 +18,57 @@ pub struct LoginAttempts {
     pub failed: u32,
     pub locks: u32,
     pub locked_until: i64,
+    pub clients: ClientLocks,
+}
+
+impl LoginAttempts {
+    fn lockout(&self) -> lockout::Account<'_> {
+        lockout::Account {
+            failed: self.failed,
+            locks: self.locks,
+            locked_until: self.locked_until,
+            clients: &self.clients,
+        }
+    }
 }
 
 pub enum AttemptCommand {
     /// A password login for the address failed (every one does: there is
-    /// no account).
-    RecordFailure { lockout_threshold: u32 },
+    /// no account), from `client`.
+    RecordFailure { lockout_threshold: u32, client: u64 },
 }
 
-/// Records a failed attempt and the lock it may trigger; the answer is what
-/// the customer aggregate would give (see `answer`).
-fn decide(s: &LoginAttempts, now: i64, lockout_threshold: u32) -> Vec<LoginAttemptEvent> {
+/// Records a failed attempt and the locks it may trigger, per client and
+/// account-wide as for customers; the answer is what the customer aggregate
+/// would give (see `answer`).
+fn decide(
+    s: &LoginAttempts,
+    now: i64,
+    lockout_threshold: u32,
+    client: u64,
+) -> Vec<LoginAttemptEvent> {
     let mut events = vec![LoginAttemptEvent::FailedForUnknownEmail(
         LoginFailedForUnknownEmail {
             method: LoginMethod::Password,
         },
     )];
-    if now >= s.locked_until && lockout_threshold > 0 && s.failed + 1 >= lockout_threshold {
-        events.push(LoginAttemptEvent::Locked(CustomerLocked {
-            until: now + lock_duration(s.locks),
-        }));
+    if s.lockout().locked_for(client, now).is_none() {
+        let locks = s.lockout().after_failure(client, lockout_threshold, now);
+        if let Some(until) = locks.client_until {
+            events.push(LoginAttemptEvent::ClientLocked(ClientLocked { until }));
+        }
+        if let Some(until) = locks.account_until {
+            events.push(LoginAttemptEvent::Locked(CustomerLocked { until }));
+        }
     }
     events
 }
 
-/// The answer to an attempt decided at `now` on state `before`.
-pub fn answer(before: &LoginAttempts, now: i64) -> DomainError {
-    if now < before.locked_until {
-        DomainError::AccountLocked {
-            until: before.locked_until,
-        }
-    } else {
-        DomainError::InvalidCredentials
+/// The answer to an attempt from `client` decided at `now` on state `before`.
+pub fn answer(before: &LoginAttempts, client: u64, now: i64) -> DomainError {
+    match before.lockout().locked_for(client, now) {
+        Some(until) => DomainError::AccountLocked { until },
+        None => DomainError::InvalidCredentials,
     }
 }
 
@@ -63,8 +82,11 @@ impl Aggregate for LoginAttempts {
         command: &AttemptCommand,
         now: i64,
     ) -> Result<Vec<LoginAttemptEvent>, DomainError> {
-        let AttemptCommand::RecordFailure { lockout_threshold } = command;
-        Ok(decide(self, now, *lockout_threshold))
+        let AttemptCommand::RecordFailure {
+            lockout_threshold,
+            client,
+        } = command;
+        Ok(decide(self, now, *lockout_threshold, *client))
     }
 
     fn wrap(event: LoginAttemptEvent) -> Event {
@@ -79,8 +101,9 @@ impl Aggregate for LoginAttempts {
             LoginAttemptEvent::FailedForUnknownEmail(_) => {
                 // Attempts during a lock do not count toward the next one,
                 // as with customers.
-                if at.time >= self.locked_until {
+                if self.lockout().locked_for(at.client, at.time).is_none() {
                     self.failed += 1;
+                    self.clients.failed(at.client);
                 }
             }
             LoginAttemptEvent::Locked(l) => {
@@ -88,6 +111,7 @@ impl Aggregate for LoginAttempts {
                 self.locks += 1;
                 self.failed = 0;
             }
+            LoginAttemptEvent::ClientLocked(l) => self.clients.locked(at.client, l.until),
         }
         self
     }
@@ -98,8 +122,16 @@ mod tests {
     use super::*;
     use crate::domain::{aggregate::given::T0, customer::BASE_LOCK_MS};
 
-    fn state(events: &[LoginAttemptEvent], at: i64) -> LoginAttempts {
-        LoginAttempts::default().evolve_all(events, At { seq: 1, time: at })
+    /// The state after `events`, each from `client` at `at`.
+    fn state(events: &[LoginAttemptEvent], at: i64, client: u64) -> LoginAttempts {
+        LoginAttempts::default().evolve_all(
+            events,
+            At {
+                seq: 1,
+                time: at,
+                client,
+            },
+        )
     }
     fn failed() -> LoginAttemptEvent {
         LoginAttemptEvent::FailedForUnknownEmail(LoginFailedForUnknownEmail {
@@ -108,10 +140,41 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_address_locks_like_an_account() {
-        let s = state(&[failed(), failed(), failed(), failed()], T0);
+    fn an_unknown_address_locks_like_an_account_per_client_first() {
+        let s = state(&[failed(), failed(), failed(), failed()], T0, 1);
+        // The 5th from client 1 locks client 1 only.
+        let client_lock = LoginAttemptEvent::ClientLocked(ClientLocked {
+            until: T0 + BASE_LOCK_MS,
+        });
+        assert_eq!(decide(&s, T0, 5, 1), vec![failed(), client_lock.clone()]);
+        assert_eq!(decide(&s, T0, 5, 2), vec![failed()]);
+        assert_eq!(answer(&s, 1, T0), DomainError::InvalidCredentials);
+        let s = s.evolve_all(
+            &[failed(), client_lock],
+            At {
+                seq: 2,
+                time: T0,
+                client: 1,
+            },
+        );
         assert_eq!(
-            decide(&s, T0, 5),
+            answer(&s, 1, T0),
+            DomainError::AccountLocked {
+                until: T0 + BASE_LOCK_MS
+            }
+        );
+        assert_eq!(answer(&s, 2, T0), DomainError::InvalidCredentials);
+        // Attempts during the lock are recorded and do not count.
+        assert_eq!(decide(&s, T0, 5, 1), vec![failed()]);
+        // Account-wide only at ten times the threshold.
+        let many: Vec<_> = (0..49).map(|_| failed()).collect();
+        let s = state(&many, T0, 0);
+        let s = LoginAttempts {
+            clients: ClientLocks::default(),
+            ..s
+        };
+        assert_eq!(
+            decide(&s, T0, 5, 3),
             vec![
                 failed(),
                 LoginAttemptEvent::Locked(CustomerLocked {
@@ -119,16 +182,15 @@ mod tests {
                 })
             ]
         );
-        assert_eq!(answer(&s, T0), DomainError::InvalidCredentials);
         let locked = state(
             &[LoginAttemptEvent::Locked(CustomerLocked { until: T0 + 10 })],
             T0,
+            0,
         );
         assert_eq!(
-            answer(&locked, T0),
+            answer(&locked, 9, T0),
             DomainError::AccountLocked { until: T0 + 10 }
         );
-        assert_eq!(decide(&locked, T0, 5), vec![failed()]);
-        assert_eq!(answer(&locked, T0 + 10), DomainError::InvalidCredentials);
+        assert_eq!(answer(&locked, 9, T0 + 10), DomainError::InvalidCredentials);
     }
 }

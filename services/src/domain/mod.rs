@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod customer;
 pub mod email_claim;
+pub mod lockout;
 pub mod login_attempts;
 pub mod otp;
 pub mod project;

@@ -10,9 +10,11 @@ use crate::error::DomainError;
 
 pub const OTP_TTL_MS: i64 = 10 * 60 * 1000;
 pub const MAX_ATTEMPTS: u32 = 5;
-/// At most this many codes per email per hour…
+/// At most this many codes per email per hour for one client…
 pub const MAX_PER_HOUR: usize = 5;
-/// …and at least this long between two of them.
+/// …and at least this long between two of them; for all clients together,
+/// `lockout::ACCOUNT_FACTOR` times as many an hour (so one client cannot
+/// use up the owner's codes).
 pub const MIN_INTERVAL_MS: i64 = 30_000;
 const HOUR_MS: i64 = 3_600_000;
 
@@ -28,14 +30,16 @@ pub struct Current {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Otp {
     pub current: Option<Current>,
-    /// Issue times (unix ms) within the last hour or so.
-    pub issued_at: Vec<i64>,
+    /// Issue times (unix ms) within the last hour or so, and the client
+    /// that asked (`lockout::client_key`).
+    pub issued_at: Vec<(i64, u64)>,
 }
 
 pub enum OtpCommand {
     Issue {
         otp_id: String,
         code_hash: SecretHash,
+        client: u64,
     },
     /// `presented(otp_id)` is the keyed hash of the presented code for that request.
     Verify {
@@ -45,25 +49,35 @@ pub enum OtpCommand {
 
 fn decide(s: &Otp, cmd: &OtpCommand, now: i64) -> Result<Vec<OtpEvent>, DomainError> {
     match cmd {
-        OtpCommand::Issue { otp_id, code_hash } => {
-            let recent: Vec<i64> = s
-                .issued_at
-                .iter()
-                .copied()
-                .filter(|t| now - t < HOUR_MS)
-                .collect();
-            if let Some(last) = recent.iter().max()
+        OtpCommand::Issue {
+            otp_id,
+            code_hash,
+            client,
+        } => {
+            let recent = |of_client: bool| -> Vec<i64> {
+                s.issued_at
+                    .iter()
+                    .filter(|(t, c)| now - t < HOUR_MS && (!of_client || c == client))
+                    .map(|(t, _)| *t)
+                    .collect()
+            };
+            let mine = recent(true);
+            if let Some(last) = mine.iter().max()
                 && now - last < MIN_INTERVAL_MS
             {
                 return Err(DomainError::RateLimited {
                     retry_after_ms: MIN_INTERVAL_MS - (now - last),
                 });
             }
-            if recent.len() >= MAX_PER_HOUR {
-                let oldest = recent.iter().min().copied().unwrap_or(now);
-                return Err(DomainError::RateLimited {
-                    retry_after_ms: HOUR_MS - (now - oldest),
-                });
+            let all = recent(false);
+            let account_max = MAX_PER_HOUR * super::lockout::ACCOUNT_FACTOR as usize;
+            for (issued, max) in [(&mine, MAX_PER_HOUR), (&all, account_max)] {
+                if issued.len() >= max {
+                    let oldest = issued.iter().min().copied().unwrap_or(now);
+                    return Err(DomainError::RateLimited {
+                        retry_after_ms: HOUR_MS - (now - oldest),
+                    });
+                }
             }
             Ok(vec![OtpEvent::Issued(OtpIssued {
                 otp_id: otp_id.clone(),
@@ -121,8 +135,8 @@ impl Aggregate for Otp {
                     failed: 0,
                     used: false,
                 });
-                self.issued_at.retain(|t| at.time - t < HOUR_MS);
-                self.issued_at.push(at.time);
+                self.issued_at.retain(|(t, _)| at.time - t < HOUR_MS);
+                self.issued_at.push((at.time, at.client));
             }
             OtpEvent::AttemptFailed(f) => {
                 if let Some(c) = self.current.as_mut().filter(|c| c.otp_id == f.otp_id) {
@@ -153,8 +167,19 @@ mod tests {
         })
     }
     fn state(given: &[(OtpEvent, i64)]) -> Otp {
+        state_from(given, 0)
+    }
+    /// The state after `given`, every event asked for by `client`.
+    fn state_from(given: &[(OtpEvent, i64)], client: u64) -> Otp {
         given.iter().fold(Otp::default(), |s, (e, t)| {
-            s.evolve(&Event::Otp(e.clone()), At { seq: 1, time: *t })
+            s.evolve(
+                &Event::Otp(e.clone()),
+                At {
+                    seq: 1,
+                    time: *t,
+                    client,
+                },
+            )
         })
     }
     fn verify(code: u8, now: i64) -> (OtpCommand, i64) {
@@ -220,14 +245,16 @@ mod tests {
     }
 
     #[test]
-    fn requests_are_throttled_per_email() {
-        let issue = |now| {
+    fn requests_are_throttled_per_email_and_client_and_per_email_at_ten_times_that() {
+        let issue_from = |client, now| {
             let command = OtpCommand::Issue {
                 otp_id: "n".into(),
                 code_hash: [0; 32],
+                client,
             };
             (command, now)
         };
+        let issue = |now| issue_from(0, now);
         let s = state(&[(issued("o1", 7), T0)]);
         assert_eq!(
             decide(&s, issue(T0 + 1_000)),
@@ -246,5 +273,20 @@ mod tests {
             Err(DomainError::RateLimited { .. })
         ));
         assert!(decide(&s, issue(T0 + HOUR_MS)).is_ok());
+        // Another client is not held up by the first one's quota, nor by
+        // its interval…
+        assert!(decide(&s, issue_from(2, later)).is_ok());
+        let s1 = state(&[(issued("o1", 7), T0)]);
+        assert!(decide(&s1, issue_from(2, T0 + 1_000)).is_ok());
+        // …until the address has had ten times the quota in the hour.
+        let fifty: Vec<_> = (0..50).map(|i| (issued("o", 1), T0 + i)).collect();
+        let s = state_from(&fifty, 3);
+        assert!(matches!(
+            decide(&s, issue_from(4, T0 + MIN_INTERVAL_MS)),
+            Err(DomainError::RateLimited { .. })
+        ));
+        let fortynine: Vec<_> = (0..49).map(|i| (issued("o", 1), T0 + i)).collect();
+        let s = state_from(&fortynine, 3);
+        assert!(decide(&s, issue_from(4, T0 + MIN_INTERVAL_MS)).is_ok());
     }
 }

@@ -42,6 +42,7 @@ pub fn fold<A: Aggregate>(state: A, seq: u64, msg: &EventMessage) -> A {
     let at = crate::domain::aggregate::At {
         seq,
         time: msg.meta.time,
+        client: crate::domain::lockout::client_key(msg.meta.request.ip.as_deref()),
     };
     msg.bodies().fold(state, |s, e| s.evolve(e, at))
 }
@@ -90,6 +91,12 @@ impl StateCache {
     /// Stores `state` as of the aggregate's last sequence `seq`, unless the
     /// tail may already have passed a later message of this aggregate that
     /// `state` lacks.
+    /// Drops what the cache holds for `subject` (its messages may have
+    /// expired: see `AggregateKind::expires`).
+    pub fn forget(&self, subject: &str) {
+        self.inner.lock().unwrap().entries.remove(subject);
+    }
+
     pub fn insert<A: Aggregate>(&self, subject: &str, seq: u64, state: A) {
         self.insert_any(subject, seq, Box::new(state));
     }

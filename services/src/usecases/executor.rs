@@ -321,7 +321,14 @@ impl Executor {
         if let (false, Some((seq, state))) = (fresh, cached.clone()) {
             return Ok((seq, state, true));
         }
-        let (mut seq, mut state) = cached.unwrap_or_default();
+        // Messages of an expiring aggregate may be gone from the log (their
+        // TTL passed): a reload starts over instead of from the cached copy.
+        let (mut seq, mut state) = if fresh && subject.kind.expires() {
+            self.cache.forget(&key);
+            Default::default()
+        } else {
+            cached.unwrap_or_default()
+        };
         for m in self
             .store
             .read_aggregate_from(subject, seq + 1)

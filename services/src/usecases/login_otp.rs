@@ -57,7 +57,11 @@ impl UseCase for RequestOtp {
         let otp_id = authd_events::new_id("o");
         let code_hash = otp_hash(&s.config.index_key, &env.tenant, &otp_id, &code);
         let otp_subject = subject(&env.tenant, AggregateKind::Otp, &claim.id)?;
-        let issue = OtpCommand::Issue { otp_id, code_hash };
+        let issue = OtpCommand::Issue {
+            otp_id,
+            code_hash,
+            client: Services::client(env),
+        };
         let d = s.x.run::<Otp>(env, &otp_subject, &issue).await?;
         if d.duplicate {
             // The first attempt stored another code's hash and mailed that code.

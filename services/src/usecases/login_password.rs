@@ -39,6 +39,7 @@ impl UseCase for LogInWithPassword {
             session_id: session.id.clone(),
             lockout_threshold: config.lockout_threshold,
             verification_required: config.email_verification_required,
+            client: Services::client(env),
         };
         let start = session.start(&customer_id, LoginMethod::Password);
         let mut checked = current.password_hash;
@@ -47,24 +48,25 @@ impl UseCase for LogInWithPassword {
                 .hasher
                 .verify(self.password.clone(), checked.clone())
                 .await?;
-            let done =
-                s.x.batch(env)
-                    .load::<Customer>(&customer)
-                    .create::<Session>(&session.subject)
-                    .decide(|tx| {
-                        let c = tx.state::<Customer>(&customer);
-                        if c.password_hash != checked {
-                            return Ok(Round::PasswordChanged(c.password_hash.clone()));
-                        }
-                        let locked_until = c.locked_until;
-                        let events = tx.decide::<Customer>(&customer, &record(matches))?;
-                        let answer = customer::login_outcome(&events, locked_until);
-                        if answer.is_ok() {
-                            tx.decide::<Session>(&session.subject, &start)?;
-                        }
-                        Ok(Round::Decided(answer))
-                    })
-                    .await?;
+            let done = s
+                .x
+                .batch(env)
+                .load::<Customer>(&customer)
+                .create::<Session>(&session.subject)
+                .decide(|tx| {
+                    let c = tx.state::<Customer>(&customer);
+                    if c.password_hash != checked {
+                        return Ok(Round::PasswordChanged(c.password_hash.clone()));
+                    }
+                    let locked_until = c.locked_for(Services::client(env), tx.now()).unwrap_or(0);
+                    let events = tx.decide::<Customer>(&customer, &record(matches))?;
+                    let answer = customer::login_outcome(&events, locked_until);
+                    if answer.is_ok() {
+                        tx.decide::<Session>(&session.subject, &start)?;
+                    }
+                    Ok(Round::Decided(answer))
+                })
+                .await?;
             match &done.value {
                 Round::PasswordChanged(hash) => checked = hash.clone(),
                 Round::Decided(_) => break done,
@@ -120,9 +122,16 @@ async fn unknown_email(
     s.hasher.verify_dummy(password).await?;
     let attempts = subject(&env.tenant, AggregateKind::LoginAttempts, &claim.id)?;
     let mut answer = DomainError::InvalidCredentials;
+    let client = Services::client(env);
     s.x.decide(env, &attempts, |a: &LoginAttempts, now| {
-        answer = login_attempts::answer(a, now);
-        a.decide(&AttemptCommand::RecordFailure { lockout_threshold }, now)
+        answer = login_attempts::answer(a, client, now);
+        a.decide(
+            &AttemptCommand::RecordFailure {
+                lockout_threshold,
+                client,
+            },
+            now,
+        )
     })
     .await?;
     Err(answer.into())

@@ -116,6 +116,11 @@ impl Services {
         self.x.now()
     }
 
+    /// Who sent the command, as the lockout counts clients.
+    fn client(env: &CommandEnvelope) -> u64 {
+        crate::domain::lockout::client_key(env.request.ip.as_deref())
+    }
+
     /// The project of the command, which must exist.
     async fn project(&self, tenant: &str) -> Result<Project, CommandError> {
         let subject = subject(tenant, AggregateKind::Project, tenant)?;

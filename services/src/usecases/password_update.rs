@@ -41,6 +41,7 @@ impl UseCase for UpdatePassword {
                 new_password_hash,
                 keep_session: keep_session.clone(),
                 lockout_threshold: project.config.lockout_threshold,
+                client: Services::client(env),
             };
             let mut round = Round::Decided(());
             let d =
@@ -50,7 +51,7 @@ impl UseCase for UpdatePassword {
                         return Ok(vec![]);
                     }
                     round = Round::Decided(());
-                    locked_until = c.locked_until;
+                    locked_until = c.locked_for(Services::client(env), now).unwrap_or(0);
                     c.decide(&update, now)
                 })
                 .await?;
