@@ -52,6 +52,8 @@ pub struct Config {
     /// `<data-dir>/operator.key` when none is given. Without one, projects
     /// are created only by `authd admin`.
     pub operator_key_file: Option<PathBuf>,
+    /// Credentials and TLS for NATS.
+    pub nats: NatsOptions,
     /// How long failed logins for unknown addresses and one-time-code
     /// messages stay in the log (`None`: forever).
     pub anonymous_event_ttl: Option<Duration>,
@@ -80,6 +82,7 @@ impl Config {
             audit_index: true,
             admin_listen: None,
             operator_key_file: None,
+            nats: NatsOptions::default(),
             anonymous_event_ttl: Some(authd_events::store::DEFAULT_ANONYMOUS_TTL),
             clock: Default::default(),
         }
@@ -124,9 +127,60 @@ pub struct Nats {
 }
 
 /// Connects to NATS, reconnecting forever in the background once connected.
+/// How authd proves itself to NATS and checks the broker (besides a
+/// `user:password@` in the URL).
+#[derive(Debug, Clone, Default)]
+pub struct NatsOptions {
+    /// A `.creds` file (user JWT and nkey seed).
+    pub creds_file: Option<PathBuf>,
+    /// A file holding an nkey seed (`SU…`).
+    pub nkey_file: Option<PathBuf>,
+    pub token: Option<String>,
+    /// Trust this CA (PEM) for the broker's certificate; implies TLS.
+    pub tls_ca: Option<PathBuf>,
+    /// A client certificate and key (PEM) for mutual TLS.
+    pub tls_cert: Option<(PathBuf, PathBuf)>,
+    pub require_tls: bool,
+}
+
 pub async fn connect(url: &str) -> anyhow::Result<Nats> {
+    connect_with(url, &NatsOptions::default()).await
+}
+
+/// Connects with credentials from the URL or `options`, and TLS as asked.
+/// Errors never repeat the URL's password.
+pub async fn connect_with(url: &str, options: &NatsOptions) -> anyhow::Result<Nats> {
+    let (url, from_url) = authd_events::nats_url::split_credentials(url);
+    let url = url.as_str();
+    let mut connect = async_nats::ConnectOptions::new();
+    if let Some((user, password)) = from_url {
+        connect = connect.user_and_password(user, password);
+    }
+    if let Some(token) = &options.token {
+        connect = connect.token(token.clone());
+    }
+    if let Some(path) = &options.nkey_file {
+        let seed = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        connect = connect.nkey(seed.trim().to_string());
+    }
+    if let Some(path) = &options.creds_file {
+        connect = connect
+            .credentials_file(path)
+            .await
+            .with_context(|| format!("cannot read NATS credentials {}", path.display()))?;
+    }
+    if let Some(ca) = &options.tls_ca {
+        connect = connect.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    if let Some((cert, key)) = &options.tls_cert {
+        connect = connect.add_client_certificate(cert.clone(), key.clone());
+    }
+    if options.require_tls {
+        connect = connect.require_tls(true);
+    }
     let (tx, reconnects) = tokio::sync::watch::channel(0u64);
-    let client = async_nats::ConnectOptions::new()
+    let client = connect
         .name("authd")
         .event_callback(move |event| {
             let tx = tx.clone();
@@ -171,6 +225,25 @@ pub async fn open_store_with(nats: &Nats, config: StoreConfig) -> anyhow::Result
         }
     }
     anyhow::bail!("JetStream is unavailable: {}", last.unwrap_or_default())
+}
+
+/// The user `authd dev`'s own nats-server admits.
+pub const DEV_NATS_USER: &str = "authd";
+
+/// The password of `authd dev`'s nats-server: made once, kept (0600) in
+/// `<data-dir>/nats.password`.
+pub fn dev_nats_password(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("nats.password");
+    if !path.exists() {
+        use rand::RngCore;
+        let mut bytes = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        authd_services::tokens::write_private(&path, hex::encode(bytes).as_bytes())?;
+    }
+    Ok(std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .trim()
+        .to_string())
 }
 
 /// The operator key in `path`, made (mode 0600) when the file is missing.
@@ -458,6 +531,10 @@ pub async fn ensure_dev_project(
             gateway.addr
         ),
     };
-    std::fs::write(&path, serde_json::to_string_pretty(&keys)?)?;
+    // It holds the admin and operator keys and the broker's password.
+    authd_services::tokens::replace_private(
+        &path,
+        serde_json::to_string_pretty(&keys)?.as_bytes(),
+    )?;
     Ok(keys)
 }

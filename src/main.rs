@@ -129,6 +129,28 @@ struct Common {
     /// messages stay in the event log (anyone can add them); 0 keeps them forever.
     #[arg(long, env = "AUTHD_ANONYMOUS_EVENT_TTL_DAYS", default_value_t = 30)]
     anonymous_event_ttl_days: u64,
+    /// NATS credentials file (`.creds`: user JWT and nkey seed). A
+    /// `user:password@` in the NATS URL works too.
+    #[arg(long, env = "AUTHD_NATS_CREDS")]
+    nats_creds: Option<PathBuf>,
+    /// File holding an nkey seed to authenticate to NATS with.
+    #[arg(long, env = "AUTHD_NATS_NKEY_FILE")]
+    nats_nkey_file: Option<PathBuf>,
+    /// Token to authenticate to NATS with.
+    #[arg(long, env = "AUTHD_NATS_TOKEN", hide_env_values = true)]
+    nats_token: Option<String>,
+    /// PEM CA that signed the broker's certificate (turns TLS on).
+    #[arg(long, env = "AUTHD_NATS_TLS_CA")]
+    nats_tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS with the broker.
+    #[arg(long, env = "AUTHD_NATS_TLS_CERT", requires = "nats_tls_key")]
+    nats_tls_cert: Option<PathBuf>,
+    /// Key of --nats-tls-cert.
+    #[arg(long, env = "AUTHD_NATS_TLS_KEY", requires = "nats_tls_cert")]
+    nats_tls_key: Option<PathBuf>,
+    /// Refuse a broker that does not speak TLS.
+    #[arg(long, env = "AUTHD_NATS_REQUIRE_TLS")]
+    nats_require_tls: bool,
     /// Answer GraphQL introspection outside dev (it is always on in `authd dev`).
     #[arg(long, env = "AUTHD_INTROSPECTION")]
     introspection: bool,
@@ -226,6 +248,17 @@ fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Result<Config
     c.limits.introspection = common.introspection;
     c.admin_listen = common.admin_listen;
     c.operator_key_file = common.operator_key_file.clone();
+    c.nats = app::NatsOptions {
+        creds_file: common.nats_creds.clone(),
+        nkey_file: common.nats_nkey_file.clone(),
+        token: common.nats_token.clone(),
+        tls_ca: common.nats_tls_ca.clone(),
+        tls_cert: common
+            .nats_tls_cert
+            .clone()
+            .zip(common.nats_tls_key.clone()),
+        require_tls: common.nats_require_tls,
+    };
     c.anonymous_event_ttl = (common.anonymous_event_ttl_days > 0)
         .then(|| Duration::from_secs(common.anonymous_event_ttl_days.saturating_mul(86_400)));
     c.limits.trusted_proxies = common.trusted_proxies.clone();
@@ -277,7 +310,7 @@ async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     shutdown_on_signal(shutdown.clone());
     let keys = app::Keys::load(&config)?;
-    let nats = app::connect(&config.nats_url).await?;
+    let nats = app::connect_with(&config.nats_url, &config.nats).await?;
     let store = app::open_store_with(&nats, config.store_config()).await?;
     let client = nats.client.clone();
     let services_task = services.then(|| {
@@ -374,9 +407,22 @@ async fn main() -> anyhow::Result<()> {
                         .and_then(|p| p.trim().parse().ok())
                         .filter(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok());
                     let binary = authd::nats_server::locate(args.nats_server.as_deref())?;
-                    let server = NatsServer::start_binary(binary, &data_dir.join("nats"), port)?;
+                    // The broker admits only authd: a password made once,
+                    // kept (0600) in the data dir, and in dev-keys.json's natsUrl.
+                    let password = app::dev_nats_password(&data_dir)?;
+                    let server = NatsServer::start_authenticated(
+                        binary,
+                        &data_dir.join("nats"),
+                        port,
+                        app::DEV_NATS_USER,
+                        &password,
+                    )?;
                     std::fs::write(&port_file, server.port().to_string())?;
-                    let url = server.url();
+                    let url = format!(
+                        "nats://{}:{password}@127.0.0.1:{}",
+                        app::DEV_NATS_USER,
+                        server.port()
+                    );
                     (Some(server), url)
                 }
             };

@@ -25,6 +25,8 @@ pub struct NatsServer {
     child: Option<Child>,
     port: u16,
     store_dir: PathBuf,
+    /// A configuration file (`-c`): users and permissions, say.
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,21 +111,57 @@ impl NatsServer {
         store_dir: &Path,
         port: Option<u16>,
     ) -> Result<Self, NatsServerError> {
+        Self::start_configured(binary, store_dir, port, None)
+    }
+
+    /// `start_binary` with a configuration file (`-c`); the port, address
+    /// and store given here win over the file's.
+    pub fn start_configured(
+        binary: PathBuf,
+        store_dir: &Path,
+        port: Option<u16>,
+        config: Option<PathBuf>,
+    ) -> Result<Self, NatsServerError> {
         std::fs::create_dir_all(store_dir).map_err(|e| NatsServerError::Start(e.to_string()))?;
         let mut server = Self {
             binary,
             child: None,
             port: port.unwrap_or_else(free_port),
             store_dir: store_dir.to_path_buf(),
+            config,
         };
         server.spawn()?;
         Ok(server)
     }
 
+    /// `start_binary` requiring user `user` with `password` of every
+    /// client (anonymous ones are refused); the configuration is written,
+    /// mode 0600, beside the store.
+    pub fn start_authenticated(
+        binary: PathBuf,
+        store_dir: &Path,
+        port: Option<u16>,
+        user: &str,
+        password: &str,
+    ) -> Result<Self, NatsServerError> {
+        std::fs::create_dir_all(store_dir).map_err(|e| NatsServerError::Start(e.to_string()))?;
+        let path = store_dir.join("auth.conf");
+        let conf = format!(
+            "authorization {{\n  users = [ {{ user: {user:?}, password: {password:?} }} ]\n}}\n"
+        );
+        authd_services::tokens::replace_private(&path, conf.as_bytes())
+            .map_err(|e| NatsServerError::Start(format!("cannot write {}: {e}", path.display())))?;
+        Self::start_configured(binary, store_dir, port, Some(path))
+    }
+
     fn spawn(&mut self) -> Result<(), NatsServerError> {
         let log = std::fs::File::create(self.store_dir.join("nats-server.log"))
             .map_err(|e| NatsServerError::Start(e.to_string()))?;
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if let Some(config) = &self.config {
+            command.arg("-c").arg(config);
+        }
+        let child = command
             .args([
                 "-js",
                 "-a",

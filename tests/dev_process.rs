@@ -124,7 +124,21 @@ async fn authd_dev_starts_restarts_and_keeps_everything() {
     assert_eq!(keys["graphqlUrl"], format!("{base}/graphql/public"));
     let nats_url = keys["natsUrl"].as_str().unwrap().to_string();
     let nats_port: u16 = nats_url.rsplit(':').next().unwrap().parse().unwrap();
-    assert!(nats_url.starts_with("nats://127.0.0.1:") && port_open(nats_port));
+    assert!(
+        nats_url.starts_with("nats://authd:") && port_open(nats_port),
+        "{nats_url}"
+    );
+    // The broker admits authd's user only: an anonymous client is refused,
+    // the URL of dev-keys.json (with its password) gets in.
+    let anonymous = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(5))
+        .connect(format!("nats://127.0.0.1:{nats_port}"))
+        .await;
+    assert!(anonymous.is_err(), "an anonymous client got in");
+    let admitted = authd::app::connect(&nats_url).await.unwrap();
+    admitted.client.flush().await.unwrap();
+    let password = std::fs::read_to_string(data.join("nats.password")).unwrap();
+    assert!(nats_url.contains(password.trim()));
     let url = keys["graphqlUrl"].as_str().unwrap().to_string();
 
     // GraphiQL in dev.
@@ -192,7 +206,7 @@ async fn authd_dev_starts_restarts_and_keeps_everything() {
         json!({ "email": "ann@example.com", "password": "correct horse battery staple" })).await;
     assert_eq!(login["data"]["customerLogin"]["success"], true, "{login}");
     // Hashed with the default, strong argon2id parameters.
-    let client = async_nats::connect(&nats_url).await.unwrap();
+    let client = authd::app::connect(&nats_url).await.unwrap().client;
     let stream = async_nats::jetstream::new(client)
         .get_stream("AUTH_EVENTS")
         .await

@@ -342,8 +342,15 @@ async fn register_and_login(dev: &Dev, email: &str) -> anyhow::Result<(String, S
 
 /// Publishes `customers` synthetic customers, each with a session, straight
 /// to the event stream (bypassing argon2: this is about the read side).
+/// A NATS client for `url`, with the credentials it carries (`authd dev`'s
+/// broker admits only its own user).
+async fn connect(url: &str) -> anyhow::Result<async_nats::Client> {
+    let (url, options) = authd_events::nats_url::connect_options(url);
+    Ok(options.connect(url).await?)
+}
+
 async fn publish_synthetic(nats_url: &str, tenant: &str, customers: u64) -> anyhow::Result<()> {
-    let client = async_nats::connect(nats_url).await?;
+    let client = connect(nats_url).await?;
     let js = async_nats::jetstream::new(client);
     let mut acks = futures::stream::FuturesUnordered::new();
     for i in 0..customers {
@@ -412,7 +419,7 @@ fn checkpoint(db: &Path) -> u64 {
 }
 
 async fn stream_last(nats_url: &str) -> anyhow::Result<u64> {
-    let js = async_nats::jetstream::new(async_nats::connect(nats_url).await?);
+    let js = async_nats::jetstream::new(connect(nats_url).await?);
     let mut stream = js.get_stream("AUTH_EVENTS").await?;
     Ok(stream.info().await?.state.last_sequence)
 }
@@ -791,7 +798,7 @@ async fn sample_lag(
     db: PathBuf,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<Vec<Duration>> {
-    let js = async_nats::jetstream::new(async_nats::connect(&nats_url).await?);
+    let js = async_nats::jetstream::new(connect(&nats_url).await?);
     let stream = js.get_stream("AUTH_EVENTS").await?;
     let consumer = stream
         .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {

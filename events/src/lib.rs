@@ -4,6 +4,7 @@
 pub mod envelope;
 pub mod event;
 pub mod keyed_hash;
+pub mod nats_url;
 pub mod personal;
 pub mod store;
 pub mod subject;

@@ -126,6 +126,24 @@ impl SigningKeys {
 /// instances starting at once on a shared directory all end up reading the
 /// one file that won, never a half-written one.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = private_temp(path, bytes)?;
+    // A hard link never replaces an existing file: the first writer wins.
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    }
+}
+
+/// Writes a secret file (mode 0600), replacing what is there, atomically.
+pub fn replace_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = private_temp(path, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// A new file (mode 0600) beside `path` holding `bytes`, synced.
+fn private_temp(path: &Path, bytes: &[u8]) -> std::io::Result<std::path::PathBuf> {
     use std::io::Write;
     let dir = path
         .parent()
@@ -144,13 +162,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = opts.open(&tmp)?;
     file.write_all(bytes)?;
     file.sync_all()?;
-    // A hard link never replaces an existing file: the first writer wins.
-    let linked = std::fs::hard_link(&tmp, path);
-    let _ = std::fs::remove_file(&tmp);
-    match linked {
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        other => other,
-    }
+    Ok(tmp)
 }
 
 /// Checks access tokens against the public keys it knows, by `kid`.
