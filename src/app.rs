@@ -141,6 +141,9 @@ pub struct NatsOptions {
     /// A client certificate and key (PEM) for mutual TLS.
     pub tls_cert: Option<(PathBuf, PathBuf)>,
     pub require_tls: bool,
+    /// Reply subjects under this prefix instead of `_INBOX` (so a role's
+    /// permissions can keep it off other roles' replies).
+    pub inbox_prefix: Option<String>,
 }
 
 pub async fn connect(url: &str) -> anyhow::Result<Nats> {
@@ -178,6 +181,9 @@ pub async fn connect_with(url: &str, options: &NatsOptions) -> anyhow::Result<Na
     }
     if options.require_tls {
         connect = connect.require_tls(true);
+    }
+    if let Some(prefix) = &options.inbox_prefix {
+        connect = connect.custom_inbox_prefix(prefix.clone());
     }
     let (tx, reconnects) = tokio::sync::watch::channel(0u64);
     let client = connect

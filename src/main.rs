@@ -148,6 +148,10 @@ struct Common {
     /// Key of --nats-tls-cert.
     #[arg(long, env = "AUTHD_NATS_TLS_KEY", requires = "nats_tls_cert")]
     nats_tls_key: Option<PathBuf>,
+    /// Reply subjects under this prefix instead of `_INBOX` (see
+    /// deploy/nats-roles.conf: the mailer's permissions keep it off `_INBOX`).
+    #[arg(long, env = "AUTHD_NATS_INBOX_PREFIX")]
+    nats_inbox_prefix: Option<String>,
     /// Refuse a broker that does not speak TLS.
     #[arg(long, env = "AUTHD_NATS_REQUIRE_TLS")]
     nats_require_tls: bool,
@@ -258,6 +262,7 @@ fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Result<Config
             .clone()
             .zip(common.nats_tls_key.clone()),
         require_tls: common.nats_require_tls,
+        inbox_prefix: common.nats_inbox_prefix.clone(),
     };
     c.anonymous_event_ttl = (common.anonymous_event_ttl_days > 0)
         .then(|| Duration::from_secs(common.anonymous_event_ttl_days.saturating_mul(86_400)));

@@ -297,3 +297,180 @@ fn authd_dev_with_a_missing_or_old_nats_server_says_what_to_install() {
         "{stderr}"
     );
 }
+
+/// `deploy/nats-roles.conf`'s URL for `user` (its example passwords).
+fn role_url(nats: &NatsServer, user: &str) -> String {
+    format!("nats://{user}:{user}-change-me@127.0.0.1:{}", nats.port())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_per_role_nats_users_run_the_stack_and_fence_each_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nats-roles.conf");
+    let nats = NatsServer::start_configured(
+        authd::nats_server::locate(None).unwrap(),
+        &dir.path().join("nats"),
+        None,
+        Some(conf),
+    )
+    .unwrap();
+    let keys = dir.path().join("keys");
+    // Services first: they create the streams the others may only read.
+    let _services = role(
+        &["services", "--nats-url", &role_url(&nats, "services")],
+        &dir.path().join("s"),
+        &keys,
+    );
+    let operator = authd::app::connect(&role_url(&nats, "operator"))
+        .await
+        .unwrap();
+    let bus = authd_services::CommandBus::new(operator.client.clone(), Duration::from_secs(5));
+    let create = CommandEnvelope {
+        command_id: authd_events::new_id("cmd"),
+        tenant: authd_events::new_id("p"),
+        actor: authd_events::Actor::Operator,
+        request: Default::default(),
+        command: Cmd::CreateProject(CreateProject {
+            name: "Shop".into(),
+            public_key: None,
+            secret_key: None,
+        }),
+    };
+    let created = send_until_served(&bus, &create).await.unwrap();
+    let k: authd_services::commands::ProjectKeys =
+        authd_services::commands::decode(&created.outcome).unwrap();
+    let port = free_port();
+    let _gateway = role(
+        &[
+            "gateway",
+            "--nats-url",
+            &role_url(&nats, "gateway"),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+        &dir.path().join("g"),
+        &keys,
+    );
+    let mailer_dir = dir.path().join("m");
+    let _mailer = role(
+        &[
+            "mailer",
+            "--nats-url",
+            &role_url(&nats, "mailer"),
+            "--nats-inbox-prefix",
+            "_INBOX_mailer",
+        ],
+        &mailer_dir,
+        &keys,
+    );
+    let logs = || {
+        ["g.log", "m.log", "s.log"]
+            .iter()
+            .map(|f| {
+                let text = std::fs::read_to_string(dir.path().join(f)).unwrap_or_default();
+                format!("--- {f}\n{text}")
+            })
+            .collect::<String>()
+    };
+    // The whole flow works under those permissions: register, sign in,
+    // and a reset mail delivered by the mailer.
+    let http = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..300 {
+        let health = http
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await;
+        if health.is_ok_and(|r| r.status() == 200) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the gateway never became healthy\n{}", logs());
+    let mut registered = Value::Null;
+    for _ in 0..300 {
+        registered = gql(&http, port, &k.public_key, None,
+            "mutation { customerRegister(email: \"ann@example.com\", password: \"correct horse battery\") { success } }",
+            json!({})).await;
+        if registered["data"]["customerRegister"]["success"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        registered["data"]["customerRegister"]["success"],
+        true,
+        "{registered}\n{}",
+        logs()
+    );
+    let login = gql(&http, port, &k.public_key, None,
+        "mutation { customerLogin(email: \"ann@example.com\", password: \"correct horse battery\") { success } }",
+        json!({})).await;
+    assert_eq!(login["data"]["customerLogin"]["success"], true, "{login}");
+    let reset = gql(
+        &http,
+        port,
+        &k.public_key,
+        None,
+        "mutation { customerRequestPasswordReset(email: \"ann@example.com\") { success } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        reset["data"]["customerRequestPasswordReset"]["success"], true,
+        "{reset}"
+    );
+    let outbox = mailer_dir.join("outbox");
+    let mut delivered = false;
+    for _ in 0..300 {
+        if std::fs::read_dir(&outbox).is_ok_and(|mut d| d.next().is_some()) {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(delivered, "the mailer delivered nothing\n{}", logs());
+
+    // The fences. No anonymous client.
+    let anonymous = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(5))
+        .connect(format!("nats://127.0.0.1:{}", nats.port()))
+        .await;
+    assert!(anonymous.is_err(), "an anonymous client got in");
+    // A gateway cannot append an event.
+    let gateway = authd::app::connect(&role_url(&nats, "gateway"))
+        .await
+        .unwrap();
+    let mut js = async_nats::jetstream::new(gateway.client.clone());
+    js.set_timeout(Duration::from_secs(2));
+    let forged = async {
+        js.publish(
+            format!("authd.evt.{}.customer.c_forged", create.tenant),
+            "x".into(),
+        )
+        .await?
+        .await
+    };
+    assert!(forged.await.is_err(), "the gateway appended an event");
+    // The mailer cannot send a command (nor read replies: its inbox differs).
+    let mailer = authd::app::connect(&role_url(&nats, "mailer"))
+        .await
+        .unwrap();
+    let mailer_bus = authd_services::CommandBus::new(mailer.client.clone(), Duration::from_secs(2));
+    let sneaky = CommandEnvelope {
+        command_id: authd_events::new_id("cmd"),
+        tenant: create.tenant.clone(),
+        actor: authd_events::Actor::Operator,
+        request: Default::default(),
+        command: Cmd::CreateProject(CreateProject {
+            name: "Mine".into(),
+            public_key: None,
+            secret_key: None,
+        }),
+    };
+    assert!(
+        mailer_bus.send_envelope(&sneaky).await.is_err(),
+        "the mailer sent a command"
+    );
+}
