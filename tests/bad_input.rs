@@ -183,6 +183,9 @@ async fn bad_access_tokens_are_unauthenticated() {
     expired["exp"] = json!(now - 1800);
     let mut other_project = claims.clone();
     other_project["pid"] = json!("p_other");
+    // Signed by us, for this project's `pid`, but for another audience.
+    let mut other_audience = claims.clone();
+    other_audience["aud"] = json!("p_other");
 
     let cases: Vec<(&str, String)> = vec![
         (
@@ -206,6 +209,10 @@ async fn bad_access_tokens_are_unauthenticated() {
         (
             "another project",
             sign_with(&env.keys.signing, other_project),
+        ),
+        (
+            "another audience",
+            sign_with(&env.keys.signing, other_audience),
         ),
         ("another key", sign_with(&other_key, claims.clone())),
         ("garbage", "not.a.jwt".into()),

@@ -368,11 +368,17 @@ async fn health_and_jwks() {
         Some(jsonwebtoken::jwk::KeyAlgorithm::EdDSA)
     );
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    // A resource server checks the audience: the token is for this project.
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
-    validation.validate_aud = false;
+    validation.set_audience(&[env.project_id.as_str()]);
+    validation.set_issuer(&["authd"]);
     let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
         .unwrap()
         .claims;
+    assert_eq!(claims["aud"], env.project_id.as_str());
+    let mut elsewhere = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    elsewhere.set_audience(&["p_another_project"]);
+    assert!(jsonwebtoken::decode::<Value>(token, &key, &elsewhere).is_err());
     assert_eq!(claims["sub"], reg["user"]["id"]);
     assert_eq!(claims["pid"], env.project_id.as_str());
     let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();

@@ -47,7 +47,7 @@ impl Bearer {
             return Bearer::Invalid("the Authorization header must be `Bearer <access token>`");
         };
         match state.verifier.verify(token.trim()) {
-            Ok(c) if c.pid == project_id => Bearer::Valid(c),
+            Ok(c) if c.aud == project_id && c.pid == project_id => Bearer::Valid(c),
             Ok(_) => Bearer::Invalid("the access token belongs to another project"),
             Err(TokenError::Expired) => Bearer::Invalid("the access token has expired"),
             Err(_) => Bearer::Invalid("the access token is invalid"),

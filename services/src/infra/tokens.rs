@@ -18,6 +18,10 @@ pub const ISSUER: &str = "authd";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
     pub iss: String,
+    /// The project the token is for (its id, as `pid`): a resource server
+    /// checks it is its own, and the gateway refuses a token of another
+    /// project.
+    pub aud: String,
     /// Customer id.
     pub sub: String,
     /// Session id.
@@ -196,7 +200,7 @@ impl TokenVerifier {
     pub fn new(keys: Vec<(String, [u8; 32])>) -> Self {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
         validation.leeway = 5;
         validation.validate_aud = false;
         let keys = keys
@@ -316,6 +320,7 @@ mod tests {
     fn claims(exp: i64) -> AccessClaims {
         AccessClaims {
             iss: ISSUER.into(),
+            aud: "p_1".into(),
             sub: "c_1".into(),
             sid: "s_1".into(),
             pid: "p_1".into(),

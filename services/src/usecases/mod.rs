@@ -187,6 +187,7 @@ impl Services {
         let exp = now + self.config.access_token_ttl.as_secs() as i64;
         let access_token = self.keys.sign(&AccessClaims {
             iss: tokens::ISSUER.into(),
+            aud: tenant.into(),
             sub: customer_id.into(),
             sid: session_id.into(),
             pid: tenant.into(),
