@@ -462,3 +462,38 @@ async fn an_attacker_locks_out_only_themselves_not_the_owner() {
     let r = from_client(&env, owner, request).await;
     assert_eq!(r["data"]["customerRequestOTP"]["success"], true, "{r}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reset_for_an_unknown_address_does_the_work_of_a_known_one() {
+    let env = TestEnv::start_with_mail().await;
+    env.register("ann@example.com", PASSWORD).await;
+    let request = "mutation R($email: String!) { customerRequestPasswordReset(email: $email) { success message } }";
+    // Each address: the first request records one fact, the second (too
+    // soon) records nothing, and all four answers are the same.
+    let mut answers = Vec::new();
+    for email in ["ann@example.com", "nobody@example.com"] {
+        let before = env.last_seq().await;
+        answers.push(env.gql(request, json!({ "email": email })).await);
+        let first = env.last_seq().await;
+        assert_eq!(first, before + 1, "{email}: one message");
+        let js = async_nats::jetstream::new(env.client.clone());
+        let stream = js.get_stream("AUTH_EVENTS").await.unwrap();
+        let m = stream.get_raw_message(first).await.unwrap();
+        let types = m
+            .headers
+            .get("Authd-Event-Types")
+            .map(|v| v.as_str().to_string())
+            .unwrap_or_default();
+        let expected = if email.starts_with("ann") {
+            "customer.password_reset.requested"
+        } else {
+            "login.reset_requested.unknown_email"
+        };
+        assert!(types.contains(expected), "{email}: {types}");
+        answers.push(env.gql(request, json!({ "email": email })).await);
+        assert_eq!(env.last_seq().await, first, "{email}: throttled alike");
+    }
+    for a in &answers {
+        assert_eq!(a, &answers[0], "{a}");
+    }
+}

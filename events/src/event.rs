@@ -63,6 +63,7 @@ impl Event {
                 LoginAttemptEvent::FailedForUnknownEmail(_) => "login.failed.unknown_email",
                 LoginAttemptEvent::Locked(_) => "login.locked",
                 LoginAttemptEvent::ClientLocked(_) => "login.client.locked",
+                LoginAttemptEvent::ResetRequested(_) => "login.reset_requested.unknown_email",
             },
             Event::Otp(e) => match e {
                 OtpEvent::Issued(_) => "otp.issued",
@@ -362,12 +363,19 @@ pub enum LoginAttemptEvent {
     /// about whether an account exists.
     Locked(CustomerLocked), // 1
     ClientLocked(ClientLocked),                        // 2
+    /// A reset link was asked for the address (none is mailed: there is no
+    /// account); recorded and throttled as for a customer, so both cost
+    /// the same.
+    ResetRequested(ResetRequestedForUnknownEmail), // 3
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginFailedForUnknownEmail {
     pub method: LoginMethod,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetRequestedForUnknownEmail {}
 
 // ---- one-time codes, one aggregate per (project, email hash) -------------------
 

@@ -327,7 +327,13 @@ const HOUR_MS: i64 = 3_600_000;
 /// Whether a reset link was mailed too recently: at most one per
 /// `otp::MIN_INTERVAL_MS` and `otp::MAX_PER_HOUR` an hour, as codes.
 fn reset_throttled(s: &Customer, now: i64) -> bool {
-    let recent = s.reset_requested_at.iter().filter(|t| now - **t < HOUR_MS);
+    reset_throttled_after(&s.reset_requested_at, now)
+}
+
+/// `reset_throttled` for any record of request times (unknown addresses
+/// are throttled alike).
+pub fn reset_throttled_after(requested_at: &[i64], now: i64) -> bool {
+    let recent = requested_at.iter().filter(|t| now - **t < HOUR_MS);
     recent
         .clone()
         .any(|t| now - t < super::otp::MIN_INTERVAL_MS)

@@ -4,7 +4,7 @@
 
 use authd_events::{
     AggregateKind, ClientLocked, CustomerLocked, Event, LoginAttemptEvent,
-    LoginFailedForUnknownEmail, LoginMethod,
+    LoginFailedForUnknownEmail, LoginMethod, ResetRequestedForUnknownEmail,
 };
 
 use super::{
@@ -19,6 +19,8 @@ pub struct LoginAttempts {
     pub locks: u32,
     pub locked_until: i64,
     pub clients: ClientLocks,
+    /// When reset links were asked for, within the last hour or so.
+    pub reset_requested_at: Vec<i64>,
 }
 
 impl LoginAttempts {
@@ -36,6 +38,9 @@ pub enum AttemptCommand {
     /// A password login for the address failed (every one does: there is
     /// no account), from `client`.
     RecordFailure { lockout_threshold: u32, client: u64 },
+    /// A reset link was asked for the address: recorded unless throttled,
+    /// exactly as for a customer.
+    RequestReset,
 }
 
 /// Records a failed attempt and the locks it may trigger, per client and
@@ -82,11 +87,20 @@ impl Aggregate for LoginAttempts {
         command: &AttemptCommand,
         now: i64,
     ) -> Result<Vec<LoginAttemptEvent>, DomainError> {
-        let AttemptCommand::RecordFailure {
-            lockout_threshold,
-            client,
-        } = command;
-        Ok(decide(self, now, *lockout_threshold, *client))
+        match command {
+            AttemptCommand::RecordFailure {
+                lockout_threshold,
+                client,
+            } => Ok(decide(self, now, *lockout_threshold, *client)),
+            AttemptCommand::RequestReset
+                if super::customer::reset_throttled_after(&self.reset_requested_at, now) =>
+            {
+                Ok(vec![])
+            }
+            AttemptCommand::RequestReset => Ok(vec![LoginAttemptEvent::ResetRequested(
+                ResetRequestedForUnknownEmail {},
+            )]),
+        }
     }
 
     fn wrap(event: LoginAttemptEvent) -> Event {
@@ -112,6 +126,10 @@ impl Aggregate for LoginAttempts {
                 self.failed = 0;
             }
             LoginAttemptEvent::ClientLocked(l) => self.clients.locked(at.client, l.until),
+            LoginAttemptEvent::ResetRequested(_) => {
+                self.reset_requested_at.retain(|t| at.time - t < 3_600_000);
+                self.reset_requested_at.push(at.time);
+            }
         }
         self
     }
@@ -192,5 +210,25 @@ mod tests {
             DomainError::AccountLocked { until: T0 + 10 }
         );
         assert_eq!(answer(&locked, 9, T0 + 10), DomainError::InvalidCredentials);
+    }
+
+    #[test]
+    fn reset_requests_for_an_unknown_address_are_throttled_like_a_customers() {
+        let s = LoginAttempts::default();
+        let requested = LoginAttemptEvent::ResetRequested(ResetRequestedForUnknownEmail {});
+        assert_eq!(
+            s.decide(&AttemptCommand::RequestReset, T0),
+            Ok(vec![requested.clone()])
+        );
+        let s = state(&[requested], T0, 0);
+        assert_eq!(
+            s.decide(&AttemptCommand::RequestReset, T0 + 1_000),
+            Ok(vec![])
+        );
+        assert_eq!(
+            s.decide(&AttemptCommand::RequestReset, T0 + 30_000)
+                .map(|e| e.len()),
+            Ok(1)
+        );
     }
 }

@@ -11,6 +11,7 @@ use crate::{
     commands::{Accepted, CommandEnvelope, Done, RequestPasswordReset, ResetPassword, Sent},
     domain::aggregate::Aggregate,
     domain::customer::{Customer, CustomerCommand},
+    domain::login_attempts::{AttemptCommand, LoginAttempts},
     error::{CommandError, DomainError},
     infra::{mail::MailKind, password},
 };
@@ -33,7 +34,7 @@ impl UseCase for RequestPasswordReset {
             outcome: Accepted { expires_at: None },
         };
         let Some((customer, _)) = s.owner_of(&env.tenant, &claim).await? else {
-            return Ok(accepted);
+            return unknown_address(s, env, &claim.id, accepted).await;
         };
         let (token, token_hash) = link_token(&customer.id);
         let request = |token_hash: SecretHash, expires_at| CustomerCommand::RequestPasswordReset {
@@ -67,6 +68,31 @@ impl UseCase for RequestPasswordReset {
             ..accepted
         })
     }
+}
+
+/// A reset asked for an address without an account does the work a known
+/// one does (a throttled append, a round trip to the mail queue) and answers
+/// the same, so neither the answer nor its time tells the two apart.
+async fn unknown_address(
+    s: &Services,
+    env: &CommandEnvelope,
+    claim_id: &str,
+    accepted: Sent<Accepted>,
+) -> Result<Sent<Accepted>, CommandError> {
+    let attempts = subject(&env.tenant, AggregateKind::LoginAttempts, claim_id)?;
+    let d =
+        s.x.run::<LoginAttempts>(env, &attempts, &AttemptCommand::RequestReset)
+            .await?;
+    if !d.events.is_empty() {
+        s.mailbox.round_trip().await.map_err(|e| {
+            tracing::warn!(error = %e, "mail queue unavailable");
+            CommandError::unavailable()
+        })?;
+    }
+    Ok(Sent {
+        seq: d.seq,
+        ..accepted
+    })
 }
 
 impl UseCase for ResetPassword {
