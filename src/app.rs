@@ -153,6 +153,9 @@ pub async fn connect(url: &str) -> anyhow::Result<Nats> {
 /// Connects with credentials from the URL or `options`, and TLS as asked.
 /// Errors never repeat the URL's password.
 pub async fn connect_with(url: &str, options: &NatsOptions) -> anyhow::Result<Nats> {
+    // async-nats' TLS (rustls) needs a process-wide crypto provider; two
+    // are compiled in through other crates, so none is picked by itself.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let (url, from_url) = authd_events::nats_url::split_credentials(url);
     let url = url.as_str();
     let mut connect = async_nats::ConnectOptions::new();

@@ -474,3 +474,47 @@ async fn the_shipped_per_role_nats_users_run_the_stack_and_fence_each_role() {
         "the mailer sent a command"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authd_reaches_a_tls_broker_only_trusting_its_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = |name: &str| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/tls")
+            .join(name)
+    };
+    let conf = dir.path().join("tls.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "tls {{\n  cert_file: {:?}\n  key_file: {:?}\n}}\n",
+            fixture("smtp.pem"),
+            fixture("smtp.key")
+        ),
+    )
+    .unwrap();
+    let nats = NatsServer::start_configured(
+        authd::nats_server::locate(None).unwrap(),
+        &dir.path().join("nats"),
+        None,
+        Some(conf),
+    )
+    .unwrap();
+    let url = format!("tls://127.0.0.1:{}", nats.port());
+    let trusting = authd::app::NatsOptions {
+        tls_ca: Some(fixture("ca.pem")),
+        require_tls: true,
+        ..Default::default()
+    };
+    let nats_conn = authd::app::connect_with(&url, &trusting).await.unwrap();
+    nats_conn.client.flush().await.unwrap();
+    let store = authd::app::open_store(&nats_conn).await.unwrap();
+    assert_eq!(store.last_stream_sequence().await.unwrap(), 0);
+    // Without the CA the broker's certificate is not trusted: no connection.
+    let unknown = async_nats::ConnectOptions::new()
+        .require_tls(true)
+        .connection_timeout(Duration::from_secs(3))
+        .connect(&url)
+        .await;
+    assert!(unknown.is_err(), "connected to a broker it cannot trust");
+}
