@@ -52,6 +52,9 @@ pub struct Config {
     /// `<data-dir>/operator.key` when none is given. Without one, projects
     /// are created only by `authd admin`.
     pub operator_key_file: Option<PathBuf>,
+    /// Public keys (PEM) that access tokens are verified with; a gateway
+    /// given these holds no private key.
+    pub signing_public_keys_file: Option<PathBuf>,
     /// Credentials and TLS for NATS.
     pub nats: NatsOptions,
     /// How long failed logins for unknown addresses and one-time-code
@@ -82,6 +85,7 @@ impl Config {
             audit_index: true,
             admin_listen: None,
             operator_key_file: None,
+            signing_public_keys_file: None,
             nats: NatsOptions::default(),
             anonymous_event_ttl: Some(authd_events::store::DEFAULT_ANONYMOUS_TTL),
             clock: Default::default(),
@@ -297,7 +301,12 @@ fn load_index_key(path: &Path) -> anyhow::Result<Vec<u8>> {
 /// The keys every role reads from files, loaded (or created) once per process.
 #[derive(Clone)]
 pub struct Keys {
-    pub signing: SigningKeys,
+    /// The private signing key; `None` for a gateway that verifies with
+    /// public keys only (`--signing-public-keys-file`).
+    pub signing: Option<SigningKeys>,
+    /// What access tokens are checked with: the public keys of the file,
+    /// else the signing key's.
+    pub verifier: authd_services::tokens::TokenVerifier,
     pub index: Vec<u8>,
     /// Alone creates projects through the admin API.
     pub operator: Option<String>,
@@ -305,10 +314,35 @@ pub struct Keys {
 
 impl Keys {
     pub fn load(config: &Config) -> anyhow::Result<Self> {
+        Self::load_for(config, true)
+    }
+
+    /// The keys; the private signing key only when `private` (services
+    /// sign) or when no public keys file is given.
+    pub fn load_for(config: &Config, private: bool) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+        let public = config
+            .signing_public_keys_file
+            .as_deref()
+            .map(authd_services::tokens::load_public_keys)
+            .transpose()?;
+        let signing = match (private, &public) {
+            (false, Some(_)) => None,
+            _ => Some(SigningKeys::load_or_create(
+                &config.signing_key_path(),
+                true,
+            )?),
+        };
+        let mut verifying = public.unwrap_or_default();
+        if let Some(s) = &signing
+            && !verifying.iter().any(|(kid, _)| kid == s.kid())
+        {
+            verifying.push((s.kid().to_string(), s.public_key()));
+        }
         Ok(Self {
-            signing: SigningKeys::load_or_create(&config.signing_key_path(), true)?,
+            signing,
+            verifier: authd_services::tokens::TokenVerifier::new(verifying),
             index: load_index_key(&config.index_key_path())?,
             operator: config
                 .operator_key_path()
@@ -333,7 +367,9 @@ pub async fn run_services(
         store.clone(),
         Arc::new(StateCache::new(200_000)),
         hasher,
-        keys.signing.clone(),
+        keys.signing
+            .clone()
+            .context("services sign tokens: they need --signing-key-file")?,
         mailbox,
         ServiceConfig {
             index_key: keys.index.clone(),
@@ -405,7 +441,7 @@ pub async fn start_gateway(
         bus: CommandBus::new(client, config.command_timeout),
         read,
         applied: applied.clone(),
-        verifier: keys.signing.verifier(),
+        verifier: keys.verifier.clone(),
         store,
         limits: authd_gateway::Limits {
             hsts: config.listener.tls.is_some(),

@@ -155,6 +155,13 @@ struct Common {
     /// Refuse a broker that does not speak TLS.
     #[arg(long, env = "AUTHD_NATS_REQUIRE_TLS")]
     nats_require_tls: bool,
+    /// PEM file of Ed25519 public keys (one or more `PUBLIC KEY` blocks)
+    /// that access tokens are verified with and JWKS lists. `authd gateway`
+    /// given it holds no private key. Make one with
+    /// `openssl pkey -in jwt-signing-key.pem -pubout`; list old and new
+    /// keys during a rotation.
+    #[arg(long, env = "AUTHD_SIGNING_PUBLIC_KEYS_FILE")]
+    signing_public_keys_file: Option<PathBuf>,
     /// Answer GraphQL introspection outside dev (it is always on in `authd dev`).
     #[arg(long, env = "AUTHD_INTROSPECTION")]
     introspection: bool,
@@ -252,6 +259,7 @@ fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Result<Config
     c.limits.introspection = common.introspection;
     c.admin_listen = common.admin_listen;
     c.operator_key_file = common.operator_key_file.clone();
+    c.signing_public_keys_file = common.signing_public_keys_file.clone();
     c.nats = app::NatsOptions {
         creds_file: common.nats_creds.clone(),
         nkey_file: common.nats_nkey_file.clone(),
@@ -314,7 +322,8 @@ async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()> {
     } = roles;
     let shutdown = CancellationToken::new();
     shutdown_on_signal(shutdown.clone());
-    let keys = app::Keys::load(&config)?;
+    // A gateway alone, given public keys, never reads a private key.
+    let keys = app::Keys::load_for(&config, services || dev)?;
     let nats = app::connect_with(&config.nats_url, &config.nats).await?;
     let store = app::open_store_with(&nats, config.store_config()).await?;
     let client = nats.client.clone();

@@ -205,14 +205,17 @@ async fn bad_access_tokens_are_unauthenticated() {
                 parts[2],
             ),
         ),
-        ("expired", sign_with(&env.keys.signing, expired)),
+        (
+            "expired",
+            sign_with(env.keys.signing.as_ref().unwrap(), expired),
+        ),
         (
             "another project",
-            sign_with(&env.keys.signing, other_project),
+            sign_with(env.keys.signing.as_ref().unwrap(), other_project),
         ),
         (
             "another audience",
-            sign_with(&env.keys.signing, other_audience),
+            sign_with(env.keys.signing.as_ref().unwrap(), other_audience),
         ),
         ("another key", sign_with(&other_key, claims.clone())),
         ("garbage", "not.a.jwt".into()),

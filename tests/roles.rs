@@ -518,3 +518,150 @@ async fn authd_reaches_a_tls_broker_only_trusting_its_ca() {
         .await;
     assert!(unknown.is_err(), "connected to a broker it cannot trust");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_verifies_with_public_keys_only_and_lists_every_key_of_a_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(&dir.path().join("nats"), None).unwrap();
+    let url = nats.url();
+    let keys = dir.path().join("keys");
+    let _services = role(
+        &["services", "--nats-url", &url],
+        &dir.path().join("s"),
+        &keys,
+    );
+    // The services made their private key; the gateway gets only public
+    // keys: the services' and, as mid-rotation, another one.
+    let private = keys.join("signing.pem");
+    for _ in 0..300 {
+        if private.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let current = authd_services::tokens::SigningKeys::load_or_create(&private, false).unwrap();
+    let next = authd_services::tokens::SigningKeys::generate();
+    let public = dir.path().join("public.pem");
+    std::fs::write(
+        &public,
+        format!("{}{}", next.public_key_pem(), current.public_key_pem()),
+    )
+    .unwrap();
+    let gateway_dir = dir.path().join("g");
+    let port = free_port();
+    let _gateway = Proc(
+        Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args(["gateway", "--nats-url", &url, "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(&gateway_dir)
+            .arg("--signing-public-keys-file")
+            .arg(&public)
+            .arg("--index-key-file")
+            .arg(keys.join("index.key"))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("g.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let client = async_nats::connect(&url).await.unwrap();
+    let bus = authd_services::CommandBus::new(client, Duration::from_secs(5));
+    let create = CommandEnvelope {
+        command_id: authd_events::new_id("cmd"),
+        tenant: authd_events::new_id("p"),
+        actor: authd_events::Actor::Operator,
+        request: Default::default(),
+        command: Cmd::CreateProject(CreateProject {
+            name: "Shop".into(),
+            public_key: None,
+            secret_key: None,
+        }),
+    };
+    let created = send_until_served(&bus, &create).await.unwrap();
+    let k: authd_services::commands::ProjectKeys =
+        authd_services::commands::decode(&created.outcome).unwrap();
+    let http = reqwest::Client::new();
+    let mut token = None;
+    for _ in 0..300 {
+        if let Ok(r) = http
+            .post(format!("http://127.0.0.1:{port}/graphql/public"))
+            .header("x-api-key", &k.public_key)
+            .json(&json!({ "query": "mutation { customerRegister(email: \"ann@example.com\", password: \"correct horse battery\") { success accessToken } }" }))
+            .send()
+            .await
+            && let Ok(v) = r.json::<Value>().await
+            && let Some(t) = v["data"]["customerRegister"]["accessToken"].as_str()
+        {
+            token = Some(t.to_string());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = || std::fs::read_to_string(dir.path().join("g.log")).unwrap_or_default();
+    let token = token.unwrap_or_else(|| panic!("no registration through the gateway\n{}", log()));
+    // The gateway checks the services' signature with the public key alone.
+    let me = gql(
+        &http,
+        port,
+        &k.public_key,
+        Some(&token),
+        "{ currentUser { email } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        me["data"]["currentUser"]["email"], "ann@example.com",
+        "{me}"
+    );
+    // It holds no private key, and its JWKS lists both keys by kid.
+    assert!(
+        !gateway_dir.join("jwt-signing-key.pem").exists(),
+        "the gateway made a private key"
+    );
+    let jwks: Value = http
+        .get(format!("http://127.0.0.1:{port}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        kids.contains(&current.kid()) && kids.contains(&next.kid()),
+        "{jwks}"
+    );
+    // A token signed by a key it does not list is refused.
+    let stranger = authd_services::tokens::SigningKeys::generate();
+    let claims: authd_services::tokens::AccessClaims = {
+        let body = token.split('.').nth(1).unwrap();
+        use base64::Engine;
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(body)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let forged = stranger.sign(&claims);
+    let me = gql(
+        &http,
+        port,
+        &k.public_key,
+        Some(&forged),
+        "{ currentUser { email } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        me["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{me}"
+    );
+}

@@ -59,7 +59,7 @@ pub enum KeyError {
 impl SigningKeys {
     pub fn from_signing_key(key: &SigningKey) -> Self {
         let public = key.verifying_key().to_bytes();
-        let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]);
+        let kid = kid_of(&public);
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(kid.clone());
         let header = serde_json::to_vec(&header).expect("a JWT header serializes");
@@ -121,9 +121,61 @@ impl SigningKeys {
         token
     }
 
+    /// The public key as PEM (SPKI), for gateways that verify only.
+    pub fn public_key_pem(&self) -> String {
+        use ed25519_dalek::pkcs8::EncodePublicKey;
+        self.key
+            .verifying_key()
+            .to_public_key_pem(Default::default())
+            .expect("an Ed25519 public key encodes")
+    }
+
     pub fn verifier(&self) -> TokenVerifier {
         TokenVerifier::new(vec![(self.kid.clone(), self.public)])
     }
+}
+
+/// The `kid` of a public key: the first 12 bytes of its SHA-256, base64url.
+fn kid_of(public: &[u8; 32]) -> String {
+    URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12])
+}
+
+/// The Ed25519 public keys (`-----BEGIN PUBLIC KEY-----` blocks, SPKI) in a
+/// PEM file, each with its `kid`: what a gateway verifies with when it holds
+/// no private key. Several keys let a rotation overlap.
+pub fn load_public_keys(path: &Path) -> Result<Vec<(String, [u8; 32])>, KeyError> {
+    use ed25519_dalek::{VerifyingKey, pkcs8::DecodePublicKey};
+    const END: &str = "-----END PUBLIC KEY-----";
+    let p = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| KeyError::Read {
+        path: p.clone(),
+        reason: e.to_string(),
+    })?;
+    let mut keys = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("-----BEGIN PUBLIC KEY-----") {
+        let block = &rest[start..];
+        let end = block.find(END).ok_or_else(|| KeyError::Read {
+            path: p.clone(),
+            reason: "a PUBLIC KEY block has no end".into(),
+        })? + END.len();
+        let key = VerifyingKey::from_public_key_pem(&block[..end]).map_err(|e| KeyError::Read {
+            path: p.clone(),
+            reason: format!("not an Ed25519 public key: {e}"),
+        })?;
+        let public = key.to_bytes();
+        if !keys.iter().any(|(_, k)| *k == public) {
+            keys.push((kid_of(&public), public));
+        }
+        rest = &block[end..];
+    }
+    if keys.is_empty() {
+        return Err(KeyError::Read {
+            path: p,
+            reason: "no PUBLIC KEY block".into(),
+        });
+    }
+    Ok(keys)
 }
 
 /// Writes a secret file (mode 0600) unless it exists, atomically: several
