@@ -66,6 +66,27 @@ async fn gql(
     req.send().await.unwrap().json().await.unwrap()
 }
 
+/// A project named "Shop", made through `bus` by `actor`: its id and keys.
+async fn create_shop(
+    bus: &authd_services::CommandBus,
+    actor: authd_events::Actor,
+) -> (String, authd_services::commands::ProjectKeys) {
+    let create = CommandEnvelope {
+        command_id: authd_events::new_id("cmd"),
+        tenant: authd_events::new_id("p"),
+        actor,
+        request: Default::default(),
+        command: Cmd::CreateProject(CreateProject {
+            name: "Shop".into(),
+            public_key: None,
+            secret_key: None,
+        }),
+    };
+    let created = send_until_served(bus, &create).await.unwrap();
+    let keys = authd_services::commands::decode(&created.outcome).unwrap();
+    (create.tenant, keys)
+}
+
 async fn send_until_served(
     bus: &authd_services::CommandBus,
     env: &CommandEnvelope,
@@ -116,21 +137,7 @@ async fn separate_roles_scale_out_and_read_their_writes_across_gateways() {
 
     let client = async_nats::connect(&url).await.unwrap();
     let bus = authd_services::CommandBus::new(client, Duration::from_secs(5));
-    let project = authd_events::new_id("p");
-    let create = CommandEnvelope {
-        command_id: authd_events::new_id("cmd"),
-        tenant: project.clone(),
-        actor: authd_events::Actor::System,
-        request: Default::default(),
-        command: Cmd::CreateProject(CreateProject {
-            name: "Shop".into(),
-            public_key: None,
-            secret_key: None,
-        }),
-    };
-    let created = send_until_served(&bus, &create).await.unwrap();
-    let k: authd_services::commands::ProjectKeys =
-        authd_services::commands::decode(&created.outcome).unwrap();
+    let (_, k) = create_shop(&bus, authd_events::Actor::System).await;
     let http = reqwest::Client::new();
 
     // Both gateways learn the project from the stream.
@@ -325,20 +332,7 @@ async fn the_shipped_per_role_nats_users_run_the_stack_and_fence_each_role() {
         .await
         .unwrap();
     let bus = authd_services::CommandBus::new(operator.client.clone(), Duration::from_secs(5));
-    let create = CommandEnvelope {
-        command_id: authd_events::new_id("cmd"),
-        tenant: authd_events::new_id("p"),
-        actor: authd_events::Actor::Operator,
-        request: Default::default(),
-        command: Cmd::CreateProject(CreateProject {
-            name: "Shop".into(),
-            public_key: None,
-            secret_key: None,
-        }),
-    };
-    let created = send_until_served(&bus, &create).await.unwrap();
-    let k: authd_services::commands::ProjectKeys =
-        authd_services::commands::decode(&created.outcome).unwrap();
+    let (project, k) = create_shop(&bus, authd_events::Actor::Operator).await;
     let port = free_port();
     let _gateway = role(
         &[
@@ -446,7 +440,7 @@ async fn the_shipped_per_role_nats_users_run_the_stack_and_fence_each_role() {
     js.set_timeout(Duration::from_secs(2));
     let forged = async {
         js.publish(
-            format!("authd.evt.{}.customer.c_forged", create.tenant),
+            format!("authd.evt.{}.customer.c_forged", project),
             "x".into(),
         )
         .await?
@@ -460,7 +454,7 @@ async fn the_shipped_per_role_nats_users_run_the_stack_and_fence_each_role() {
     let mailer_bus = authd_services::CommandBus::new(mailer.client.clone(), Duration::from_secs(2));
     let sneaky = CommandEnvelope {
         command_id: authd_events::new_id("cmd"),
-        tenant: create.tenant.clone(),
+        tenant: project.clone(),
         actor: authd_events::Actor::Operator,
         request: Default::default(),
         command: Cmd::CreateProject(CreateProject {
@@ -568,20 +562,7 @@ async fn a_gateway_verifies_with_public_keys_only_and_lists_every_key_of_a_rotat
     );
     let client = async_nats::connect(&url).await.unwrap();
     let bus = authd_services::CommandBus::new(client, Duration::from_secs(5));
-    let create = CommandEnvelope {
-        command_id: authd_events::new_id("cmd"),
-        tenant: authd_events::new_id("p"),
-        actor: authd_events::Actor::Operator,
-        request: Default::default(),
-        command: Cmd::CreateProject(CreateProject {
-            name: "Shop".into(),
-            public_key: None,
-            secret_key: None,
-        }),
-    };
-    let created = send_until_served(&bus, &create).await.unwrap();
-    let k: authd_services::commands::ProjectKeys =
-        authd_services::commands::decode(&created.outcome).unwrap();
+    let (_, k) = create_shop(&bus, authd_events::Actor::Operator).await;
     let http = reqwest::Client::new();
     let mut token = None;
     for _ in 0..300 {

@@ -2,29 +2,22 @@
 //! the record of login attempts.
 
 use authd_events::{
-    AggregateKind, ClientLocked, CustomerEvent, CustomerLocked, CustomerReactivated,
-    CustomerRegistered, CustomerSuspended, CustomerUnlocked, EmailVerificationRequested,
-    EmailVerified, Event, LoginFailed, LoginFailureReason, LoginMethod, LoginSucceeded,
-    PasswordChangeVia, PasswordChanged, PasswordResetRequested, Personal, SecretHash,
-    SessionsEnded,
+    AggregateKind, CustomerEvent, CustomerReactivated, CustomerRegistered, CustomerSuspended,
+    CustomerUnlocked, EmailVerificationRequested, EmailVerified, Event, LoginFailed,
+    LoginFailureReason, LoginMethod, LoginSucceeded, PasswordChangeVia, PasswordChanged,
+    PasswordResetRequested, Personal, SecretHash, SessionsEnded,
 };
 
 use super::{
     aggregate::{Aggregate, At},
+    customer_password::{password_attempt, reset_password, update_password, wrong_password},
     lockout::{self, ClientLocks},
 };
+pub use super::{
+    customer_password::login_outcome,
+    lockout::{BASE_LOCK_MS, MAX_LOCK_MS, lock_duration},
+};
 use crate::error::DomainError;
-
-/// First lock lasts this long; each further lock doubles it, up to [`MAX_LOCK_MS`].
-pub const BASE_LOCK_MS: i64 = 60_000;
-pub const MAX_LOCK_MS: i64 = 3_600_000;
-
-/// How long a lock lasts after `previous_locks` earlier locks.
-pub fn lock_duration(previous_locks: u32) -> i64 {
-    BASE_LOCK_MS
-        .saturating_mul(1 << previous_locks.min(16))
-        .min(MAX_LOCK_MS)
-}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Customer {
@@ -56,7 +49,7 @@ pub struct Customer {
 }
 
 impl Customer {
-    fn lockout(&self) -> lockout::Account<'_> {
+    pub(super) fn lockout(&self) -> lockout::Account<'_> {
         lockout::Account {
             failed: self.failed_logins,
             locks: self.locks,
@@ -253,38 +246,6 @@ fn register(
     Ok(events)
 }
 
-/// `threshold` is the project's lockout threshold and the client trying.
-fn password_attempt(
-    s: &Customer,
-    password_matches: bool,
-    session_id: &str,
-    threshold: (u32, u64),
-    verification_required: bool,
-    now: i64,
-) -> Result<Vec<CustomerEvent>, DomainError> {
-    let failed = |reason| {
-        CustomerEvent::LoginFailed(LoginFailed {
-            method: LoginMethod::Password,
-            reason,
-        })
-    };
-    // Every attempt is a fact; the caller hears the answer the
-    // events imply (see `login_outcome`).
-    if s.locked_for(threshold.1, now).is_some() || !password_matches {
-        return Ok(wrong_password(s, password_matches, threshold, now));
-    }
-    if s.suspended {
-        return Ok(vec![failed(LoginFailureReason::Suspended)]);
-    }
-    if verification_required && !s.email_verified {
-        return Ok(vec![failed(LoginFailureReason::EmailNotVerified)]);
-    }
-    Ok(vec![CustomerEvent::LoginSucceeded(LoginSucceeded {
-        session_id: session_id.to_string(),
-        method: LoginMethod::Password,
-    })])
-}
-
 fn otp_login(s: &Customer, session_id: &str) -> Result<Vec<CustomerEvent>, DomainError> {
     if s.suspended {
         return Ok(vec![CustomerEvent::LoginFailed(LoginFailed {
@@ -366,97 +327,6 @@ fn unregistered(cmd: &CustomerCommand) -> DomainError {
         C::VerifyEmail { .. } | C::ResetPassword { .. } => DomainError::InvalidToken,
         _ => DomainError::CustomerNotFound,
     }
-}
-
-fn reset_password(
-    s: &Customer,
-    token_hash: &SecretHash,
-    new_password_hash: &str,
-    now: i64,
-) -> Result<Vec<CustomerEvent>, DomainError> {
-    match s.reset {
-        Some((hash, expires_at)) if hash == *token_hash && now < expires_at => {
-            let mut events = vec![
-                CustomerEvent::PasswordChanged(PasswordChanged {
-                    password_hash: new_password_hash.to_string(),
-                    via: PasswordChangeVia::Reset,
-                }),
-                CustomerEvent::SessionsEnded(SessionsEnded { except: None }),
-            ];
-            // Proving control of the inbox also lifts a lockout, and
-            // proves the address (the old password and sessions are gone
-            // already).
-            if s.locked_until > 0 || s.failed_logins > 0 || !s.clients.is_empty() {
-                events.push(CustomerEvent::Unlocked(CustomerUnlocked {}));
-            }
-            if !s.email_verified {
-                events.push(CustomerEvent::EmailVerified(EmailVerified {}));
-            }
-            Ok(events)
-        }
-        _ => Err(DomainError::InvalidToken),
-    }
-}
-
-/// A password check that did not let the customer in: refused during a
-/// lock (the client's or the account's), or a wrong password, which may
-/// start one or both. `threshold`: the project's threshold and the client.
-fn wrong_password(
-    s: &Customer,
-    matches: bool,
-    (lockout_threshold, client): (u32, u64),
-    now: i64,
-) -> Vec<CustomerEvent> {
-    let failed = |reason| {
-        CustomerEvent::LoginFailed(LoginFailed {
-            method: LoginMethod::Password,
-            reason,
-        })
-    };
-    if s.locked_for(client, now).is_some() {
-        return vec![failed(LoginFailureReason::Locked)];
-    }
-    let mut events = vec![failed(LoginFailureReason::WrongPassword)];
-    if !matches {
-        let locks = s.lockout().after_failure(client, lockout_threshold, now);
-        if let Some(until) = locks.client_until {
-            events.push(CustomerEvent::ClientLocked(ClientLocked { until }));
-        }
-        if let Some(until) = locks.account_until {
-            events.push(CustomerEvent::Locked(CustomerLocked { until }));
-        }
-    }
-    events
-}
-
-fn update_password(new_password_hash: &str, keep_session: &Option<String>) -> Vec<CustomerEvent> {
-    let mut events = vec![CustomerEvent::PasswordChanged(PasswordChanged {
-        password_hash: new_password_hash.to_string(),
-        via: PasswordChangeVia::Update,
-    })];
-    if let Some(keep) = keep_session {
-        events.push(CustomerEvent::SessionsEnded(SessionsEnded {
-            except: Some(keep.clone()),
-        }));
-    }
-    events
-}
-
-/// What a recorded login attempt answers.
-pub fn login_outcome(events: &[CustomerEvent], locked_until: i64) -> Result<(), DomainError> {
-    for e in events {
-        if let CustomerEvent::LoginFailed(f) = e {
-            return Err(match f.reason {
-                LoginFailureReason::WrongPassword => DomainError::InvalidCredentials,
-                LoginFailureReason::Locked => DomainError::AccountLocked {
-                    until: locked_until,
-                },
-                LoginFailureReason::Suspended => DomainError::AccountSuspended,
-                LoginFailureReason::EmailNotVerified => DomainError::EmailNotVerified,
-            });
-        }
-    }
-    Ok(())
 }
 
 impl Aggregate for Customer {
@@ -556,6 +426,7 @@ impl Aggregate for Customer {
 mod tests {
     use super::*;
     use crate::domain::aggregate::given::{self, T0};
+    use authd_events::{ClientLocked, CustomerLocked};
 
     fn registered() -> CustomerEvent {
         CustomerEvent::Registered(CustomerRegistered {

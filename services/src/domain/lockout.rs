@@ -8,7 +8,16 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use super::customer::lock_duration;
+/// First lock lasts this long; each further lock doubles it, up to [`MAX_LOCK_MS`].
+pub const BASE_LOCK_MS: i64 = 60_000;
+pub const MAX_LOCK_MS: i64 = 3_600_000;
+
+/// How long a lock lasts after `previous_locks` earlier locks.
+pub fn lock_duration(previous_locks: u32) -> i64 {
+    BASE_LOCK_MS
+        .saturating_mul(1 << previous_locks.min(16))
+        .min(MAX_LOCK_MS)
+}
 
 /// The account-wide lock engages at this many times the project's threshold.
 pub const ACCOUNT_FACTOR: u32 = 10;

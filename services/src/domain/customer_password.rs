@@ -1,0 +1,134 @@
+//! The customer's password decisions: a login attempt, a wrong password and
+//! the locks it starts, an update, a reset by link, and what an attempt
+//! answers. Split from `customer.rs`, whose `decide` calls them.
+
+use authd_events::{
+    ClientLocked, CustomerEvent, CustomerLocked, CustomerUnlocked, EmailVerified, LoginFailed,
+    LoginFailureReason, LoginMethod, LoginSucceeded, PasswordChangeVia, PasswordChanged,
+    SecretHash, SessionsEnded,
+};
+
+use super::customer::Customer;
+use crate::error::DomainError;
+
+/// A failed password login, for `reason`.
+fn failed(reason: LoginFailureReason) -> CustomerEvent {
+    CustomerEvent::LoginFailed(LoginFailed {
+        method: LoginMethod::Password,
+        reason,
+    })
+}
+
+/// `threshold` is the project's lockout threshold and the client trying.
+pub(super) fn password_attempt(
+    s: &Customer,
+    password_matches: bool,
+    session_id: &str,
+    threshold: (u32, u64),
+    verification_required: bool,
+    now: i64,
+) -> Result<Vec<CustomerEvent>, DomainError> {
+    // Every attempt is a fact; the caller hears the answer the
+    // events imply (see `login_outcome`).
+    if s.locked_for(threshold.1, now).is_some() || !password_matches {
+        return Ok(wrong_password(s, password_matches, threshold, now));
+    }
+    if s.suspended {
+        return Ok(vec![failed(LoginFailureReason::Suspended)]);
+    }
+    if verification_required && !s.email_verified {
+        return Ok(vec![failed(LoginFailureReason::EmailNotVerified)]);
+    }
+    Ok(vec![CustomerEvent::LoginSucceeded(LoginSucceeded {
+        session_id: session_id.to_string(),
+        method: LoginMethod::Password,
+    })])
+}
+
+pub(super) fn reset_password(
+    s: &Customer,
+    token_hash: &SecretHash,
+    new_password_hash: &str,
+    now: i64,
+) -> Result<Vec<CustomerEvent>, DomainError> {
+    match s.reset {
+        Some((hash, expires_at)) if hash == *token_hash && now < expires_at => {
+            let mut events = vec![
+                CustomerEvent::PasswordChanged(PasswordChanged {
+                    password_hash: new_password_hash.to_string(),
+                    via: PasswordChangeVia::Reset,
+                }),
+                CustomerEvent::SessionsEnded(SessionsEnded { except: None }),
+            ];
+            // Proving control of the inbox also lifts a lockout, and
+            // proves the address (the old password and sessions are gone
+            // already).
+            if s.locked_until > 0 || s.failed_logins > 0 || !s.clients.is_empty() {
+                events.push(CustomerEvent::Unlocked(CustomerUnlocked {}));
+            }
+            if !s.email_verified {
+                events.push(CustomerEvent::EmailVerified(EmailVerified {}));
+            }
+            Ok(events)
+        }
+        _ => Err(DomainError::InvalidToken),
+    }
+}
+
+/// A password check that did not let the customer in: refused during a
+/// lock (the client's or the account's), or a wrong password, which may
+/// start one or both. `threshold`: the project's threshold and the client.
+pub(super) fn wrong_password(
+    s: &Customer,
+    matches: bool,
+    (lockout_threshold, client): (u32, u64),
+    now: i64,
+) -> Vec<CustomerEvent> {
+    if s.locked_for(client, now).is_some() {
+        return vec![failed(LoginFailureReason::Locked)];
+    }
+    let mut events = vec![failed(LoginFailureReason::WrongPassword)];
+    if !matches {
+        let locks = s.lockout().after_failure(client, lockout_threshold, now);
+        if let Some(until) = locks.client_until {
+            events.push(CustomerEvent::ClientLocked(ClientLocked { until }));
+        }
+        if let Some(until) = locks.account_until {
+            events.push(CustomerEvent::Locked(CustomerLocked { until }));
+        }
+    }
+    events
+}
+
+pub(super) fn update_password(
+    new_password_hash: &str,
+    keep_session: &Option<String>,
+) -> Vec<CustomerEvent> {
+    let mut events = vec![CustomerEvent::PasswordChanged(PasswordChanged {
+        password_hash: new_password_hash.to_string(),
+        via: PasswordChangeVia::Update,
+    })];
+    if let Some(keep) = keep_session {
+        events.push(CustomerEvent::SessionsEnded(SessionsEnded {
+            except: Some(keep.clone()),
+        }));
+    }
+    events
+}
+
+/// What a recorded login attempt answers.
+pub fn login_outcome(events: &[CustomerEvent], locked_until: i64) -> Result<(), DomainError> {
+    for e in events {
+        if let CustomerEvent::LoginFailed(f) = e {
+            return Err(match f.reason {
+                LoginFailureReason::WrongPassword => DomainError::InvalidCredentials,
+                LoginFailureReason::Locked => DomainError::AccountLocked {
+                    until: locked_until,
+                },
+                LoginFailureReason::Suspended => DomainError::AccountSuspended,
+                LoginFailureReason::EmailNotVerified => DomainError::EmailNotVerified,
+            });
+        }
+    }
+    Ok(())
+}
