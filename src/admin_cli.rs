@@ -213,7 +213,15 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             if let Some(v) = link_base_url {
                 c.link_base_url = v;
             }
-            send(&bus, &project, ConfigureProject { config: c.clone() }).await?;
+            send(
+                &bus,
+                &project,
+                ConfigureProject {
+                    config: c.clone(),
+                    storefront: None,
+                },
+            )
+            .await?;
             json!({ "id": project, "config": c })
         }
         AdminCmd::IssueKey {

@@ -99,6 +99,8 @@ async fn a_restarted_projection_resumes_and_a_rebuild_gives_the_same_rows() {
                 authd_services::commands::RegisterCustomer {
                     email: format!("u{i}@example.com"),
                     password: PASSWORD.into(),
+                    profile: Default::default(),
+                    sign_in: true,
                 },
             ),
         };

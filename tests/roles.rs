@@ -228,6 +228,8 @@ async fn a_repeated_command_appends_nothing_twice_and_hands_out_no_unstored_toke
     let register = envelope(Cmd::RegisterCustomer(RegisterCustomer {
         email: "ann@example.com".into(),
         password: "correct horse battery".into(),
+        profile: Default::default(),
+        sign_in: true,
     }));
     let first = send_until_served(&bus, &register).await;
     assert!(first.is_ok(), "{first:?}");

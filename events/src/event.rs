@@ -31,6 +31,7 @@ impl Event {
                 ProjectEvent::ApiKeyIssued(_) => "project.api_key.issued",
                 ProjectEvent::ApiKeyRevoked(_) => "project.api_key.revoked",
                 ProjectEvent::ConfigChanged(_) => "project.config.changed",
+                ProjectEvent::StorefrontConfigured(_) => "project.storefront.configured",
             },
             Event::EmailClaim(e) => match e {
                 EmailClaimEvent::Claimed(_) => "email.claimed",
@@ -52,12 +53,15 @@ impl Event {
                 CustomerEvent::EmailVerified(_) => "customer.email.verified",
                 CustomerEvent::PasswordResetRequested(_) => "customer.password_reset.requested",
                 CustomerEvent::ClientLocked(_) => "customer.client.locked",
+                CustomerEvent::ProfileChanged(_) => "customer.profile.changed",
             },
             Event::Session(e) => match e {
                 SessionEvent::Started(_) => "session.started",
                 SessionEvent::Refreshed(_) => "session.refreshed",
                 SessionEvent::RefreshTokenReused(_) => "session.refresh_token.reused",
                 SessionEvent::Revoked(_) => "session.revoked",
+                SessionEvent::StorefrontStarted(_) => "session.storefront.started",
+                SessionEvent::Renewed(_) => "session.renewed",
             },
             Event::LoginAttempt(e) => match e {
                 LoginAttemptEvent::FailedForUnknownEmail(_) => "login.failed.unknown_email",
@@ -82,6 +86,31 @@ pub enum ProjectEvent {
     ApiKeyIssued(ApiKeyIssued),          // 1
     ApiKeyRevoked(ApiKeyRevoked),        // 2
     ConfigChanged(ProjectConfigChanged), // 3
+    /// The Storefront API's settings, whole, as they are from this event on.
+    StorefrontConfigured(StorefrontConfig), // 4
+}
+
+/// How the Storefront API (`/graphql/storefront`) treats this project's
+/// customers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorefrontConfig {
+    /// Lifetime of a `customerAccessToken` (and of a renewal), in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Sign-in also sets the token in an `HttpOnly` cookie (and the body
+    /// does not carry it).
+    pub cookie_sessions: bool,
+    /// Origins (`https://shop.example`) browsers may call the API from.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for StorefrontConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_secs: 30 * 24 * 3600,
+            cookie_sessions: false,
+            allowed_origins: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,6 +240,20 @@ pub enum CustomerEvent {
     /// message's request metadata): that client is refused until then;
     /// others are not.
     ClientLocked(ClientLocked), // 12
+    /// The customer's profile, whole, as it is from this event on.
+    ProfileChanged(CustomerProfile), // 13
+}
+
+/// Names, phone and marketing consent: personal data, each sealable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerProfile {
+    pub first_name: Option<Personal>,
+    pub last_name: Option<Personal>,
+    /// E.164, e.g. `+16135551111`.
+    pub phone: Option<Personal>,
+    /// `"true"` when the customer agreed to marketing mail; absent or
+    /// anything else is no.
+    pub accepts_marketing: Option<Personal>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -318,6 +361,17 @@ pub enum SessionEvent {
     Refreshed(SessionRefreshed),            // 1
     RefreshTokenReused(RefreshTokenReused), // 2
     Revoked(SessionRevoked),                // 3
+    /// A Storefront API session: `refresh_token_hash` is the hash of its
+    /// opaque `customerAccessToken`, which is never rotated, only renewed
+    /// (its expiry moved) or deleted.
+    StorefrontStarted(SessionStarted), // 4
+    Renewed(SessionRenewed),                // 5
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRenewed {
+    /// Unix ms: the new end of the session.
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -162,6 +162,41 @@ fn samples_v1() -> Vec<Event> {
         Event::LoginAttempt(LoginAttemptEvent::Locked(CustomerLocked {
             until: 1_767_225_660_000,
         })),
+        // Added with the hardening (#9).
+        Event::Customer(CustomerEvent::ClientLocked(ClientLocked {
+            until: 1_767_225_660_000,
+        })),
+        Event::LoginAttempt(LoginAttemptEvent::ClientLocked(ClientLocked {
+            until: 1_767_225_660_000,
+        })),
+        Event::LoginAttempt(LoginAttemptEvent::ResetRequested(
+            ResetRequestedForUnknownEmail {},
+        )),
+        Event::Customer(CustomerEvent::PasswordChanged(PasswordChanged {
+            password_hash: String::new(),
+            via: PasswordChangeVia::Unproven,
+        })),
+        // Added with the Storefront API (#10).
+        Event::Project(ProjectEvent::StorefrontConfigured(StorefrontConfig {
+            access_token_ttl_secs: 86_400,
+            cookie_sessions: true,
+            allowed_origins: vec!["https://shop.example".into()],
+        })),
+        Event::Customer(CustomerEvent::ProfileChanged(CustomerProfile {
+            first_name: Some(Personal::plain("Ann")),
+            last_name: None,
+            phone: Some(Personal::plain("+16135551111")),
+            accepts_marketing: Some(Personal::plain("true")),
+        })),
+        Event::Session(SessionEvent::StorefrontStarted(SessionStarted {
+            customer_id: "c_1".into(),
+            method: LoginMethod::Password,
+            refresh_token_hash: h,
+            expires_at: 1_769_817_600_000,
+        })),
+        Event::Session(SessionEvent::Renewed(SessionRenewed {
+            expires_at: 1_769_904_000_000,
+        })),
     ]
 }
 

@@ -62,7 +62,7 @@ pub async fn signed_in(ctx: &Context<'_>) -> Result<SessionRow, ApiError> {
 /// Root fields that check a credential or send mail. A request may hold at
 /// most one of them, however it names them (aliases, fragments), so one
 /// POST cannot buy many password hashes, guesses or mails.
-const COSTLY_FIELDS: &[&str] = &[
+pub const COSTLY_FIELDS: &[&str] = &[
     "customerRegister",
     "customerLogin",
     "customerLoginOTP",
@@ -78,7 +78,10 @@ const COSTLY_FIELDS: &[&str] = &[
 /// Refuses, before anything runs, a request whose operation holds more
 /// than one costly root field. A document that does not parse, or names
 /// no operation it has, is left to execution to report.
-pub fn one_costly_field(request: &mut async_graphql::Request) -> Result<(), ApiError> {
+pub fn one_costly_field(
+    request: &mut async_graphql::Request,
+    costly: &[&str],
+) -> Result<(), ApiError> {
     let wanted = request.operation_name.clone();
     let Ok(document) = request.parsed_query() else {
         return Ok(());
@@ -92,7 +95,12 @@ pub fn one_costly_field(request: &mut async_graphql::Request) -> Result<(), ApiE
         };
         if selected {
             let mut seen = HashSet::new();
-            count += costly_in(document, &operation.node.selection_set.node, &mut seen);
+            count += costly_in(
+                document,
+                &operation.node.selection_set.node,
+                costly,
+                &mut seen,
+            );
         }
     }
     if count > 1 {
@@ -109,13 +117,16 @@ pub fn one_costly_field(request: &mut async_graphql::Request) -> Result<(), ApiE
 fn costly_in(
     document: &ExecutableDocument,
     set: &SelectionSet,
+    costly: &[&str],
     seen: &mut HashSet<String>,
 ) -> usize {
     set.items
         .iter()
         .map(|item| match &item.node {
-            Selection::Field(f) => usize::from(COSTLY_FIELDS.contains(&f.node.name.node.as_str())),
-            Selection::InlineFragment(f) => costly_in(document, &f.node.selection_set.node, seen),
+            Selection::Field(f) => usize::from(costly.contains(&f.node.name.node.as_str())),
+            Selection::InlineFragment(f) => {
+                costly_in(document, &f.node.selection_set.node, costly, seen)
+            }
             Selection::FragmentSpread(spread) => {
                 let name = spread.node.fragment_name.node.to_string();
                 match document
@@ -123,7 +134,7 @@ fn costly_in(
                     .get(spread.node.fragment_name.node.as_str())
                 {
                     Some(fragment) if seen.insert(name) => {
-                        costly_in(document, &fragment.node.selection_set.node, seen)
+                        costly_in(document, &fragment.node.selection_set.node, costly, seen)
                     }
                     _ => 0,
                 }
@@ -134,14 +145,14 @@ fn costly_in(
 
 #[cfg(test)]
 mod tests {
-    use super::one_costly_field;
+    use super::{COSTLY_FIELDS, one_costly_field};
 
     fn check(query: &str, operation: Option<&str>) -> bool {
         let mut request = async_graphql::Request::new(query);
         if let Some(op) = operation {
             request = request.operation_name(op);
         }
-        one_costly_field(&mut request).is_ok()
+        one_costly_field(&mut request, COSTLY_FIELDS).is_ok()
     }
 
     #[test]

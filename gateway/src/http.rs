@@ -20,6 +20,7 @@ use crate::{
     error::ApiError,
     public::PublicSchema,
     state::AppState,
+    storefront::{CarriedToken, StorefrontSchema},
 };
 
 /// What the endpoints share: the state and the two APIs' schemas.
@@ -28,6 +29,7 @@ pub struct Gateway {
     pub state: AppState,
     pub public: PublicSchema,
     pub admin: AdminSchema,
+    pub storefront: StorefrontSchema,
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -113,7 +115,7 @@ pub async fn graphql_post(State(gw): State<Gateway>, req: Request<Body>) -> Resp
         Err(e) => return e.into_response(),
     };
     // Before anything runs: one credential check or mail per request.
-    if let Err(e) = crate::guards::one_costly_field(&mut request) {
+    if let Err(e) = crate::guards::one_costly_field(&mut request, crate::guards::COSTLY_FIELDS) {
         return e.into_response();
     }
     crate::metrics::request("public");
@@ -128,6 +130,44 @@ pub async fn graphql_post(State(gw): State<Gateway>, req: Request<Body>) -> Resp
             .execute(request.data(state.clone()).data(ctx))
             .await,
     )
+}
+
+/// The Storefront API: the project's public key in `x-api-key` (or
+/// Shopify's `X-Shopify-Storefront-Access-Token`), the customer's token in
+/// the operation's arguments or `Authorization: Bearer`.
+pub async fn storefront_post(State(gw): State<Gateway>, req: Request<Body>) -> Response {
+    let state = &gw.state;
+    let (headers, peer, mut request) = match read_parts(state, req).await {
+        Ok(parts) => parts,
+        Err(e) => return e.into_response(),
+    };
+    let key = header_str(&headers, "x-api-key")
+        .or_else(|| header_str(&headers, "x-shopify-storefront-access-token"));
+    let project_id = match project_for_key(state, key, "the x-api-key header is required") {
+        Ok((project, _)) => project,
+        Err(e) => return e.into_response(),
+    };
+    let costly = crate::storefront::COSTLY_FIELDS;
+    if let Err(e) = crate::guards::one_costly_field(&mut request, costly) {
+        return e.into_response();
+    }
+    crate::metrics::request("storefront");
+    let carried = header_str(&headers, "authorization")
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string());
+    let ctx = RequestContext {
+        project_id,
+        auth: Bearer::None,
+        request: request_meta(state, &headers, peer),
+    };
+    let request = request
+        .data(state.clone())
+        .data(ctx)
+        .data(CarriedToken(carried));
+    with_codes(gw.storefront.execute(request).await)
 }
 
 /// The admin API: `Authorization: Bearer sk_…` selects the project.
@@ -223,6 +263,23 @@ pub async fn graphiql(State(gw): State<Gateway>) -> Response {
         GraphiQLSource::build()
             .endpoint("/graphql/public")
             .title("authd")
+            .finish(),
+    )
+    .into_response()
+}
+
+pub async fn graphiql_storefront(State(gw): State<Gateway>) -> Response {
+    if !gw.state.dev {
+        return ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "send GraphQL requests with POST",
+        )
+        .into_response();
+    }
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql/storefront")
+            .title("authd storefront")
             .finish(),
     )
     .into_response()

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod parsed;
 pub mod public;
 pub mod state;
+pub mod storefront;
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ pub fn state(parts: GatewayParts) -> http::Gateway {
     let introspection = parts.dev || parts.limits.introspection;
     let public = public::build(&parts.limits, introspection);
     let admin = admin::build(&parts.limits, introspection);
+    let storefront = storefront::build(&parts.limits, introspection);
     let rate_limits = limits::RateLimits::new(
         parts.limits.per_ip_per_minute,
         parts.limits.per_account_per_minute,
@@ -66,6 +68,7 @@ pub fn state(parts: GatewayParts) -> http::Gateway {
         state,
         public,
         admin,
+        storefront,
     }
 }
 
@@ -91,6 +94,10 @@ pub fn app(gateway: http::Gateway) -> Router {
             "/graphql/public",
             get(http::graphiql).post(http::graphql_post),
         )
+        .route(
+            "/graphql/storefront",
+            get(http::graphiql_storefront).post(http::storefront_post),
+        )
         .route("/.well-known/jwks.json", get(http::jwks))
         .layer(
             CorsLayer::new()
@@ -100,6 +107,7 @@ pub fn app(gateway: http::Gateway) -> Router {
                     header::CONTENT_TYPE,
                     header::AUTHORIZATION,
                     HeaderName::from_static("x-api-key"),
+                    HeaderName::from_static("x-shopify-storefront-access-token"),
                     HeaderName::from_static("x-request-id"),
                 ]),
         );

@@ -52,7 +52,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
         AggregateKind::Customer => (Some(meta.aggregate_id.clone()), None),
         AggregateKind::Session => {
             let started = m.message.bodies().find_map(|e| match e {
-                Event::Session(SessionEvent::Started(s)) => Some(s.customer_id.clone()),
+                Event::Session(SessionEvent::Started(s) | SessionEvent::StorefrontStarted(s)) => {
+                    Some(s.customer_id.clone())
+                }
                 _ => None,
             });
             let customer = match started {

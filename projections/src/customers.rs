@@ -19,6 +19,10 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             last_login_at    INTEGER,
             failed_logins    INTEGER NOT NULL DEFAULT 0,
             locked_until     INTEGER NOT NULL DEFAULT 0,
+            first_name       TEXT,
+            last_name        TEXT,
+            phone            TEXT,
+            accepts_marketing INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (project_id, id)
          );
          CREATE INDEX IF NOT EXISTS customers_by_email ON customers (project_id, email_normalized);",
@@ -86,6 +90,26 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                 update(tx, "email_verified = 1, updated_at = ?3", project, id, at)?;
             }
             CustomerEvent::PasswordChanged(_) => update(tx, "updated_at = ?3", project, id, at)?,
+            CustomerEvent::ProfileChanged(p) => {
+                let plain = |v: &Option<authd_events::Personal>| {
+                    v.as_ref().and_then(|v| v.as_plain()).map(str::to_string)
+                };
+                let marketing = plain(&p.accepts_marketing).as_deref() == Some("true");
+                tx.prepare_cached(
+                    "UPDATE customers SET first_name = ?3, last_name = ?4, phone = ?5,
+                       accepts_marketing = ?6, updated_at = ?7
+                     WHERE project_id = ?1 AND id = ?2",
+                )?
+                .execute(params![
+                    project,
+                    id,
+                    plain(&p.first_name),
+                    plain(&p.last_name),
+                    plain(&p.phone),
+                    marketing,
+                    at
+                ])?;
+            }
             // Sessions are ended in `sessions`; a lock on one client is
             // not the account's (its history shows it); the rest changes
             // no column.

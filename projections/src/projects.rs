@@ -1,6 +1,8 @@
 //! Read model: projects and their API keys.
 
-use authd_events::{ApiKeyKind, Event, ProjectConfig, ProjectEvent, RecordedMessage};
+use authd_events::{
+    ApiKeyKind, Event, ProjectConfig, ProjectEvent, RecordedMessage, StorefrontConfig,
+};
 use rusqlite::{Connection, Transaction, params};
 
 pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
@@ -11,7 +13,9 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             created_at INTEGER NOT NULL,
             config     TEXT NOT NULL,
             -- From config, for the customer query's derived status.
-            email_verification_required INTEGER NOT NULL DEFAULT 0
+            email_verification_required INTEGER NOT NULL DEFAULT 0,
+            -- StorefrontConfig as JSON.
+            storefront TEXT NOT NULL DEFAULT '{}'
          );
          CREATE TABLE IF NOT EXISTS api_keys (
             key_hash   BLOB PRIMARY KEY,
@@ -34,10 +38,13 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
             ProjectEvent::Created(c) => {
                 let config =
                     serde_json::to_string(&ProjectConfig::default()).expect("config serializes");
+                let storefront =
+                    serde_json::to_string(&StorefrontConfig::default()).expect("config serializes");
                 tx.prepare_cached(
-                    "INSERT OR REPLACE INTO projects (id, name, created_at, config) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR REPLACE INTO projects (id, name, created_at, config, storefront)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
-                .execute(params![project, c.name, at, config])?;
+                .execute(params![project, c.name, at, config, storefront])?;
             }
             ProjectEvent::ApiKeyIssued(k) => {
                 let kind = match k.kind {
@@ -70,6 +77,11 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                     config,
                     c.config.email_verification_required
                 ])?;
+            }
+            ProjectEvent::StorefrontConfigured(c) => {
+                let storefront = serde_json::to_string(c).expect("config serializes");
+                tx.prepare_cached("UPDATE projects SET storefront = ?2 WHERE id = ?1")?
+                    .execute(params![project, storefront])?;
             }
             ProjectEvent::ApiKeyRevoked(r) => {
                 tx.prepare_cached(

@@ -28,6 +28,10 @@ pub struct CustomerRow {
     pub last_login_at: Option<i64>,
     pub failed_logins: i64,
     pub locked_until: i64,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub accepts_marketing: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +50,7 @@ pub struct ProjectRow {
     pub name: String,
     pub created_at: i64,
     pub config: authd_events::ProjectConfig,
+    pub storefront: authd_events::StorefrontConfig,
 }
 
 /// `status` is derived when read: an active customer whose email is not
@@ -56,7 +61,8 @@ const CUSTOMER_COLUMNS: &str = "project_id, id, email, email_verified,
          SELECT p.email_verification_required
          FROM projects p WHERE p.id = customers.project_id), 0)
      THEN 'INACTIVE' ELSE status END,
-     created_at, updated_at, last_login_at, failed_logins, locked_until";
+     created_at, updated_at, last_login_at, failed_logins, locked_until,
+     first_name, last_name, phone, accepts_marketing";
 
 fn customer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomerRow> {
     Ok(CustomerRow {
@@ -70,6 +76,10 @@ fn customer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomerRow> {
         last_login_at: r.get(7)?,
         failed_logins: r.get(8)?,
         locked_until: r.get(9)?,
+        first_name: r.get(10)?,
+        last_name: r.get(11)?,
+        phone: r.get(12)?,
+        accepts_marketing: r.get(13)?,
     })
 }
 
@@ -95,6 +105,8 @@ pub struct SessionRow {
     pub customer_id: String,
     pub expires_at: i64,
     pub revoked: bool,
+    /// A Storefront session's token hash.
+    pub token_hash: Option<Vec<u8>>,
 }
 
 pub struct ReadModel {
@@ -217,17 +229,21 @@ impl ReadModel {
 
     pub fn project(&self, id: &str) -> rusqlite::Result<Option<ProjectRow>> {
         self.with(|c| {
-            c.prepare_cached("SELECT id, name, created_at, config FROM projects WHERE id = ?1")?
-                .query_row([id], |r| {
-                    let config: String = r.get(3)?;
-                    Ok(ProjectRow {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        created_at: r.get(2)?,
-                        config: serde_json::from_str(&config).unwrap_or_default(),
-                    })
+            c.prepare_cached(
+                "SELECT id, name, created_at, config, storefront FROM projects WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                let config: String = r.get(3)?;
+                let storefront: String = r.get(4)?;
+                Ok(ProjectRow {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    created_at: r.get(2)?,
+                    config: serde_json::from_str(&config).unwrap_or_default(),
+                    storefront: serde_json::from_str(&storefront).unwrap_or_default(),
                 })
-                .optional()
+            })
+            .optional()
         })
     }
 
@@ -254,7 +270,7 @@ impl ReadModel {
     pub fn session(&self, project: &str, id: &str) -> rusqlite::Result<Option<SessionRow>> {
         self.with(|c| {
             c.prepare_cached(
-                "SELECT id, customer_id, expires_at, revoked_at IS NOT NULL
+                "SELECT id, customer_id, expires_at, revoked_at IS NOT NULL, token_hash
                  FROM sessions WHERE project_id = ?1 AND id = ?2",
             )?
             .query_row(params![project, id], |r| {
@@ -263,6 +279,7 @@ impl ReadModel {
                     customer_id: r.get(1)?,
                     expires_at: r.get(2)?,
                     revoked: r.get(3)?,
+                    token_hash: r.get(4)?,
                 })
             })
             .optional()

@@ -20,6 +20,9 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             revoke_reason TEXT,
             started_seq   INTEGER NOT NULL,
             method        TEXT NOT NULL,
+            -- Storefront sessions: SHA-256 of the customerAccessToken's
+            -- hashed part; NULL for refresh-token sessions.
+            token_hash    BLOB,
             PRIMARY KEY (project_id, id)
          );
          CREATE INDEX IF NOT EXISTS sessions_by_customer ON sessions (project_id, customer_id);",
@@ -58,12 +61,14 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
         }
         let Event::Session(e) = event else { continue };
         match e {
-            SessionEvent::Started(s) => {
+            SessionEvent::Started(s) | SessionEvent::StorefrontStarted(s) => {
+                let token_hash = matches!(e, SessionEvent::StorefrontStarted(_))
+                    .then_some(&s.refresh_token_hash[..]);
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO sessions
                        (project_id, id, customer_id, created_at, refreshed_at, expires_at,
-                        generation, revoked_at, revoke_reason, started_seq, method)
-                     VALUES (?1, ?2, ?3, ?4, ?4, ?5, 0, NULL, NULL, ?6, ?7)",
+                        generation, revoked_at, revoke_reason, started_seq, method, token_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?5, 0, NULL, NULL, ?6, ?7, ?8)",
                 )?
                 .execute(params![
                     project,
@@ -72,8 +77,16 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                     at,
                     s.expires_at,
                     m.seq as i64,
-                    method(s.method)
+                    method(s.method),
+                    token_hash
                 ])?;
+            }
+            SessionEvent::Renewed(r) => {
+                tx.prepare_cached(
+                    "UPDATE sessions SET refreshed_at = ?3, expires_at = ?4
+                     WHERE project_id = ?1 AND id = ?2",
+                )?
+                .execute(params![project, id, at, r.expires_at])?;
             }
             SessionEvent::Refreshed(r) => {
                 tx.prepare_cached(

@@ -3,9 +3,10 @@
 //! enum, the subject, the dispatch, the authorization check and the typed
 //! client (`CommandBus::send`) all follow from the table below.
 
-use authd_events::{Actor, ApiKeyKind, ProjectConfig, RequestMeta};
+use authd_events::{Actor, ApiKeyKind, ProjectConfig, RequestMeta, StorefrontConfig};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+pub use crate::domain::customer_profile::ProfileChange;
 use crate::error::{CommandError, ErrorCode};
 
 /// Who may send a command.
@@ -121,7 +122,7 @@ commands! {
     "otp.request"                        => RequestOtp           -> Accepted,      Anonymous;
     "otp.login"                          => LogInWithOtp         -> SignedIn,      Anonymous;
     "customer.password_reset.request"    => RequestPasswordReset -> Accepted,      Anonymous;
-    "customer.password_reset.complete"   => ResetPassword        -> Done,          Anonymous;
+    "customer.password_reset.complete"   => ResetPassword        -> PasswordReset, Anonymous;
     "customer.password.update"           => UpdatePassword       -> Done,          Customer;
     "customer.email.verify"              => VerifyEmail          -> CustomerView,  Anonymous;
     "customer.email_verification.resend" => ResendVerification   -> Accepted,      Customer;
@@ -131,6 +132,10 @@ commands! {
     "customer.suspend"                   => SuspendCustomer      -> Done,          ProjectAdmin;
     "customer.reactivate"                => ReactivateCustomer   -> Done,          ProjectAdmin;
     "customer.unlock"                    => UnlockCustomer       -> Done,          ProjectAdmin;
+    "customer.update"                    => UpdateCustomer       -> AccountUpdated, Customer;
+    "storefront.token.create"            => CreateAccessToken    -> StorefrontSignedIn, Anonymous;
+    "storefront.token.renew"             => RenewAccessToken     -> AccessToken,   Anonymous;
+    "storefront.token.delete"            => DeleteAccessToken    -> Deleted,       Anonymous;
 }
 
 impl std::fmt::Debug for Command {
@@ -166,6 +171,11 @@ pub struct CreateProject {
 pub struct RegisterCustomer {
     pub email: String,
     pub password: String,
+    /// Names, phone, marketing consent (checked like an update's).
+    pub profile: ProfileChange,
+    /// Start a session and answer its tokens (the Customer Auth API); the
+    /// Storefront's `customerCreate` does not sign in.
+    pub sign_in: bool,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -205,6 +215,9 @@ pub struct RequestPasswordReset {
 pub struct ResetPassword {
     pub token: String,
     pub new_password: String,
+    /// Also start a Storefront session (`customerReset` answers a
+    /// `customerAccessToken`): every other session still ends.
+    pub storefront_sign_in: bool,
 }
 
 /// Acts for the customer of the actor, in the session `session_id`.
@@ -225,9 +238,12 @@ pub struct VerifyEmail {
 #[derive(Clone, Serialize, Deserialize)]
 pub struct ResendVerification;
 
+/// The project's whole configuration, and (when given) its Storefront
+/// settings, recorded together.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct ConfigureProject {
     pub config: ProjectConfig,
+    pub storefront: Option<StorefrontConfig>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -255,6 +271,36 @@ pub struct ReactivateCustomer {
 #[derive(Clone, Serialize, Deserialize)]
 pub struct UnlockCustomer {
     pub customer_id: String,
+}
+
+/// The signed-in customer (the actor) changes their profile and, without
+/// the current password (the Storefront's `customerUpdate`: the access
+/// token of `session_id` is the proof), their password. A new password
+/// ends every session and starts a new Storefront one.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct UpdateCustomer {
+    pub session_id: String,
+    pub change: ProfileChange,
+    pub new_password: Option<String>,
+}
+
+/// Storefront sign-in: a `customerAccessToken` for email and password.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CreateAccessToken {
+    pub email: String,
+    pub password: String,
+}
+
+/// Moves a live `customerAccessToken`'s expiry a full lifetime ahead.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RenewAccessToken {
+    pub access_token: String,
+}
+
+/// Ends the session of a `customerAccessToken` (its holder signs out).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct DeleteAccessToken {
+    pub access_token: String,
 }
 
 // ---- outcomes ---------------------------------------------------------------
@@ -313,10 +359,54 @@ impl std::fmt::Debug for ProjectKeys {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordReset {
+    pub customer: CustomerView,
+    /// With `storefront_sign_in`.
+    pub access_token: Option<AccessToken>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountUpdated {
+    pub customer: CustomerView,
+    /// A new password ended every session; this one replaces the caller's.
+    pub access_token: Option<AccessToken>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StorefrontSignedIn {
+    pub customer: CustomerView,
+    pub access_token: AccessToken,
+}
+
+/// A Storefront `customerAccessToken`: opaque, only its hash is stored.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AccessToken {
+    pub token: String,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+    pub session_id: String,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AccessToken(session {})", self.session_id)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Deleted {
+    pub session_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CustomerView {
     pub id: String,
     pub email: String,
     pub email_verified: bool,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub accepts_marketing: bool,
     /// Unix milliseconds.
     pub created_at: i64,
     /// Unix milliseconds of the last change to the account.
@@ -378,6 +468,8 @@ mod tests {
         let c: Command = RegisterCustomer {
             email: "a@b.co".into(),
             password: "secret".into(),
+            profile: Default::default(),
+            sign_in: true,
         }
         .into();
         assert_eq!(c.name(), RegisterCustomer::NAME);

@@ -58,6 +58,31 @@ pub enum DomainError {
     LastSecretKey,
     #[error("this password is too common; choose another")]
     PasswordTooCommon,
+    #[error("{field} {problem}")]
+    Profile {
+        field: &'static str,
+        problem: ProfileProblem,
+    },
+}
+
+/// What is wrong with a profile field (a name, the phone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileProblem {
+    TooLong(usize),
+    ContainsHtmlTags,
+    ContainsUrl,
+    Invalid,
+}
+
+impl std::fmt::Display for ProfileProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooLong(n) => write!(f, "is too long (at most {n} characters)"),
+            Self::ContainsHtmlTags => f.write_str("cannot contain HTML tags"),
+            Self::ContainsUrl => f.write_str("cannot contain a URL"),
+            Self::Invalid => f.write_str("is invalid"),
+        }
+    }
 }
 
 /// A password-policy rule, named in the error code.
@@ -155,6 +180,11 @@ error_codes! {
     NotFound = "NOT_FOUND",
     MethodNotAllowed = "METHOD_NOT_ALLOWED",
     PasswordTooCommon = "PASSWORD_TOO_COMMON",
+    TooLong = "TOO_LONG",
+    ContainsHtmlTags = "CONTAINS_HTML_TAGS",
+    ContainsUrl = "CONTAINS_URL",
+    /// A profile field (the phone) that is not well formed.
+    Invalid = "INVALID",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -200,6 +230,12 @@ impl DomainError {
             Self::RateLimited { .. } => C::RateLimited,
             Self::LastSecretKey => C::LastSecretKey,
             Self::PasswordTooCommon => C::PasswordTooCommon,
+            Self::Profile { problem, .. } => match problem {
+                ProfileProblem::TooLong(_) => C::TooLong,
+                ProfileProblem::ContainsHtmlTags => C::ContainsHtmlTags,
+                ProfileProblem::ContainsUrl => C::ContainsUrl,
+                ProfileProblem::Invalid => C::Invalid,
+            },
         }
     }
 
@@ -216,7 +252,7 @@ impl DomainError {
             Self::InvalidRefreshToken | Self::RefreshTokenReused | Self::SessionRevoked => {
                 Some("refreshToken")
             }
-            Self::InvalidInput(field) => Some(field),
+            Self::InvalidInput(field) | Self::Profile { field, .. } => Some(field),
             _ => None,
         }
     }

@@ -2,7 +2,7 @@
 //! `projectCreate`.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
-use authd_events::{ApiKeyKind, ProjectConfig};
+use authd_events::{ApiKeyKind, ProjectConfig, StorefrontConfig};
 use authd_services::commands::{ConfigureProject, CreateProject, IssueApiKey, RevokeApiKey};
 
 use super::{ctx_of, send};
@@ -20,6 +20,12 @@ pub struct ProjectSettings {
     pub lockout_threshold: i32,
     pub mail_sender: String,
     pub link_base_url: String,
+    /// Lifetime of a Storefront `customerAccessToken` (and of a renewal).
+    pub customer_access_token_ttl_seconds: i64,
+    /// Storefront sign-in sets the token in an HttpOnly cookie.
+    pub cookie_sessions: bool,
+    /// Browser origins the Storefront API answers CORS requests from.
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(SimpleObject)]
@@ -60,6 +66,12 @@ pub struct ProjectConfigInput {
     pub mail_sender: Option<String>,
     pub link_base_url: Option<String>,
     pub password_policy: Option<PasswordPolicyInput>,
+    /// 3,600 (an hour) to 31,536,000 (a year); 30 days by default.
+    pub customer_access_token_ttl_seconds: Option<i64>,
+    pub cookie_sessions: Option<bool>,
+    /// Origins exactly as browsers send them: `https://shop.example`
+    /// (http only for localhost).
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 #[derive(InputObject)]
@@ -136,6 +148,9 @@ impl ProjectQuery {
                 lockout_threshold: c.lockout_threshold as i32,
                 mail_sender: c.mail_sender.clone(),
                 link_base_url: c.link_base_url.clone(),
+                customer_access_token_ttl_seconds: p.storefront.access_token_ttl_secs as i64,
+                cookie_sessions: p.storefront.cookie_sessions,
+                allowed_origins: p.storefront.allowed_origins.clone(),
             },
             api_keys: keys
                 .into_iter()
@@ -199,11 +214,14 @@ impl ProjectMutation {
         let current = state
             .read
             .project(&admin.inner.project_id)
-            .map_err(ApiError::internal)?
-            .map(|p| p.config)
+            .map_err(ApiError::internal)?;
+        let (config, storefront) = current
+            .map(|p| (p.config, p.storefront))
             .unwrap_or_default();
+        let storefront = merged_storefront(storefront, &input);
         let configure = ConfigureProject {
-            config: merged(current, input),
+            config: merged(config, input),
+            storefront,
         };
         respond(
             send(ctx, configure)
@@ -243,6 +261,26 @@ impl ProjectMutation {
                 .map(|_| MutationResponse::done("key revoked")),
         )
     }
+}
+
+/// The Storefront settings with the input's applied, when it names any.
+fn merged_storefront(mut c: StorefrontConfig, i: &ProjectConfigInput) -> Option<StorefrontConfig> {
+    if i.customer_access_token_ttl_seconds.is_none()
+        && i.cookie_sessions.is_none()
+        && i.allowed_origins.is_none()
+    {
+        return None;
+    }
+    if let Some(v) = i.customer_access_token_ttl_seconds {
+        c.access_token_ttl_secs = v.max(0) as u64;
+    }
+    if let Some(v) = i.cookie_sessions {
+        c.cookie_sessions = v;
+    }
+    if let Some(v) = &i.allowed_origins {
+        c.allowed_origins = v.clone();
+    }
+    Some(c)
 }
 
 /// The configuration with the input's fields applied; what the input

@@ -60,6 +60,7 @@ impl PasswordMutation {
                 let reset = ResetPassword {
                     token,
                     new_password,
+                    storefront_sign_in: false,
                 };
                 send(state, &from, reset).await?;
                 Ok(MutationResponse::done("password changed"))

@@ -28,7 +28,13 @@ impl RegisterMutation {
                 guards::rate_limit(ctx, Some(&email))?;
                 let (state, rc) = guards::request(ctx);
                 let from = rc.sender(public_actor(rc));
-                let r = send(state, &from, RegisterCustomer { email, password }).await?;
+                let register = RegisterCustomer {
+                    email,
+                    password,
+                    profile: Default::default(),
+                    sign_in: true,
+                };
+                let r = send(state, &from, register).await?;
                 let (access_token, refresh_token, access_token_expires_at) =
                     r.tokens.map(tokens_fields).unwrap_or((None, None, None));
                 let pending = r.email_verification_required;

@@ -11,6 +11,7 @@ use authd_events::{
 use super::{
     aggregate::{Aggregate, At},
     customer_password::{password_attempt, reset_password, update_password, wrong_password},
+    customer_profile::{Profile, ProfileChange, change_profile},
     lockout::{self, ClientLocks},
 };
 pub use super::{
@@ -46,6 +47,7 @@ pub struct Customer {
     pub reset: Option<(SecretHash, i64)>,
     /// When reset links were requested, within the last hour or so.
     pub reset_requested_at: Vec<i64>,
+    pub profile: Profile,
 }
 
 impl Customer {
@@ -78,6 +80,17 @@ pub enum CustomerCommand {
         email_verified: bool,
         session: Option<(String, LoginMethod)>,
         verification: Option<(SecretHash, i64)>,
+        /// Checked and normalized already (`ProfileChange::applied_to`).
+        profile: Profile,
+    },
+    /// The signed-in customer changes their profile and (Storefront
+    /// `customerUpdate`, which needs no current password: the access
+    /// token is the proof) their password, which ends every other session
+    /// but `keep_session`.
+    UpdateAccount {
+        change: ProfileChange,
+        new_password_hash: Option<String>,
+        keep_session: Option<String>,
     },
     /// The password was checked outside (it is slow); this records the outcome.
     RecordPasswordLogin {
@@ -109,9 +122,12 @@ pub enum CustomerCommand {
         token_hash: SecretHash,
         expires_at: i64,
     },
+    /// `keep_session`: the session the reset signs in with (Storefront
+    /// `customerReset`), the only one not ended.
     ResetPassword {
         token_hash: SecretHash,
         new_password_hash: String,
+        keep_session: Option<String>,
     },
     /// The current password was checked outside; a wrong one counts
     /// toward the lockout like a failed login (and the new one was never
@@ -141,14 +157,33 @@ fn decide(
             email_verified,
             session,
             verification,
-        } => register(
-            s,
-            email,
-            password_hash,
-            *email_verified,
-            session,
-            verification,
-        ),
+            profile,
+        } => {
+            let mut events = register(
+                s,
+                email,
+                password_hash,
+                *email_verified,
+                session,
+                verification,
+            )?;
+            events.extend(change_profile(s, profile));
+            Ok(events)
+        }
+        C::UpdateAccount {
+            change,
+            new_password_hash,
+            keep_session,
+        } => {
+            if s.suspended {
+                return Err(DomainError::AccountSuspended);
+            }
+            let mut events = change_profile(s, &change.applied_to(&s.profile)?);
+            if let Some(hash) = new_password_hash {
+                events.extend(update_password(hash, keep_session));
+            }
+            Ok(events)
+        }
         C::RecordPasswordLogin {
             password_matches,
             session_id,
@@ -196,7 +231,8 @@ fn decide(
         C::ResetPassword {
             token_hash,
             new_password_hash,
-        } => reset_password(s, token_hash, new_password_hash, now),
+            keep_session,
+        } => reset_password(s, token_hash, new_password_hash, keep_session, now),
         C::UpdatePassword {
             current_matches,
             new_password_hash,
@@ -361,6 +397,7 @@ impl Aggregate for Customer {
                 | CustomerEvent::Reactivated(_)
                 | CustomerEvent::PasswordChanged(_)
                 | CustomerEvent::EmailVerified(_)
+                | CustomerEvent::ProfileChanged(_)
         ) {
             self.updated_at = at.time;
         }
@@ -412,6 +449,7 @@ impl Aggregate for Customer {
                 self.email_verified = true;
                 self.verification = None;
             }
+            CustomerEvent::ProfileChanged(p) => self.profile = Profile::from_event(p),
             CustomerEvent::PasswordResetRequested(r) => {
                 self.reset = Some((r.token_hash, r.expires_at));
                 self.reset_requested_at.retain(|t| at.time - t < HOUR_MS);
@@ -468,6 +506,7 @@ mod tests {
             email_verified: false,
             session: session.map(|s| (s.into(), LoginMethod::Password)),
             verification: None,
+            profile: Profile::default(),
         }
     }
     fn login(ok: bool) -> When {
@@ -827,6 +866,7 @@ mod tests {
                 CustomerCommand::ResetPassword {
                     token_hash: [h; 32],
                     new_password_hash: "new".into(),
+                    keep_session: None,
                 },
                 now,
             )
@@ -909,5 +949,82 @@ mod tests {
         let s = state(&[registered(), ended(Some("s_1"))]);
         assert!(s.session_allowed("s_1", 1));
         assert!(!s.session_allowed("s_2", 1));
+    }
+
+    #[test]
+    fn a_profile_is_recorded_whole_and_only_when_it_changes() {
+        let ann = Profile {
+            first_name: Some("Ann".into()),
+            phone: Some("+16135551111".into()),
+            ..Profile::default()
+        };
+        let mut with_profile = register(None);
+        if let CustomerCommand::Register { profile, .. } = &mut with_profile {
+            *profile = ann.clone();
+        }
+        let events = decide(&Customer::default(), with_profile).unwrap();
+        assert_eq!(
+            events.last(),
+            Some(&CustomerEvent::ProfileChanged(ann.to_event()))
+        );
+        let given = [registered(), CustomerEvent::ProfileChanged(ann.to_event())];
+        let update =
+            |change: ProfileChange, password: Option<&str>| CustomerCommand::UpdateAccount {
+                change,
+                new_password_hash: password.map(Into::into),
+                keep_session: Some("s_new".into()),
+            };
+        // The same values again: nothing to record.
+        let same = ProfileChange {
+            first_name: Some(Some("Ann".into())),
+            ..Default::default()
+        };
+        check(&given, update(same, None), Ok(vec![]));
+        // phone: null removes it; the rest stays.
+        let no_phone = ProfileChange {
+            phone: Some(None),
+            accepts_marketing: Some(true),
+            ..Default::default()
+        };
+        let after = Profile {
+            phone: None,
+            accepts_marketing: true,
+            ..ann.clone()
+        };
+        check(
+            &given,
+            update(no_phone, None),
+            Ok(vec![CustomerEvent::ProfileChanged(after.to_event())]),
+        );
+        assert_eq!(state(&given).profile, ann);
+        // A new password ends every other session.
+        check(
+            &given,
+            update(ProfileChange::default(), Some("$new")),
+            Ok(vec![
+                CustomerEvent::PasswordChanged(PasswordChanged {
+                    password_hash: "$new".into(),
+                    via: PasswordChangeVia::Update,
+                }),
+                ended(Some("s_new")),
+            ]),
+        );
+        // A bad field refuses the whole update; a suspended customer changes nothing.
+        let bad = ProfileChange {
+            last_name: Some(Some("<b>x</b>".into())),
+            ..Default::default()
+        };
+        assert!(matches!(
+            decide(&state(&given), update(bad, Some("$new"))),
+            Err(DomainError::Profile {
+                field: "lastName",
+                ..
+            })
+        ));
+        check(
+            &[registered(), suspended()],
+            update(ProfileChange::default(), None),
+            Err(DomainError::AccountSuspended),
+        );
     }
 }

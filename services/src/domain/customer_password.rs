@@ -49,6 +49,7 @@ pub(super) fn reset_password(
     s: &Customer,
     token_hash: &SecretHash,
     new_password_hash: &str,
+    keep_session: &Option<String>,
     now: i64,
 ) -> Result<Vec<CustomerEvent>, DomainError> {
     match s.reset {
@@ -58,7 +59,9 @@ pub(super) fn reset_password(
                     password_hash: new_password_hash.to_string(),
                     via: PasswordChangeVia::Reset,
                 }),
-                CustomerEvent::SessionsEnded(SessionsEnded { except: None }),
+                CustomerEvent::SessionsEnded(SessionsEnded {
+                    except: keep_session.clone(),
+                }),
             ];
             // Proving control of the inbox also lifts a lockout, and
             // proves the address (the old password and sessions are gone

@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod customer;
 mod customer_password;
+pub mod customer_profile;
 pub mod email_claim;
 pub mod lockout;
 pub mod login_attempts;

@@ -2,7 +2,7 @@
 
 use authd_events::{
     AggregateKind, ApiKeyIssued, ApiKeyKind, ApiKeyRevoked, Event, ProjectConfig,
-    ProjectConfigChanged, ProjectCreated, ProjectEvent,
+    ProjectConfigChanged, ProjectCreated, ProjectEvent, StorefrontConfig,
 };
 
 use super::aggregate::{Aggregate, At};
@@ -14,6 +14,7 @@ pub struct Project {
     pub config: ProjectConfig,
     /// (key id, kind) of the keys not revoked.
     pub keys: Vec<(String, ApiKeyKind)>,
+    pub storefront: StorefrontConfig,
 }
 
 pub enum ProjectCommand {
@@ -23,6 +24,9 @@ pub enum ProjectCommand {
     },
     Configure {
         config: ProjectConfig,
+    },
+    ConfigureStorefront {
+        config: StorefrontConfig,
     },
     IssueKey {
         key: ApiKeyIssued,
@@ -36,24 +40,45 @@ pub enum ProjectCommand {
 /// or plain http to this machine (local development), never with
 /// credentials, a query or a fragment that could mangle the token.
 fn link_base_allowed(base: &str) -> bool {
-    if base.len() > 500 || base.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
-        return false;
-    }
-    let Ok(url) = url::Url::parse(base) else {
+    let Some(url) = secure_url(base) else {
         return false;
     };
-    let local = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return false,
+    url.query().is_none() && url.fragment().is_none()
+}
+
+/// An https URL, or plain http to this machine, without credentials.
+fn secure_url(text: &str) -> Option<url::Url> {
+    if text.len() > 500 || text.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+        return None;
+    }
+    let url = url::Url::parse(text).ok()?;
+    let local = match url.host()? {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
     };
     let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && local);
-    scheme_ok
-        && url.username().is_empty()
-        && url.password().is_none()
-        && url.query().is_none()
-        && url.fragment().is_none()
+    (scheme_ok && url.username().is_empty() && url.password().is_none()).then_some(url)
+}
+
+/// Browser origins the Storefront API answers CORS for: `scheme://host[:port]`
+/// exactly as browsers send them (no path, no trailing slash), https or a
+/// local http one; at most 50.
+pub fn validate_storefront(c: &StorefrontConfig) -> Result<(), DomainError> {
+    const HOUR: u64 = 3600;
+    if !(HOUR..=365 * 24 * HOUR).contains(&c.access_token_ttl_secs) {
+        return Err(DomainError::InvalidInput("customerAccessTokenTtlSeconds"));
+    }
+    if c.allowed_origins.len() > 50 {
+        return Err(DomainError::InvalidInput("allowedOrigins"));
+    }
+    for origin in &c.allowed_origins {
+        let ok = secure_url(origin).is_some_and(|u| u.origin().ascii_serialization() == *origin);
+        if !ok {
+            return Err(DomainError::InvalidInput("allowedOrigins"));
+        }
+    }
+    Ok(())
 }
 
 pub fn validate_config(c: &ProjectConfig) -> Result<(), DomainError> {
@@ -101,6 +126,14 @@ fn decide(s: &Project, cmd: &ProjectCommand) -> Result<Vec<ProjectEvent>, Domain
                 vec![ProjectEvent::ConfigChanged(ProjectConfigChanged {
                     config: config.clone(),
                 })]
+            })
+        }
+        ProjectCommand::ConfigureStorefront { config } => {
+            validate_storefront(config)?;
+            Ok(if *config == s.storefront {
+                vec![]
+            } else {
+                vec![ProjectEvent::StorefrontConfigured(config.clone())]
             })
         }
         ProjectCommand::IssueKey { key } => Ok(vec![ProjectEvent::ApiKeyIssued(key.clone())]),
@@ -151,6 +184,7 @@ impl Aggregate for Project {
             ProjectEvent::ApiKeyIssued(k) => self.keys.push((k.key_id.clone(), k.kind)),
             ProjectEvent::ApiKeyRevoked(r) => self.keys.retain(|(id, _)| *id != r.key_id),
             ProjectEvent::ConfigChanged(c) => self.config = c.config.clone(),
+            ProjectEvent::StorefrontConfigured(c) => self.storefront = c.clone(),
         }
         self
     }
@@ -358,5 +392,61 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn storefront_settings_are_checked_and_recorded_only_when_they_change() {
+        let s = state(&[ProjectEvent::Created(ProjectCreated {
+            name: "Shop".into(),
+        })]);
+        let configure = |c: &StorefrontConfig| {
+            decide(
+                &s,
+                ProjectCommand::ConfigureStorefront { config: c.clone() },
+            )
+        };
+        assert_eq!(configure(&StorefrontConfig::default()), Ok(vec![]));
+        let good = StorefrontConfig {
+            access_token_ttl_secs: 7200,
+            cookie_sessions: true,
+            allowed_origins: vec![
+                "https://shop.example".into(),
+                "http://localhost:5173".into(),
+                "http://127.0.0.1:8080".into(),
+            ],
+        };
+        assert_eq!(
+            configure(&good),
+            Ok(vec![ProjectEvent::StorefrontConfigured(good.clone())])
+        );
+        for origin in [
+            "http://shop.example",
+            "https://shop.example/",
+            "https://shop.example/path",
+            "https://user@shop.example",
+            "*",
+            "null",
+            "shop.example",
+        ] {
+            let bad = StorefrontConfig {
+                allowed_origins: vec![origin.into()],
+                ..good.clone()
+            };
+            assert_eq!(
+                configure(&bad),
+                Err(DomainError::InvalidInput("allowedOrigins")),
+                "{origin}"
+            );
+        }
+        for ttl in [0, 3599, 366 * 24 * 3600] {
+            let bad = StorefrontConfig {
+                access_token_ttl_secs: ttl,
+                ..good.clone()
+            };
+            assert_eq!(
+                configure(&bad),
+                Err(DomainError::InvalidInput("customerAccessTokenTtlSeconds"))
+            );
+        }
     }
 }

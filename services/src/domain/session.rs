@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use authd_events::{
     AggregateKind, Event, LoginMethod, RefreshTokenReused, RevokeReason, SecretHash, SessionEvent,
-    SessionRefreshed, SessionRevoked, SessionStarted,
+    SessionRefreshed, SessionRenewed, SessionRevoked, SessionStarted,
 };
 
 use super::aggregate::{Aggregate, At};
@@ -24,14 +24,26 @@ pub struct Session {
     /// Stream sequence of the message that started the session.
     pub started_seq: u64,
     pub method: Option<LoginMethod>,
+    /// A Storefront API session: its token is an opaque access token that
+    /// is renewed, never rotated (`token_hash` is that token's hash).
+    pub storefront: bool,
 }
 
 pub enum SessionCommand {
+    /// `storefront`: the token is a Storefront `customerAccessToken`.
     Start {
         customer_id: String,
         method: LoginMethod,
         refresh_token_hash: SecretHash,
         expires_at: i64,
+        storefront: bool,
+    },
+    /// Moves a Storefront session's end to `expires_at`; the presented
+    /// token must be its own and still live.
+    Renew {
+        presented_hash: SecretHash,
+        expires_at: i64,
+        customer_allows: bool,
     },
     /// `customer_allows`: the customer is active and has not ended this
     /// session (see `Customer::session_allowed`).
@@ -40,9 +52,12 @@ pub enum SessionCommand {
         new_hash: SecretHash,
         customer_allows: bool,
     },
+    /// `presented_hash`: ended by whoever holds its Storefront token (which
+    /// must match and be live); otherwise by its customer or an admin.
     Revoke {
         reason: RevokeReason,
         by_customer: Option<String>,
+        presented_hash: Option<SecretHash>,
     },
 }
 
@@ -53,15 +68,34 @@ fn decide(s: &Session, cmd: &SessionCommand, now: i64) -> Result<Vec<SessionEven
             method,
             refresh_token_hash,
             expires_at,
+            storefront,
         } => {
             if s.customer_id.is_some() {
                 return Err(DomainError::InvalidInput("sessionId"));
             }
-            Ok(vec![SessionEvent::Started(SessionStarted {
+            let started = SessionStarted {
                 customer_id: customer_id.clone(),
                 method: *method,
                 refresh_token_hash: *refresh_token_hash,
                 expires_at: *expires_at,
+            };
+            Ok(vec![if *storefront {
+                SessionEvent::StorefrontStarted(started)
+            } else {
+                SessionEvent::Started(started)
+            }])
+        }
+        SessionCommand::Renew {
+            presented_hash,
+            expires_at,
+            customer_allows,
+        } => {
+            if !storefront_token_live(s, presented_hash, now) || !customer_allows {
+                return Err(DomainError::InvalidToken);
+            }
+            // A renewal never shortens a session.
+            Ok(vec![SessionEvent::Renewed(SessionRenewed {
+                expires_at: (*expires_at).max(s.expires_at),
             })])
         }
         SessionCommand::Refresh {
@@ -69,7 +103,7 @@ fn decide(s: &Session, cmd: &SessionCommand, now: i64) -> Result<Vec<SessionEven
             new_hash,
             customer_allows,
         } => {
-            if s.customer_id.is_none() {
+            if s.customer_id.is_none() || s.storefront {
                 return Err(DomainError::InvalidRefreshToken);
             }
             let generation = if *presented_hash == s.token_hash {
@@ -104,10 +138,16 @@ fn decide(s: &Session, cmd: &SessionCommand, now: i64) -> Result<Vec<SessionEven
         SessionCommand::Revoke {
             reason,
             by_customer,
+            presented_hash,
         } => {
             let Some(owner) = &s.customer_id else {
                 return Err(DomainError::SessionNotFound);
             };
+            if let Some(presented) = presented_hash
+                && !storefront_token_live(s, presented, now)
+            {
+                return Err(DomainError::InvalidToken);
+            }
             if by_customer.as_ref().is_some_and(|c| c != owner) {
                 return Err(DomainError::SessionNotFound);
             }
@@ -119,6 +159,15 @@ fn decide(s: &Session, cmd: &SessionCommand, now: i64) -> Result<Vec<SessionEven
             })])
         }
     }
+}
+
+/// Whether `presented` is the live token of a Storefront session.
+fn storefront_token_live(s: &Session, presented: &SecretHash, now: i64) -> bool {
+    s.storefront
+        && s.customer_id.is_some()
+        && s.revoked.is_none()
+        && now < s.expires_at
+        && crate::infra::tokens::digests_equal(presented, &s.token_hash)
 }
 
 /// Whether the events answer a refresh with "token reused".
@@ -146,7 +195,8 @@ impl Aggregate for Session {
             return self;
         };
         match e {
-            SessionEvent::Started(s) => {
+            SessionEvent::Started(s) | SessionEvent::StorefrontStarted(s) => {
+                self.storefront = matches!(e, SessionEvent::StorefrontStarted(_));
                 self.customer_id = Some(s.customer_id.clone());
                 self.token_hash = s.refresh_token_hash;
                 self.generation = 0;
@@ -162,6 +212,7 @@ impl Aggregate for Session {
             }
             SessionEvent::RefreshTokenReused(_) => {}
             SessionEvent::Revoked(r) => self.revoked = Some(r.reason),
+            SessionEvent::Renewed(r) => self.expires_at = r.expires_at,
         }
         self
     }
@@ -420,6 +471,7 @@ mod tests {
         let logout = |by: &str| SessionCommand::Revoke {
             reason: RevokeReason::Logout,
             by_customer: Some(by.into()),
+            presented_hash: None,
         };
         check(
             &[started()],
@@ -437,5 +489,118 @@ mod tests {
             Ok(vec![]),
         );
         check(&[], logout("c_1"), Err(DomainError::SessionNotFound));
+    }
+
+    fn storefront_started() -> SessionEvent {
+        SessionEvent::StorefrontStarted(SessionStarted {
+            customer_id: "c_1".into(),
+            method: LoginMethod::Password,
+            refresh_token_hash: [3; 32],
+            expires_at: EXP,
+        })
+    }
+    fn renew(presented: u8, expires_at: i64, now: i64) -> (SessionCommand, i64) {
+        let c = SessionCommand::Renew {
+            presented_hash: [presented; 32],
+            expires_at,
+            customer_allows: true,
+        };
+        (c, now)
+    }
+    fn renewed(expires_at: i64) -> SessionEvent {
+        SessionEvent::Renewed(SessionRenewed { expires_at })
+    }
+
+    #[test]
+    fn a_storefront_token_is_renewed_while_live_and_never_rotated() {
+        let start = SessionCommand::Start {
+            customer_id: "c_1".into(),
+            method: LoginMethod::Password,
+            refresh_token_hash: [3; 32],
+            expires_at: EXP,
+            storefront: true,
+        };
+        check(&[], start, Ok(vec![storefront_started()]));
+        check(
+            &[storefront_started()],
+            renew(3, EXP + 50, 5),
+            Ok(vec![renewed(EXP + 50)]),
+        );
+        // A renewal after a renewal counts from the newest end.
+        let s = given::state::<Session>(&[storefront_started(), renewed(EXP + 50)]);
+        assert_eq!(s.expires_at, EXP + 50);
+        check(
+            &[storefront_started(), renewed(EXP + 50)],
+            renew(3, EXP + 60, EXP + 10),
+            Ok(vec![renewed(EXP + 60)]),
+        );
+        // Never shorter than it was.
+        check(
+            &[storefront_started()],
+            renew(3, 10, 5),
+            Ok(vec![renewed(EXP)]),
+        );
+        // Refused: another token, after expiry, after deletion, an ended customer.
+        check(
+            &[storefront_started()],
+            renew(4, EXP + 50, 5),
+            Err(DomainError::InvalidToken),
+        );
+        check(
+            &[storefront_started()],
+            renew(3, EXP + 50, EXP),
+            Err(DomainError::InvalidToken),
+        );
+        check(
+            &[storefront_started(), revoked(RevokeReason::Logout)],
+            renew(3, EXP + 50, 5),
+            Err(DomainError::InvalidToken),
+        );
+        let ended = SessionCommand::Renew {
+            presented_hash: [3; 32],
+            expires_at: EXP + 50,
+            customer_allows: false,
+        };
+        check(
+            &[storefront_started()],
+            ended,
+            Err(DomainError::InvalidToken),
+        );
+        // A refresh session is not renewed, and a storefront one not refreshed.
+        check(
+            &[started()],
+            renew(0, EXP + 50, 5),
+            Err(DomainError::InvalidToken),
+        );
+        check(
+            &[storefront_started()],
+            refresh(3, 4, 5),
+            Err(DomainError::InvalidRefreshToken),
+        );
+    }
+
+    #[test]
+    fn a_storefront_token_deletes_its_own_session_once() {
+        let delete = |presented: u8| SessionCommand::Revoke {
+            reason: RevokeReason::Logout,
+            by_customer: None,
+            presented_hash: Some([presented; 32]),
+        };
+        check(
+            &[storefront_started()],
+            delete(3),
+            Ok(vec![revoked(RevokeReason::Logout)]),
+        );
+        check(
+            &[storefront_started()],
+            delete(4),
+            Err(DomainError::InvalidToken),
+        );
+        check(
+            &[storefront_started(), revoked(RevokeReason::Logout)],
+            delete(3),
+            Err(DomainError::InvalidToken),
+        );
+        check(&[started()], delete(0), Err(DomainError::InvalidToken));
     }
 }

@@ -336,6 +336,45 @@ pub fn new_refresh_token(session_id: &str) -> String {
     format!("{session_id}.{}", URL_SAFE_NO_PAD.encode(secret))
 }
 
+/// A Storefront `customerAccessToken`, as the gateway and services read it:
+/// `<session id>.<secret>.<seq>`. Only `<session id>.<secret>` is hashed
+/// and stored; `seq` (the stream sequence of the session's start) tells any
+/// gateway how far its read model must be to know the session.
+pub struct StorefrontToken<'a> {
+    pub session_id: &'a str,
+    /// What is hashed: `<session id>.<secret>`.
+    pub hashed: &'a str,
+    pub seq: u64,
+}
+
+/// The token handed out for a session whose secret part is `hashed`.
+pub fn storefront_token(hashed: &str, seq: u64) -> String {
+    format!("{hashed}.{seq}")
+}
+
+/// A well-formed Storefront token's parts (nothing is checked against the
+/// log here).
+pub fn parse_storefront_token(token: &str) -> Option<StorefrontToken<'_>> {
+    if token.len() > 160 {
+        return None;
+    }
+    let (hashed, seq) = token.rsplit_once('.')?;
+    if seq.is_empty() || seq.len() > 19 || !seq.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(StorefrontToken {
+        session_id: refresh_token_session(hashed)?,
+        hashed,
+        seq: seq.parse().ok()?,
+    })
+}
+
+/// Compares two secret digests in time that does not depend on where they
+/// differ.
+pub fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// The session id of a well-formed refresh token.
 pub fn refresh_token_session(token: &str) -> Option<&str> {
     let (sid, secret) = token.split_once('.')?;

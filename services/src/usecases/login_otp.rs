@@ -127,6 +127,7 @@ impl UseCase for LogInWithOtp {
                 email_verified: true,
                 session: Some((session.id.clone(), LoginMethod::Otp)),
                 verification: None,
+                profile: Default::default(),
             }),
             session_id: session.id.clone(),
             start: session.start(&customer_id, LoginMethod::Otp),

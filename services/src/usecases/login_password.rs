@@ -3,15 +3,18 @@
 //! atomic batch at the customer's expected sequence, so a suspension or a
 //! reset that lands first makes the login decide again on the new state.
 
-use authd_events::{AggregateKind, AggregateSubject, LoginMethod, ProjectConfig};
+use authd_events::{AggregateKind, AggregateSubject, LoginMethod};
 
-use super::{Services, UseCase, subject, valid_email};
+use super::{NewSession, Services, UseCase, executor::Committed, subject, valid_email};
 use crate::{
-    commands::{CommandEnvelope, LogInWithPassword, Sent, SignedIn},
+    commands::{
+        CommandEnvelope, CreateAccessToken, LogInWithPassword, Sent, SignedIn, StorefrontSignedIn,
+    },
     domain::aggregate::Aggregate,
     domain::{
         customer::{self, Customer, CustomerCommand},
         login_attempts::{self, AttemptCommand, LoginAttempts},
+        project::Project,
         session::Session,
     },
     error::{CommandError, DomainError},
@@ -24,33 +27,60 @@ impl UseCase for LogInWithPassword {
         s: &Services,
         env: &CommandEnvelope,
     ) -> Result<Sent<SignedIn>, CommandError> {
-        let email = self.email.trim();
-        let Some(config) = precheck(s, env, email, &self.password).await? else {
-            return Err(DomainError::InvalidCredentials.into());
-        };
-        let claim = s.claim_subject(&env.tenant, email)?;
-        let Some((customer, current)) = s.owner_of(&env.tenant, &claim).await? else {
-            return unknown_email(s, env, &claim, self.password, config.lockout_threshold).await;
-        };
-        let customer_id = customer.id.clone();
-        let session = s.new_session(&env.tenant)?;
-        let record = |password_matches| CustomerCommand::RecordPasswordLogin {
-            password_matches,
-            session_id: session.id.clone(),
-            lockout_threshold: config.lockout_threshold,
-            verification_required: config.email_verification_required,
-            client: Services::client(env),
-        };
-        let start = session.start(&customer_id, LoginMethod::Password);
-        let mut checked = current.password_hash;
-        let done = loop {
-            let matches = s
-                .hasher
-                .verify(self.password.clone(), checked.clone())
-                .await?;
-            let done = s
-                .x
-                .batch(env)
+        let (done, customer, session) = log_in(s, env, &self.email, self.password, false).await?;
+        s.signed_in(env, &done, &customer, session, false)
+    }
+}
+
+impl UseCase for CreateAccessToken {
+    async fn run(
+        self,
+        s: &Services,
+        env: &CommandEnvelope,
+    ) -> Result<Sent<StorefrontSignedIn>, CommandError> {
+        let (done, customer, session) = log_in(s, env, &self.email, self.password, true).await?;
+        s.storefront_signed_in(&done, &customer, session)
+    }
+}
+
+/// A password login: the customer's record of the attempt and, when it
+/// succeeds, the new session (a Storefront one with `storefront`), as one
+/// batch; a failure is the error.
+async fn log_in(
+    s: &Services,
+    env: &CommandEnvelope,
+    email: &str,
+    password: String,
+    storefront: bool,
+) -> Result<(Committed<LoginRound>, AggregateSubject, NewSession), CommandError> {
+    let email = email.trim();
+    let Some(project) = precheck(s, env, email, &password).await? else {
+        return Err(DomainError::InvalidCredentials.into());
+    };
+    let config = &project.config;
+    let claim = s.claim_subject(&env.tenant, email)?;
+    let Some((customer, current)) = s.owner_of(&env.tenant, &claim).await? else {
+        return Err(unknown_email(s, env, &claim, password, config.lockout_threshold).await);
+    };
+    let customer_id = customer.id.clone();
+    let session = if storefront {
+        s.new_storefront_session(&env.tenant, &project)?
+    } else {
+        s.new_session(&env.tenant)?
+    };
+    let record = |password_matches| CustomerCommand::RecordPasswordLogin {
+        password_matches,
+        session_id: session.id.clone(),
+        lockout_threshold: config.lockout_threshold,
+        verification_required: config.email_verification_required,
+        client: Services::client(env),
+    };
+    let start = session.start(&customer_id, LoginMethod::Password);
+    let mut checked = current.password_hash;
+    let done = loop {
+        let matches = s.hasher.verify(password.clone(), checked.clone()).await?;
+        let done =
+            s.x.batch(env)
                 .load::<Customer>(&customer)
                 .create::<Session>(&session.subject)
                 .decide(|tx| {
@@ -67,26 +97,27 @@ impl UseCase for LogInWithPassword {
                     Ok(Round::Decided(answer))
                 })
                 .await?;
-            match &done.value {
-                Round::PasswordChanged(hash) => checked = hash.clone(),
-                Round::Decided(_) => break done,
-            }
-        };
-        if let Round::Decided(Err(e)) = &done.value {
-            return Err(e.clone().into());
+        match &done.value {
+            Round::PasswordChanged(hash) => checked = hash.clone(),
+            Round::Decided(_) => break done,
         }
-        s.signed_in(env, &done, &customer, session, false)
+    };
+    if let Round::Decided(Err(e)) = &done.value {
+        return Err(e.clone().into());
     }
+    Ok((done, customer, session))
 }
 
-/// The project's configuration, once the request is worth a real attempt;
-/// `None` for an address that cannot be one (after the same hashing work).
+type LoginRound = Round<Result<(), DomainError>>;
+
+/// The project, once the request is worth a real attempt; `None` for an
+/// address that cannot be one (after the same hashing work).
 async fn precheck(
     s: &Services,
     env: &CommandEnvelope,
     email: &str,
     password: &str,
-) -> Result<Option<ProjectConfig>, CommandError> {
+) -> Result<Option<Project>, CommandError> {
     if password.len() > password::MAX_PASSWORD_BYTES {
         return Err(DomainError::PasswordTooLong(password::MAX_PASSWORD_BYTES).into());
     }
@@ -99,7 +130,7 @@ async fn precheck(
         s.hasher.verify_dummy(password.to_string()).await?;
         return Ok(None);
     }
-    Ok(Some(project.config))
+    Ok(Some(project))
 }
 
 /// A decision that depends on a password checked before it (hashing is
@@ -118,21 +149,30 @@ async fn unknown_email(
     claim: &AggregateSubject,
     password: String,
     lockout_threshold: u32,
-) -> Result<Sent<SignedIn>, CommandError> {
-    s.hasher.verify_dummy(password).await?;
-    let attempts = subject(&env.tenant, AggregateKind::LoginAttempts, &claim.id)?;
+) -> CommandError {
+    if let Err(e) = s.hasher.verify_dummy(password).await {
+        return e.into();
+    }
+    let attempts = match subject(&env.tenant, AggregateKind::LoginAttempts, &claim.id) {
+        Ok(attempts) => attempts,
+        Err(e) => return e,
+    };
     let mut answer = DomainError::InvalidCredentials;
     let client = Services::client(env);
-    s.x.decide(env, &attempts, |a: &LoginAttempts, now| {
-        answer = login_attempts::answer(a, client, now);
-        a.decide(
-            &AttemptCommand::RecordFailure {
-                lockout_threshold,
-                client,
-            },
-            now,
-        )
-    })
-    .await?;
-    Err(answer.into())
+    let recorded =
+        s.x.decide(env, &attempts, |a: &LoginAttempts, now| {
+            answer = login_attempts::answer(a, client, now);
+            a.decide(
+                &AttemptCommand::RecordFailure {
+                    lockout_threshold,
+                    client,
+                },
+                now,
+            )
+        })
+        .await;
+    match recorded {
+        Ok(_) => answer.into(),
+        Err(e) => e,
+    }
 }

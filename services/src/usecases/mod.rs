@@ -11,6 +11,7 @@ mod password_update;
 mod project_admin;
 mod register;
 mod sessions;
+mod storefront;
 
 use std::{sync::Arc, time::Duration};
 
@@ -21,7 +22,8 @@ use authd_events::{
 
 use crate::{
     commands::{
-        self, CommandEnvelope, CommandOk, CommandSpec, CustomerView, Reply, Sent, SignedIn, Tokens,
+        self, AccessToken, CommandEnvelope, CommandOk, CommandSpec, CustomerView, Reply, Sent,
+        SignedIn, StorefrontSignedIn, Tokens,
     },
     domain::{customer::Customer, email_claim::EmailClaim, project::Project},
     error::{CommandError, DomainError},
@@ -207,12 +209,57 @@ impl Services {
     /// A session about to start for this command: its id, subject and
     /// refresh token (only the token's hash is recorded).
     fn new_session(&self, tenant: &str) -> Result<NewSession, CommandError> {
+        let ttl_ms = self.config.session_ttl.as_millis() as i64;
+        self.session_with(tenant, ttl_ms, false)
+    }
+
+    /// A Storefront session about to start: its token lives as long as
+    /// the project's configuration says.
+    fn new_storefront_session(
+        &self,
+        tenant: &str,
+        project: &Project,
+    ) -> Result<NewSession, CommandError> {
+        let ttl_ms = project.storefront.access_token_ttl_secs as i64 * 1000;
+        self.session_with(tenant, ttl_ms, true)
+    }
+
+    fn session_with(
+        &self,
+        tenant: &str,
+        ttl_ms: i64,
+        storefront: bool,
+    ) -> Result<NewSession, CommandError> {
         let id = authd_events::new_id("s");
         Ok(NewSession {
             subject: subject(tenant, AggregateKind::Session, &id)?,
             refresh_token: tokens::new_refresh_token(&id),
-            expires_at: self.now() + self.config.session_ttl.as_millis() as i64,
+            expires_at: self.now() + ttl_ms,
             id,
+            storefront,
+        })
+    }
+
+    /// The answer to a Storefront sign-in whose batch `done` started
+    /// `session` for the customer at `customer`.
+    fn storefront_signed_in<T>(
+        &self,
+        done: &executor::Committed<T>,
+        customer: &AggregateSubject,
+        session: NewSession,
+    ) -> Result<Sent<StorefrontSignedIn>, CommandError> {
+        if done.duplicate {
+            return Err(CommandError::duplicate());
+        }
+        Ok(Sent {
+            seq: done.seq,
+            outcome: StorefrontSignedIn {
+                customer: customer_view(&customer.id, done.state::<Customer>(customer)),
+                access_token: {
+                    let seq = done.seq_of(&session.subject);
+                    session.access_token(seq)
+                },
+            },
         })
     }
 
@@ -285,11 +332,22 @@ impl Services {
 struct NewSession {
     id: String,
     subject: AggregateSubject,
+    /// For a Storefront session, the hashed part of its access token.
     refresh_token: String,
     expires_at: i64,
+    storefront: bool,
 }
 
 impl NewSession {
+    /// A Storefront session's token, once its start is at `seq`.
+    fn access_token(self, seq: u64) -> AccessToken {
+        AccessToken {
+            token: tokens::storefront_token(&self.refresh_token, seq),
+            expires_at: self.expires_at,
+            session_id: self.id,
+        }
+    }
+
     fn start(
         &self,
         customer_id: &str,
@@ -300,6 +358,7 @@ impl NewSession {
             method,
             refresh_token_hash: secret_hash(&self.refresh_token),
             expires_at: self.expires_at,
+            storefront: self.storefront,
         }
     }
 }
@@ -321,6 +380,10 @@ fn customer_view(id: &str, c: &Customer) -> CustomerView {
         id: id.to_string(),
         email: c.email.clone(),
         email_verified: c.email_verified,
+        first_name: c.profile.first_name.clone(),
+        last_name: c.profile.last_name.clone(),
+        phone: c.profile.phone.clone(),
+        accepts_marketing: c.profile.accepts_marketing,
         created_at: c.created_at,
         updated_at: c.updated_at,
     }

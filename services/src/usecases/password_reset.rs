@@ -5,17 +5,21 @@
 use authd_events::{SecretHash, keyed_hash::secret_hash};
 
 use super::{
-    RESET_TTL_MS, Services, UseCase, customer_of_token, link, link_token, subject, valid_email,
+    RESET_TTL_MS, Services, UseCase, customer_of_token, customer_view, link, link_token, subject,
+    valid_email,
 };
 use crate::{
-    commands::{Accepted, CommandEnvelope, Done, RequestPasswordReset, ResetPassword, Sent},
+    commands::{
+        Accepted, CommandEnvelope, PasswordReset, RequestPasswordReset, ResetPassword, Sent,
+    },
     domain::aggregate::Aggregate,
     domain::customer::{Customer, CustomerCommand},
     domain::login_attempts::{AttemptCommand, LoginAttempts},
+    domain::session::Session,
     error::{CommandError, DomainError},
     infra::{mail::MailKind, password},
 };
-use authd_events::AggregateKind;
+use authd_events::{AggregateKind, LoginMethod};
 
 impl UseCase for RequestPasswordReset {
     async fn run(
@@ -96,7 +100,11 @@ async fn unknown_address(
 }
 
 impl UseCase for ResetPassword {
-    async fn run(self, s: &Services, env: &CommandEnvelope) -> Result<Sent<Done>, CommandError> {
+    async fn run(
+        self,
+        s: &Services,
+        env: &CommandEnvelope,
+    ) -> Result<Sent<PasswordReset>, CommandError> {
         let customer_id = customer_of_token(&self.token)?.to_string();
         let project = s.project(&env.tenant).await?;
         password::check_with(&self.new_password, &project.config.password_policy)?;
@@ -114,17 +122,47 @@ impl UseCase for ResetPassword {
             return Err(DomainError::InvalidToken.into());
         }
         let new_password_hash = s.hasher.hash(self.new_password).await?;
+        let session = match self.storefront_sign_in {
+            true => Some(s.new_storefront_session(&env.tenant, &project)?),
+            false => None,
+        };
         let reset = CustomerCommand::ResetPassword {
             token_hash,
             new_password_hash,
+            keep_session: session.as_ref().map(|n| n.id.clone()),
         };
-        let d = s.x.run::<Customer>(env, &customer, &reset).await?;
-        let mail = MailKind::PasswordChanged;
-        s.send_mail(env, &d.state.email, &project.config, mail)
+        let mut batch = s.x.batch(env).load::<Customer>(&customer);
+        if let Some(n) = &session {
+            batch = batch.create::<Session>(&n.subject);
+        }
+        let done = batch
+            .decide(|tx| {
+                tx.decide::<Customer>(&customer, &reset)?;
+                if let Some(n) = &session {
+                    tx.decide::<Session>(
+                        &n.subject,
+                        &n.start(&customer_id, LoginMethod::Password),
+                    )?;
+                }
+                Ok(())
+            })
             .await?;
+        if done.duplicate && session.is_some() {
+            return Err(CommandError::duplicate());
+        }
+        let c = done.state::<Customer>(&customer);
+        let mail = MailKind::PasswordChanged;
+        s.send_mail(env, &c.email, &project.config, mail).await?;
+        let access_token = session.map(|n| {
+            let seq = done.seq_of(&n.subject);
+            n.access_token(seq)
+        });
         Ok(Sent {
-            seq: d.seq,
-            outcome: Done,
+            seq: done.seq,
+            outcome: PasswordReset {
+                customer: customer_view(&customer_id, c),
+                access_token,
+            },
         })
     }
 }

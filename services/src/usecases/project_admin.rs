@@ -9,7 +9,10 @@ use crate::{
         CommandEnvelope, ConfigureProject, CreateProject, Done, IssueApiKey, IssuedKey,
         ProjectKeys, RevokeApiKey, Sent,
     },
-    domain::project::{Project, ProjectCommand},
+    domain::{
+        aggregate::Aggregate,
+        project::{Project, ProjectCommand},
+    },
     error::{CommandError, DomainError},
     infra::tokens,
 };
@@ -78,11 +81,27 @@ impl UseCase for CreateProject {
 
 impl UseCase for ConfigureProject {
     async fn run(self, s: &Services, env: &CommandEnvelope) -> Result<Sent<Done>, CommandError> {
+        let project = subject(&env.tenant, AggregateKind::Project, &env.tenant)?;
         let configure = ProjectCommand::Configure {
             config: self.config,
         };
-        let seq = on_project(s, env, configure).await?;
-        Ok(Sent { seq, outcome: Done })
+        let storefront = self
+            .storefront
+            .map(|config| ProjectCommand::ConfigureStorefront { config });
+        // Both in one message: all of the change or none of it.
+        let d =
+            s.x.decide(env, &project, |p: &Project, now| {
+                let mut events = p.decide(&configure, now)?;
+                if let Some(storefront) = &storefront {
+                    events.extend(p.decide(storefront, now)?);
+                }
+                Ok(events)
+            })
+            .await?;
+        Ok(Sent {
+            seq: d.seq,
+            outcome: Done,
+        })
     }
 }
 

@@ -11,6 +11,7 @@ use crate::{
     commands::{CommandEnvelope, RegisterCustomer, Registered, Sent},
     domain::{
         customer::{Customer, CustomerCommand},
+        customer_profile::Profile,
         email_claim::{ClaimCommand, EmailClaim},
         session::Session,
     },
@@ -36,6 +37,7 @@ impl UseCase for RegisterCustomer {
             return Err(DomainError::MethodDisabled.into());
         }
         password::check_with(&self.password, &config.password_policy)?;
+        let profile = self.profile.applied_to(&Profile::default())?;
         let email = self.email.trim().to_string();
         let claim = s.claim_subject(&env.tenant, &email)?;
         let password_hash = s.hasher.hash(self.password).await?;
@@ -43,8 +45,9 @@ impl UseCase for RegisterCustomer {
         let customer_id = authd_events::new_id("c");
         let customer = subject(&env.tenant, AggregateKind::Customer, &customer_id)?;
         let session = s.new_session(&env.tenant)?;
-        let signs_in = !config.email_verification_required;
-        let verification = (!signs_in).then(|| link_token(&customer_id));
+        let verify_first = config.email_verification_required;
+        let signs_in = self.sign_in && !verify_first;
+        let verification = verify_first.then(|| link_token(&customer_id));
         let claim_it = ClaimCommand::Claim {
             customer_id: customer_id.clone(),
         };
@@ -63,6 +66,7 @@ impl UseCase for RegisterCustomer {
                         verification: verification
                             .as_ref()
                             .map(|(_, hash)| (*hash, tx.now() + VERIFY_TTL_MS)),
+                        profile: profile.clone(),
                     };
                     tx.decide::<EmailClaim>(&claim, &claim_it)?;
                     tx.decide::<Customer>(&customer, &register)?;
@@ -84,17 +88,18 @@ impl UseCase for RegisterCustomer {
                     .await?;
                 None
             }
-            None => {
+            None if signs_in => {
                 let seq = done.seq_of(&session.subject);
                 Some(s.session_tokens(&env.tenant, &customer_id, session, seq))
             }
+            None => None,
         };
         Ok(Sent {
             seq: done.seq,
             outcome: Registered {
                 customer: view,
                 tokens,
-                email_verification_required: !signs_in,
+                email_verification_required: verify_first,
             },
         })
     }

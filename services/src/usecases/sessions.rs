@@ -65,6 +65,7 @@ impl UseCase for EndSession {
         let revoke = SessionCommand::Revoke {
             reason: RevokeReason::Logout,
             by_customer: Some(customer_actor(env).to_string()),
+            presented_hash: None,
         };
         let d = s.x.run::<Session>(env, &session, &revoke).await?;
         Ok(Sent {

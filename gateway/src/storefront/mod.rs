@@ -1,0 +1,58 @@
+//! The Storefront API (`/graphql/storefront`): the customer operations of
+//! Shopify's Storefront API, with its names, arguments and payloads, over
+//! the same customers as the Customer Auth API (one identity per project).
+//! One small object per feature, merged.
+
+pub mod account;
+pub mod input;
+pub mod recovery;
+pub mod session;
+pub mod tokens;
+pub mod types;
+
+use async_graphql::{Context, EmptySubscription, MergedObject};
+
+use crate::{context::RequestContext, state::AppState};
+
+#[derive(MergedObject, Default)]
+pub struct Query(account::CustomerQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    account::AccountMutation,
+    tokens::TokenMutation,
+    recovery::RecoveryMutation,
+);
+
+pub type StorefrontSchema = async_graphql::Schema<Query, Mutation, EmptySubscription>;
+
+/// Root fields that check a credential, hash a password or send mail: one
+/// per request (see `guards::one_costly_field`).
+pub const COSTLY_FIELDS: &[&str] = &[
+    "customerCreate",
+    "customerAccessTokenCreate",
+    "customerUpdate",
+    "customerRecover",
+    "customerReset",
+    "customerResetByUrl",
+    "customerActivate",
+    "customerActivateByUrl",
+];
+
+pub fn build(limits: &crate::state::Limits, introspection: bool) -> StorefrontSchema {
+    let schema =
+        async_graphql::Schema::build(Query::default(), Mutation::default(), EmptySubscription);
+    crate::state::limited(schema, limits, introspection).finish()
+}
+
+/// The token a request carries outside its arguments
+/// (`Authorization: Bearer <customerAccessToken>`).
+pub struct CarriedToken(pub Option<String>);
+
+fn request<'a>(ctx: &'a Context<'_>) -> (&'a AppState, &'a RequestContext, &'a CarriedToken) {
+    (
+        ctx.data_unchecked::<AppState>(),
+        ctx.data_unchecked::<RequestContext>(),
+        ctx.data_unchecked::<CarriedToken>(),
+    )
+}

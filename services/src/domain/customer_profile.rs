@@ -1,0 +1,247 @@
+//! The customer's profile (names, phone, marketing consent): its rules and
+//! its event. The profile is personal data: each field travels in a
+//! `Personal` wrapper, never in a subject or header.
+
+use authd_events::{CustomerEvent, CustomerProfile, Personal};
+
+use super::customer::Customer;
+use crate::error::{DomainError, ProfileProblem};
+
+/// The longest name Shopify accepts, in characters.
+pub const MAX_NAME_CHARS: usize = 255;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// E.164 (`+16135551111`).
+    pub phone: Option<String>,
+    pub accepts_marketing: bool,
+}
+
+/// A change to some fields of a profile: `None` keeps a field; for the
+/// optional ones, `Some(None)` removes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProfileChange {
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub accepts_marketing: Option<bool>,
+}
+
+impl ProfileChange {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The profile after the change, its fields checked and normalized
+    /// (names trimmed, empty ones removed; the phone in E.164).
+    pub fn applied_to(&self, p: &Profile) -> Result<Profile, DomainError> {
+        let name = |change: &Option<Option<String>>, old: &Option<String>, field| match change {
+            None => Ok(old.clone()),
+            Some(None) => Ok(None),
+            Some(Some(n)) => check_name(n, field),
+        };
+        Ok(Profile {
+            first_name: name(&self.first_name, &p.first_name, "firstName")?,
+            last_name: name(&self.last_name, &p.last_name, "lastName")?,
+            phone: match &self.phone {
+                None => p.phone.clone(),
+                Some(None) => None,
+                Some(Some(v)) if v.trim().is_empty() => None,
+                Some(Some(v)) => Some(normalize_phone(v)?),
+            },
+            accepts_marketing: self.accepts_marketing.unwrap_or(p.accepts_marketing),
+        })
+    }
+}
+
+impl Profile {
+    pub fn to_event(&self) -> CustomerProfile {
+        let personal = |v: &Option<String>| v.as_ref().map(Personal::plain);
+        CustomerProfile {
+            first_name: personal(&self.first_name),
+            last_name: personal(&self.last_name),
+            phone: personal(&self.phone),
+            accepts_marketing: self.accepts_marketing.then(|| Personal::plain("true")),
+        }
+    }
+
+    pub fn from_event(e: &CustomerProfile) -> Self {
+        let plain =
+            |v: &Option<Personal>| v.as_ref().and_then(Personal::as_plain).map(str::to_string);
+        Self {
+            first_name: plain(&e.first_name),
+            last_name: plain(&e.last_name),
+            phone: plain(&e.phone),
+            accepts_marketing: plain(&e.accepts_marketing).as_deref() == Some("true"),
+        }
+    }
+}
+
+/// The events of changing `s`'s profile to `to`: none when nothing changes.
+pub(super) fn change_profile(s: &Customer, to: &Profile) -> Vec<CustomerEvent> {
+    if *to == s.profile {
+        return vec![];
+    }
+    vec![CustomerEvent::ProfileChanged(to.to_event())]
+}
+
+/// A name as stored: trimmed, `None` when blank.
+fn check_name(name: &str, field: &'static str) -> Result<Option<String>, DomainError> {
+    let name = name.trim();
+    let problem = |problem| DomainError::Profile { field, problem };
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(problem(ProfileProblem::TooLong(MAX_NAME_CHARS)));
+    }
+    if contains_html_tag(name) {
+        return Err(problem(ProfileProblem::ContainsHtmlTags));
+    }
+    if contains_url(name) {
+        return Err(problem(ProfileProblem::ContainsUrl));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(problem(ProfileProblem::Invalid));
+    }
+    Ok((!name.is_empty()).then(|| name.to_string()))
+}
+
+/// `<` followed by a letter, `/` or `!` opens a tag as browsers read it.
+fn contains_html_tag(s: &str) -> bool {
+    s.as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || w[1] == b'/' || w[1] == b'!'))
+}
+
+fn contains_url(s: &str) -> bool {
+    let lower = s.to_lowercase();
+    lower.contains("://") || lower.contains("www.") || lower.contains("http:")
+}
+
+/// A phone number in E.164: `+`, then 2 to 15 digits, the first not 0.
+/// Spaces, dots, dashes and parentheses between digits are dropped.
+pub fn normalize_phone(phone: &str) -> Result<String, DomainError> {
+    let invalid = DomainError::Profile {
+        field: "phone",
+        problem: ProfileProblem::Invalid,
+    };
+    let phone = phone.trim();
+    let Some(rest) = phone.strip_prefix('+') else {
+        return Err(invalid);
+    };
+    if phone.len() > 32 {
+        return Err(invalid);
+    }
+    let mut digits = String::from("+");
+    for c in rest.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '.' | '-' | '(' | ')' => {}
+            _ => return Err(invalid),
+        }
+    }
+    let n = digits.len() - 1;
+    if !(2..=15).contains(&n) || digits.as_bytes()[1] == b'0' {
+        return Err(invalid);
+    }
+    Ok(digits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(first: Option<&str>, phone: Option<Option<&str>>) -> ProfileChange {
+        ProfileChange {
+            first_name: first.map(|f| Some(f.to_string())),
+            phone: phone.map(|p| p.map(str::to_string)),
+            ..Default::default()
+        }
+    }
+
+    fn problem(r: Result<Profile, DomainError>) -> Option<(&'static str, ProfileProblem)> {
+        match r {
+            Err(DomainError::Profile { field, problem }) => Some((field, problem)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn names_are_trimmed_and_checked_like_shopify_does() {
+        let p = Profile::default();
+        let ann = change(Some("  Ann "), None).applied_to(&p).unwrap();
+        assert_eq!(ann.first_name.as_deref(), Some("Ann"));
+        // Unicode names are names.
+        assert!(
+            change(Some("Zoë Åström-Łukasz 李"), None)
+                .applied_to(&p)
+                .is_ok()
+        );
+        let long = "x".repeat(256);
+        assert_eq!(
+            problem(change(Some(&long), None).applied_to(&p)),
+            Some(("firstName", ProfileProblem::TooLong(255)))
+        );
+        assert!(change(Some(&"é".repeat(255)), None).applied_to(&p).is_ok());
+        for html in ["<script>x</script>", "a</b", "<!-- x"] {
+            assert_eq!(
+                problem(change(Some(html), None).applied_to(&p)),
+                Some(("firstName", ProfileProblem::ContainsHtmlTags)),
+                "{html}"
+            );
+        }
+        assert!(change(Some("a < b"), None).applied_to(&p).is_ok());
+        for url in ["https://evil.example", "see www.evil.example", "HTTP:x"] {
+            assert_eq!(
+                problem(change(Some(url), None).applied_to(&p)),
+                Some(("firstName", ProfileProblem::ContainsUrl)),
+                "{url}"
+            );
+        }
+        // A blank name removes it.
+        let gone = change(Some("   "), None).applied_to(&ann).unwrap();
+        assert_eq!(gone.first_name, None);
+    }
+
+    #[test]
+    fn phones_are_e164_and_null_removes_one() {
+        let p = Profile::default();
+        let with = change(None, Some(Some("+1 (613) 555-1111")))
+            .applied_to(&p)
+            .unwrap();
+        assert_eq!(with.phone.as_deref(), Some("+16135551111"));
+        for bad in [
+            "6135551111",
+            "+0123",
+            "+1",
+            "+1234567890123456",
+            "+1 613 x",
+            "+",
+        ] {
+            assert_eq!(
+                problem(change(None, Some(Some(bad))).applied_to(&p)),
+                Some(("phone", ProfileProblem::Invalid)),
+                "{bad}"
+            );
+        }
+        let kept = change(Some("Ann"), None).applied_to(&with).unwrap();
+        assert_eq!(kept.phone, with.phone);
+        let removed = change(None, Some(None)).applied_to(&with).unwrap();
+        assert_eq!(removed.phone, None);
+    }
+
+    #[test]
+    fn the_event_carries_every_field_as_personal_data() {
+        let p = Profile {
+            first_name: Some("Ann".into()),
+            last_name: None,
+            phone: Some("+16135551111".into()),
+            accepts_marketing: true,
+        };
+        let e = p.to_event();
+        assert_eq!(format!("{e:?}").matches("<redacted>").count(), 3);
+        assert!(!format!("{e:?}").contains("Ann"));
+        assert_eq!(Profile::from_event(&e), p);
+        assert!(!Profile::from_event(&Profile::default().to_event()).accepts_marketing);
+    }
+}

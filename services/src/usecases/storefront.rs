@@ -1,0 +1,163 @@
+//! The Storefront API's own commands: `storefront.token.renew` and
+//! `.delete` (the token is the credential, checked against its session's
+//! stored hash), and `customer.update` (profile and password; a new
+//! password ends every session and starts a new Storefront one). Sign-in
+//! is `login_password.rs`, reset `password_reset.rs`.
+
+use authd_events::{AggregateKind, RevokeReason, keyed_hash::secret_hash};
+
+use super::{Services, UseCase, customer_actor, customer_view, subject};
+use crate::{
+    commands::{
+        AccessToken, AccountUpdated, CommandEnvelope, DeleteAccessToken, Deleted, RenewAccessToken,
+        Sent, UpdateCustomer,
+    },
+    domain::{
+        customer::{Customer, CustomerCommand},
+        customer_profile::Profile,
+        session::{Session, SessionCommand},
+    },
+    error::{CommandError, DomainError},
+    infra::{password, tokens},
+};
+
+impl UseCase for RenewAccessToken {
+    async fn run(
+        self,
+        s: &Services,
+        env: &CommandEnvelope,
+    ) -> Result<Sent<AccessToken>, CommandError> {
+        let token =
+            tokens::parse_storefront_token(&self.access_token).ok_or(DomainError::InvalidToken)?;
+        let project = s.project(&env.tenant).await?;
+        let session = subject(&env.tenant, AggregateKind::Session, token.session_id)?;
+        let (_, current, _) = s.x.load::<Session>(&session, false).await?;
+        let Some(customer_id) = current.customer_id.clone() else {
+            return Err(DomainError::InvalidToken.into());
+        };
+        let customer = subject(&env.tenant, AggregateKind::Customer, &customer_id)?;
+        let ttl_ms = project.storefront.access_token_ttl_secs as i64 * 1000;
+        let presented_hash = secret_hash(token.hashed);
+        let d =
+            s.x.batch(env)
+                .load::<Customer>(&customer)
+                .load::<Session>(&session)
+                .decide(|tx| {
+                    // The customer may have ended it (suspension, new password).
+                    let allows = tx
+                        .state::<Customer>(&customer)
+                        .session_allowed(token.session_id, current.started_seq);
+                    let renew = SessionCommand::Renew {
+                        presented_hash,
+                        expires_at: tx.now() + ttl_ms,
+                        customer_allows: allows,
+                    };
+                    tx.decide::<Session>(&session, &renew)?;
+                    Ok(())
+                })
+                .await?;
+        Ok(Sent {
+            seq: d.seq,
+            outcome: AccessToken {
+                token: self.access_token.clone(),
+                expires_at: d.state::<Session>(&session).expires_at,
+                session_id: token.session_id.to_string(),
+            },
+        })
+    }
+}
+
+impl UseCase for DeleteAccessToken {
+    async fn run(self, s: &Services, env: &CommandEnvelope) -> Result<Sent<Deleted>, CommandError> {
+        let token =
+            tokens::parse_storefront_token(&self.access_token).ok_or(DomainError::InvalidToken)?;
+        let session = subject(&env.tenant, AggregateKind::Session, token.session_id)?;
+        let delete = SessionCommand::Revoke {
+            reason: RevokeReason::Logout,
+            by_customer: None,
+            presented_hash: Some(secret_hash(token.hashed)),
+        };
+        let d = s.x.run::<Session>(env, &session, &delete).await?;
+        Ok(Sent {
+            seq: d.seq,
+            outcome: Deleted {
+                session_id: token.session_id.to_string(),
+            },
+        })
+    }
+}
+
+impl UseCase for UpdateCustomer {
+    async fn run(
+        self,
+        s: &Services,
+        env: &CommandEnvelope,
+    ) -> Result<Sent<AccountUpdated>, CommandError> {
+        let customer = subject(&env.tenant, AggregateKind::Customer, customer_actor(env))?;
+        let project = s.project(&env.tenant).await?;
+        // Check what is cheap before paying for a hash.
+        self.change.applied_to(&Profile::default())?;
+        let new_password_hash = match self.new_password {
+            Some(p) => {
+                password::check_with(&p, &project.config.password_policy)?;
+                Some(s.hasher.hash(p).await?)
+            }
+            None => None,
+        };
+        let session = match new_password_hash {
+            Some(_) => Some(s.new_storefront_session(&env.tenant, &project)?),
+            None => None,
+        };
+        let update = CustomerCommand::UpdateAccount {
+            change: self.change,
+            new_password_hash,
+            keep_session: session.as_ref().map(|n| n.id.clone()),
+        };
+        // The gateway checked the token on its read model; the log has
+        // the last word (a deletion or suspension may have just landed).
+        let caller = subject(&env.tenant, AggregateKind::Session, &self.session_id)?;
+        let mut batch =
+            s.x.batch(env)
+                .load::<Customer>(&customer)
+                .load::<Session>(&caller);
+        if let Some(n) = &session {
+            batch = batch.create::<Session>(&n.subject);
+        }
+        let start = session
+            .as_ref()
+            .map(|n| n.start(&customer.id, authd_events::LoginMethod::Password));
+        let done = batch
+            .decide(|tx| {
+                let live = tx.state::<Session>(&caller);
+                let c = tx.state::<Customer>(&customer);
+                if live.customer_id.as_deref() != Some(customer.id.as_str())
+                    || live.revoked.is_some()
+                    || tx.now() >= live.expires_at
+                    || !c.session_allowed(&self.session_id, live.started_seq)
+                {
+                    return Err(DomainError::InvalidToken);
+                }
+                tx.decide::<Customer>(&customer, &update)?;
+                if let (Some(n), Some(start)) = (&session, &start) {
+                    tx.decide::<Session>(&n.subject, start)?;
+                }
+                Ok(())
+            })
+            .await?;
+        if done.duplicate && session.is_some() {
+            return Err(CommandError::duplicate());
+        }
+        let view = customer_view(&customer.id, done.state::<Customer>(&customer));
+        let access_token = session.map(|n| {
+            let seq = done.seq_of(&n.subject);
+            n.access_token(seq)
+        });
+        Ok(Sent {
+            seq: done.seq,
+            outcome: AccountUpdated {
+                customer: view,
+                access_token,
+            },
+        })
+    }
+}
