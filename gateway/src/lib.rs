@@ -108,6 +108,8 @@ pub fn app(gateway: http::Gateway) -> Router {
                     header::AUTHORIZATION,
                     HeaderName::from_static("x-api-key"),
                     HeaderName::from_static("x-shopify-storefront-access-token"),
+                    // The Storefront SDK's proof that script, not a form, sent it.
+                    HeaderName::from_static("x-authd-csrf"),
                     HeaderName::from_static("x-request-id"),
                 ]),
         );

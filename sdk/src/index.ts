@@ -1,0 +1,349 @@
+/**
+ * @authd/storefront-sdk: a typed client for authd's Storefront API
+ * (`/graphql/storefront`), the customer operations of Shopify's Storefront
+ * API. No runtime dependencies beyond `fetch`: Node 20+ and browsers.
+ */
+
+export type CustomerErrorCode =
+  | 'ALREADY_ENABLED'
+  | 'BAD_DOMAIN'
+  | 'BLANK'
+  | 'CONTAINS_HTML_TAGS'
+  | 'CONTAINS_URL'
+  | 'CUSTOMER_DISABLED'
+  | 'INVALID'
+  | 'INVALID_MULTIPASS_REQUEST'
+  | 'NOT_FOUND'
+  | 'PASSWORD_STARTS_OR_ENDS_WITH_WHITESPACE'
+  | 'TAKEN'
+  | 'TOKEN_INVALID'
+  | 'TOO_LONG'
+  | 'TOO_SHORT'
+  | 'UNIDENTIFIED_CUSTOMER';
+
+/** Why an operation was refused, naming the input at fault. */
+export interface CustomerUserError {
+  /** Path of the input field, e.g. `["input", "email"]`; null for none. */
+  field: string[] | null;
+  message: string;
+  /** null where the Storefront API has no code (a rate limit). */
+  code: CustomerErrorCode | null;
+}
+
+export interface Customer {
+  id: string;
+  email: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  displayName: string;
+  phone: string | null;
+  acceptsMarketing: boolean;
+  /** ISO 8601. */
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AccessToken {
+  /** Null in cookie mode: the token lives in an HttpOnly cookie. */
+  accessToken: string | null;
+  /** ISO 8601: when the token stops working unless renewed. */
+  expiresAt: string;
+}
+
+export interface CustomerCreateInput {
+  email: string;
+  password: string;
+  firstName?: string;
+  lastName?: string;
+  /** E.164, e.g. `+16135551111`. */
+  phone?: string;
+  acceptsMarketing?: boolean;
+}
+
+export interface CustomerLoginInput {
+  email: string;
+  password: string;
+}
+
+/** Every field optional; `null` removes a name or the phone. */
+export interface CustomerUpdateInput {
+  firstName?: string | null;
+  lastName?: string | null;
+  phone?: string | null;
+  password?: string;
+  acceptsMarketing?: boolean;
+}
+
+export interface ResetResult {
+  customer: Customer;
+  accessToken: AccessToken;
+}
+
+export interface StorefrontClientOptions {
+  /** `your-store.example` → `https://your-store.example/graphql/storefront`. */
+  storeDomain?: string;
+  /** The whole endpoint URL; overrides `storeDomain` (local development). */
+  endpoint?: string;
+  /** The project's public key (`pk_…`). */
+  apiKey: string | undefined;
+  /**
+   * `'include'`: cookie mode for browsers on another origin (the project
+   * has `cookieSessions`); tokens then live in an HttpOnly cookie and are
+   * never seen by scripts.
+   */
+  credentials?: RequestCredentials;
+  /** Another `fetch` (defaults to the global one). */
+  fetch?: typeof fetch;
+}
+
+/** Base of every error the SDK throws. */
+export class StorefrontError extends Error {}
+
+/** The API refused the operation: `userErrors` say why. */
+export class StorefrontUserError extends StorefrontError {
+  readonly userErrors: CustomerUserError[];
+  constructor(userErrors: CustomerUserError[]) {
+    super(userErrors.map((e) => e.message).join('; ') || 'refused');
+    this.name = 'StorefrontUserError';
+    this.userErrors = userErrors;
+  }
+}
+
+/** The request did not get an answer: network, HTTP or GraphQL failure. */
+export class StorefrontTransportError extends StorefrontError {
+  /** HTTP status, when there was a response. */
+  readonly status: number | undefined;
+  /** `extensions.code` of the first GraphQL error, when there was one. */
+  readonly code: string | undefined;
+  constructor(message: string, status?: number, code?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorefrontTransportError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const CUSTOMER_FIELDS =
+  'id email firstName lastName displayName phone acceptsMarketing createdAt updatedAt';
+const ERRORS = 'customerUserErrors { field message code }';
+
+/** The header that proves a cookie-authenticated request came from script, not a form. */
+export const CSRF_HEADER = 'x-authd-csrf';
+
+interface GraphQLResponse<T> {
+  data?: T;
+  errors?: { message: string; extensions?: { code?: string } }[];
+}
+
+export class StorefrontClient {
+  readonly endpoint: string;
+  readonly customer: CustomerApi;
+  private readonly apiKey: string;
+  private readonly credentials: RequestCredentials | undefined;
+  private readonly fetchImpl: typeof fetch;
+  private token: string | null = null;
+
+  constructor(options: StorefrontClientOptions) {
+    if (!options.apiKey) {
+      throw new StorefrontError('apiKey is required (the project’s public key, pk_…)');
+    }
+    if (options.endpoint) {
+      this.endpoint = options.endpoint;
+    } else if (options.storeDomain) {
+      const domain = options.storeDomain.replace(/^https?:\/\//, '').replace(/\/+$/, '');
+      this.endpoint = `https://${domain}/graphql/storefront`;
+    } else {
+      throw new StorefrontError('storeDomain or endpoint is required');
+    }
+    this.apiKey = options.apiKey;
+    this.credentials = options.credentials;
+    this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.customer = new CustomerApi(this);
+  }
+
+  /** The token later requests act with (`null` signs out locally). */
+  setAccessToken(token: string | null): void {
+    this.token = token;
+  }
+
+  getAccessToken(): string | null {
+    return this.token;
+  }
+
+  /** Sends one GraphQL operation; throws StorefrontTransportError on failure. */
+  async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'x-api-key': this.apiKey,
+      [CSRF_HEADER]: '1',
+    };
+    let response: Response;
+    try {
+      response = await this.fetchImpl(this.endpoint, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ query, variables }),
+        ...(this.credentials ? { credentials: this.credentials } : {}),
+      });
+    } catch (cause) {
+      throw new StorefrontTransportError(`cannot reach ${this.endpoint}`, undefined, undefined, {
+        cause,
+      });
+    }
+    let body: GraphQLResponse<T>;
+    try {
+      body = (await response.json()) as GraphQLResponse<T>;
+    } catch (cause) {
+      throw new StorefrontTransportError(
+        `HTTP ${response.status}: the answer is not JSON`,
+        response.status,
+        undefined,
+        { cause },
+      );
+    }
+    const first = body.errors?.[0];
+    if (first) {
+      throw new StorefrontTransportError(first.message, response.status, first.extensions?.code);
+    }
+    if (!response.ok || body.data === undefined) {
+      throw new StorefrontTransportError(`HTTP ${response.status}`, response.status);
+    }
+    return body.data;
+  }
+
+  /** The token an operation acts with (`null` in cookie mode). */
+  tokenForRequest(): string | null {
+    return this.token;
+  }
+}
+
+type Payload<K extends string, T> = Record<K, T & { customerUserErrors?: CustomerUserError[]; userErrors?: { field: string[] | null; message: string }[] }>;
+
+/** The payload of `field`, or a StorefrontUserError with its errors. */
+function unwrap<K extends string, T>(data: Payload<K, T>, field: K): T {
+  const payload = data[field];
+  const errors: CustomerUserError[] =
+    payload.customerUserErrors ??
+    (payload.userErrors ?? []).map((e) => ({ field: e.field, message: e.message, code: null }));
+  if (errors.length > 0) {
+    throw new StorefrontUserError(errors);
+  }
+  return payload;
+}
+
+export class CustomerApi {
+  constructor(private readonly client: StorefrontClient) {}
+
+  /** Creates a customer (it does not sign them in: see `login`). */
+  async create(input: CustomerCreateInput): Promise<Customer> {
+    const data = await this.client.request<Payload<'customerCreate', { customer: Customer }>>(
+      `mutation CustomerCreate($input: CustomerCreateInput!) {
+        customerCreate(input: $input) { customer { ${CUSTOMER_FIELDS} } ${ERRORS} }
+      }`,
+      { input },
+    );
+    return unwrap(data, 'customerCreate').customer;
+  }
+
+  /** Signs in: the token to pass to `setAccessToken` and when it expires. */
+  async login(input: CustomerLoginInput): Promise<AccessToken> {
+    type T = { customerAccessToken: AccessToken };
+    const data = await this.client.request<Payload<'customerAccessTokenCreate', T>>(
+      `mutation CustomerAccessTokenCreate($input: CustomerAccessTokenCreateInput!) {
+        customerAccessTokenCreate(input: $input) {
+          customerAccessToken { accessToken expiresAt } ${ERRORS}
+        }
+      }`,
+      { input },
+    );
+    return unwrap(data, 'customerAccessTokenCreate').customerAccessToken;
+  }
+
+  /** The signed-in customer, or null. */
+  async getCurrent(): Promise<Customer | null> {
+    const token = this.client.tokenForRequest();
+    const data = await this.client.request<{ customer: Customer | null }>(
+      `query GetCustomer($token: String) {
+        customer(customerAccessToken: $token) { ${CUSTOMER_FIELDS} }
+      }`,
+      { token },
+    );
+    return data.customer;
+  }
+
+  /** Extends the token's life; throws once it has expired or was deleted. */
+  async renew(): Promise<AccessToken> {
+    type T = { customerAccessToken: AccessToken };
+    const data = await this.client.request<Payload<'customerAccessTokenRenew', T>>(
+      `mutation CustomerAccessTokenRenew($token: String!) {
+        customerAccessTokenRenew(customerAccessToken: $token) {
+          customerAccessToken { accessToken expiresAt } userErrors { field message }
+        }
+      }`,
+      { token: this.client.tokenForRequest() ?? '' },
+    );
+    return unwrap(data, 'customerAccessTokenRenew').customerAccessToken;
+  }
+
+  /** Signs out: the token stops working everywhere, at once. */
+  async logout(): Promise<void> {
+    const data = await this.client.request<Payload<'customerAccessTokenDelete', object>>(
+      `mutation CustomerAccessTokenDelete($token: String!) {
+        customerAccessTokenDelete(customerAccessToken: $token) {
+          deletedAccessToken userErrors { field message }
+        }
+      }`,
+      { token: this.client.tokenForRequest() ?? '' },
+    );
+    this.client.setAccessToken(null);
+    unwrap(data, 'customerAccessTokenDelete');
+  }
+
+  /** Mails a reset link; the same answer whether or not the address has an account. */
+  async recover(email: string): Promise<void> {
+    const data = await this.client.request<Payload<'customerRecover', object>>(
+      `mutation CustomerRecover($email: String!) {
+        customerRecover(email: $email) { ${ERRORS} }
+      }`,
+      { email },
+    );
+    unwrap(data, 'customerRecover');
+  }
+
+  /** Sets a new password with the mailed link and signs in with the new token. */
+  async resetByUrl(resetUrl: string, password: string): Promise<ResetResult> {
+    type T = { customer: Customer; customerAccessToken: AccessToken };
+    const data = await this.client.request<Payload<'customerResetByUrl', T>>(
+      `mutation CustomerResetByUrl($resetUrl: URL!, $password: String!) {
+        customerResetByUrl(resetUrl: $resetUrl, password: $password) {
+          customer { ${CUSTOMER_FIELDS} } customerAccessToken { accessToken expiresAt } ${ERRORS}
+        }
+      }`,
+      { resetUrl, password },
+    );
+    const done = unwrap(data, 'customerResetByUrl');
+    this.client.setAccessToken(done.customerAccessToken.accessToken);
+    return { customer: done.customer, accessToken: done.customerAccessToken };
+  }
+
+  /**
+   * Changes the signed-in customer's profile or password. A new password
+   * ends every token: the client switches to the new one it answers.
+   */
+  async update(input: CustomerUpdateInput): Promise<Customer> {
+    type T = { customer: Customer; customerAccessToken: AccessToken | null };
+    const data = await this.client.request<Payload<'customerUpdate', T>>(
+      `mutation CustomerUpdate($token: String!, $customer: CustomerUpdateInput!) {
+        customerUpdate(customerAccessToken: $token, customer: $customer) {
+          customer { ${CUSTOMER_FIELDS} } customerAccessToken { accessToken expiresAt } ${ERRORS}
+        }
+      }`,
+      { token: this.client.tokenForRequest() ?? '', customer: input },
+    );
+    const done = unwrap(data, 'customerUpdate');
+    if (done.customerAccessToken?.accessToken) {
+      this.client.setAccessToken(done.customerAccessToken.accessToken);
+    }
+    return done.customer;
+  }
+}

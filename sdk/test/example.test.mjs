@@ -1,0 +1,154 @@
+// The SDK against a real `authd dev` (started by tests/sdk.rs, which sets
+// AUTHD_ENDPOINT, AUTHD_API_KEY and AUTHD_OUTBOX).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+// By its package name, as the document's example imports it.
+import {
+  StorefrontClient,
+  StorefrontUserError,
+  StorefrontTransportError,
+  StorefrontError,
+} from '@authd/storefront-sdk';
+
+const endpoint = process.env.AUTHD_ENDPOINT;
+const apiKey = process.env.AUTHD_API_KEY;
+if (!endpoint || !apiKey) {
+  throw new Error('run through tests/sdk.rs: AUTHD_ENDPOINT and AUTHD_API_KEY are unset');
+}
+const unique = () => `c${Date.now()}${Math.floor(Math.random() * 1e6)}@example.com`;
+
+test("the document's example runs as written (endpoint for storeDomain)", async () => {
+  process.env.FINQU_STOREFRONT_API_KEY = apiKey;
+  const email = unique();
+  // ---- the document's example, with our package name ----
+  const client = new StorefrontClient({
+    endpoint, // for local dev; storeDomain in production
+    apiKey: process.env.FINQU_STOREFRONT_API_KEY, // Required: API key from Channel settings
+  });
+
+  // Register a new customer
+  const customer = await client.customer.create({
+    email,
+    password: 'secure-password',
+    firstName: 'John',
+    lastName: 'Doe',
+  });
+
+  // Login
+  const session = await client.customer.login({
+    email,
+    password: 'secure-password',
+  });
+
+  // Use authenticated requests
+  client.setAccessToken(session.accessToken);
+  const currentCustomer = await client.customer.getCurrent();
+  // ---- end of the example ----
+  assert.equal(customer.email, email);
+  assert.equal(customer.displayName, 'John Doe');
+  assert.equal(typeof session.accessToken, 'string');
+  assert.ok(Date.parse(session.expiresAt) > Date.now() + 29 * 86400_000);
+  assert.deepEqual(currentCustomer, customer);
+});
+
+test('a refused operation throws StorefrontUserError with field, message and code', async () => {
+  const client = new StorefrontClient({ endpoint, apiKey });
+  const email = unique();
+  await client.customer.create({ email, password: 'secure-password' });
+  await assert.rejects(client.customer.create({ email, password: 'secure-password' }), (e) => {
+    assert.ok(e instanceof StorefrontUserError);
+    assert.ok(e instanceof StorefrontError && e instanceof Error);
+    assert.deepEqual(e.userErrors.map((u) => [u.field, u.code]), [[['input', 'email'], 'TAKEN']]);
+    assert.match(e.userErrors[0].message, /already exists/);
+    return true;
+  });
+  await assert.rejects(client.customer.login({ email, password: 'wrong password' }), (e) => {
+    assert.ok(e instanceof StorefrontUserError);
+    assert.equal(e.userErrors[0].code, 'UNIDENTIFIED_CUSTOMER');
+    return true;
+  });
+  await assert.rejects(client.customer.create({ email: '', password: ' x' }), (e) => {
+    assert.deepEqual(e.userErrors.map((u) => u.code).sort(), ['BLANK', 'PASSWORD_STARTS_OR_ENDS_WITH_WHITESPACE']);
+    return true;
+  });
+});
+
+test('transport failures throw StorefrontTransportError, not a user error', async () => {
+  const badKey = new StorefrontClient({ endpoint, apiKey: 'pk_test_not_a_key' });
+  await assert.rejects(badKey.customer.getCurrent(), (e) => {
+    assert.ok(e instanceof StorefrontTransportError && !(e instanceof StorefrontUserError));
+    assert.equal(e.status, 401);
+    assert.equal(e.code, 'INVALID_API_KEY');
+    return true;
+  });
+  const nowhere = new StorefrontClient({ endpoint: 'http://127.0.0.1:9/graphql/storefront', apiKey });
+  await assert.rejects(nowhere.customer.getCurrent(), StorefrontTransportError);
+  assert.throws(() => new StorefrontClient({ endpoint, apiKey: undefined }), StorefrontError);
+});
+
+test('storeDomain means https://<domain>/graphql/storefront', async () => {
+  const seen = [];
+  const fetch = async (url, init) => {
+    seen.push([url, init.headers['x-api-key']]);
+    return new Response(JSON.stringify({ data: { customer: null } }), { status: 200 });
+  };
+  const client = new StorefrontClient({ storeDomain: 'your-store.example', apiKey, fetch });
+  assert.equal(await client.customer.getCurrent(), null);
+  assert.deepEqual(seen, [['https://your-store.example/graphql/storefront', apiKey]]);
+});
+
+test('renew, update, logout, recover and resetByUrl', async () => {
+  const client = new StorefrontClient({ endpoint, apiKey });
+  const email = unique();
+  await client.customer.create({ email, password: 'secure-password', phone: '+16135551111' });
+  const first = await client.customer.login({ email, password: 'secure-password' });
+  client.setAccessToken(first.accessToken);
+  const renewed = await client.customer.renew();
+  assert.equal(renewed.accessToken, first.accessToken);
+
+  const updated = await client.customer.update({ firstName: 'Ann', phone: null, acceptsMarketing: true });
+  assert.deepEqual([updated.firstName, updated.phone, updated.acceptsMarketing], ['Ann', null, true]);
+  // A new password: the client moves to the new token; the old one is dead.
+  await client.customer.update({ password: 'another-password' });
+  assert.notEqual(client.getAccessToken(), first.accessToken);
+  assert.equal((await client.customer.getCurrent()).firstName, 'Ann');
+  const stale = new StorefrontClient({ endpoint, apiKey });
+  stale.setAccessToken(first.accessToken);
+  assert.equal(await stale.customer.getCurrent(), null);
+
+  await client.customer.logout();
+  assert.equal(client.getAccessToken(), null);
+  assert.equal(await client.customer.getCurrent(), null);
+
+  await client.customer.recover(email);
+  await client.customer.recover(unique()); // the same answer for nobody
+  const link = await mailedLink(email);
+  const reset = await client.customer.resetByUrl(link, 'a third password');
+  assert.equal(reset.customer.email, email);
+  assert.equal(client.getAccessToken(), reset.accessToken.accessToken);
+  assert.equal((await client.customer.getCurrent()).email, email);
+  await assert.rejects(client.customer.resetByUrl(link, 'a fourth password'), (e) => {
+    assert.equal(e.userErrors[0].code, 'TOKEN_INVALID');
+    return true;
+  });
+});
+
+/** The reset link in the newest mail to `to` in authd dev's outbox. */
+async function mailedLink(to) {
+  const outbox = process.env.AUTHD_OUTBOX;
+  for (let i = 0; i < 100; i++) {
+    for (const name of readdirSync(outbox).sort().reverse()) {
+      // Quoted-printable: soft line breaks and =XX escapes.
+      const text = readFileSync(join(outbox, name), 'utf8')
+        .replace(/=\r?\n/g, '')
+        .replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+      const link = text.match(/https?:\/\/\S+\/reset\?token=[\w.\-]+/);
+      if (text.includes(to) && link) return link[0];
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no reset mail to ${to} in ${outbox}`);
+}
