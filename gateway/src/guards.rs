@@ -112,6 +112,24 @@ pub fn one_costly_field(
     Ok(())
 }
 
+/// Whether the operation that runs is a mutation (a document that does not
+/// parse is left to execution to report, as not one).
+pub fn is_mutation(request: &mut async_graphql::Request) -> bool {
+    use async_graphql::parser::types::OperationType;
+    let wanted = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return false;
+    };
+    document.operations.iter().any(|(name, op)| {
+        let selected = match (&wanted, name) {
+            (Some(wanted), Some(name)) => name.as_str() == wanted,
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        selected && op.node.ty == OperationType::Mutation
+    })
+}
+
 /// Costly fields at the root of `set`, through fragments (each counted
 /// once: the same fragment spread twice merges into one execution).
 fn costly_in(

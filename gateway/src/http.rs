@@ -20,7 +20,7 @@ use crate::{
     error::ApiError,
     public::PublicSchema,
     state::AppState,
-    storefront::{CarriedToken, StorefrontSchema},
+    storefront::{Carried, StorefrontSchema, browser},
 };
 
 /// What the endpoints share: the state and the two APIs' schemas.
@@ -85,7 +85,13 @@ fn with_codes(mut response: async_graphql::Response) -> Response {
             ext.set("code", ErrorCode::GraphqlValidationFailed.as_str());
         }
     }
-    Json(response).into_response()
+    // Headers resolvers set (the Storefront's session cookie).
+    let headers = std::mem::take(&mut response.http_headers);
+    let mut out = Json(response).into_response();
+    for (name, value) in headers.iter() {
+        out.headers_mut().append(name.clone(), value.clone());
+    }
+    out
 }
 
 /// Headers, peer address and parsed GraphQL request of a POST, or the
@@ -134,7 +140,10 @@ pub async fn graphql_post(State(gw): State<Gateway>, req: Request<Body>) -> Resp
 
 /// The Storefront API: the project's public key in `x-api-key` (or
 /// Shopify's `X-Shopify-Storefront-Access-Token`), the customer's token in
-/// the operation's arguments or `Authorization: Bearer`.
+/// the operation's arguments, `Authorization: Bearer`, or (for a project
+/// with cookie sessions) the session cookie. A mutation that a browser
+/// sends or a cookie authenticates needs the CSRF proof; answers carry
+/// CORS headers only for the project's allowed origins.
 pub async fn storefront_post(State(gw): State<Gateway>, req: Request<Body>) -> Response {
     let state = &gw.state;
     let (headers, peer, mut request) = match read_parts(state, req).await {
@@ -152,22 +161,73 @@ pub async fn storefront_post(State(gw): State<Gateway>, req: Request<Body>) -> R
         return e.into_response();
     }
     crate::metrics::request("storefront");
-    let carried = header_str(&headers, "authorization")
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(|t| t.trim().to_string());
+    let settings = match state.read.project(&project_id) {
+        Ok(p) => p.map(|p| p.storefront).unwrap_or_default(),
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let carried = carried(state, &headers, settings.cookie_sessions);
+    let browser = headers.contains_key(header::ORIGIN);
+    let needs_proof = carried.cookie.is_some() || (carried.cookie_mode && browser);
+    if needs_proof
+        && crate::guards::is_mutation(&mut request)
+        && !browser::csrf_proof(&headers, &settings.allowed_origins)
+    {
+        return ApiError::new(
+            ErrorCode::Forbidden,
+            "cross-site request refused: a mutation from a browser needs the x-authd-csrf \
+             header and an allowed Origin",
+        )
+        .into_response();
+    }
     let ctx = RequestContext {
         project_id,
         auth: Bearer::None,
         request: request_meta(state, &headers, peer),
     };
-    let request = request
-        .data(state.clone())
-        .data(ctx)
-        .data(CarriedToken(carried));
-    with_codes(gw.storefront.execute(request).await)
+    let request = request.data(state.clone()).data(ctx).data(carried);
+    let mut response = with_codes(gw.storefront.execute(request).await);
+    if let Some(origin) = header_str(&headers, "origin")
+        && settings.allowed_origins.iter().any(|o| o == origin)
+    {
+        browser::allow_origin(response.headers_mut(), origin);
+    }
+    response
+}
+
+/// What a Storefront request carries besides its arguments.
+fn carried(state: &AppState, headers: &HeaderMap, cookie_mode: bool) -> Carried {
+    let bearer = header_str(headers, "authorization")
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string());
+    Carried {
+        bearer,
+        cookie: cookie_mode
+            .then(|| browser::cookie_value(headers))
+            .flatten(),
+        cookie_mode,
+        // Over plain http a browser keeps a Secure cookie only for this machine.
+        secure_cookie: state.limits.hsts || !(state.dev && browser::local_host(headers)),
+    }
+}
+
+/// A CORS preflight for the Storefront API. It names no project (browsers
+/// send no custom headers with it), so an origin some project allows is
+/// answered; the real request is then held to its own project's list.
+pub async fn storefront_preflight(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Some(origin) = header_str(&headers, "origin")
+        && gw
+            .state
+            .read
+            .origin_allowed_anywhere(origin)
+            .unwrap_or(false)
+    {
+        browser::preflight_headers(response.headers_mut(), origin);
+    }
+    response
 }
 
 /// The admin API: `Authorization: Bearer sk_…` selects the project.

@@ -51,7 +51,13 @@ pub fn finish_rebuild(conn: &Connection) -> rusqlite::Result<()> {
 pub const SCHEMA_VERSION: i64 = 5;
 
 /// The read model's tables (besides `checkpoints`).
-pub const READ_MODEL_TABLES: [&str; 4] = ["projects", "api_keys", "customers", "sessions"];
+pub const READ_MODEL_TABLES: [&str; 5] = [
+    "projects",
+    "storefront_origins",
+    "api_keys",
+    "customers",
+    "sessions",
+];
 /// The audit index's tables. A rebuild writes them into the read model's
 /// file; the live gateway keeps them in a file of their own.
 pub const AUDIT_TABLES: [&str; 2] = ["audit", "audit_sessions"];

@@ -17,6 +17,12 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             -- StorefrontConfig as JSON.
             storefront TEXT NOT NULL DEFAULT '{}'
          );
+         -- Browser origins each project allows (CORS for the Storefront API).
+         CREATE TABLE IF NOT EXISTS storefront_origins (
+            origin     TEXT NOT NULL,
+            project_id TEXT NOT NULL,
+            PRIMARY KEY (origin, project_id)
+         ) WITHOUT ROWID;
          CREATE TABLE IF NOT EXISTS api_keys (
             key_hash   BLOB PRIMARY KEY,
             key_id     TEXT NOT NULL,
@@ -82,6 +88,14 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                 let storefront = serde_json::to_string(c).expect("config serializes");
                 tx.prepare_cached("UPDATE projects SET storefront = ?2 WHERE id = ?1")?
                     .execute(params![project, storefront])?;
+                tx.prepare_cached("DELETE FROM storefront_origins WHERE project_id = ?1")?
+                    .execute([project])?;
+                for origin in &c.allowed_origins {
+                    tx.prepare_cached(
+                        "INSERT OR IGNORE INTO storefront_origins (origin, project_id) VALUES (?1, ?2)",
+                    )?
+                    .execute(params![origin, project])?;
+                }
             }
             ProjectEvent::ApiKeyRevoked(r) => {
                 tx.prepare_cached(

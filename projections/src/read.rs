@@ -247,6 +247,17 @@ impl ReadModel {
         })
     }
 
+    /// Whether any project lets browsers on `origin` call the Storefront
+    /// API (a CORS preflight names no project).
+    pub fn origin_allowed_anywhere(&self, origin: &str) -> rusqlite::Result<bool> {
+        self.with(|c| {
+            c.prepare_cached("SELECT 1 FROM storefront_origins WHERE origin = ?1 LIMIT 1")?
+                .query_row([origin], |_| Ok(()))
+                .optional()
+                .map(|o| o.is_some())
+        })
+    }
+
     pub fn api_keys(&self, project: &str) -> rusqlite::Result<Vec<ApiKeyListing>> {
         self.with(|c| {
             c.prepare_cached(

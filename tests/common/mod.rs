@@ -3,6 +3,7 @@
 //! started in-process against them. Everything is torn down on drop.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod node;
 pub mod smtp;
 
 use std::time::Duration;

@@ -76,7 +76,7 @@ impl CustomerQuery {
         customer_access_token: Option<String>,
     ) -> Result<Option<Customer>> {
         let (state, rc, carried) = super::request(ctx);
-        let Some(token) = customer_access_token.as_deref().or(carried.0.as_deref()) else {
+        let Some(token) = carried.token(customer_access_token.as_deref()) else {
             return Ok(None);
         };
         let Some(live) = live_session(state, &rc.project_id, token).await? else {
@@ -144,10 +144,11 @@ impl AccountMutation {
     ) -> Result<CustomerUpdatePayload> {
         answer(
             async {
-                let (state, rc, _) = super::request(ctx);
-                let Some(live) =
-                    live_session(state, &rc.project_id, &customer_access_token).await?
-                else {
+                let (state, rc, carried) = super::request(ctx);
+                let token = carried
+                    .token(Some(&customer_access_token))
+                    .unwrap_or_default();
+                let Some(live) = live_session(state, &rc.project_id, token).await? else {
                     return Err(CustomerUserError::new(
                         &["customerAccessToken"],
                         "the customer access token is invalid or has expired",
@@ -179,7 +180,7 @@ impl AccountMutation {
                 let updated = send(state, &from, update).await?;
                 Ok(CustomerUpdatePayload {
                     customer: Some(Customer::from_view(updated.customer)),
-                    customer_access_token: updated.access_token.map(CustomerAccessToken::of),
+                    customer_access_token: updated.access_token.map(|t| super::hand_out(ctx, t)),
                     ..Default::default()
                 })
             }

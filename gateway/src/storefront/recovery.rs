@@ -151,7 +151,7 @@ impl RecoveryMutation {
                 let done = reset(ctx, token, input.password, &["input", "password"]).await?;
                 Ok(CustomerResetPayload {
                     customer: Some(Customer::from_view(done.customer)),
-                    customer_access_token: done.access_token.map(CustomerAccessToken::of),
+                    customer_access_token: done.access_token.map(|t| super::hand_out(ctx, t)),
                     ..Default::default()
                 })
             }
@@ -173,7 +173,7 @@ impl RecoveryMutation {
                 let done = reset(ctx, token, password, &["password"]).await?;
                 Ok(CustomerResetByUrlPayload {
                     customer: Some(Customer::from_view(done.customer)),
-                    customer_access_token: done.access_token.map(CustomerAccessToken::of),
+                    customer_access_token: done.access_token.map(|t| super::hand_out(ctx, t)),
                     ..Default::default()
                 })
             }

@@ -80,7 +80,7 @@ impl TokenMutation {
                 };
                 let signed_in = send(state, &from, create).await?;
                 Ok::<_, Failure>(CustomerAccessTokenCreatePayload {
-                    customer_access_token: Some(CustomerAccessToken::of(signed_in.access_token)),
+                    customer_access_token: Some(super::hand_out(ctx, signed_in.access_token)),
                     ..Default::default()
                 })
             }
@@ -98,14 +98,17 @@ impl TokenMutation {
     ) -> Result<CustomerAccessTokenRenewPayload> {
         answer(
             async {
-                let (state, rc, _) = super::request(ctx);
+                let (state, rc, carried) = super::request(ctx);
                 let from = rc.sender(Actor::Anonymous);
                 let renew = RenewAccessToken {
-                    access_token: customer_access_token,
+                    access_token: carried
+                        .token(Some(&customer_access_token))
+                        .unwrap_or_default()
+                        .to_string(),
                 };
                 let token = send(state, &from, renew).await?;
                 Ok::<_, Failure>(CustomerAccessTokenRenewPayload {
-                    customer_access_token: Some(CustomerAccessToken::of(token)),
+                    customer_access_token: Some(super::hand_out(ctx, token)),
                     ..Default::default()
                 })
             }
@@ -122,14 +125,23 @@ impl TokenMutation {
     ) -> Result<CustomerAccessTokenDeletePayload> {
         answer(
             async {
-                let (state, rc, _) = super::request(ctx);
+                let (state, rc, carried) = super::request(ctx);
                 let from = rc.sender(Actor::Anonymous);
+                let token = carried
+                    .token(Some(&customer_access_token))
+                    .unwrap_or_default()
+                    .to_string();
                 let delete = DeleteAccessToken {
-                    access_token: customer_access_token.clone(),
+                    access_token: token.clone(),
                 };
                 let deleted = send(state, &from, delete).await?;
+                if carried.cookie_mode {
+                    let clear = carried.clear_cookie();
+                    ctx.append_http_header(axum::http::header::SET_COOKIE, clear);
+                }
                 Ok::<_, Failure>(CustomerAccessTokenDeletePayload {
-                    deleted_access_token: Some(customer_access_token),
+                    // A cookie's token never appears in a body.
+                    deleted_access_token: (!carried.cookie_mode).then_some(token),
                     deleted_customer_access_token_id: Some(ID(deleted.session_id).0),
                     ..Default::default()
                 })

@@ -142,14 +142,16 @@ impl CustomerUserError {
 
 #[derive(SimpleObject)]
 pub struct CustomerAccessToken {
-    pub access_token: String,
+    /// Null for a project with cookie sessions: the token is in the
+    /// HttpOnly cookie, out of scripts' reach.
+    pub access_token: Option<String>,
     pub expires_at: DateTime,
 }
 
 impl CustomerAccessToken {
     pub fn of(t: AccessToken) -> Self {
         Self {
-            access_token: t.token,
+            access_token: Some(t.token),
             expires_at: DateTime(t.expires_at),
         }
     }

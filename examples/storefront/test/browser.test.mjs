@@ -1,0 +1,118 @@
+// The example storefront in headless Chromium (Debian's `chromium`, driven
+// by playwright-core), against a real `authd dev` on another origin. Run by
+// tests/browser.rs, which starts authd and sets:
+//   AUTHD_ENDPOINT  http://localhost:<port>/graphql/storefront
+//   AUTHD_API_KEY   the shop project's public key (cookieSessions, allowedOrigins: the shop)
+//   SHOP_PORT       where the shop page is served (http://localhost:<port>)
+//   EVIL_PORT       a third origin, allowed by another project only
+//   CHROMIUM        the browser binary
+//   OUTPUT_DIR      where the screenshots go
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+import { serve, exampleFiles } from '../serve.mjs';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is unset: run through tests/browser.rs`);
+  return v;
+};
+const endpoint = env('AUTHD_ENDPOINT');
+const apiKey = env('AUTHD_API_KEY');
+const shop = `http://localhost:${env('SHOP_PORT')}`;
+const evil = `http://localhost:${env('EVIL_PORT')}`;
+const output = env('OUTPUT_DIR');
+mkdirSync(output, { recursive: true });
+
+// The attacker's page: it knows the endpoint and the public key (both are
+// public) and tries to sign the visitor out with their cookie, by fetch and
+// by a plain form post.
+const evilPage = `<!doctype html><meta charset="utf-8"><title>evil</title>
+<form id="f" method="POST" enctype="text/plain" action="${endpoint}" target="sink">
+  <input name='{"query":"mutation { customerAccessTokenDelete(customerAccessToken: \\"\\") { deletedAccessToken } }","x":"' value='"}'>
+</form><iframe name="sink"></iframe>
+<script type="module">
+  const logout = 'mutation { customerAccessTokenDelete(customerAccessToken: "") { deletedAccessToken } }';
+  window.attack = async () => {
+    const results = {};
+    try {
+      const r = await fetch(${JSON.stringify(endpoint)}, {
+        method: 'POST', credentials: 'include',
+        headers: { 'content-type': 'application/json', 'x-api-key': ${JSON.stringify(apiKey)}, 'x-authd-csrf': '1' },
+        body: JSON.stringify({ query: logout }),
+      });
+      results.fetch = 'status ' + r.status + ' ' + await r.text();
+    } catch (e) {
+      results.fetch = 'blocked: ' + e.message;
+    }
+    document.getElementById('f').submit();
+    await new Promise((r) => setTimeout(r, 500));
+    return results;
+  };
+</script>`;
+
+const servers = [
+  await serve(Number(env('SHOP_PORT')), exampleFiles),
+  await new Promise((resolve) => {
+    import('node:http').then(({ default: http }) => {
+      const s = http.createServer((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(evilPage));
+      s.listen(Number(env('EVIL_PORT')), 'localhost', () => resolve(s));
+    });
+  }),
+];
+const browser = await chromium.launch({ executablePath: env('CHROMIUM'), args: ['--no-sandbox'] });
+after(async () => {
+  await browser.close();
+  for (const s of servers) s.close();
+});
+
+test('sign up, sign in, who am I and sign out in cookie mode; scripts cannot read the session; a third origin cannot use it', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const failures = [];
+  page.on('pageerror', (e) => failures.push(e.message));
+  await page.goto(`${shop}/?endpoint=${encodeURIComponent(endpoint)}&apiKey=${encodeURIComponent(apiKey)}`);
+  const email = `shopper${Date.now()}@example.com`;
+  await page.fill('#email', email);
+  await page.fill('#password', 'correct horse battery staple');
+  const click = async (button, expected) => {
+    await page.evaluate(() => (document.getElementById('out').textContent = '…'));
+    await page.click(button);
+    await page.waitForFunction((want) => document.getElementById('out').textContent.includes(want), expected);
+    return page.textContent('#out');
+  };
+
+  assert.match(await click('#signup', 'created'), new RegExp(`created ${email}`));
+  assert.match(await click('#signin', 'signed in until'), /signed in until \d{4}-/);
+  assert.equal(await click('#whoami', 'signed in as'), `signed in as ${email}`);
+  await page.screenshot({ path: join(output, 'storefront-signed-in.png') });
+
+  // The session is in an HttpOnly cookie: the page's scripts cannot read it.
+  assert.equal(await page.evaluate(() => document.cookie), '');
+  const cookies = await context.cookies(endpoint);
+  const session = cookies.find((c) => c.name === 'authd_sf');
+  assert.ok(session, JSON.stringify(cookies));
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, 'Lax');
+  // …and the token was never in a response body the page saw.
+  const pageText = await page.content();
+  assert.ok(!pageText.includes(session.value));
+
+  // A third origin posts the same mutation with the visitor's cookie.
+  const attacker = await context.newPage();
+  await attacker.goto(`${evil}/`);
+  const results = await attacker.evaluate(() => window.attack());
+  assert.doesNotMatch(results.fetch, /deletedAccessToken":"|status 200/, JSON.stringify(results));
+  await attacker.screenshot({ path: join(output, 'third-origin.png') });
+  // The visitor is still signed in.
+  assert.equal(await click('#whoami', 'signed in as'), `signed in as ${email}`);
+
+  assert.equal(await click('#signout', 'signed out'), 'signed out');
+  assert.equal(await click('#whoami', 'signed out'), 'signed out');
+  assert.equal((await context.cookies(endpoint)).find((c) => c.name === 'authd_sf'), undefined);
+  await page.screenshot({ path: join(output, 'storefront-signed-out.png') });
+  assert.deepEqual(failures, []);
+});

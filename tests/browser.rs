@@ -1,0 +1,97 @@
+//! The example storefront (`examples/storefront/`) in headless Chromium
+//! against a real `authd dev` on another origin: sign up, sign in, who am
+//! I and sign out through the SDK in cookie mode; `document.cookie` cannot
+//! read the session; a page on a third origin posting the same mutation
+//! with the cookie is refused. Screenshots go to the test's output folder.
+
+mod common;
+
+use common::node::{Dev, build_sdk, npm_ci, repo_dir, run_in};
+use serde_json::json;
+
+/// Debian's `chromium` (`.ci/run` installs it), or `CHROMIUM`.
+fn chromium() -> String {
+    let path = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "no Chromium at {path}: install Debian's package (apt-get install chromium; .ci/run does) \
+         or set CHROMIUM"
+    );
+    path
+}
+
+const CONFIGURE: &str = "mutation C($input: ProjectConfigInput!) {
+    projectConfigure(input: $input) { success errors { field message code } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_storefront_works_in_chromium_and_a_third_origin_cannot_use_its_cookie() {
+    let chromium = chromium();
+    build_sdk();
+    let example = repo_dir("examples/storefront");
+    npm_ci(&example);
+    let dir = tempfile::tempdir().unwrap();
+    let dev = Dev::start(&dir.path().join("data")).await;
+    let (shop_port, evil_port) = (
+        authd::nats_server::free_port(),
+        authd::nats_server::free_port(),
+    );
+    let shop = format!("http://localhost:{shop_port}");
+    let evil = format!("http://localhost:{evil_port}");
+    // The shop's project: cookie sessions, its page's origin allowed.
+    let input = json!({ "cookieSessions": true, "allowedOrigins": [shop] });
+    let r = dev
+        .admin(
+            &dev.key("adminKey"),
+            None,
+            CONFIGURE,
+            json!({ "input": input }),
+        )
+        .await;
+    assert_eq!(r["data"]["projectConfigure"]["success"], true, "{r}");
+    // Another project allows the third origin, so the browser's preflight
+    // passes and the mutation reaches authd: the CSRF check must refuse it.
+    let operator = dev.key("operatorKey");
+    let created = dev
+        .admin(
+            &operator,
+            None,
+            "mutation { projectCreate(name: \"Other shop\") { success projectId } }",
+            json!({}),
+        )
+        .await;
+    let other = created["data"]["projectCreate"]["projectId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_string();
+    let input = json!({ "cookieSessions": true, "allowedOrigins": [evil] });
+    let r = dev
+        .admin(
+            &operator,
+            Some(&other),
+            CONFIGURE,
+            json!({ "input": input }),
+        )
+        .await;
+    assert_eq!(r["data"]["projectConfigure"]["success"], true, "{r}");
+
+    let output = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    run_in(
+        &example,
+        "node",
+        &["--test", "test/"],
+        &[
+            (
+                "AUTHD_ENDPOINT",
+                format!("http://localhost:{}/graphql/storefront", dev.port),
+            ),
+            ("AUTHD_API_KEY", dev.key("publicApiKey")),
+            ("SHOP_PORT", shop_port.to_string()),
+            ("EVIL_PORT", evil_port.to_string()),
+            ("CHROMIUM", chromium),
+            ("OUTPUT_DIR", output.display().to_string()),
+        ],
+    );
+    let shot = output.join("storefront-signed-in.png");
+    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+    println!("screenshots in {}", output.display());
+}
