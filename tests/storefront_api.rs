@@ -644,3 +644,119 @@ async fn profile_data_stays_out_of_subjects_and_headers() {
         assert!(!body.contains(&secret));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_invited_customer_activates_by_url_or_by_id_once() {
+    let env = TestEnv::start_with_mail().await;
+    let invite = "mutation I($e: String!) { customerInvite(email: $e, firstName: \"Ann\", lastName: \"Lee\") {
+        success customerId invitedAgain errors { field code } } }";
+    let r = env.admin(invite, json!({ "e": "ann@example.com" })).await;
+    assert_eq!(r["data"]["customerInvite"]["success"], true, "{r}");
+    assert_eq!(r["data"]["customerInvite"]["invitedAgain"], false);
+    let id = r["data"]["customerInvite"]["customerId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Invited, not active: no password signs in, and the address is taken.
+    assert_eq!(
+        refusal(&token(&env, "ann@example.com", PASSWORD).await).1,
+        "UNIDENTIFIED_CUSTOMER"
+    );
+    assert_eq!(
+        refusal(
+            &create(
+                &env,
+                json!({ "email": "ann@example.com", "password": PASSWORD })
+            )
+            .await
+        )
+        .1,
+        "TAKEN"
+    );
+
+    let mail = env.smtp().nth_to("ann@example.com", 1).await;
+    assert!(mail.text.contains("/activate?token="), "{}", mail.text);
+    let url = format!(
+        "https://shop.example/account/activate?token={}",
+        token_in(&mail)
+    );
+    let by_url = "mutation A($u: URL!, $p: String!) { customerActivateByUrl(activationUrl: $u, password: $p) {
+        customer { id email firstName lastName } customerAccessToken { accessToken }
+        customerUserErrors { field message code } userErrors { field message } } }";
+    let weak = sf(&env, None, by_url, json!({ "u": url, "p": "short" })).await;
+    assert_eq!(
+        refusal(&weak["data"]["customerActivateByUrl"]),
+        (json!(["password"]), json!("TOO_SHORT"))
+    );
+    let r = sf(&env, None, by_url, json!({ "u": url, "p": PASSWORD })).await;
+    let done = &r["data"]["customerActivateByUrl"];
+    assert_eq!(done["customerUserErrors"], json!([]), "{r}");
+    assert_eq!(
+        done["customer"],
+        json!({ "id": id, "email": "ann@example.com", "firstName": "Ann", "lastName": "Lee" })
+    );
+    let t = done["customerAccessToken"]["accessToken"].as_str().unwrap();
+    assert_eq!(customer(&env, t).await["email"], "ann@example.com");
+    access_token(&env, "ann@example.com", PASSWORD).await;
+    // Once active: the link is spent, and neither it nor a new invitation works.
+    let again = sf(
+        &env,
+        None,
+        by_url,
+        json!({ "u": url, "p": "another passphrase" }),
+    )
+    .await;
+    assert_eq!(
+        refusal(&again["data"]["customerActivateByUrl"]),
+        (Value::Null, json!("ALREADY_ENABLED"))
+    );
+    let r = env.admin(invite, json!({ "e": "ann@example.com" })).await;
+    assert_eq!(
+        r["data"]["customerInvite"]["errors"][0]["code"], "ALREADY_ENABLED",
+        "{r}"
+    );
+
+    // customerActivate(id, activationToken), after a second invitation.
+    env.admin(invite, json!({ "e": "bo@example.com" })).await;
+    let r = env.admin(invite, json!({ "e": "bo@example.com" })).await;
+    assert_eq!(r["data"]["customerInvite"]["invitedAgain"], true, "{r}");
+    let bo = r["data"]["customerInvite"]["customerId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let first = token_in(&env.smtp().nth_to("bo@example.com", 1).await);
+    let second = token_in(&env.smtp().nth_to("bo@example.com", 2).await);
+    let by_id =
+        "mutation A($id: ID!, $i: CustomerActivateInput!) { customerActivate(id: $id, input: $i) {
+        customer { email } customerAccessToken { accessToken }
+        customerUserErrors { field message code } userErrors { field message } } }";
+    let secret = |t: &str| t.split_once('.').unwrap().1.to_string();
+    // The first link was replaced by the second.
+    let old = sf(
+        &env,
+        None,
+        by_id,
+        json!({ "id": bo, "i": { "activationToken": secret(&first), "password": PASSWORD } }),
+    )
+    .await;
+    assert_eq!(
+        refusal(&old["data"]["customerActivate"]),
+        (json!(["input", "activationToken"]), json!("TOKEN_INVALID"))
+    );
+    let r = sf(
+        &env,
+        None,
+        by_id,
+        json!({ "id": bo, "i": { "activationToken": secret(&second), "password": PASSWORD } }),
+    )
+    .await;
+    assert_eq!(
+        r["data"]["customerActivate"]["customerUserErrors"],
+        json!([]),
+        "{r}"
+    );
+    assert_eq!(
+        r["data"]["customerActivate"]["customer"]["email"],
+        "bo@example.com"
+    );
+}

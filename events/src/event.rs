@@ -54,6 +54,7 @@ impl Event {
                 CustomerEvent::PasswordResetRequested(_) => "customer.password_reset.requested",
                 CustomerEvent::ClientLocked(_) => "customer.client.locked",
                 CustomerEvent::ProfileChanged(_) => "customer.profile.changed",
+                CustomerEvent::ActivationRequested(_) => "customer.activation.requested",
             },
             Event::Session(e) => match e {
                 SessionEvent::Started(_) => "session.started",
@@ -242,6 +243,16 @@ pub enum CustomerEvent {
     ClientLocked(ClientLocked), // 12
     /// The customer's profile, whole, as it is from this event on.
     ProfileChanged(CustomerProfile), // 13
+    /// An admin invited the customer (no password yet): the mailed link
+    /// with this token activates the account by setting one.
+    ActivationRequested(ActivationRequested), // 14
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivationRequested {
+    pub token_hash: SecretHash,
+    /// Unix ms.
+    pub expires_at: i64,
 }
 
 /// Names, phone and marketing consent: personal data, each sealable.
@@ -328,6 +339,8 @@ pub enum PasswordChangeVia {
     /// proven, and the address was then proven another way, so whoever set
     /// it may not own the address (account pre-hijacking).
     Unproven, // 2
+    /// Set with an invitation's activation link.
+    Activation, // 3
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

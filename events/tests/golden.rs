@@ -197,6 +197,14 @@ fn samples_v1() -> Vec<Event> {
         Event::Session(SessionEvent::Renewed(SessionRenewed {
             expires_at: 1_769_904_000_000,
         })),
+        Event::Customer(CustomerEvent::ActivationRequested(ActivationRequested {
+            token_hash: h,
+            expires_at: 1_767_830_400_000,
+        })),
+        Event::Customer(CustomerEvent::PasswordChanged(PasswordChanged {
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            via: PasswordChangeVia::Activation,
+        })),
     ]
 }
 

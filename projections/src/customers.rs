@@ -116,7 +116,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
             CustomerEvent::SessionsEnded(_)
             | CustomerEvent::ClientLocked(_)
             | CustomerEvent::EmailVerificationRequested(_)
-            | CustomerEvent::PasswordResetRequested(_) => {}
+            | CustomerEvent::PasswordResetRequested(_)
+            | CustomerEvent::ActivationRequested(_) => {}
         }
     }
     Ok(())

@@ -326,6 +326,22 @@ export class CustomerApi {
     return { customer: done.customer, accessToken: done.customerAccessToken };
   }
 
+  /** Sets an invited customer's first password with the mailed link and signs in. */
+  async activateByUrl(activationUrl: string, password: string): Promise<ResetResult> {
+    type T = { customer: Customer; customerAccessToken: AccessToken };
+    const data = await this.client.request<Payload<'customerActivateByUrl', T>>(
+      `mutation CustomerActivateByUrl($activationUrl: URL!, $password: String!) {
+        customerActivateByUrl(activationUrl: $activationUrl, password: $password) {
+          customer { ${CUSTOMER_FIELDS} } customerAccessToken { accessToken expiresAt } ${ERRORS}
+        }
+      }`,
+      { activationUrl, password },
+    );
+    const done = unwrap(data, 'customerActivateByUrl');
+    this.client.setAccessToken(done.customerAccessToken.accessToken);
+    return { customer: done.customer, accessToken: done.customerAccessToken };
+  }
+
   /**
    * Changes the signed-in customer's profile or password. A new password
    * ends every token: the client switches to the new one it answers.

@@ -136,6 +136,8 @@ commands! {
     "storefront.token.create"            => CreateAccessToken    -> StorefrontSignedIn, Anonymous;
     "storefront.token.renew"             => RenewAccessToken     -> AccessToken,   Anonymous;
     "storefront.token.delete"            => DeleteAccessToken    -> Deleted,       Anonymous;
+    "customer.invite"                    => InviteCustomer       -> Invited,       ProjectAdmin;
+    "customer.activate"                  => ActivateCustomer     -> StorefrontSignedIn, Anonymous;
 }
 
 impl std::fmt::Debug for Command {
@@ -284,6 +286,22 @@ pub struct UpdateCustomer {
     pub new_password: Option<String>,
 }
 
+/// An admin creates a customer without a password and mails them an
+/// activation link (or mails a new one to a customer not yet activated).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct InviteCustomer {
+    pub email: String,
+    pub profile: ProfileChange,
+}
+
+/// Sets the first password with an invitation's token
+/// (`<customer id>.<secret>`) and signs in (a Storefront session).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ActivateCustomer {
+    pub token: String,
+    pub password: String,
+}
+
 /// Storefront sign-in: a `customerAccessToken` for email and password.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct CreateAccessToken {
@@ -391,6 +409,13 @@ impl std::fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "AccessToken(session {})", self.session_id)
     }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Invited {
+    pub customer: CustomerView,
+    /// The customer existed (without a password): a new link was mailed.
+    pub invited_again: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -58,6 +58,8 @@ pub enum DomainError {
     LastSecretKey,
     #[error("this password is too common; choose another")]
     PasswordTooCommon,
+    #[error("this account is already active: sign in or reset the password")]
+    AlreadyEnabled,
     #[error("{field} {problem}")]
     Profile {
         field: &'static str,
@@ -185,6 +187,7 @@ error_codes! {
     ContainsUrl = "CONTAINS_URL",
     /// A profile field (the phone) that is not well formed.
     Invalid = "INVALID",
+    AlreadyEnabled = "ALREADY_ENABLED",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -230,6 +233,7 @@ impl DomainError {
             Self::RateLimited { .. } => C::RateLimited,
             Self::LastSecretKey => C::LastSecretKey,
             Self::PasswordTooCommon => C::PasswordTooCommon,
+            Self::AlreadyEnabled => C::AlreadyEnabled,
             Self::Profile { problem, .. } => match problem {
                 ProfileProblem::TooLong(_) => C::TooLong,
                 ProfileProblem::ContainsHtmlTags => C::ContainsHtmlTags,

@@ -1,17 +1,31 @@
-//! Customers of the project: lookup with their audit history, and
+//! Customers of the project: lookup with their audit history, invite,
 //! suspend, reactivate, unlock.
 
 use async_graphql::{ComplexObject, Context, ID, Object, Result, SimpleObject};
 use authd_services::{
     ErrorCode,
-    commands::{ReactivateCustomer, SuspendCustomer, UnlockCustomer},
+    commands::{
+        InviteCustomer, ProfileChange, ReactivateCustomer, SuspendCustomer, UnlockCustomer,
+    },
 };
 
 use super::{ctx_of, send};
 use crate::{
-    error::{ApiError, respond},
+    error::{ApiError, UserError, payloads, respond},
     public::types::{DateTime, MutationResponse, UserStatus},
 };
+
+#[derive(SimpleObject, Default)]
+pub struct CustomerInviteResponse {
+    pub success: bool,
+    pub message: Option<String>,
+    pub customer_id: Option<ID>,
+    /// The customer existed without a password: a new link was mailed.
+    pub invited_again: Option<bool>,
+    pub errors: Vec<UserError>,
+}
+
+payloads!(CustomerInviteResponse);
 
 #[derive(SimpleObject)]
 #[graphql(complex)]
@@ -169,6 +183,37 @@ pub struct CustomerMutation;
 
 #[Object]
 impl CustomerMutation {
+    /// Creates a customer without a password and mails them a link that
+    /// activates the account (the Storefront's `customerActivate`); for a
+    /// customer invited before and not yet active, mails a new link.
+    async fn customer_invite(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        first_name: Option<String>,
+        last_name: Option<String>,
+    ) -> Result<CustomerInviteResponse> {
+        let invite = InviteCustomer {
+            email,
+            profile: ProfileChange {
+                first_name: first_name.map(Some),
+                last_name: last_name.map(Some),
+                ..Default::default()
+            },
+        };
+        respond(
+            send(ctx, invite)
+                .await
+                .map(|invited| CustomerInviteResponse {
+                    success: true,
+                    message: Some("invitation mailed".into()),
+                    customer_id: Some(ID(invited.customer.id)),
+                    invited_again: Some(invited.invited_again),
+                    errors: vec![],
+                }),
+        )
+    }
+
     /// Suspends a customer: no login by any method, every session ends.
     async fn customer_suspend(
         &self,

@@ -27,6 +27,7 @@ pub struct Mutation(
     account::AccountMutation,
     tokens::TokenMutation,
     recovery::RecoveryMutation,
+    recovery::ActivationMutation,
 );
 
 pub type StorefrontSchema = async_graphql::Schema<Query, Mutation, EmptySubscription>;

@@ -1,9 +1,13 @@
 //! `customerRecover` (mails a reset link), `customerReset` and
-//! `customerResetByUrl` (set a new password with it and sign in).
+//! `customerResetByUrl` (set a new password with it and sign in), and
+//! `customerActivate` / `customerActivateByUrl` (an invited customer sets
+//! the first password with the mailed link and signs in).
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use authd_events::Actor;
-use authd_services::commands::{PasswordReset, RequestPasswordReset, ResetPassword};
+use authd_services::commands::{
+    ActivateCustomer, PasswordReset, RequestPasswordReset, ResetPassword, StorefrontSignedIn,
+};
 
 use super::{
     input::{check_email, check_password},
@@ -42,11 +46,66 @@ pub struct CustomerResetByUrlPayload {
     pub user_errors: Vec<ShopUserError>,
 }
 
+#[derive(InputObject)]
+pub struct CustomerActivateInput {
+    pub activation_token: String,
+    pub password: String,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct CustomerActivatePayload {
+    pub customer: Option<Customer>,
+    pub customer_access_token: Option<CustomerAccessToken>,
+    pub customer_user_errors: Vec<CustomerUserError>,
+    pub user_errors: Vec<ShopUserError>,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct CustomerActivateByUrlPayload {
+    pub customer: Option<Customer>,
+    pub customer_access_token: Option<CustomerAccessToken>,
+    pub customer_user_errors: Vec<CustomerUserError>,
+    pub user_errors: Vec<ShopUserError>,
+}
+
 refusable!(
     CustomerRecoverPayload,
     CustomerResetPayload,
-    CustomerResetByUrlPayload
+    CustomerResetByUrlPayload,
+    CustomerActivatePayload,
+    CustomerActivateByUrlPayload
 );
+
+/// A link token from Shopify's split form: the customer `id` and the
+/// token alone, or our whole `<id>.<secret>` (whose id must be `id`).
+fn joined_token(id: &ID, token: String, field: &[&str]) -> Result<String, Failure> {
+    match token.split_once('.') {
+        Some((owner, _)) if owner != id.as_str() => Err(CustomerUserError::new(
+            field,
+            "the token is invalid or has expired",
+            CustomerErrorCode::TokenInvalid,
+        )
+        .into()),
+        Some(_) => Ok(token),
+        None => Ok(format!("{}.{token}", id.as_str())),
+    }
+}
+
+async fn activate(
+    ctx: &Context<'_>,
+    token: String,
+    password: String,
+    password_path: &[&str],
+) -> Result<StorefrontSignedIn, Failure> {
+    let errors = check_password(&password, password_path);
+    if !errors.is_empty() {
+        return Err(Failure::Input(errors));
+    }
+    guards::rate_limit(ctx, None)?;
+    let (state, rc, _) = super::request(ctx);
+    let from = rc.sender(Actor::Anonymous);
+    Ok(send(state, &from, ActivateCustomer { token, password }).await?)
+}
 
 /// The link token (`<customer id>.<secret>`) in a reset URL: the
 /// `token` query parameter of the links authd mails, or Shopify's
@@ -66,10 +125,10 @@ pub fn token_of_url(url: &str) -> Option<String> {
     }
 }
 
-fn bad_url() -> Failure {
+fn bad_url(field: &str) -> Failure {
     CustomerUserError::new(
-        &["resetUrl"],
-        "the reset URL is invalid or has expired",
+        &[field],
+        "the URL is invalid or has expired",
         CustomerErrorCode::TokenInvalid,
     )
     .into()
@@ -135,19 +194,7 @@ impl RecoveryMutation {
     ) -> Result<CustomerResetPayload> {
         answer(
             async {
-                // The token alone, or the whole `<id>.<secret>` of our links.
-                let token = match input.reset_token.split_once('.') {
-                    Some((owner, _)) if owner != id.as_str() => {
-                        return Err(CustomerUserError::new(
-                            &["input", "resetToken"],
-                            "the reset token is invalid or has expired",
-                            CustomerErrorCode::TokenInvalid,
-                        )
-                        .into());
-                    }
-                    Some(_) => input.reset_token,
-                    None => format!("{}.{}", id.as_str(), input.reset_token),
-                };
+                let token = joined_token(&id, input.reset_token, &["input", "resetToken"])?;
                 let done = reset(ctx, token, input.password, &["input", "password"]).await?;
                 Ok(CustomerResetPayload {
                     customer: Some(Customer::from_view(done.customer)),
@@ -169,7 +216,7 @@ impl RecoveryMutation {
     ) -> Result<CustomerResetByUrlPayload> {
         answer(
             async {
-                let token = token_of_url(&reset_url.0).ok_or_else(bad_url)?;
+                let token = token_of_url(&reset_url.0).ok_or_else(|| bad_url("resetUrl"))?;
                 let done = reset(ctx, token, password, &["password"]).await?;
                 Ok(CustomerResetByUrlPayload {
                     customer: Some(Customer::from_view(done.customer)),
@@ -179,6 +226,59 @@ impl RecoveryMutation {
             }
             .await,
             paths::reset_by_url,
+        )
+    }
+}
+
+#[derive(Default)]
+pub struct ActivationMutation;
+
+#[Object]
+impl ActivationMutation {
+    /// Activates an invited customer `id` with the token of the mailed
+    /// link: sets the first password and signs in.
+    async fn customer_activate(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: CustomerActivateInput,
+    ) -> Result<CustomerActivatePayload> {
+        answer(
+            async {
+                let field = &["input", "activationToken"];
+                let token = joined_token(&id, input.activation_token, field)?;
+                let done = activate(ctx, token, input.password, &["input", "password"]).await?;
+                Ok(CustomerActivatePayload {
+                    customer: Some(Customer::from_view(done.customer)),
+                    customer_access_token: Some(super::hand_out(ctx, done.access_token)),
+                    ..Default::default()
+                })
+            }
+            .await,
+            paths::activate,
+        )
+    }
+
+    /// `customerActivate` with the link from the mail, as it is.
+    async fn customer_activate_by_url(
+        &self,
+        ctx: &Context<'_>,
+        activation_url: Url,
+        password: String,
+    ) -> Result<CustomerActivateByUrlPayload> {
+        answer(
+            async {
+                let token =
+                    token_of_url(&activation_url.0).ok_or_else(|| bad_url("activationUrl"))?;
+                let done = activate(ctx, token, password, &["password"]).await?;
+                Ok(CustomerActivateByUrlPayload {
+                    customer: Some(Customer::from_view(done.customer)),
+                    customer_access_token: Some(super::hand_out(ctx, done.access_token)),
+                    ..Default::default()
+                })
+            }
+            .await,
+            paths::activate_by_url,
         )
     }
 }

@@ -61,6 +61,7 @@ impl CustomerErrorCode {
             | E::SessionNotFound
             | E::Unauthenticated => Self::TokenInvalid,
             E::CustomerNotFound => Self::NotFound,
+            E::AlreadyEnabled => Self::AlreadyEnabled,
             _ => return None,
         })
     }
@@ -308,6 +309,23 @@ pub mod paths {
     pub fn reset_by_url(field: &str) -> Option<Vec<String>> {
         match field {
             "token" | "customerId" => Some(vec!["resetUrl".into()]),
+            _ => Some(vec!["password".into()]),
+        }
+    }
+
+    /// `customerActivate(id:, input: { activationToken, password })`.
+    pub fn activate(field: &str) -> Option<Vec<String>> {
+        match field {
+            "token" => of("input", "activationToken"),
+            "password" | "newPassword" => of("input", "password"),
+            _ => of("input", field),
+        }
+    }
+
+    /// `customerActivateByUrl(activationUrl:, password:)`.
+    pub fn activate_by_url(field: &str) -> Option<Vec<String>> {
+        match field {
+            "token" | "customerId" => Some(vec!["activationUrl".into()]),
             _ => Some(vec!["password".into()]),
         }
     }

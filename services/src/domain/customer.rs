@@ -48,6 +48,8 @@ pub struct Customer {
     /// When reset links were requested, within the last hour or so.
     pub reset_requested_at: Vec<i64>,
     pub profile: Profile,
+    /// An invitation's activation token (hash, expiry), until a password is set.
+    pub activation: Option<(SecretHash, i64)>,
 }
 
 impl Customer {
@@ -82,6 +84,20 @@ pub enum CustomerCommand {
         verification: Option<(SecretHash, i64)>,
         /// Checked and normalized already (`ProfileChange::applied_to`).
         profile: Profile,
+        /// An admin's invitation: no password yet, this activation token.
+        activation: Option<(SecretHash, i64)>,
+    },
+    /// Invites again a customer who has not set a password yet.
+    RequestActivation {
+        token_hash: SecretHash,
+        expires_at: i64,
+    },
+    /// Sets the first password with an invitation's token; every session
+    /// but `keep_session` (the one the activation signs in with) ends.
+    Activate {
+        token_hash: SecretHash,
+        new_password_hash: String,
+        keep_session: Option<String>,
     },
     /// The signed-in customer changes their profile and (Storefront
     /// `customerUpdate`, which needs no current password: the access
@@ -158,6 +174,7 @@ fn decide(
             session,
             verification,
             profile,
+            activation,
         } => {
             let mut events = register(
                 s,
@@ -168,8 +185,39 @@ fn decide(
                 verification,
             )?;
             events.extend(change_profile(s, profile));
+            if let Some((token_hash, expires_at)) = activation {
+                events.push(activation_requested(*token_hash, *expires_at));
+            }
             Ok(events)
         }
+        C::RequestActivation { .. } | C::Activate { .. } if !s.password_hash.is_empty() => {
+            Err(DomainError::AlreadyEnabled)
+        }
+        C::RequestActivation {
+            token_hash,
+            expires_at,
+        } => Ok(vec![activation_requested(*token_hash, *expires_at)]),
+        C::Activate {
+            token_hash,
+            new_password_hash,
+            keep_session,
+        } => match s.activation {
+            Some((hash, expires_at)) if hash == *token_hash && now < expires_at => {
+                let mut events = vec![CustomerEvent::PasswordChanged(PasswordChanged {
+                    password_hash: new_password_hash.clone(),
+                    via: PasswordChangeVia::Activation,
+                })];
+                // The link reached the inbox: that proves the address.
+                if !s.email_verified {
+                    events.push(CustomerEvent::EmailVerified(EmailVerified {}));
+                }
+                events.push(CustomerEvent::SessionsEnded(SessionsEnded {
+                    except: keep_session.clone(),
+                }));
+                Ok(events)
+            }
+            _ => Err(DomainError::InvalidToken),
+        },
         C::UpdateAccount {
             change,
             new_password_hash,
@@ -282,6 +330,13 @@ fn register(
     Ok(events)
 }
 
+fn activation_requested(token_hash: SecretHash, expires_at: i64) -> CustomerEvent {
+    CustomerEvent::ActivationRequested(authd_events::ActivationRequested {
+        token_hash,
+        expires_at,
+    })
+}
+
 fn otp_login(s: &Customer, session_id: &str) -> Result<Vec<CustomerEvent>, DomainError> {
     if s.suspended {
         return Ok(vec![CustomerEvent::LoginFailed(LoginFailed {
@@ -360,7 +415,9 @@ fn unregistered(cmd: &CustomerCommand) -> DomainError {
     use CustomerCommand as C;
     match cmd {
         C::RecordPasswordLogin { .. } | C::RecordOtpLogin { .. } => DomainError::InvalidCredentials,
-        C::VerifyEmail { .. } | C::ResetPassword { .. } => DomainError::InvalidToken,
+        C::VerifyEmail { .. } | C::ResetPassword { .. } | C::Activate { .. } => {
+            DomainError::InvalidToken
+        }
         _ => DomainError::CustomerNotFound,
     }
 }
@@ -441,6 +498,12 @@ impl Aggregate for Customer {
             CustomerEvent::PasswordChanged(p) => {
                 self.password_hash = p.password_hash.clone();
                 self.reset = None;
+                if !p.password_hash.is_empty() {
+                    self.activation = None;
+                }
+            }
+            CustomerEvent::ActivationRequested(a) => {
+                self.activation = Some((a.token_hash, a.expires_at));
             }
             CustomerEvent::EmailVerificationRequested(r) => {
                 self.verification = Some((r.token_hash, r.expires_at));
@@ -507,6 +570,7 @@ mod tests {
             session: session.map(|s| (s.into(), LoginMethod::Password)),
             verification: None,
             profile: Profile::default(),
+            activation: None,
         }
     }
     fn login(ok: bool) -> When {
@@ -1025,6 +1089,85 @@ mod tests {
             &[registered(), suspended()],
             update(ProfileChange::default(), None),
             Err(DomainError::AccountSuspended),
+        );
+    }
+
+    #[test]
+    fn an_invitation_is_activated_once_by_its_token_and_never_over_a_password() {
+        let mut invite = register(None);
+        if let CustomerCommand::Register {
+            password_hash,
+            activation,
+            ..
+        } = &mut invite
+        {
+            *password_hash = String::new();
+            *activation = Some(([5; 32], T0 + 100));
+        }
+        let events = decide(&Customer::default(), invite).unwrap();
+        assert_eq!(
+            events.last(),
+            Some(&activation_requested([5; 32], T0 + 100))
+        );
+        let invited = [
+            CustomerEvent::Registered(CustomerRegistered {
+                email: Personal::plain("ann@example.com"),
+                password_hash: String::new(),
+                email_verified: false,
+            }),
+            activation_requested([5; 32], T0 + 100),
+        ];
+        let activate = |h: u8, now: i64| {
+            When(
+                CustomerCommand::Activate {
+                    token_hash: [h; 32],
+                    new_password_hash: "$new".into(),
+                    keep_session: Some("s_1".into()),
+                },
+                now,
+            )
+        };
+        let activated = vec![
+            CustomerEvent::PasswordChanged(PasswordChanged {
+                password_hash: "$new".into(),
+                via: PasswordChangeVia::Activation,
+            }),
+            CustomerEvent::EmailVerified(EmailVerified {}),
+            ended(Some("s_1")),
+        ];
+        check(&invited, activate(5, T0 + 99), Ok(activated.clone()));
+        check(
+            &invited,
+            activate(6, T0 + 99),
+            Err(DomainError::InvalidToken),
+        );
+        check(
+            &invited,
+            activate(5, T0 + 100),
+            Err(DomainError::InvalidToken),
+        );
+        // Once a password is set (by the link, or a reset), it is enabled.
+        let mut after = invited.to_vec();
+        after.extend(activated);
+        assert_eq!(state(&after).activation, None);
+        check(
+            &after,
+            activate(5, T0 + 1),
+            Err(DomainError::AlreadyEnabled),
+        );
+        let again = CustomerCommand::RequestActivation {
+            token_hash: [7; 32],
+            expires_at: T0 + 500,
+        };
+        check(&after, again, Err(DomainError::AlreadyEnabled));
+        let again = CustomerCommand::RequestActivation {
+            token_hash: [7; 32],
+            expires_at: T0 + 500,
+        };
+        check(
+            &invited,
+            again,
+            Ok(vec![activation_requested([7; 32], T0 + 500)]),
         );
     }
 }

@@ -31,10 +31,21 @@ impl std::fmt::Debug for MailJob {
 
 #[derive(Clone, Serialize, Deserialize)]
 pub enum MailKind {
-    OtpCode { code: String, expires_at: i64 }, // 0
-    VerifyEmail { link: String },              // 1
-    ResetPassword { link: String },            // 2
-    PasswordChanged,                           // 3
+    OtpCode {
+        code: String,
+        expires_at: i64,
+    }, // 0
+    VerifyEmail {
+        link: String,
+    }, // 1
+    ResetPassword {
+        link: String,
+    }, // 2
+    PasswordChanged, // 3
+    /// An admin's invitation: the link sets the first password.
+    Activate {
+        link: String,
+    }, // 4
 }
 
 impl MailKind {
@@ -44,6 +55,7 @@ impl MailKind {
             Self::VerifyEmail { .. } => "verify_email",
             Self::ResetPassword { .. } => "reset_password",
             Self::PasswordChanged => "password_changed",
+            Self::Activate { .. } => "activate",
         }
     }
 }
@@ -75,6 +87,14 @@ pub fn render(job: &MailJob) -> (String, String, String) {
             vec![
                 "Someone asked to reset the password of your account.".into(),
                 "If it was you, open this link within 30 minutes:".into(),
+            ],
+            Some(link),
+        ),
+        MailKind::Activate { link } => (
+            "Activate your account",
+            vec![
+                "An account was created for you.".into(),
+                "Choose your password by opening this link within 30 days:".into(),
             ],
             Some(link),
         ),

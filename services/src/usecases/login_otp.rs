@@ -128,6 +128,7 @@ impl UseCase for LogInWithOtp {
                 session: Some((session.id.clone(), LoginMethod::Otp)),
                 verification: None,
                 profile: Default::default(),
+                activation: None,
             }),
             session_id: session.id.clone(),
             start: session.start(&customer_id, LoginMethod::Otp),

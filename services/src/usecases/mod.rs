@@ -1,6 +1,7 @@
 //! The use cases: one file per feature, each command a short `UseCase`
 //! impl over the executor (which alone loads, decides, appends, retries).
 
+mod activation;
 mod customer_admin;
 mod email_verification;
 pub(crate) mod executor;
@@ -38,6 +39,8 @@ use executor::Executor;
 
 /// Lifetime of a password-reset link.
 pub const RESET_TTL_MS: i64 = 30 * 60 * 1000;
+/// Lifetime of an invitation's activation link.
+pub const ACTIVATION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 /// Lifetime of an email-verification link.
 pub const VERIFY_TTL_MS: i64 = 24 * 3600 * 1000;
 

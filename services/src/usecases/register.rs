@@ -67,6 +67,7 @@ impl UseCase for RegisterCustomer {
                             .as_ref()
                             .map(|(_, hash)| (*hash, tx.now() + VERIFY_TTL_MS)),
                         profile: profile.clone(),
+                        activation: None,
                     };
                     tx.decide::<EmailClaim>(&claim, &claim_it)?;
                     tx.decide::<Customer>(&customer, &register)?;
