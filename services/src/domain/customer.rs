@@ -8,14 +8,18 @@ use authd_events::{
     PasswordResetRequested, Personal, SecretHash, SessionsEnded,
 };
 
+use super::customer_password::{HOUR_MS, reset_throttled};
 use super::{
     aggregate::{Aggregate, At},
-    customer_password::{password_attempt, reset_password, update_password, wrong_password},
+    customer_password::{
+        activate, activation_requested, password_attempt, reset_password, update_password,
+        wrong_password,
+    },
     customer_profile::{Profile, ProfileChange, change_profile},
     lockout::{self, ClientLocks},
 };
 pub use super::{
-    customer_password::login_outcome,
+    customer_password::{login_outcome, reset_throttled_after},
     lockout::{BASE_LOCK_MS, MAX_LOCK_MS, lock_duration},
 };
 use crate::error::DomainError;
@@ -201,23 +205,7 @@ fn decide(
             token_hash,
             new_password_hash,
             keep_session,
-        } => match s.activation {
-            Some((hash, expires_at)) if hash == *token_hash && now < expires_at => {
-                let mut events = vec![CustomerEvent::PasswordChanged(PasswordChanged {
-                    password_hash: new_password_hash.clone(),
-                    via: PasswordChangeVia::Activation,
-                })];
-                // The link reached the inbox: that proves the address.
-                if !s.email_verified {
-                    events.push(CustomerEvent::EmailVerified(EmailVerified {}));
-                }
-                events.push(CustomerEvent::SessionsEnded(SessionsEnded {
-                    except: keep_session.clone(),
-                }));
-                Ok(events)
-            }
-            _ => Err(DomainError::InvalidToken),
-        },
+        } => activate(s, token_hash, new_password_hash, keep_session, now),
         C::UpdateAccount {
             change,
             new_password_hash,
@@ -330,13 +318,6 @@ fn register(
     Ok(events)
 }
 
-fn activation_requested(token_hash: SecretHash, expires_at: i64) -> CustomerEvent {
-    CustomerEvent::ActivationRequested(authd_events::ActivationRequested {
-        token_hash,
-        expires_at,
-    })
-}
-
 fn otp_login(s: &Customer, session_id: &str) -> Result<Vec<CustomerEvent>, DomainError> {
     if s.suspended {
         return Ok(vec![CustomerEvent::LoginFailed(LoginFailed {
@@ -372,24 +353,6 @@ fn address_proven(s: &Customer, keep: Option<&str>) -> Vec<CustomerEvent> {
         except: keep.map(Into::into),
     }));
     events
-}
-
-const HOUR_MS: i64 = 3_600_000;
-
-/// Whether a reset link was mailed too recently: at most one per
-/// `otp::MIN_INTERVAL_MS` and `otp::MAX_PER_HOUR` an hour, as codes.
-fn reset_throttled(s: &Customer, now: i64) -> bool {
-    reset_throttled_after(&s.reset_requested_at, now)
-}
-
-/// `reset_throttled` for any record of request times (unknown addresses
-/// are throttled alike).
-pub fn reset_throttled_after(requested_at: &[i64], now: i64) -> bool {
-    let recent = requested_at.iter().filter(|t| now - **t < HOUR_MS);
-    recent
-        .clone()
-        .any(|t| now - t < super::otp::MIN_INTERVAL_MS)
-        || recent.count() >= super::otp::MAX_PER_HOUR
 }
 
 /// Support operations: each is a no-op when already in effect.

@@ -1,6 +1,6 @@
 //! The customer's password decisions: a login attempt, a wrong password and
-//! the locks it starts, an update, a reset by link, and what an attempt
-//! answers. Split from `customer.rs`, whose `decide` calls them.
+//! the locks it starts, an update, a reset by link, an invitation's
+//! activation, and what an attempt answers. Split from `customer.rs`, whose `decide` calls them.
 
 use authd_events::{
     ClientLocked, CustomerEvent, CustomerLocked, CustomerUnlocked, EmailVerified, LoginFailed,
@@ -76,6 +76,58 @@ pub(super) fn reset_password(
         }
         _ => Err(DomainError::InvalidToken),
     }
+}
+
+pub(super) const HOUR_MS: i64 = 3_600_000;
+
+/// Whether a reset link was mailed too recently: at most one per
+/// `otp::MIN_INTERVAL_MS` and `otp::MAX_PER_HOUR` an hour, as codes.
+pub(super) fn reset_throttled(s: &Customer, now: i64) -> bool {
+    reset_throttled_after(&s.reset_requested_at, now)
+}
+
+/// `reset_throttled` for any record of request times (unknown addresses
+/// are throttled alike).
+pub fn reset_throttled_after(requested_at: &[i64], now: i64) -> bool {
+    let recent = requested_at.iter().filter(|t| now - **t < HOUR_MS);
+    recent
+        .clone()
+        .any(|t| now - t < super::otp::MIN_INTERVAL_MS)
+        || recent.count() >= super::otp::MAX_PER_HOUR
+}
+
+/// An invitation's activation: the first password, with the mailed
+/// token; the link reached the inbox, which proves the address.
+pub(super) fn activate(
+    s: &Customer,
+    token_hash: &SecretHash,
+    new_password_hash: &str,
+    keep_session: &Option<String>,
+    now: i64,
+) -> Result<Vec<CustomerEvent>, DomainError> {
+    match s.activation {
+        Some((hash, expires_at)) if hash == *token_hash && now < expires_at => {
+            let mut events = vec![CustomerEvent::PasswordChanged(PasswordChanged {
+                password_hash: new_password_hash.to_string(),
+                via: PasswordChangeVia::Activation,
+            })];
+            if !s.email_verified {
+                events.push(CustomerEvent::EmailVerified(EmailVerified {}));
+            }
+            events.push(CustomerEvent::SessionsEnded(SessionsEnded {
+                except: keep_session.clone(),
+            }));
+            Ok(events)
+        }
+        _ => Err(DomainError::InvalidToken),
+    }
+}
+
+pub(super) fn activation_requested(token_hash: SecretHash, expires_at: i64) -> CustomerEvent {
+    CustomerEvent::ActivationRequested(authd_events::ActivationRequested {
+        token_hash,
+        expires_at,
+    })
 }
 
 /// A password check that did not let the customer in: refused during a
