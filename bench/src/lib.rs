@@ -4,6 +4,8 @@
 //! harness briefly (CI runs it so it never rots); it asserts nothing about
 //! speed.
 
+mod storefront;
+
 use std::{
     future::IntoFuture,
     path::{Path, PathBuf},
@@ -541,6 +543,36 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         target: "ratio ≥ 0.90".into(),
     });
 
+    // The Storefront's customerAccessTokenCreate, the same way.
+    for i in 0..users {
+        storefront::create_and_sign_in(&dev, &storefront::email(i)).await?;
+    }
+    let d = dev.clone();
+    let token_work = Arc::new(move |i| {
+        let d = d.clone();
+        async move {
+            storefront::sign_in(&d, &storefront::email(i))
+                .await
+                .is_some()
+        }
+    });
+    eprintln!("customerAccessTokenCreate and raw argon2id, alternating in {SLICES} slices…");
+    let (mut tokens, mut argon_rates) = (Sample::default(), Vec::new());
+    for _ in 0..SLICES {
+        argon_rates.push(tokio::task::spawn_blocking(move || argon2_baseline(slice)).await?);
+        tokens.add(drive_sample(2 * cores, slice, token_work.clone()).await);
+    }
+    let tokens = tokens.measured();
+    let argon = argon_rates.iter().sum::<f64>() / argon_rates.len() as f64;
+    rows.push(Row {
+        figure: format!("customerAccessTokenCreate/s (concurrency {})", 2 * cores),
+        value: format!("{:.1}", tokens.per_sec),
+        latency: tokens.latency(),
+        baseline: format!("{argon:.1} argon2id/s ({})", spread(&argon_rates)),
+        ratio: format!("{:.2}", tokens.per_sec / argon),
+        target: "ratio ≥ 0.90".into(),
+    });
+
     // currentUser at 32 against a bare axum endpoint of the same build,
     // alternating.
     let (access, _) = register_and_login(&dev, "reader@bench.example").await?;
@@ -586,13 +618,23 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             }
         }
     });
-    eprintln!("currentUser and bare axum, alternating in {SLICES} slices…");
-    let (mut reads, mut bare) = (Sample::default(), Sample::default());
+    let shop_token = Arc::new(storefront::create_and_sign_in(&dev, "reader@shop.example").await?);
+    let d = dev.clone();
+    let shop_work = Arc::new(move |_| {
+        let (d, token) = (d.clone(), shop_token.clone());
+        async move { storefront::customer(&d, &token).await }
+    });
+    eprintln!(
+        "currentUser, the Storefront's customer and bare axum, alternating in {SLICES} slices…"
+    );
+    let (mut reads, mut shop, mut bare) = Default::default();
     for _ in 0..SLICES {
-        reads.add(drive_sample(32, slice, read_work.clone()).await);
-        bare.add(drive_sample(32, slice, bare_work.clone()).await);
+        Sample::add(&mut reads, drive_sample(32, slice, read_work.clone()).await);
+        Sample::add(&mut shop, drive_sample(32, slice, shop_work.clone()).await);
+        Sample::add(&mut bare, drive_sample(32, slice, bare_work.clone()).await);
     }
-    let (reads, bare) = (reads.measured(), bare.measured());
+    let (reads, shop, bare): (Measured, Measured, Measured) =
+        (reads.measured(), shop.measured(), bare.measured());
     rows.push(Row {
         figure: "currentUser/s (concurrency 32)".into(),
         value: format!("{:.0}", reads.per_sec),
@@ -600,6 +642,18 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         baseline: format!("{:.0} bare axum/s", bare.per_sec),
         ratio: format!("{:.2}", reads.per_sec / bare.per_sec),
         target: "ratio ≥ 0.35 and ≥ 10,000/s".into(),
+    });
+    rows.push(Row {
+        figure: "Storefront customer/s (concurrency 32)".into(),
+        value: format!("{:.0}", shop.per_sec),
+        latency: shop.latency(),
+        baseline: format!(
+            "{:.0} bare axum/s; {:.2} × currentUser",
+            bare.per_sec,
+            shop.per_sec / reads.per_sec
+        ),
+        ratio: format!("{:.2}", shop.per_sec / bare.per_sec),
+        target: "ratio ≥ 0.35, ≥ currentUser".into(),
     });
 
     // customerRefreshToken at 16, with projection lag sampled meanwhile.
@@ -684,7 +738,9 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         rows,
         errors: vec![
             ("login", login.errors),
+            ("customerAccessTokenCreate", tokens.errors),
             ("currentUser", reads.errors),
+            ("customer", shop.errors),
             ("refresh", refresh.errors),
         ],
     })

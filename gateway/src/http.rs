@@ -161,17 +161,21 @@ pub async fn storefront_post(State(gw): State<Gateway>, req: Request<Body>) -> R
         return e.into_response();
     }
     crate::metrics::request("storefront");
-    let settings = match state.read.project(&project_id) {
-        Ok(p) => p.map(|p| p.storefront).unwrap_or_default(),
-        Err(e) => return ApiError::internal(e).into_response(),
+    let browser = headers.contains_key(header::ORIGIN);
+    let mutation = crate::guards::is_mutation(&mut request);
+    // The project's browser settings matter to a browser, a cookie or a
+    // mutation (which may hand out a token); a server's query skips them.
+    let settings = if browser || mutation || headers.contains_key(header::COOKIE) {
+        match state.read.project(&project_id) {
+            Ok(p) => p.map(|p| p.storefront).unwrap_or_default(),
+            Err(e) => return ApiError::internal(e).into_response(),
+        }
+    } else {
+        Default::default()
     };
     let carried = carried(state, &headers, settings.cookie_sessions);
-    let browser = headers.contains_key(header::ORIGIN);
     let needs_proof = carried.cookie.is_some() || (carried.cookie_mode && browser);
-    if needs_proof
-        && crate::guards::is_mutation(&mut request)
-        && !browser::csrf_proof(&headers, &settings.allowed_origins)
-    {
+    if needs_proof && mutation && !browser::csrf_proof(&headers, &settings.allowed_origins) {
         return ApiError::new(
             ErrorCode::Forbidden,
             "cross-site request refused: a mutation from a browser needs the x-authd-csrf \
