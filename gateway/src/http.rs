@@ -315,7 +315,8 @@ pub async fn graphiql_admin(State(gw): State<Gateway>) -> Response {
     .into_response()
 }
 
-pub async fn graphiql(State(gw): State<Gateway>) -> Response {
+/// GraphiQL for `endpoint` in dev; elsewhere a GET is not how to ask.
+fn graphiql_page(gw: &Gateway, endpoint: &str, title: &str) -> Response {
     if !gw.state.dev {
         return ApiError::new(
             ErrorCode::MethodNotAllowed,
@@ -325,28 +326,19 @@ pub async fn graphiql(State(gw): State<Gateway>) -> Response {
     }
     Html(
         GraphiQLSource::build()
-            .endpoint("/graphql/public")
-            .title("authd")
+            .endpoint(endpoint)
+            .title(title)
             .finish(),
     )
     .into_response()
 }
 
+pub async fn graphiql(State(gw): State<Gateway>) -> Response {
+    graphiql_page(&gw, "/graphql/public", "authd")
+}
+
 pub async fn graphiql_storefront(State(gw): State<Gateway>) -> Response {
-    if !gw.state.dev {
-        return ApiError::new(
-            ErrorCode::MethodNotAllowed,
-            "send GraphQL requests with POST",
-        )
-        .into_response();
-    }
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql/storefront")
-            .title("authd storefront")
-            .finish(),
-    )
-    .into_response()
+    graphiql_page(&gw, "/graphql/storefront", "authd storefront")
 }
 
 pub async fn jwks(State(Gateway { state, .. }): State<Gateway>) -> Response {

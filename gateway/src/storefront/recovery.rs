@@ -30,51 +30,35 @@ pub struct CustomerRecoverPayload {
     pub user_errors: Vec<ShopUserError>,
 }
 
-#[derive(SimpleObject, Default)]
-pub struct CustomerResetPayload {
-    pub customer: Option<Customer>,
-    pub customer_access_token: Option<CustomerAccessToken>,
-    pub customer_user_errors: Vec<CustomerUserError>,
-    pub user_errors: Vec<ShopUserError>,
-}
-
-#[derive(SimpleObject, Default)]
-pub struct CustomerResetByUrlPayload {
-    pub customer: Option<Customer>,
-    pub customer_access_token: Option<CustomerAccessToken>,
-    pub customer_user_errors: Vec<CustomerUserError>,
-    pub user_errors: Vec<ShopUserError>,
-}
-
 #[derive(InputObject)]
 pub struct CustomerActivateInput {
     pub activation_token: String,
     pub password: String,
 }
 
-#[derive(SimpleObject, Default)]
-pub struct CustomerActivatePayload {
-    pub customer: Option<Customer>,
-    pub customer_access_token: Option<CustomerAccessToken>,
-    pub customer_user_errors: Vec<CustomerUserError>,
-    pub user_errors: Vec<ShopUserError>,
+/// Payloads of operations that sign the customer in: Shopify names each
+/// its own type, with the same fields.
+macro_rules! signed_in_payloads {
+    ($($name:ident),*) => {$(
+        #[derive(SimpleObject, Default)]
+        pub struct $name {
+            pub customer: Option<Customer>,
+            pub customer_access_token: Option<CustomerAccessToken>,
+            pub customer_user_errors: Vec<CustomerUserError>,
+            pub user_errors: Vec<ShopUserError>,
+        }
+        refusable!($name);
+    )*};
 }
 
-#[derive(SimpleObject, Default)]
-pub struct CustomerActivateByUrlPayload {
-    pub customer: Option<Customer>,
-    pub customer_access_token: Option<CustomerAccessToken>,
-    pub customer_user_errors: Vec<CustomerUserError>,
-    pub user_errors: Vec<ShopUserError>,
-}
-
-refusable!(
-    CustomerRecoverPayload,
+signed_in_payloads!(
     CustomerResetPayload,
     CustomerResetByUrlPayload,
     CustomerActivatePayload,
     CustomerActivateByUrlPayload
 );
+
+refusable!(CustomerRecoverPayload);
 
 /// A link token from Shopify's split form: the customer `id` and the
 /// token alone, or our whole `<id>.<secret>` (whose id must be `id`).

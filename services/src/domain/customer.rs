@@ -1095,8 +1095,8 @@ mod tests {
                 password_hash: "$new".into(),
                 via: PasswordChangeVia::Activation,
             }),
-            CustomerEvent::EmailVerified(EmailVerified {}),
             ended(Some("s_1")),
+            CustomerEvent::EmailVerified(EmailVerified {}),
         ];
         check(&invited, activate(5, T0 + 99), Ok(activated.clone()));
         check(

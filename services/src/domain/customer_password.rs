@@ -54,28 +54,40 @@ pub(super) fn reset_password(
 ) -> Result<Vec<CustomerEvent>, DomainError> {
     match s.reset {
         Some((hash, expires_at)) if hash == *token_hash && now < expires_at => {
-            let mut events = vec![
-                CustomerEvent::PasswordChanged(PasswordChanged {
-                    password_hash: new_password_hash.to_string(),
-                    via: PasswordChangeVia::Reset,
-                }),
-                CustomerEvent::SessionsEnded(SessionsEnded {
-                    except: keep_session.clone(),
-                }),
-            ];
-            // Proving control of the inbox also lifts a lockout, and
-            // proves the address (the old password and sessions are gone
-            // already).
+            let mut events =
+                set_by_link(s, new_password_hash, PasswordChangeVia::Reset, keep_session);
+            // Proving control of the inbox also lifts a lockout (recorded
+            // right after the sessions end, as it always was).
             if s.locked_until > 0 || s.failed_logins > 0 || !s.clients.is_empty() {
-                events.push(CustomerEvent::Unlocked(CustomerUnlocked {}));
-            }
-            if !s.email_verified {
-                events.push(CustomerEvent::EmailVerified(EmailVerified {}));
+                events.insert(2, CustomerEvent::Unlocked(CustomerUnlocked {}));
             }
             Ok(events)
         }
         _ => Err(DomainError::InvalidToken),
     }
+}
+
+/// A password set with a mailed link: every session but `keep_session`
+/// ends, and the link reaching the inbox proves the address.
+fn set_by_link(
+    s: &Customer,
+    new_password_hash: &str,
+    via: PasswordChangeVia,
+    keep_session: &Option<String>,
+) -> Vec<CustomerEvent> {
+    let mut events = vec![
+        CustomerEvent::PasswordChanged(PasswordChanged {
+            password_hash: new_password_hash.to_string(),
+            via,
+        }),
+        CustomerEvent::SessionsEnded(SessionsEnded {
+            except: keep_session.clone(),
+        }),
+    ];
+    if !s.email_verified {
+        events.push(CustomerEvent::EmailVerified(EmailVerified {}));
+    }
+    events
 }
 
 pub(super) const HOUR_MS: i64 = 3_600_000;
@@ -106,19 +118,12 @@ pub(super) fn activate(
     now: i64,
 ) -> Result<Vec<CustomerEvent>, DomainError> {
     match s.activation {
-        Some((hash, expires_at)) if hash == *token_hash && now < expires_at => {
-            let mut events = vec![CustomerEvent::PasswordChanged(PasswordChanged {
-                password_hash: new_password_hash.to_string(),
-                via: PasswordChangeVia::Activation,
-            })];
-            if !s.email_verified {
-                events.push(CustomerEvent::EmailVerified(EmailVerified {}));
-            }
-            events.push(CustomerEvent::SessionsEnded(SessionsEnded {
-                except: keep_session.clone(),
-            }));
-            Ok(events)
-        }
+        Some((hash, expires_at)) if hash == *token_hash && now < expires_at => Ok(set_by_link(
+            s,
+            new_password_hash,
+            PasswordChangeVia::Activation,
+            keep_session,
+        )),
         _ => Err(DomainError::InvalidToken),
     }
 }
