@@ -409,8 +409,11 @@ async fn customer_update_changes_the_profile_and_a_new_password_replaces_every_t
         refusal(&r),
         (json!(["customer", "password"]), json!("TOO_SHORT"))
     );
-    let r = u(&t, json!({ "email": "someone@else.example" })).await;
-    assert_eq!(refusal(&r).0, json!(["customer", "email"]));
+    let r = u(&t, json!({ "email": "not-an-address" })).await;
+    assert_eq!(
+        refusal(&r),
+        (json!(["customer", "email"]), json!("INVALID"))
+    );
     let r = u("not-a-token", json!({ "firstName": "Eve" })).await;
     assert_eq!(
         refusal(&r),
@@ -759,4 +762,76 @@ async fn an_invited_customer_activates_by_url_or_by_id_once() {
         r["data"]["customerActivate"]["customer"]["email"],
         "bo@example.com"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customer_moves_to_a_free_address_which_must_be_verified_and_the_old_one_is_told() {
+    let env = TestEnv::start_with_mail().await;
+    create(
+        &env,
+        json!({ "email": "ann@example.com", "password": PASSWORD }),
+    )
+    .await;
+    create(
+        &env,
+        json!({ "email": "bo@example.com", "password": PASSWORD }),
+    )
+    .await;
+    let t = access_token(&env, "ann@example.com", PASSWORD).await;
+    let update = "mutation U($t: String!, $c: CustomerUpdateInput!) {
+        customerUpdate(customerAccessToken: $t, customer: $c) {
+          customer { email } customerUserErrors { field message code } userErrors { field message } } }";
+    let u = |c: Value| sf(&env, None, update, json!({ "t": t, "c": c }));
+    // Another customer's address is taken, in any case; the same one changes nothing.
+    let taken = u(json!({ "email": "BO@example.com" })).await;
+    assert_eq!(
+        refusal(&taken["data"]["customerUpdate"]),
+        (json!(["customer", "email"]), json!("TAKEN"))
+    );
+    let same = u(json!({ "email": "Ann@Example.com" })).await;
+    assert_eq!(
+        same["data"]["customerUpdate"]["customer"]["email"], "ann@example.com",
+        "{same}"
+    );
+
+    let moved = u(json!({ "email": "ann.lee@example.com" })).await;
+    assert_eq!(
+        moved["data"]["customerUpdate"]["customerUserErrors"],
+        json!([]),
+        "{moved}"
+    );
+    assert_eq!(
+        moved["data"]["customerUpdate"]["customer"]["email"],
+        "ann.lee@example.com"
+    );
+    // The token still works; the new address signs in, the old one does not.
+    assert_eq!(customer(&env, &t).await["email"], "ann.lee@example.com");
+    access_token(&env, "ann.lee@example.com", PASSWORD).await;
+    assert_eq!(
+        refusal(&token(&env, "ann@example.com", PASSWORD).await).1,
+        "UNIDENTIFIED_CUSTOMER"
+    );
+    // The old address is told (without the new one); the new one gets a link.
+    let notice = env.smtp().nth_to("ann@example.com", 1).await;
+    assert!(notice.text.contains("was just changed"), "{}", notice.text);
+    assert!(!notice.text.contains("ann.lee"));
+    let verify = env.smtp().nth_to("ann.lee@example.com", 1).await;
+    assert!(verify.text.contains("/verify?token="), "{}", verify.text);
+    let verified = env
+        .gql(
+            "mutation V($t: String!) { customerVerifyEmail(token: $t) { success user { email emailVerified } } }",
+            json!({ "t": token_in(&verify) }),
+        )
+        .await;
+    assert_eq!(
+        verified["data"]["customerVerifyEmail"]["user"]["emailVerified"], true,
+        "{verified}"
+    );
+    // The old address is free again.
+    let reuse = create(
+        &env,
+        json!({ "email": "ann@example.com", "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(reuse["customerUserErrors"], json!([]), "{reuse}");
 }

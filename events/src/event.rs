@@ -55,6 +55,7 @@ impl Event {
                 CustomerEvent::ClientLocked(_) => "customer.client.locked",
                 CustomerEvent::ProfileChanged(_) => "customer.profile.changed",
                 CustomerEvent::ActivationRequested(_) => "customer.activation.requested",
+                CustomerEvent::EmailChanged(_) => "customer.email.changed",
             },
             Event::Session(e) => match e {
                 SessionEvent::Started(_) => "session.started",
@@ -246,6 +247,14 @@ pub enum CustomerEvent {
     /// An admin invited the customer (no password yet): the mailed link
     /// with this token activates the account by setting one.
     ActivationRequested(ActivationRequested), // 14
+    /// The customer changed their email address (its claim moved in the
+    /// same batch); the new one is not verified yet.
+    EmailChanged(CustomerEmailChanged), // 15
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerEmailChanged {
+    pub email: Personal,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -205,6 +205,9 @@ fn samples_v1() -> Vec<Event> {
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
             via: PasswordChangeVia::Activation,
         })),
+        Event::Customer(CustomerEvent::EmailChanged(CustomerEmailChanged {
+            email: Personal::plain("ann.lee@example.com"),
+        })),
     ]
 }
 

@@ -90,6 +90,21 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                 update(tx, "email_verified = 1, updated_at = ?3", project, id, at)?;
             }
             CustomerEvent::PasswordChanged(_) => update(tx, "updated_at = ?3", project, id, at)?,
+            CustomerEvent::EmailChanged(e) => {
+                let email = e.email.as_plain().unwrap_or_default();
+                tx.prepare_cached(
+                    "UPDATE customers SET email = ?3, email_normalized = ?4, email_verified = 0,
+                       updated_at = ?5
+                     WHERE project_id = ?1 AND id = ?2",
+                )?
+                .execute(params![
+                    project,
+                    id,
+                    email,
+                    normalize_email(email),
+                    at
+                ])?;
+            }
             CustomerEvent::ProfileChanged(p) => {
                 let plain = |v: &Option<authd_events::Personal>| {
                     v.as_ref().and_then(|v| v.as_plain()).map(str::to_string)

@@ -67,6 +67,8 @@ export interface CustomerLoginInput {
 
 /** Every field optional; `null` removes a name or the phone. */
 export interface CustomerUpdateInput {
+  /** A new address: unverified until its mailed link is used. */
+  email?: string;
   firstName?: string | null;
   lastName?: string | null;
   phone?: string | null;

@@ -284,6 +284,9 @@ pub struct UpdateCustomer {
     pub session_id: String,
     pub change: ProfileChange,
     pub new_password: Option<String>,
+    /// Moves the account to this address (unverified, a link mailed to it;
+    /// the old address is told).
+    pub new_email: Option<String>,
 }
 
 /// An admin creates a customer without a password and mails them an

@@ -134,8 +134,10 @@ impl AccountMutation {
         )
     }
 
-    /// Changes the signed-in customer's profile and password. A new
-    /// password ends every token (the one used too) and answers a new one.
+    /// Changes the signed-in customer's profile, email and password. A new
+    /// email must be free; it is unverified until its mailed link is used,
+    /// and the old address is told. A new password ends every token (the
+    /// one used too) and answers a new one.
     async fn customer_update(
         &self,
         ctx: &Context<'_>,
@@ -164,7 +166,10 @@ impl AccountMutation {
                     guards::rate_limit(ctx, None)?;
                 }
                 if let Some(email) = &customer.email {
-                    check_same_email(state, &rc.project_id, &live.customer_id, email)?;
+                    let errors = check_email(email, &["customer", "email"]);
+                    if !errors.is_empty() {
+                        return Err(Failure::Input(errors));
+                    }
                 }
                 let from = rc.sender(Actor::Customer(live.customer_id.clone()));
                 let update = UpdateCustomer {
@@ -176,6 +181,7 @@ impl AccountMutation {
                         accepts_marketing: customer.accepts_marketing,
                     },
                     new_password: customer.password,
+                    new_email: customer.email,
                 };
                 let updated = send(state, &from, update).await?;
                 Ok(CustomerUpdatePayload {
@@ -188,30 +194,4 @@ impl AccountMutation {
             paths::update,
         )
     }
-}
-
-/// The email cannot be changed here (yet): the same address (in any case)
-/// is accepted and changes nothing; another is refused, naming the field.
-fn check_same_email(
-    state: &crate::state::AppState,
-    project: &str,
-    customer_id: &str,
-    email: &str,
-) -> Result<(), Failure> {
-    let current = state
-        .read
-        .customer(project, customer_id)
-        .map_err(ApiError::internal)?
-        .map(|c| c.email)
-        .unwrap_or_default();
-    let norm = authd_events::keyed_hash::normalize_email;
-    if norm(email.trim()) == norm(&current) {
-        return Ok(());
-    }
-    Err(CustomerUserError::new(
-        &["customer", "email"],
-        "the email address cannot be changed through the Storefront API",
-        CustomerErrorCode::Invalid,
-    )
-    .into())
 }

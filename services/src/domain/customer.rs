@@ -111,6 +111,9 @@ pub enum CustomerCommand {
         change: ProfileChange,
         new_password_hash: Option<String>,
         keep_session: Option<String>,
+        /// A new address (its claim moves in the same batch) and the
+        /// verification link mailed to it.
+        new_email: Option<(String, SecretHash, i64)>,
     },
     /// The password was checked outside (it is slow); this records the outcome.
     RecordPasswordLogin {
@@ -210,11 +213,25 @@ fn decide(
             change,
             new_password_hash,
             keep_session,
+            new_email,
         } => {
             if s.suspended {
                 return Err(DomainError::AccountSuspended);
             }
             let mut events = change_profile(s, &change.applied_to(&s.profile)?);
+            if let Some((email, token_hash, expires_at)) = new_email {
+                events.push(CustomerEvent::EmailChanged(
+                    authd_events::CustomerEmailChanged {
+                        email: Personal::plain(email.clone()),
+                    },
+                ));
+                events.push(CustomerEvent::EmailVerificationRequested(
+                    EmailVerificationRequested {
+                        token_hash: *token_hash,
+                        expires_at: *expires_at,
+                    },
+                ));
+            }
             if let Some(hash) = new_password_hash {
                 events.extend(update_password(hash, keep_session));
             }
@@ -418,6 +435,7 @@ impl Aggregate for Customer {
                 | CustomerEvent::PasswordChanged(_)
                 | CustomerEvent::EmailVerified(_)
                 | CustomerEvent::ProfileChanged(_)
+                | CustomerEvent::EmailChanged(_)
         ) {
             self.updated_at = at.time;
         }
@@ -476,6 +494,11 @@ impl Aggregate for Customer {
                 self.verification = None;
             }
             CustomerEvent::ProfileChanged(p) => self.profile = Profile::from_event(p),
+            CustomerEvent::EmailChanged(e) => {
+                self.email = e.email.as_plain().unwrap_or_default().to_string();
+                self.email_verified = false;
+                self.verification = None;
+            }
             CustomerEvent::PasswordResetRequested(r) => {
                 self.reset = Some((r.token_hash, r.expires_at));
                 self.reset_requested_at.retain(|t| at.time - t < HOUR_MS);
@@ -1000,6 +1023,7 @@ mod tests {
                 change,
                 new_password_hash: password.map(Into::into),
                 keep_session: Some("s_new".into()),
+                new_email: None,
             };
         // The same values again: nothing to record.
         let same = ProfileChange {
@@ -1132,5 +1156,35 @@ mod tests {
             again,
             Ok(vec![activation_requested([7; 32], T0 + 500)]),
         );
+    }
+
+    #[test]
+    fn a_new_address_is_recorded_unverified_with_its_link() {
+        let given = [registered(), CustomerEvent::EmailVerified(EmailVerified {})];
+        let update = CustomerCommand::UpdateAccount {
+            change: ProfileChange::default(),
+            new_password_hash: None,
+            keep_session: None,
+            new_email: Some(("ann.lee@example.com".into(), [4; 32], T0 + 50)),
+        };
+        let events = decide(&state(&given), update).unwrap();
+        assert_eq!(
+            events,
+            vec![
+                CustomerEvent::EmailChanged(authd_events::CustomerEmailChanged {
+                    email: Personal::plain("ann.lee@example.com"),
+                }),
+                CustomerEvent::EmailVerificationRequested(EmailVerificationRequested {
+                    token_hash: [4; 32],
+                    expires_at: T0 + 50,
+                }),
+            ]
+        );
+        let mut after = given.to_vec();
+        after.extend(events);
+        let s = state(&after);
+        assert_eq!(s.email, "ann.lee@example.com");
+        assert!(!s.email_verified);
+        assert_eq!(s.verification, Some(([4; 32], T0 + 50)));
     }
 }

@@ -14,8 +14,10 @@ pub struct EmailClaim {
 }
 
 pub enum ClaimCommand {
-    /// Claims the address for this new customer.
+    /// Claims the address for this customer (new, or changing address).
     Claim { customer_id: String },
+    /// The owner moves to another address: this one is free again.
+    Release { customer_id: String },
 }
 
 impl Aggregate for EmailClaim {
@@ -32,12 +34,20 @@ impl Aggregate for EmailClaim {
         command: &ClaimCommand,
         _now: i64,
     ) -> Result<Vec<EmailClaimEvent>, DomainError> {
-        let ClaimCommand::Claim { customer_id } = command;
-        match &self.owner {
-            None => Ok(vec![EmailClaimEvent::Claimed(EmailClaimed {
-                customer_id: customer_id.clone(),
-            })]),
-            Some(_) => Err(DomainError::EmailTaken),
+        match (command, &self.owner) {
+            (ClaimCommand::Claim { customer_id }, None) => {
+                Ok(vec![EmailClaimEvent::Claimed(EmailClaimed {
+                    customer_id: customer_id.clone(),
+                })])
+            }
+            (ClaimCommand::Claim { .. }, Some(_)) => Err(DomainError::EmailTaken),
+            (ClaimCommand::Release { customer_id }, Some(owner)) if owner == customer_id => Ok(
+                vec![EmailClaimEvent::Released(authd_events::EmailReleased {
+                    customer_id: customer_id.clone(),
+                })],
+            ),
+            // Only its owner releases an address.
+            (ClaimCommand::Release { .. }, _) => Err(DomainError::InvalidInput("email")),
         }
     }
 
@@ -94,6 +104,40 @@ mod tests {
         let released = EmailClaimEvent::Released(EmailReleased {
             customer_id: "c_1".into(),
         });
+        check::<EmailClaim>(
+            &[claimed("c_1"), released],
+            claim("c_2"),
+            T0,
+            Ok(vec![claimed("c_2")]),
+        );
+    }
+
+    #[test]
+    fn only_the_owner_releases_an_address_and_then_anyone_may_claim_it() {
+        let release = |c: &str| ClaimCommand::Release {
+            customer_id: c.into(),
+        };
+        let released = EmailClaimEvent::Released(EmailReleased {
+            customer_id: "c_1".into(),
+        });
+        check::<EmailClaim>(
+            &[claimed("c_1")],
+            release("c_1"),
+            T0,
+            Ok(vec![released.clone()]),
+        );
+        check::<EmailClaim>(
+            &[claimed("c_1")],
+            release("c_2"),
+            T0,
+            Err(DomainError::InvalidInput("email")),
+        );
+        check::<EmailClaim>(
+            &[],
+            release("c_1"),
+            T0,
+            Err(DomainError::InvalidInput("email")),
+        );
         check::<EmailClaim>(
             &[claimed("c_1"), released],
             claim("c_2"),

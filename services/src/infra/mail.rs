@@ -46,6 +46,8 @@ pub enum MailKind {
     Activate {
         link: String,
     }, // 4
+    /// Sent to the old address when the account moved to another.
+    EmailChanged, // 5
 }
 
 impl MailKind {
@@ -56,6 +58,7 @@ impl MailKind {
             Self::ResetPassword { .. } => "reset_password",
             Self::PasswordChanged => "password_changed",
             Self::Activate { .. } => "activate",
+            Self::EmailChanged => "email_changed",
         }
     }
 }
@@ -97,6 +100,14 @@ pub fn render(job: &MailJob) -> (String, String, String) {
                 "Choose your password by opening this link within 30 days:".into(),
             ],
             Some(link),
+        ),
+        MailKind::EmailChanged => (
+            "Your email address was changed",
+            vec![
+                "The email address of your account was just changed to another one.".into(),
+                "If this was not you, contact the shop at once.".into(),
+            ],
+            None,
         ),
         MailKind::PasswordChanged => (
             "Your password was changed",

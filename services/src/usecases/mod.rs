@@ -3,6 +3,7 @@
 
 mod activation;
 mod customer_admin;
+mod email_change;
 mod email_verification;
 pub(crate) mod executor;
 mod login_otp;

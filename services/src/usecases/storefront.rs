@@ -4,9 +4,12 @@
 //! password ends every session and starts a new Storefront one). Sign-in
 //! is `login_password.rs`, reset `password_reset.rs`.
 
-use authd_events::{AggregateKind, RevokeReason, keyed_hash::secret_hash};
+use authd_events::{AggregateKind, AggregateSubject, RevokeReason, keyed_hash::secret_hash};
 
-use super::{Services, UseCase, customer_actor, customer_view, subject};
+use super::{
+    Services, UseCase, customer_actor, customer_view, email_change::EmailMove, executor::Tx,
+    subject,
+};
 use crate::{
     commands::{
         AccessToken, AccountUpdated, CommandEnvelope, DeleteAccessToken, Deleted, RenewAccessToken,
@@ -15,6 +18,7 @@ use crate::{
     domain::{
         customer::{Customer, CustomerCommand},
         customer_profile::Profile,
+        email_claim::EmailClaim,
         session::{Session, SessionCommand},
     },
     error::{CommandError, DomainError},
@@ -97,6 +101,7 @@ impl UseCase for UpdateCustomer {
         let project = s.project(&env.tenant).await?;
         // Check what is cheap before paying for a hash.
         self.change.applied_to(&Profile::default())?;
+        let moving = EmailMove::plan(s, env, &customer, self.new_email.as_deref()).await?;
         let new_password_hash = match self.new_password {
             Some(p) => {
                 password::check_with(&p, &project.config.password_policy)?;
@@ -112,14 +117,18 @@ impl UseCase for UpdateCustomer {
             change: self.change,
             new_password_hash,
             keep_session: session.as_ref().map(|n| n.id.clone()),
+            new_email: moving.as_ref().map(|m| m.recorded.clone()),
         };
-        // The gateway checked the token on its read model; the log has
-        // the last word (a deletion or suspension may have just landed).
         let caller = subject(&env.tenant, AggregateKind::Session, &self.session_id)?;
         let mut batch =
             s.x.batch(env)
                 .load::<Customer>(&customer)
                 .load::<Session>(&caller);
+        if let Some(m) = &moving {
+            batch = batch
+                .load::<EmailClaim>(&m.new_claim)
+                .load::<EmailClaim>(&m.old_claim);
+        }
         if let Some(n) = &session {
             batch = batch.create::<Session>(&n.subject);
         }
@@ -128,24 +137,22 @@ impl UseCase for UpdateCustomer {
             .map(|n| n.start(&customer.id, authd_events::LoginMethod::Password));
         let done = batch
             .decide(|tx| {
-                let live = tx.state::<Session>(&caller);
-                let c = tx.state::<Customer>(&customer);
-                if live.customer_id.as_deref() != Some(customer.id.as_str())
-                    || live.revoked.is_some()
-                    || tx.now() >= live.expires_at
-                    || !c.session_allowed(&self.session_id, live.started_seq)
-                {
-                    return Err(DomainError::InvalidToken);
-                }
+                caller_is_live(tx, &caller, &customer, &self.session_id)?;
                 tx.decide::<Customer>(&customer, &update)?;
+                if let Some(m) = &moving {
+                    m.decide(tx, &customer.id)?;
+                }
                 if let (Some(n), Some(start)) = (&session, &start) {
                     tx.decide::<Session>(&n.subject, start)?;
                 }
                 Ok(())
             })
             .await?;
-        if done.duplicate && session.is_some() {
+        if done.duplicate && (session.is_some() || moving.is_some()) {
             return Err(CommandError::duplicate());
+        }
+        if let Some(m) = &moving {
+            m.mail(s, env, &project.config).await?;
         }
         let view = customer_view(&customer.id, done.state::<Customer>(&customer));
         let access_token = session.map(|n| {
@@ -160,4 +167,24 @@ impl UseCase for UpdateCustomer {
             },
         })
     }
+}
+
+/// The gateway checked the caller's token on its read model; the log has
+/// the last word (a deletion or suspension may have just landed).
+fn caller_is_live(
+    tx: &Tx,
+    caller: &AggregateSubject,
+    customer: &AggregateSubject,
+    session_id: &str,
+) -> Result<(), DomainError> {
+    let live = tx.state::<Session>(caller);
+    let c = tx.state::<Customer>(customer);
+    if live.customer_id.as_deref() != Some(customer.id.as_str())
+        || live.revoked.is_some()
+        || tx.now() >= live.expires_at
+        || !c.session_allowed(session_id, live.started_seq)
+    {
+        return Err(DomainError::InvalidToken);
+    }
+    Ok(())
 }

@@ -1,0 +1,87 @@
+//! A customer's move to another email address (the Storefront's
+//! `customerUpdate(customer: { email })`): the new address's claim is
+//! taken and the old one's released in the same batch as the customer's
+//! change; the old address is told, the new one gets a verification link.
+
+use authd_events::{AggregateSubject, ProjectConfig, keyed_hash::normalize_email};
+
+use super::{Services, VERIFY_TTL_MS, executor::Tx, link, link_token, valid_email};
+use crate::{
+    commands::CommandEnvelope,
+    domain::email_claim::{ClaimCommand, EmailClaim},
+    error::{CommandError, DomainError},
+    infra::mail::MailKind,
+};
+
+pub(super) struct EmailMove {
+    pub(super) old_email: String,
+    pub(super) old_claim: AggregateSubject,
+    pub(super) new_email: String,
+    pub(super) new_claim: AggregateSubject,
+    token: String,
+    /// What `CustomerCommand::UpdateAccount` records: the address and its
+    /// verification link's hash and expiry.
+    pub(super) recorded: (String, authd_events::SecretHash, i64),
+}
+
+impl EmailMove {
+    /// The move of `customer` to `new_email`; `None` when it is the
+    /// address they have (in any case or form).
+    pub(super) async fn plan(
+        s: &Services,
+        env: &CommandEnvelope,
+        customer: &AggregateSubject,
+        new_email: Option<&str>,
+    ) -> Result<Option<Self>, CommandError> {
+        let Some(new_email) = new_email.map(str::trim) else {
+            return Ok(None);
+        };
+        if !valid_email(new_email) {
+            return Err(DomainError::InvalidEmail.into());
+        }
+        let current = s
+            .registered_customer(customer)
+            .await?
+            .ok_or(DomainError::CustomerNotFound)?;
+        if normalize_email(&current.email) == normalize_email(new_email) {
+            return Ok(None);
+        }
+        let (token, token_hash) = link_token(&customer.id);
+        Ok(Some(Self {
+            old_claim: s.claim_subject(&env.tenant, &current.email)?,
+            old_email: current.email,
+            new_claim: s.claim_subject(&env.tenant, new_email)?,
+            new_email: new_email.to_string(),
+            recorded: (new_email.to_string(), token_hash, s.now() + VERIFY_TTL_MS),
+            token,
+        }))
+    }
+
+    /// The claims' part of the batch: the new address is taken (or the
+    /// whole update is refused as TAKEN), the old one freed.
+    pub(super) fn decide(&self, tx: &mut Tx, customer_id: &str) -> Result<(), DomainError> {
+        let claim = ClaimCommand::Claim {
+            customer_id: customer_id.to_string(),
+        };
+        let release = ClaimCommand::Release {
+            customer_id: customer_id.to_string(),
+        };
+        tx.decide::<EmailClaim>(&self.new_claim, &claim)?;
+        tx.decide::<EmailClaim>(&self.old_claim, &release)?;
+        Ok(())
+    }
+
+    /// Tells the old address and mails the new one its verification link.
+    pub(super) async fn mail(
+        &self,
+        s: &Services,
+        env: &CommandEnvelope,
+        config: &ProjectConfig,
+    ) -> Result<(), CommandError> {
+        s.send_mail(env, &self.old_email, config, MailKind::EmailChanged)
+            .await?;
+        let link = link(config, "verify", &self.token);
+        s.send_mail(env, &self.new_email, config, MailKind::VerifyEmail { link })
+            .await
+    }
+}
