@@ -835,3 +835,69 @@ async fn a_customer_moves_to_a_free_address_which_must_be_verified_and_the_old_o
     .await;
     assert_eq!(reuse["customerUserErrors"], json!([]), "{reuse}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_phone_number_belongs_to_one_customer_until_they_give_it_up() {
+    let env = TestEnv::start().await;
+    create(
+        &env,
+        json!({ "email": "ann@example.com", "password": PASSWORD, "phone": "+16135551111" }),
+    )
+    .await;
+    // The same number in another form is the same number.
+    let taken = create(
+        &env,
+        json!({ "email": "bo@example.com", "password": PASSWORD, "phone": "+1 613-555-1111" }),
+    )
+    .await;
+    assert_eq!(refusal(&taken), (json!(["input", "phone"]), json!("TAKEN")));
+    // Refused whole: Bo was not created.
+    create(
+        &env,
+        json!({ "email": "bo@example.com", "password": PASSWORD }),
+    )
+    .await;
+    let ann = access_token(&env, "ann@example.com", PASSWORD).await;
+    let bo = access_token(&env, "bo@example.com", PASSWORD).await;
+    let update = "mutation U($t: String!, $c: CustomerUpdateInput!) {
+        customerUpdate(customerAccessToken: $t, customer: $c) {
+          customer { phone } customerUserErrors { field message code } userErrors { field message } } }";
+    let u = |t: &str, c: Value| sf(&env, None, update, json!({ "t": t, "c": c }));
+    let r = u(&bo, json!({ "phone": "+16135551111", "firstName": "Bo" })).await;
+    assert_eq!(
+        refusal(&r["data"]["customerUpdate"]),
+        (json!(["customer", "phone"]), json!("TAKEN"))
+    );
+    assert_eq!(
+        customer(&env, &bo).await["firstName"],
+        Value::Null,
+        "refused whole"
+    );
+    // Ann keeps hers when she changes something else, then moves to another.
+    let r = u(&ann, json!({ "firstName": "Ann" })).await;
+    assert_eq!(
+        r["data"]["customerUpdate"]["customer"]["phone"], "+16135551111",
+        "{r}"
+    );
+    let r = u(&ann, json!({ "phone": "+16135552222" })).await;
+    assert_eq!(
+        r["data"]["customerUpdate"]["customerUserErrors"],
+        json!([]),
+        "{r}"
+    );
+    // Her old number is free; her new one is not.
+    let r = u(&bo, json!({ "phone": "+16135551111" })).await;
+    assert_eq!(
+        r["data"]["customerUpdate"]["customer"]["phone"], "+16135551111",
+        "{r}"
+    );
+    let r = u(&bo, json!({ "phone": "+16135552222" })).await;
+    assert_eq!(refusal(&r["data"]["customerUpdate"]).1, "TAKEN");
+    // Removing a number frees it.
+    u(&ann, json!({ "phone": null })).await;
+    let r = u(&bo, json!({ "phone": "+16135552222" })).await;
+    assert_eq!(
+        r["data"]["customerUpdate"]["customer"]["phone"], "+16135552222",
+        "{r}"
+    );
+}

@@ -19,6 +19,8 @@ pub enum Event {
     Session(SessionEvent),           // 3
     LoginAttempt(LoginAttemptEvent), // 4
     Otp(OtpEvent),                   // 5
+    /// A phone number's claim: the same events as an email's.
+    PhoneClaim(EmailClaimEvent), // 6
 }
 
 impl Event {
@@ -70,6 +72,10 @@ impl Event {
                 LoginAttemptEvent::Locked(_) => "login.locked",
                 LoginAttemptEvent::ClientLocked(_) => "login.client.locked",
                 LoginAttemptEvent::ResetRequested(_) => "login.reset_requested.unknown_email",
+            },
+            Event::PhoneClaim(e) => match e {
+                EmailClaimEvent::Claimed(_) => "phone.claimed",
+                EmailClaimEvent::Released(_) => "phone.released",
             },
             Event::Otp(e) => match e {
                 OtpEvent::Issued(_) => "otp.issued",

@@ -24,6 +24,12 @@ pub fn email_key(index_key: &[u8], tenant: &str, normalized_email: &str) -> Stri
     hex::encode(&mac.finalize().into_bytes()[..20])
 }
 
+/// The phone-claim aggregate id: `email_key` of the E.164 number in a
+/// namespace of its own.
+pub fn phone_key(index_key: &[u8], tenant: &str, e164: &str) -> String {
+    email_key(index_key, tenant, &format!("phone:{e164}"))
+}
+
 /// SHA-256 of a high-entropy secret (refresh token, API key). Such secrets
 /// need no slow hash: they cannot be guessed.
 pub fn secret_hash(secret: &str) -> [u8; 32] {

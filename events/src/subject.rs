@@ -25,6 +25,8 @@ pub enum AggregateKind {
     Session,
     LoginAttempts,
     Otp,
+    /// A phone number's claim, as the email's: one customer per number.
+    PhoneClaim,
 }
 
 impl AggregateKind {
@@ -36,6 +38,7 @@ impl AggregateKind {
             Self::Session => "session",
             Self::LoginAttempts => "login",
             Self::Otp => "otp",
+            Self::PhoneClaim => "phone",
         }
     }
 
@@ -50,6 +53,7 @@ impl AggregateKind {
         Some(match token {
             "project" => Self::Project,
             "email" => Self::EmailClaim,
+            "phone" => Self::PhoneClaim,
             "customer" => Self::Customer,
             "session" => Self::Session,
             "login" => Self::LoginAttempts,

@@ -208,6 +208,12 @@ fn samples_v1() -> Vec<Event> {
         Event::Customer(CustomerEvent::EmailChanged(CustomerEmailChanged {
             email: Personal::plain("ann.lee@example.com"),
         })),
+        Event::PhoneClaim(EmailClaimEvent::Claimed(EmailClaimed {
+            customer_id: "c_1".into(),
+        })),
+        Event::PhoneClaim(EmailClaimEvent::Released(EmailReleased {
+            customer_id: "c_1".into(),
+        })),
     ]
 }
 

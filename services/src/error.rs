@@ -60,6 +60,8 @@ pub enum DomainError {
     PasswordTooCommon,
     #[error("this account is already active: sign in or reset the password")]
     AlreadyEnabled,
+    #[error("this phone number belongs to another account")]
+    PhoneTaken,
     #[error("{field} {problem}")]
     Profile {
         field: &'static str,
@@ -188,6 +190,7 @@ error_codes! {
     /// A profile field (the phone) that is not well formed.
     Invalid = "INVALID",
     AlreadyEnabled = "ALREADY_ENABLED",
+    PhoneTaken = "PHONE_TAKEN",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -234,6 +237,7 @@ impl DomainError {
             Self::LastSecretKey => C::LastSecretKey,
             Self::PasswordTooCommon => C::PasswordTooCommon,
             Self::AlreadyEnabled => C::AlreadyEnabled,
+            Self::PhoneTaken => C::PhoneTaken,
             Self::Profile { problem, .. } => match problem {
                 ProfileProblem::TooLong(_) => C::TooLong,
                 ProfileProblem::ContainsHtmlTags => C::ContainsHtmlTags,
@@ -246,6 +250,7 @@ impl DomainError {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             Self::InvalidEmail | Self::EmailTaken => Some("email"),
+            Self::PhoneTaken => Some("phone"),
             Self::PasswordTooShort(_)
             | Self::PasswordTooLong(_)
             | Self::WeakPassword(_)

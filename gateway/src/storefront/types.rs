@@ -45,7 +45,7 @@ impl CustomerErrorCode {
             | E::PasswordRequiresNumber
             | E::PasswordRequiresSpecialChar => Self::Invalid,
             E::RegistrationDisabled | E::MethodDisabled | E::AlreadyVerified => Self::Invalid,
-            E::EmailTaken => Self::Taken,
+            E::EmailTaken | E::PhoneTaken => Self::Taken,
             E::PasswordTooShort => Self::TooShort,
             E::PasswordTooLong | E::TooLong => Self::TooLong,
             E::ContainsHtmlTags => Self::ContainsHtmlTags,

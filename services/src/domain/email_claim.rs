@@ -1,7 +1,8 @@
 //! The email claim: one aggregate per (project, normalized email). It is
 //! appended with its expected sequence in the same atomic batch as the
 //! customer it names, so exactly one registration of an email wins and no
-//! claim ever names a customer that was not recorded.
+//! claim ever names a customer that was not recorded. A phone number is
+//! claimed the same way (`PhoneClaim`, one per E.164 number).
 
 use authd_events::{AggregateKind, EmailClaimEvent, EmailClaimed, Event};
 
@@ -34,21 +35,7 @@ impl Aggregate for EmailClaim {
         command: &ClaimCommand,
         _now: i64,
     ) -> Result<Vec<EmailClaimEvent>, DomainError> {
-        match (command, &self.owner) {
-            (ClaimCommand::Claim { customer_id }, None) => {
-                Ok(vec![EmailClaimEvent::Claimed(EmailClaimed {
-                    customer_id: customer_id.clone(),
-                })])
-            }
-            (ClaimCommand::Claim { .. }, Some(_)) => Err(DomainError::EmailTaken),
-            (ClaimCommand::Release { customer_id }, Some(owner)) if owner == customer_id => Ok(
-                vec![EmailClaimEvent::Released(authd_events::EmailReleased {
-                    customer_id: customer_id.clone(),
-                })],
-            ),
-            // Only its owner releases an address.
-            (ClaimCommand::Release { .. }, _) => Err(DomainError::InvalidInput("email")),
-        }
+        decide_claim(&self.owner, command, DomainError::EmailTaken, "email")
     }
 
     fn evolve(mut self, event: &Event, _at: At) -> Self {
@@ -59,6 +46,68 @@ impl Aggregate for EmailClaim {
             EmailClaimEvent::Claimed(c) => self.owner = Some(c.customer_id.clone()),
             EmailClaimEvent::Released(_) => self.owner = None,
         }
+        self
+    }
+}
+
+/// A claim's decision: `taken` when another customer holds it.
+fn decide_claim(
+    owner: &Option<String>,
+    command: &ClaimCommand,
+    taken: DomainError,
+    field: &'static str,
+) -> Result<Vec<EmailClaimEvent>, DomainError> {
+    match (command, owner) {
+        (ClaimCommand::Claim { customer_id }, None) => {
+            Ok(vec![EmailClaimEvent::Claimed(EmailClaimed {
+                customer_id: customer_id.clone(),
+            })])
+        }
+        (ClaimCommand::Claim { customer_id }, Some(owner)) if owner == customer_id => Ok(vec![]),
+        (ClaimCommand::Claim { .. }, Some(_)) => Err(taken),
+        (ClaimCommand::Release { customer_id }, Some(owner)) if owner == customer_id => {
+            Ok(vec![EmailClaimEvent::Released(
+                authd_events::EmailReleased {
+                    customer_id: customer_id.clone(),
+                },
+            )])
+        }
+        // Only its owner releases a claim.
+        (ClaimCommand::Release { .. }, _) => Err(DomainError::InvalidInput(field)),
+    }
+}
+
+/// A phone number's claim (E.164, keyed like an email's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhoneClaim {
+    pub owner: Option<String>,
+}
+
+impl Aggregate for PhoneClaim {
+    const KIND: AggregateKind = AggregateKind::PhoneClaim;
+    type Command = ClaimCommand;
+    type Event = EmailClaimEvent;
+
+    fn wrap(event: EmailClaimEvent) -> Event {
+        Event::PhoneClaim(event)
+    }
+
+    fn decide(
+        &self,
+        command: &ClaimCommand,
+        _now: i64,
+    ) -> Result<Vec<EmailClaimEvent>, DomainError> {
+        decide_claim(&self.owner, command, DomainError::PhoneTaken, "phone")
+    }
+
+    fn evolve(mut self, event: &Event, _at: At) -> Self {
+        let Event::PhoneClaim(e) = event else {
+            return self;
+        };
+        self.owner = match e {
+            EmailClaimEvent::Claimed(c) => Some(c.customer_id.clone()),
+            EmailClaimEvent::Released(_) => None,
+        };
         self
     }
 }
@@ -143,6 +192,26 @@ mod tests {
             claim("c_2"),
             T0,
             Ok(vec![claimed("c_2")]),
+        );
+    }
+
+    #[test]
+    fn a_phone_is_claimed_once_and_its_owner_claiming_again_changes_nothing() {
+        check::<PhoneClaim>(&[], claim("c_1"), T0, Ok(vec![claimed("c_1")]));
+        check::<PhoneClaim>(
+            &[claimed("c_1")],
+            claim("c_2"),
+            T0,
+            Err(DomainError::PhoneTaken),
+        );
+        check::<PhoneClaim>(&[claimed("c_1")], claim("c_1"), T0, Ok(vec![]));
+        check::<PhoneClaim>(
+            &[],
+            ClaimCommand::Release {
+                customer_id: "c_1".into(),
+            },
+            T0,
+            Err(DomainError::InvalidInput("phone")),
         );
     }
 }

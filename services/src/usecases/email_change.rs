@@ -5,7 +5,11 @@
 
 use authd_events::{AggregateSubject, ProjectConfig, keyed_hash::normalize_email};
 
-use super::{Services, VERIFY_TTL_MS, executor::Tx, link, link_token, valid_email};
+use super::{
+    Services, VERIFY_TTL_MS,
+    executor::{Batch, Tx},
+    link, link_token, valid_email,
+};
 use crate::{
     commands::CommandEnvelope,
     domain::email_claim::{ClaimCommand, EmailClaim},
@@ -14,10 +18,10 @@ use crate::{
 };
 
 pub(super) struct EmailMove {
-    pub(super) old_email: String,
-    pub(super) old_claim: AggregateSubject,
-    pub(super) new_email: String,
-    pub(super) new_claim: AggregateSubject,
+    old_email: String,
+    old_claim: AggregateSubject,
+    new_email: String,
+    new_claim: AggregateSubject,
     token: String,
     /// What `CustomerCommand::UpdateAccount` records: the address and its
     /// verification link's hash and expiry.
@@ -55,6 +59,13 @@ impl EmailMove {
             recorded: (new_email.to_string(), token_hash, s.now() + VERIFY_TTL_MS),
             token,
         }))
+    }
+
+    /// Names both claims in the batch.
+    pub(super) fn load<'a>(&self, batch: Batch<'a>) -> Batch<'a> {
+        batch
+            .load::<EmailClaim>(&self.new_claim)
+            .load::<EmailClaim>(&self.old_claim)
     }
 
     /// The claims' part of the batch: the new address is taken (or the

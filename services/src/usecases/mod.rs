@@ -10,6 +10,7 @@ mod login_otp;
 mod login_password;
 mod password_reset;
 mod password_update;
+mod phone_claim;
 mod project_admin;
 mod register;
 mod sessions;

@@ -5,7 +5,8 @@
 use authd_events::{AggregateKind, LoginMethod};
 
 use super::{
-    Services, UseCase, VERIFY_TTL_MS, customer_view, link, link_token, subject, valid_email,
+    Services, UseCase, VERIFY_TTL_MS, customer_view, link, link_token, phone_claim::PhoneMove,
+    subject, valid_email,
 };
 use crate::{
     commands::{CommandEnvelope, RegisterCustomer, Registered, Sent},
@@ -52,31 +53,35 @@ impl UseCase for RegisterCustomer {
             customer_id: customer_id.clone(),
         };
         let start = session.start(&customer_id, LoginMethod::Password);
-        let done =
+        let phone = PhoneMove::plan(s, &env.tenant, None, profile.phone.as_deref())?;
+        let batch =
             s.x.batch(env)
                 .load::<EmailClaim>(&claim)
                 .create::<Customer>(&customer)
-                .create::<Session>(&session.subject)
-                .decide(|tx| {
-                    let register = CustomerCommand::Register {
-                        email: email.clone(),
-                        password_hash: password_hash.clone(),
-                        email_verified: false,
-                        session: signs_in.then(|| (session.id.clone(), LoginMethod::Password)),
-                        verification: verification
-                            .as_ref()
-                            .map(|(_, hash)| (*hash, tx.now() + VERIFY_TTL_MS)),
-                        profile: profile.clone(),
-                        activation: None,
-                    };
-                    tx.decide::<EmailClaim>(&claim, &claim_it)?;
-                    tx.decide::<Customer>(&customer, &register)?;
-                    if signs_in {
-                        tx.decide::<Session>(&session.subject, &start)?;
-                    }
-                    Ok(())
-                })
-                .await?;
+                .create::<Session>(&session.subject);
+        let done = phone
+            .load(batch)
+            .decide(|tx| {
+                let register = CustomerCommand::Register {
+                    email: email.clone(),
+                    password_hash: password_hash.clone(),
+                    email_verified: false,
+                    session: signs_in.then(|| (session.id.clone(), LoginMethod::Password)),
+                    verification: verification
+                        .as_ref()
+                        .map(|(_, hash)| (*hash, tx.now() + VERIFY_TTL_MS)),
+                    profile: profile.clone(),
+                    activation: None,
+                };
+                tx.decide::<EmailClaim>(&claim, &claim_it)?;
+                tx.decide::<Customer>(&customer, &register)?;
+                phone.decide(tx, &customer_id)?;
+                if signs_in {
+                    tx.decide::<Session>(&session.subject, &start)?;
+                }
+                Ok(())
+            })
+            .await?;
         if done.duplicate {
             // The first attempt stored other secrets' hashes.
             return Err(CommandError::duplicate());

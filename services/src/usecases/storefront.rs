@@ -7,8 +7,8 @@
 use authd_events::{AggregateKind, AggregateSubject, RevokeReason, keyed_hash::secret_hash};
 
 use super::{
-    Services, UseCase, customer_actor, customer_view, email_change::EmailMove, executor::Tx,
-    subject,
+    NewSession, Services, UseCase, customer_actor, customer_view, email_change::EmailMove,
+    executor::Tx, phone_claim::PhoneMove, subject,
 };
 use crate::{
     commands::{
@@ -17,8 +17,7 @@ use crate::{
     },
     domain::{
         customer::{Customer, CustomerCommand},
-        customer_profile::Profile,
-        email_claim::EmailClaim,
+        project::Project,
         session::{Session, SessionCommand},
     },
     error::{CommandError, DomainError},
@@ -100,19 +99,20 @@ impl UseCase for UpdateCustomer {
         let customer = subject(&env.tenant, AggregateKind::Customer, customer_actor(env))?;
         let project = s.project(&env.tenant).await?;
         // Check what is cheap before paying for a hash.
-        self.change.applied_to(&Profile::default())?;
+        let current = s
+            .registered_customer(&customer)
+            .await?
+            .ok_or(DomainError::CustomerNotFound)?;
+        let profile = self.change.applied_to(&current.profile)?;
+        let phone = PhoneMove::plan(
+            s,
+            &env.tenant,
+            current.profile.phone.as_deref(),
+            profile.phone.as_deref(),
+        )?;
         let moving = EmailMove::plan(s, env, &customer, self.new_email.as_deref()).await?;
-        let new_password_hash = match self.new_password {
-            Some(p) => {
-                password::check_with(&p, &project.config.password_policy)?;
-                Some(s.hasher.hash(p).await?)
-            }
-            None => None,
-        };
-        let session = match new_password_hash {
-            Some(_) => Some(s.new_storefront_session(&env.tenant, &project)?),
-            None => None,
-        };
+        let (new_password_hash, session) =
+            new_password(s, env, &project, self.new_password).await?;
         let update = CustomerCommand::UpdateAccount {
             change: self.change,
             new_password_hash,
@@ -125,9 +125,7 @@ impl UseCase for UpdateCustomer {
                 .load::<Customer>(&customer)
                 .load::<Session>(&caller);
         if let Some(m) = &moving {
-            batch = batch
-                .load::<EmailClaim>(&m.new_claim)
-                .load::<EmailClaim>(&m.old_claim);
+            batch = m.load(batch);
         }
         if let Some(n) = &session {
             batch = batch.create::<Session>(&n.subject);
@@ -135,10 +133,16 @@ impl UseCase for UpdateCustomer {
         let start = session
             .as_ref()
             .map(|n| n.start(&customer.id, authd_events::LoginMethod::Password));
-        let done = batch
+        let done = phone
+            .load(batch)
             .decide(|tx| {
                 caller_is_live(tx, &caller, &customer, &self.session_id)?;
+                // Decided on the state the claims were planned on.
+                if tx.state::<Customer>(&customer).profile.phone != current.profile.phone {
+                    return Err(DomainError::InvalidInput("phone"));
+                }
                 tx.decide::<Customer>(&customer, &update)?;
+                phone.decide(tx, &customer.id)?;
                 if let Some(m) = &moving {
                     m.decide(tx, &customer.id)?;
                 }
@@ -154,7 +158,6 @@ impl UseCase for UpdateCustomer {
         if let Some(m) = &moving {
             m.mail(s, env, &project.config).await?;
         }
-        let view = customer_view(&customer.id, done.state::<Customer>(&customer));
         let access_token = session.map(|n| {
             let seq = done.seq_of(&n.subject);
             n.access_token(seq)
@@ -162,11 +165,30 @@ impl UseCase for UpdateCustomer {
         Ok(Sent {
             seq: done.seq,
             outcome: AccountUpdated {
-                customer: view,
+                customer: customer_view(&customer.id, done.state::<Customer>(&customer)),
                 access_token,
             },
         })
     }
+}
+
+/// A new password's hash and the Storefront session that replaces every
+/// other (a new password ends them all).
+async fn new_password(
+    s: &Services,
+    env: &CommandEnvelope,
+    project: &Project,
+    password: Option<String>,
+) -> Result<(Option<String>, Option<NewSession>), CommandError> {
+    let Some(p) = password else {
+        return Ok((None, None));
+    };
+    password::check_with(&p, &project.config.password_policy)?;
+    let hash = s.hasher.hash(p).await?;
+    Ok((
+        Some(hash),
+        Some(s.new_storefront_session(&env.tenant, project)?),
+    ))
 }
 
 /// The gateway checked the caller's token on its read model; the log has
