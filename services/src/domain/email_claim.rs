@@ -72,8 +72,10 @@ fn decide_claim(
                 },
             )])
         }
+        // Nothing to release (a number set before numbers were claimed).
+        (ClaimCommand::Release { .. }, None) => Ok(vec![]),
         // Only its owner releases a claim.
-        (ClaimCommand::Release { .. }, _) => Err(DomainError::InvalidInput(field)),
+        (ClaimCommand::Release { .. }, Some(_)) => Err(DomainError::InvalidInput(field)),
     }
 }
 
@@ -181,12 +183,7 @@ mod tests {
             T0,
             Err(DomainError::InvalidInput("email")),
         );
-        check::<EmailClaim>(
-            &[],
-            release("c_1"),
-            T0,
-            Err(DomainError::InvalidInput("email")),
-        );
+        check::<EmailClaim>(&[], release("c_1"), T0, Ok(vec![]));
         check::<EmailClaim>(
             &[claimed("c_1"), released],
             claim("c_2"),
@@ -205,13 +202,16 @@ mod tests {
             Err(DomainError::PhoneTaken),
         );
         check::<PhoneClaim>(&[claimed("c_1")], claim("c_1"), T0, Ok(vec![]));
+        let release = |c: &str| ClaimCommand::Release {
+            customer_id: c.into(),
+        };
         check::<PhoneClaim>(
-            &[],
-            ClaimCommand::Release {
-                customer_id: "c_1".into(),
-            },
+            &[claimed("c_1")],
+            release("c_2"),
             T0,
             Err(DomainError::InvalidInput("phone")),
         );
+        // A number set before numbers were claimed has nothing to release.
+        check::<PhoneClaim>(&[], release("c_1"), T0, Ok(vec![]));
     }
 }
