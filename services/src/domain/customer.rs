@@ -15,7 +15,7 @@ use super::{
         activate, activation_requested, password_attempt, reset_password, update_password,
         wrong_password,
     },
-    customer_profile::{Profile, ProfileChange, change_profile},
+    customer_profile::{Profile, ProfileChange, change_profile, update_account},
     lockout::{self, ClientLocks},
 };
 pub use super::{
@@ -214,29 +214,7 @@ fn decide(
             new_password_hash,
             keep_session,
             new_email,
-        } => {
-            if s.suspended {
-                return Err(DomainError::AccountSuspended);
-            }
-            let mut events = change_profile(s, &change.applied_to(&s.profile)?);
-            if let Some((email, token_hash, expires_at)) = new_email {
-                events.push(CustomerEvent::EmailChanged(
-                    authd_events::CustomerEmailChanged {
-                        email: Personal::plain(email.clone()),
-                    },
-                ));
-                events.push(CustomerEvent::EmailVerificationRequested(
-                    EmailVerificationRequested {
-                        token_hash: *token_hash,
-                        expires_at: *expires_at,
-                    },
-                ));
-            }
-            if let Some(hash) = new_password_hash {
-                events.extend(update_password(hash, keep_session));
-            }
-            Ok(events)
-        }
+        } => update_account(s, change, new_email, new_password_hash, keep_session),
         C::RecordPasswordLogin {
             password_matches,
             session_id,
@@ -256,12 +234,7 @@ fn decide(
         C::RequestVerification {
             token_hash,
             expires_at,
-        } if !s.email_verified => Ok(vec![CustomerEvent::EmailVerificationRequested(
-            EmailVerificationRequested {
-                token_hash: *token_hash,
-                expires_at: *expires_at,
-            },
-        )]),
+        } if !s.email_verified => Ok(vec![verification_requested(*token_hash, *expires_at)]),
         C::RequestVerification { .. } => Err(DomainError::AlreadyVerified),
         C::VerifyEmail { token_hash } => match s.verification {
             Some((hash, expires_at)) if hash == *token_hash && now < expires_at => {
@@ -319,12 +292,7 @@ fn register(
         email_verified,
     })];
     if let Some((token_hash, expires_at)) = verification {
-        events.push(CustomerEvent::EmailVerificationRequested(
-            EmailVerificationRequested {
-                token_hash: *token_hash,
-                expires_at: *expires_at,
-            },
-        ));
+        events.push(verification_requested(*token_hash, *expires_at));
     }
     if let Some((session_id, method)) = session {
         events.push(CustomerEvent::LoginSucceeded(LoginSucceeded {
@@ -333,6 +301,13 @@ fn register(
         }));
     }
     Ok(events)
+}
+
+pub(super) fn verification_requested(token_hash: SecretHash, expires_at: i64) -> CustomerEvent {
+    CustomerEvent::EmailVerificationRequested(EmailVerificationRequested {
+        token_hash,
+        expires_at,
+    })
 }
 
 fn otp_login(s: &Customer, session_id: &str) -> Result<Vec<CustomerEvent>, DomainError> {

@@ -1,10 +1,13 @@
 //! The customer's profile (names, phone, marketing consent): its rules and
-//! its event. The profile is personal data: each field travels in a
+//! its event, and the signed-in customer's account update. The profile is personal data: each field travels in a
 //! `Personal` wrapper, never in a subject or header.
 
-use authd_events::{CustomerEvent, CustomerProfile, Personal};
+use authd_events::{CustomerEmailChanged, CustomerEvent, CustomerProfile, Personal, SecretHash};
 
-use super::customer::Customer;
+use super::{
+    customer::{Customer, verification_requested},
+    customer_password::update_password,
+};
 use crate::error::{DomainError, ProfileProblem};
 
 /// The longest name Shopify accepts, in characters.
@@ -85,6 +88,31 @@ pub(super) fn change_profile(s: &Customer, to: &Profile) -> Vec<CustomerEvent> {
         return vec![];
     }
     vec![CustomerEvent::ProfileChanged(to.to_event())]
+}
+
+/// The signed-in customer's change of profile, address (with its
+/// verification link) and password (`customer_password::update_password`).
+pub(super) fn update_account(
+    s: &Customer,
+    change: &ProfileChange,
+    new_email: &Option<(String, SecretHash, i64)>,
+    new_password_hash: &Option<String>,
+    keep_session: &Option<String>,
+) -> Result<Vec<CustomerEvent>, DomainError> {
+    if s.suspended {
+        return Err(DomainError::AccountSuspended);
+    }
+    let mut events = change_profile(s, &change.applied_to(&s.profile)?);
+    if let Some((email, token_hash, expires_at)) = new_email {
+        events.push(CustomerEvent::EmailChanged(CustomerEmailChanged {
+            email: Personal::plain(email.clone()),
+        }));
+        events.push(verification_requested(*token_hash, *expires_at));
+    }
+    if let Some(hash) = new_password_hash {
+        events.extend(update_password(hash, keep_session));
+    }
+    Ok(events)
 }
 
 /// A name as stored: trimmed, `None` when blank.
