@@ -4,14 +4,73 @@
 //! claim ever names a customer that was not recorded. A phone number is
 //! claimed the same way (`PhoneClaim`, one per E.164 number).
 
-use authd_events::{AggregateKind, EmailClaimEvent, EmailClaimed, Event};
+use std::marker::PhantomData;
+
+use authd_events::{AggregateKind, EmailClaimEvent, EmailClaimed, EmailReleased, Event};
 
 use super::aggregate::{Aggregate, At};
 use crate::error::DomainError;
 
+/// A claim: who holds an email address or (`PhoneClaim`) a phone number.
+/// Both decide alike; `K` says which, and so its subject, event wrapper
+/// and refusal.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EmailClaim {
+pub struct Claim<K> {
     pub owner: Option<String>,
+    kind: PhantomData<K>,
+}
+
+pub type EmailClaim = Claim<Email>;
+pub type PhoneClaim = Claim<Phone>;
+
+/// What a claim is of.
+pub trait ClaimKind: Default + Clone + Send + Sync + 'static {
+    const KIND: AggregateKind;
+    /// The input an owner's mistake names.
+    const FIELD: &'static str;
+    fn taken() -> DomainError;
+    fn wrap(event: EmailClaimEvent) -> Event;
+    fn unwrap(event: &Event) -> Option<&EmailClaimEvent>;
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Email;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Phone;
+
+impl ClaimKind for Email {
+    const KIND: AggregateKind = AggregateKind::EmailClaim;
+    const FIELD: &'static str = "email";
+    fn taken() -> DomainError {
+        DomainError::EmailTaken
+    }
+    fn wrap(event: EmailClaimEvent) -> Event {
+        Event::EmailClaim(event)
+    }
+    fn unwrap(event: &Event) -> Option<&EmailClaimEvent> {
+        match event {
+            Event::EmailClaim(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl ClaimKind for Phone {
+    const KIND: AggregateKind = AggregateKind::PhoneClaim;
+    const FIELD: &'static str = "phone";
+    fn taken() -> DomainError {
+        DomainError::PhoneTaken
+    }
+    fn wrap(event: EmailClaimEvent) -> Event {
+        Event::PhoneClaim(event)
+    }
+    fn unwrap(event: &Event) -> Option<&EmailClaimEvent> {
+        match event {
+            Event::PhoneClaim(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 pub enum ClaimCommand {
@@ -21,13 +80,13 @@ pub enum ClaimCommand {
     Release { customer_id: String },
 }
 
-impl Aggregate for EmailClaim {
-    const KIND: AggregateKind = AggregateKind::EmailClaim;
+impl<K: ClaimKind> Aggregate for Claim<K> {
+    const KIND: AggregateKind = K::KIND;
     type Command = ClaimCommand;
     type Event = EmailClaimEvent;
 
     fn wrap(event: EmailClaimEvent) -> Event {
-        Event::EmailClaim(event)
+        K::wrap(event)
     }
 
     fn decide(
@@ -35,81 +94,34 @@ impl Aggregate for EmailClaim {
         command: &ClaimCommand,
         _now: i64,
     ) -> Result<Vec<EmailClaimEvent>, DomainError> {
-        decide_claim(&self.owner, command, DomainError::EmailTaken, "email")
-    }
-
-    fn evolve(mut self, event: &Event, _at: At) -> Self {
-        let Event::EmailClaim(e) = event else {
-            return self;
-        };
-        match e {
-            EmailClaimEvent::Claimed(c) => self.owner = Some(c.customer_id.clone()),
-            EmailClaimEvent::Released(_) => self.owner = None,
-        }
-        self
-    }
-}
-
-/// A claim's decision: `taken` when another customer holds it.
-fn decide_claim(
-    owner: &Option<String>,
-    command: &ClaimCommand,
-    taken: DomainError,
-    field: &'static str,
-) -> Result<Vec<EmailClaimEvent>, DomainError> {
-    match (command, owner) {
-        (ClaimCommand::Claim { customer_id }, None) => {
-            Ok(vec![EmailClaimEvent::Claimed(EmailClaimed {
-                customer_id: customer_id.clone(),
-            })])
-        }
-        (ClaimCommand::Claim { customer_id }, Some(owner)) if owner == customer_id => Ok(vec![]),
-        (ClaimCommand::Claim { .. }, Some(_)) => Err(taken),
-        (ClaimCommand::Release { customer_id }, Some(owner)) if owner == customer_id => {
-            Ok(vec![EmailClaimEvent::Released(
-                authd_events::EmailReleased {
+        match (command, &self.owner) {
+            (ClaimCommand::Claim { customer_id }, None) => {
+                Ok(vec![EmailClaimEvent::Claimed(EmailClaimed {
                     customer_id: customer_id.clone(),
-                },
-            )])
+                })])
+            }
+            (ClaimCommand::Claim { customer_id }, Some(owner)) if owner == customer_id => {
+                Ok(vec![])
+            }
+            (ClaimCommand::Claim { .. }, Some(_)) => Err(K::taken()),
+            (ClaimCommand::Release { customer_id }, Some(owner)) if owner == customer_id => {
+                Ok(vec![EmailClaimEvent::Released(EmailReleased {
+                    customer_id: customer_id.clone(),
+                })])
+            }
+            // Nothing to release (a number set before numbers were claimed).
+            (ClaimCommand::Release { .. }, None) => Ok(vec![]),
+            // Only its owner releases a claim.
+            (ClaimCommand::Release { .. }, Some(_)) => Err(DomainError::InvalidInput(K::FIELD)),
         }
-        // Nothing to release (a number set before numbers were claimed).
-        (ClaimCommand::Release { .. }, None) => Ok(vec![]),
-        // Only its owner releases a claim.
-        (ClaimCommand::Release { .. }, Some(_)) => Err(DomainError::InvalidInput(field)),
-    }
-}
-
-/// A phone number's claim (E.164, keyed like an email's).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PhoneClaim {
-    pub owner: Option<String>,
-}
-
-impl Aggregate for PhoneClaim {
-    const KIND: AggregateKind = AggregateKind::PhoneClaim;
-    type Command = ClaimCommand;
-    type Event = EmailClaimEvent;
-
-    fn wrap(event: EmailClaimEvent) -> Event {
-        Event::PhoneClaim(event)
-    }
-
-    fn decide(
-        &self,
-        command: &ClaimCommand,
-        _now: i64,
-    ) -> Result<Vec<EmailClaimEvent>, DomainError> {
-        decide_claim(&self.owner, command, DomainError::PhoneTaken, "phone")
     }
 
     fn evolve(mut self, event: &Event, _at: At) -> Self {
-        let Event::PhoneClaim(e) = event else {
-            return self;
-        };
-        self.owner = match e {
-            EmailClaimEvent::Claimed(c) => Some(c.customer_id.clone()),
-            EmailClaimEvent::Released(_) => None,
-        };
+        match K::unwrap(event) {
+            Some(EmailClaimEvent::Claimed(c)) => self.owner = Some(c.customer_id.clone()),
+            Some(EmailClaimEvent::Released(_)) => self.owner = None,
+            None => {}
+        }
         self
     }
 }
@@ -118,7 +130,6 @@ impl Aggregate for PhoneClaim {
 mod tests {
     use super::*;
     use crate::domain::aggregate::given::{T0, check};
-    use authd_events::EmailReleased;
 
     fn claimed(c: &str) -> EmailClaimEvent {
         EmailClaimEvent::Claimed(EmailClaimed {
