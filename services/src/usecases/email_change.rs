@@ -12,7 +12,10 @@ use super::{
 };
 use crate::{
     commands::CommandEnvelope,
-    domain::email_claim::{ClaimCommand, EmailClaim},
+    domain::{
+        customer::Customer,
+        email_claim::{ClaimCommand, EmailClaim},
+    },
     error::{CommandError, DomainError},
     infra::mail::MailKind,
 };
@@ -29,12 +32,13 @@ pub(super) struct EmailMove {
 }
 
 impl EmailMove {
-    /// The move of `customer` to `new_email`; `None` when it is the
-    /// address they have (in any case or form).
-    pub(super) async fn plan(
+    /// The move of `customer` (now `current`) to `new_email`; `None` when
+    /// it is the address they have (in any case or form).
+    pub(super) fn plan(
         s: &Services,
         env: &CommandEnvelope,
         customer: &AggregateSubject,
+        current: &Customer,
         new_email: Option<&str>,
     ) -> Result<Option<Self>, CommandError> {
         let Some(new_email) = new_email.map(str::trim) else {
@@ -43,17 +47,13 @@ impl EmailMove {
         if !valid_email(new_email) {
             return Err(DomainError::InvalidEmail.into());
         }
-        let current = s
-            .registered_customer(customer)
-            .await?
-            .ok_or(DomainError::CustomerNotFound)?;
         if normalize_email(&current.email) == normalize_email(new_email) {
             return Ok(None);
         }
         let (token, token_hash) = link_token(&customer.id);
         Ok(Some(Self {
             old_claim: s.claim_subject(&env.tenant, &current.email)?,
-            old_email: current.email,
+            old_email: current.email.clone(),
             new_claim: s.claim_subject(&env.tenant, new_email)?,
             new_email: new_email.to_string(),
             recorded: (new_email.to_string(), token_hash, s.now() + VERIFY_TTL_MS),

@@ -110,7 +110,7 @@ impl UseCase for UpdateCustomer {
             current.profile.phone.as_deref(),
             profile.phone.as_deref(),
         )?;
-        let moving = EmailMove::plan(s, env, &customer, self.new_email.as_deref()).await?;
+        let moving = EmailMove::plan(s, env, &customer, &current, self.new_email.as_deref())?;
         let (new_password_hash, session) =
             new_password(s, env, &project, self.new_password).await?;
         let update = CustomerCommand::UpdateAccount {
