@@ -137,9 +137,15 @@ impl UseCase for UpdateCustomer {
             .load(batch)
             .decide(|tx| {
                 caller_is_live(tx, &caller, &customer, &self.session_id)?;
-                // Decided on the state the claims were planned on.
-                if tx.state::<Customer>(&customer).profile.phone != current.profile.phone {
+                // Decided on the state the claims were planned on: a
+                // concurrent change of number or address refuses this one
+                // rather than leaving a claim held twice.
+                let now = tx.state::<Customer>(&customer);
+                if now.profile.phone != current.profile.phone {
                     return Err(DomainError::InvalidInput("phone"));
+                }
+                if now.email != current.email {
+                    return Err(DomainError::InvalidInput("email"));
                 }
                 tx.decide::<Customer>(&customer, &update)?;
                 phone.decide(tx, &customer.id)?;
