@@ -35,17 +35,26 @@ impl RequestContext {
     }
 }
 
+/// The credential of an `Authorization: Bearer <credential>` header value.
+pub fn bearer_credential(value: &str) -> Option<&str> {
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+}
+
 impl Bearer {
     pub fn parse(header: Option<&str>, state: &AppState, project_id: &str) -> Self {
         let Some(value) = header else {
             return Bearer::None;
         };
-        let Some(token) = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-        else {
+        let Some(token) = bearer_credential(value) else {
             return Bearer::Invalid("the Authorization header must be `Bearer <access token>`");
         };
+        Self::verify(token, state, project_id)
+    }
+
+    /// An access token (a JWT) checked as far as it can be without I/O.
+    pub fn verify(token: &str, state: &AppState, project_id: &str) -> Self {
         match state.verifier.verify(token.trim()) {
             Ok(c) if c.aud == project_id && c.pid == project_id => Bearer::Valid(c),
             Ok(_) => Bearer::Invalid("the access token belongs to another project"),

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::{
     admin::{AdminContext, AdminSchema},
-    context::{Bearer, RequestContext, project_for_key},
+    context::{Bearer, RequestContext, bearer_credential, project_for_key},
     error::ApiError,
     public::PublicSchema,
     state::AppState,
@@ -201,10 +201,7 @@ pub async fn storefront_post(State(gw): State<Gateway>, req: Request<Body>) -> R
 /// What a Storefront request carries besides its arguments.
 fn carried(state: &AppState, headers: &HeaderMap, cookie_mode: bool) -> Carried {
     let bearer = header_str(headers, "authorization")
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(bearer_credential)
         .map(|t| t.trim().to_string());
     Carried {
         bearer,
@@ -241,10 +238,7 @@ pub async fn admin_post(State(gw): State<Gateway>, req: Request<Body>) -> Respon
         Ok(parts) => parts,
         Err(e) => return e.into_response(),
     };
-    let key = header_str(&headers, "authorization").and_then(|v| {
-        v.strip_prefix("Bearer ")
-            .or_else(|| v.strip_prefix("bearer "))
-    });
+    let key = header_str(&headers, "authorization").and_then(bearer_credential);
     let missing = "the admin API needs `Authorization: Bearer sk_…`";
     if let (Some(operator), Some(key)) = (&state.operator_key, key)
         && operator.matches(key)

@@ -63,8 +63,7 @@ async fn jwt_session(
     if token.matches('.').count() != 2 {
         return Ok(None);
     }
-    let bearer = Bearer::parse(Some(&format!("Bearer {token}")), state, project);
-    match bearer.require(state).await {
+    match Bearer::verify(token, state, project).require(state).await {
         Ok(Some(s)) => Ok(Some(Live {
             customer_id: s.customer_id,
             session_id: s.id,
