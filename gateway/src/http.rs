@@ -109,21 +109,39 @@ async fn read_parts(
     Ok((parts.headers, peer, request))
 }
 
+/// What a public API's request is once its body is parsed: headers, peer,
+/// the GraphQL request and the project of its public key (the first of
+/// `key_headers` sent). Before anything runs, at most one of `costly`.
+async fn public_request(
+    state: &AppState,
+    req: Request<Body>,
+    key_headers: &[&str],
+    costly: &[&str],
+) -> Result<
+    (
+        HeaderMap,
+        Option<SocketAddr>,
+        async_graphql::Request,
+        String,
+    ),
+    ApiError,
+> {
+    let (headers, peer, mut request) = read_parts(state, req).await?;
+    let key = key_headers.iter().find_map(|h| header_str(&headers, h));
+    let (project_id, _) = project_for_key(state, key, "the x-api-key header is required")?;
+    // One credential check or mail per request.
+    crate::guards::one_costly_field(&mut request, costly)?;
+    Ok((headers, peer, request, project_id))
+}
+
 pub async fn graphql_post(State(gw): State<Gateway>, req: Request<Body>) -> Response {
     let state = &gw.state;
-    let (headers, peer, mut request) = match read_parts(state, req).await {
-        Ok(parts) => parts,
-        Err(e) => return e.into_response(),
-    };
-    let key = header_str(&headers, "x-api-key");
-    let project_id = match project_for_key(state, key, "the x-api-key header is required") {
-        Ok((project, _)) => project,
-        Err(e) => return e.into_response(),
-    };
-    // Before anything runs: one credential check or mail per request.
-    if let Err(e) = crate::guards::one_costly_field(&mut request, crate::guards::COSTLY_FIELDS) {
-        return e.into_response();
-    }
+    let costly = crate::guards::COSTLY_FIELDS;
+    let (headers, peer, request, project_id) =
+        match public_request(state, req, &["x-api-key"], costly).await {
+            Ok(parts) => parts,
+            Err(e) => return e.into_response(),
+        };
     crate::metrics::request("public");
     let auth = Bearer::parse(header_str(&headers, "authorization"), state, &project_id);
     let ctx = RequestContext {
@@ -146,20 +164,13 @@ pub async fn graphql_post(State(gw): State<Gateway>, req: Request<Body>) -> Resp
 /// CORS headers only for the project's allowed origins.
 pub async fn storefront_post(State(gw): State<Gateway>, req: Request<Body>) -> Response {
     let state = &gw.state;
-    let (headers, peer, mut request) = match read_parts(state, req).await {
-        Ok(parts) => parts,
-        Err(e) => return e.into_response(),
-    };
-    let key = header_str(&headers, "x-api-key")
-        .or_else(|| header_str(&headers, "x-shopify-storefront-access-token"));
-    let project_id = match project_for_key(state, key, "the x-api-key header is required") {
-        Ok((project, _)) => project,
-        Err(e) => return e.into_response(),
-    };
+    let keys = ["x-api-key", "x-shopify-storefront-access-token"];
     let costly = crate::storefront::COSTLY_FIELDS;
-    if let Err(e) = crate::guards::one_costly_field(&mut request, costly) {
-        return e.into_response();
-    }
+    let (headers, peer, mut request, project_id) =
+        match public_request(state, req, &keys, costly).await {
+            Ok(parts) => parts,
+            Err(e) => return e.into_response(),
+        };
     crate::metrics::request("storefront");
     let browser = headers.contains_key(header::ORIGIN);
     let mutation = crate::guards::is_mutation(&mut request);
