@@ -1,7 +1,7 @@
 //! `customerAccessTokenCreate`, `customerAccessTokenRenew` and
 //! `customerAccessTokenDelete`.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use authd_events::Actor;
 use authd_services::commands::{CreateAccessToken, DeleteAccessToken, RenewAccessToken};
 
@@ -142,7 +142,7 @@ impl TokenMutation {
                 Ok::<_, Failure>(CustomerAccessTokenDeletePayload {
                     // A cookie's token never appears in a body.
                     deleted_access_token: (!carried.cookie_mode).then_some(token),
-                    deleted_customer_access_token_id: Some(ID(deleted.session_id).0),
+                    deleted_customer_access_token_id: Some(deleted.session_id),
                     ..Default::default()
                 })
             }
