@@ -13,7 +13,7 @@ use authd_services::{
     bus::Sender,
     commands::{
         ConfigureProject, CreateProject, IssueApiKey, ReactivateCustomer, RevokeApiKey,
-        SuspendCustomer, UnlockCustomer,
+        RotateSigningKey, SuspendCustomer, UnlockCustomer,
     },
     customer::Customer,
     project::Project,
@@ -99,10 +99,35 @@ pub enum AdminCmd {
         project: String,
         customer_id: String,
     },
+    /// Start signing access tokens with a new key; every gateway and JWKS
+    /// list it at once, and the old key stays trusted until the last token
+    /// it signed expires.
+    RotateSigningKey {
+        /// Seconds until the new key signs, so that clients caching JWKS
+        /// learn it first.
+        #[arg(long, default_value_t = 60)]
+        activate_after_secs: u64,
+        /// Distrust every earlier key now (one leaked): their tokens are
+        /// refused at once, and the new key signs at once.
+        #[arg(long)]
+        revoke_previous: bool,
+        /// Move to a new signing key file (PKCS#8 PEM): its public key joins
+        /// the ring; give the file to every services instance before the
+        /// key is active. By default the next key derives from the
+        /// services' current file.
+        #[arg(long)]
+        new_root_key_file: Option<std::path::PathBuf>,
+    },
+    /// Show the signing-key ring: every key, when it signs, until when it
+    /// is trusted.
+    ShowSigningKeys,
+    /// A project's external sign-in providers.
+    #[command(subcommand)]
+    Providers(crate::admin_providers::ProviderCmd),
 }
 
 /// Sends an admin command for `tenant` with the typed client, as the CLI.
-async fn send<C: CommandSpec>(
+pub(crate) async fn send<C: CommandSpec>(
     bus: &CommandBus,
     tenant: &str,
     command: C,
@@ -122,7 +147,7 @@ async fn send<C: CommandSpec>(
     }
 }
 
-async fn load<A: Aggregate>(
+pub(crate) async fn load<A: Aggregate>(
     store: &EventStore,
     tenant: &str,
     kind: AggregateKind,
@@ -301,7 +326,65 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             .await?;
             json!({ "unlocked": customer_id })
         }
+        AdminCmd::RotateSigningKey {
+            activate_after_secs,
+            revoke_previous,
+            new_root_key_file,
+        } => {
+            let activate_after_secs = if revoke_previous {
+                0
+            } else {
+                activate_after_secs
+            };
+            let new_root = new_root_key_file
+                .map(|path| authd_services::tokens::SigningKeys::load_or_create(&path, false))
+                .transpose()?
+                .map(|k| k.public_key());
+            let rotate = RotateSigningKey {
+                activate_after_secs,
+                revoke_previous,
+                new_root,
+            };
+            let r = send(&bus, authd_events::subject::SYSTEM_TENANT, rotate).await?;
+            let retired: Vec<_> = r
+                .retired
+                .iter()
+                .map(|(kid, until)| json!({ "kid": kid, "trustedUntil": rfc3339(*until) }))
+                .collect();
+            json!({ "kid": r.kid, "activeFrom": rfc3339(r.active_from), "retired": retired })
+        }
+        AdminCmd::Providers(cmd) => crate::admin_providers::run(&bus, &store, cmd).await?,
+        AdminCmd::ShowSigningKeys => {
+            let (ring, _) = authd_services::key_ring::load(&store).await?;
+            let now = authd_events::now_millis();
+            let active = ring.active(now).map(|k| k.added.kid.clone());
+            let keys: Vec<_> = ring
+                .keys
+                .iter()
+                .map(|k| {
+                    json!({
+                        "kid": k.added.kid, "generation": k.added.generation,
+                        "rootKid": k.added.root_kid, "activeFrom": rfc3339(k.added.active_from),
+                        "trustedUntil": k.verify_until.map(rfc3339),
+                        "signing": active.as_deref() == Some(k.added.kid.as_str()),
+                        "trusted": k.trusted_at(now),
+                    })
+                })
+                .collect();
+            json!({ "keys": keys })
+        }
     };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
+}
+
+/// Unix ms as RFC 3339 (UTC).
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
 }

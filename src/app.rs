@@ -30,6 +30,11 @@ pub struct Config {
     pub nats_url: String,
     pub signing_key_file: Option<PathBuf>,
     pub index_key_file: Option<PathBuf>,
+    /// Services only: seals provider secrets (default `<data-dir>/secrets.key`).
+    pub secrets_key_file: Option<PathBuf>,
+    /// Services only: sign-in providers may be at loopback and private
+    /// addresses (always in dev).
+    pub allow_private_provider_urls: bool,
     pub hash: HashParams,
     /// Hashes run at once; defaults to the number of cores.
     pub hash_concurrency: usize,
@@ -72,6 +77,8 @@ impl Config {
             nats_url,
             signing_key_file: None,
             index_key_file: None,
+            secrets_key_file: None,
+            allow_private_provider_urls: false,
             hash: HashParams::default(),
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             access_token_ttl: Duration::from_secs(15 * 60),
@@ -110,6 +117,12 @@ impl Config {
         self.operator_key_file
             .clone()
             .or_else(|| self.dev.then(|| self.data_dir.join("operator.key")))
+    }
+
+    fn secrets_key_path(&self) -> PathBuf {
+        self.secrets_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secrets.key"))
     }
 
     fn index_key_path(&self) -> PathBuf {
@@ -301,13 +314,19 @@ fn load_index_key(path: &Path) -> anyhow::Result<Vec<u8>> {
 /// The keys every role reads from files, loaded (or created) once per process.
 #[derive(Clone)]
 pub struct Keys {
-    /// The private signing key; `None` for a gateway that verifies with
-    /// public keys only (`--signing-public-keys-file`).
+    /// The private signing key (the ring's root); `None` for a gateway,
+    /// which verifies with public keys only.
     pub signing: Option<SigningKeys>,
-    /// What access tokens are checked with: the public keys of the file,
-    /// else the signing key's.
+    /// What access tokens are checked with: the keys of the ring in the
+    /// log (see `start_gateway`) and `file_keys`.
     pub verifier: authd_services::tokens::TokenVerifier,
+    /// The public keys of `--signing-public-keys-file`, and the signing
+    /// key's own when this process holds it: trusted with no end unless the
+    /// ring says otherwise.
+    pub file_keys: Vec<(String, [u8; 32])>,
     pub index: Vec<u8>,
+    /// Seals provider secrets: services only (empty for a gateway).
+    pub secrets: Vec<u8>,
     /// Alone creates projects through the admin API.
     pub operator: Option<String>,
 }
@@ -318,7 +337,7 @@ impl Keys {
     }
 
     /// The keys; the private signing key only when `private` (services
-    /// sign) or when no public keys file is given.
+    /// sign). A gateway trusts the ring in the log and the public keys file.
     pub fn load_for(config: &Config, private: bool) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
@@ -327,13 +346,9 @@ impl Keys {
             .as_deref()
             .map(authd_services::tokens::load_public_keys)
             .transpose()?;
-        let signing = match (private, &public) {
-            (false, Some(_)) => None,
-            _ => Some(SigningKeys::load_or_create(
-                &config.signing_key_path(),
-                true,
-            )?),
-        };
+        let signing = private
+            .then(|| SigningKeys::load_or_create(&config.signing_key_path(), true))
+            .transpose()?;
         let mut verifying = public.unwrap_or_default();
         if let Some(s) = &signing
             && !verifying.iter().any(|(kid, _)| kid == s.kid())
@@ -342,8 +357,14 @@ impl Keys {
         }
         Ok(Self {
             signing,
-            verifier: authd_services::tokens::TokenVerifier::new(verifying),
+            verifier: authd_services::tokens::TokenVerifier::new(verifying.clone()),
+            file_keys: verifying,
             index: load_index_key(&config.index_key_path())?,
+            secrets: if private {
+                load_index_key(&config.secrets_key_path())?
+            } else {
+                Vec::new()
+            },
             operator: config
                 .operator_key_path()
                 .map(|path| load_operator_key(&path))
@@ -363,20 +384,33 @@ pub async fn run_services(
     let hasher =
         PasswordHasher::new(config.hash, config.hash_concurrency).map_err(anyhow::Error::msg)?;
     let mailbox = authd_services::mail::Mailbox::open(client.clone()).await?;
+    let root = keys
+        .signing
+        .clone()
+        .context("services sign tokens: they need --signing-key-file")?;
+    let signer = Arc::new(authd_services::key_ring::Signer::new(&root));
     let services = Arc::new(Services::new(
         store.clone(),
         Arc::new(StateCache::new(200_000)),
         hasher,
-        keys.signing
-            .clone()
-            .context("services sign tokens: they need --signing-key-file")?,
+        signer.clone(),
         mailbox,
         ServiceConfig {
             index_key: keys.index.clone(),
+            secrets_key: keys.secrets.clone(),
+            allow_private_providers: config.dev || config.allow_private_provider_urls,
             access_token_ttl: config.access_token_ttl,
             session_ttl: config.session_ttl,
             clock: config.clock.clone(),
         },
+    ));
+    let (ring, seq) = services.start_signing().await?;
+    tokio::spawn(authd_services::key_ring::follow(
+        store.clone(),
+        ring,
+        seq,
+        move |ring| signer.update(ring),
+        shutdown.clone(),
     ));
     authd_services::runtime::serve(client, services, store, shutdown).await
 }
@@ -423,6 +457,27 @@ pub struct GatewayHandle {
     pub done: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
+/// Makes the gateway trust the ring's keys (and the file's), now and after
+/// every rotation.
+async fn follow_signing_keys(
+    keys: &Keys,
+    store: &EventStore,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    use authd_services::key_ring;
+    let (ring, seq) = key_ring::load(store).await?;
+    let (verifier, file_keys) = (keys.verifier.clone(), keys.file_keys.clone());
+    verifier.set_keys(key_ring::trusted_keys(&ring, &file_keys));
+    tokio::spawn(key_ring::follow(
+        store.clone(),
+        ring,
+        seq,
+        move |ring| verifier.set_keys(key_ring::trusted_keys(ring, &file_keys)),
+        shutdown.clone(),
+    ));
+    Ok(())
+}
+
 /// Starts the gateway role (HTTP server and its read-model projection).
 pub async fn start_gateway(
     config: &Config,
@@ -437,6 +492,7 @@ pub async fn start_gateway(
     let audit_applied = projector.audit_applied();
     let read = Arc::new(authd_projections::ReadModel::new(&config.read_model_path()));
     let projection = tokio::spawn(projector.run(store.clone(), shutdown.clone()));
+    follow_signing_keys(keys, &store, &shutdown).await?;
     let state = authd_gateway::state(authd_gateway::GatewayParts {
         bus: CommandBus::new(client, config.command_timeout),
         read,

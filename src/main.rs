@@ -68,6 +68,12 @@ struct Common {
     /// Key of the keyed email hashes in subjects [default: <data-dir>/index.key, created if missing].
     #[arg(long, env = "AUTHD_INDEX_KEY_FILE")]
     index_key_file: Option<PathBuf>,
+    /// Services only: key that seals provider secrets in the log and keys provider-login states; every services instance must share it [default: <data-dir>/secrets.key, created if missing].
+    #[arg(long, env = "AUTHD_SECRETS_KEY_FILE")]
+    secrets_key_file: Option<PathBuf>,
+    /// Services only: let sign-in providers (OpenID Connect issuers, OAuth endpoints, Shopify stores) be at loopback and private addresses, e.g. an identity provider inside your network. Always on in dev.
+    #[arg(long, env = "AUTHD_ALLOW_PRIVATE_PROVIDER_URLS")]
+    allow_private_provider_urls: bool,
     /// argon2id memory cost in KiB.
     #[arg(long, env = "AUTHD_ARGON2_M_COST", default_value_t = 19_456)]
     argon2_m_cost: u32,
@@ -239,6 +245,8 @@ fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Result<Config
     c.listen = common.listen;
     c.signing_key_file = common.signing_key_file.clone();
     c.index_key_file = common.index_key_file.clone();
+    c.secrets_key_file = common.secrets_key_file.clone();
+    c.allow_private_provider_urls = common.allow_private_provider_urls;
     c.hash = authd_services::password::HashParams {
         m_cost: common.argon2_m_cost,
         t_cost: common.argon2_t_cost,

@@ -224,3 +224,136 @@ async fn authd_replay_rebuilds_up_to_a_moment_and_refuses_a_bad_one() {
     assert!(stderr.contains("RFC 3339"), "{stderr}");
     assert!(!bad.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_manage_sign_in_providers_from_the_command_line() {
+    let env = TestEnv::start().await;
+    let p = env.project_id.clone();
+    let urls = admin(
+        &env,
+        &[
+            "providers",
+            "return-urls",
+            &p,
+            "https://shop.example/callback",
+        ],
+    )
+    .unwrap();
+    assert_eq!(urls["returnUrls"][0], "https://shop.example/callback");
+    // The secret comes from the environment, never from the command line.
+    let out = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args([
+            "admin",
+            "--nats-url",
+            &env.nats.url(),
+            "providers",
+            "save",
+            &p,
+        ])
+        .args([
+            "--key",
+            "google",
+            "--name",
+            "Google",
+            "--issuer",
+            "https://accounts.example",
+        ])
+        .args([
+            "--client-id",
+            "client-1",
+            "--client-secret-env",
+            "IDP_SECRET",
+            "--default",
+        ])
+        .env("IDP_SECRET", "s3cr3t-value")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let saved: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = saved["id"].as_str().unwrap().to_string();
+    let listed = admin(&env, &["providers", "list", &p]).unwrap();
+    assert_eq!(listed["providers"][0]["key"], "google", "{listed}");
+    assert_eq!(listed["providers"][0]["isDefault"], true, "{listed}");
+    assert!(!listed.to_string().contains("s3cr3t"), "{listed}");
+    // Customers see it too (once the gateway's read model has it).
+    let mut seen = json!(null);
+    for _ in 0..50 {
+        seen = env
+            .gql("{ authProviders { id key type isDefault } }", json!({}))
+            .await;
+        if seen["data"]["authProviders"][0]["id"] == id.as_str() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        seen["data"]["authProviders"][0]["id"],
+        id.as_str(),
+        "{seen}"
+    );
+    // A new provider needs a secret; an http issuer off this machine is refused.
+    let no_secret = admin(
+        &env,
+        &[
+            "providers",
+            "save",
+            &p,
+            "--key",
+            "okta",
+            "--name",
+            "Okta",
+            "--issuer",
+            "https://okta.example",
+            "--client-id",
+            "c",
+        ],
+    );
+    assert!(no_secret.unwrap_err().contains("INVALID_INPUT"));
+    let plain = admin(
+        &env,
+        &[
+            "providers",
+            "save",
+            &p,
+            "--id",
+            &id,
+            "--key",
+            "google",
+            "--name",
+            "Google",
+            "--issuer",
+            "http://accounts.example",
+            "--client-id",
+            "client-1",
+        ],
+    );
+    assert!(plain.unwrap_err().contains("issuer"));
+    // A change without a secret keeps the stored one.
+    let renamed = admin(
+        &env,
+        &[
+            "providers",
+            "save",
+            &p,
+            "--id",
+            &id,
+            "--key",
+            "google",
+            "--name",
+            "Google Workspace",
+            "--issuer",
+            "https://accounts.example",
+            "--client-id",
+            "client-1",
+        ],
+    );
+    assert!(renamed.is_ok(), "{renamed:?}");
+    let removed = admin(&env, &["providers", "remove", &p, &id]).unwrap();
+    assert_eq!(removed["removed"], id.as_str());
+    let listed = admin(&env, &["providers", "list", &p]).unwrap();
+    assert_eq!(listed["providers"].as_array().unwrap().len(), 0, "{listed}");
+}

@@ -63,7 +63,12 @@ async fn gql(
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
-    req.send().await.unwrap().json().await.unwrap()
+    // A gateway still starting refuses the connection: that is an answer
+    // the callers' retry loops wait out, not a test failure.
+    match req.send().await {
+        Ok(r) => r.json().await.unwrap(),
+        Err(e) => json!({ "transport_error": e.to_string() }),
+    }
 }
 
 /// A project named "Shop", made through `bus` by `actor`: its id and keys.
@@ -449,6 +454,37 @@ async fn the_shipped_per_role_nats_users_run_the_stack_and_fence_each_role() {
         .await
     };
     assert!(forged.await.is_err(), "the gateway appended an event");
+    // Nor rotate the signing key, though it sends other commands.
+    let gateway_bus =
+        authd_services::CommandBus::new(gateway.client.clone(), Duration::from_secs(2));
+    let rotate = CommandEnvelope {
+        command_id: authd_events::new_id("cmd"),
+        tenant: authd_events::subject::SYSTEM_TENANT.into(),
+        actor: authd_events::Actor::Operator,
+        request: Default::default(),
+        command: Cmd::RotateSigningKey(authd_services::commands::RotateSigningKey {
+            activate_after_secs: 0,
+            revoke_previous: true,
+            new_root: None,
+        }),
+    };
+    assert!(
+        gateway_bus.send_envelope(&rotate).await.is_err(),
+        "the gateway rotated the signing key"
+    );
+    let operator_rotates =
+        authd_services::CommandBus::new(operator.client.clone(), Duration::from_secs(5));
+    let by_operator = CommandEnvelope {
+        command_id: authd_events::new_id("cmd"),
+        ..rotate
+    };
+    assert!(
+        matches!(
+            operator_rotates.send_envelope(&by_operator).await,
+            Ok(Ok(_))
+        ),
+        "the operator could not rotate the signing key"
+    );
     // The mailer cannot send a command (nor read replies: its inbox differs).
     let mailer = authd::app::connect(&role_url(&nats, "mailer"))
         .await
@@ -647,4 +683,283 @@ async fn a_gateway_verifies_with_public_keys_only_and_lists_every_key_of_a_rotat
         me["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
         "{me}"
     );
+}
+
+/// The `kid` in an access token's header.
+fn kid_of_token(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap().to_string()
+}
+
+/// Signs Ann in through the gateway at `port`, waiting for a services
+/// instance to answer: her access token.
+async fn sign_in(http: &reqwest::Client, port: u16, key: &str) -> String {
+    for _ in 0..300 {
+        let v = gql(
+            http,
+            port,
+            key,
+            None,
+            "mutation { customerLogin(email: \"ann@example.com\", password: \"correct horse battery\") { accessToken } }",
+            json!({}),
+        )
+        .await;
+        if let Some(t) = v["data"]["customerLogin"]["accessToken"].as_str() {
+            return t.to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no sign-in through the gateway");
+}
+
+/// `authd admin --nats-url <url> <args>`: its JSON output.
+fn admin(url: &str, args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args(["admin", "--nats-url", url])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "authd admin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The kids the gateway's JWKS lists.
+async fn jwks_kids(http: &reqwest::Client, port: u16) -> Vec<String> {
+    let jwks: Value = http
+        .get(format!("http://127.0.0.1:{port}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut kids: Vec<String> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect();
+    kids.sort();
+    kids
+}
+
+/// Waits until `check` holds, for at most 10 s.
+async fn eventually<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) {
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never: {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_admin_command_rotates_the_signing_key_through_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(&dir.path().join("nats"), None).unwrap();
+    let url = nats.url();
+    let keys = dir.path().join("keys");
+    let mut services = role(
+        &["services", "--nats-url", &url],
+        &dir.path().join("s"),
+        &keys,
+    );
+    // A gateway with no key file at all: it trusts the ring in the log.
+    let gateway_dir = dir.path().join("g");
+    let port = free_port();
+    let _gateway = Proc(
+        Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args(["gateway", "--nats-url", &url, "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(&gateway_dir)
+            .arg("--index-key-file")
+            .arg(keys.join("index.key"))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("g.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let client = async_nats::connect(&url).await.unwrap();
+    let bus = authd_services::CommandBus::new(client.clone(), Duration::from_secs(5));
+    let (_, k) = create_shop(&bus, authd_events::Actor::Operator).await;
+    let http = reqwest::Client::new();
+    let registered = async || {
+        let v = gql(&http, port, &k.public_key, None, "mutation { customerRegister(email: \"ann@example.com\", password: \"correct horse battery\") { success } }", json!({})).await;
+        v["data"]["customerRegister"]["success"] == true
+    };
+    eventually("a registration through the gateway", registered).await;
+    let root =
+        authd_services::tokens::SigningKeys::load_or_create(&keys.join("signing.pem"), false)
+            .unwrap();
+    let first = sign_in(&http, port, &k.public_key).await;
+    // The ring started with the services' key file: tokens are signed as before.
+    assert_eq!(kid_of_token(&first), root.kid());
+    let me = |token: String| {
+        let (http, key) = (http.clone(), k.public_key.clone());
+        async move {
+            gql(
+                &http,
+                port,
+                &key,
+                Some(&token),
+                "{ currentUser { email } }",
+                json!({}),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        me(first.clone()).await["data"]["currentUser"]["email"],
+        "ann@example.com"
+    );
+    assert!(
+        !gateway_dir.join("jwt-signing-key.pem").exists(),
+        "the gateway made a private key"
+    );
+
+    // One command; the new key signs at once, the old one stays trusted.
+    let rotated = admin(&url, &["rotate-signing-key", "--activate-after-secs", "0"]);
+    let next = rotated["kid"].as_str().unwrap().to_string();
+    assert_ne!(next, root.kid());
+    assert_eq!(rotated["retired"][0]["kid"], root.kid(), "{rotated}");
+    let both = {
+        let mut v = vec![root.kid().to_string(), next.clone()];
+        v.sort();
+        v
+    };
+    eventually("JWKS lists both keys", || async {
+        jwks_kids(&http, port).await == both
+    })
+    .await;
+    let second = sign_in(&http, port, &k.public_key).await;
+    assert_eq!(kid_of_token(&second), next);
+    assert_eq!(
+        me(second.clone()).await["data"]["currentUser"]["email"],
+        "ann@example.com"
+    );
+    assert_eq!(
+        me(first.clone()).await["data"]["currentUser"]["email"],
+        "ann@example.com"
+    );
+    let ring = admin(&url, &["show-signing-keys"]);
+    assert_eq!(ring["keys"].as_array().unwrap().len(), 2, "{ring}");
+    assert_eq!(ring["keys"][1]["signing"], true, "{ring}");
+    assert_eq!(ring["keys"][1]["generation"], 1, "{ring}");
+
+    // A leak: revoking the earlier keys refuses their tokens at once.
+    let revoked = admin(&url, &["rotate-signing-key", "--revoke-previous"]);
+    let third_kid = revoked["kid"].as_str().unwrap().to_string();
+    eventually("JWKS lists the new key alone", || async {
+        jwks_kids(&http, port).await == vec![third_kid.clone()]
+    })
+    .await;
+    for old in [&first, &second] {
+        let v = me(old.clone()).await;
+        assert_eq!(
+            v["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+            "{v}"
+        );
+    }
+    let third = sign_in(&http, port, &k.public_key).await;
+    assert_eq!(kid_of_token(&third), third_kid);
+
+    // No private key, derived or not, is anywhere in the log.
+    let secrets: Vec<[u8; 32]> = (0..3)
+        .map(|g| {
+            authd_services::key_ring::derive(root.signing_key(), g)
+                .signing_key()
+                .to_bytes()
+        })
+        .collect();
+    let js = async_nats::jetstream::new(client.clone());
+    let mut stream = js.get_stream("AUTH_EVENTS").await.unwrap();
+    let last = stream.info().await.unwrap().state.last_sequence;
+    for seq in 1..=last {
+        let m = stream.get_raw_message(seq).await.unwrap();
+        for s in &secrets {
+            assert!(
+                !m.payload.windows(32).any(|w| w == s),
+                "a private key in message {seq}"
+            );
+        }
+    }
+
+    // A restarted services instance signs with the ring's key, derived
+    // from the same file; one with another key file refuses to start.
+    drop(services);
+    let stranger_keys = dir.path().join("stranger");
+    std::fs::create_dir_all(&stranger_keys).unwrap();
+    std::fs::copy(keys.join("index.key"), stranger_keys.join("index.key")).unwrap();
+    let mut stranger = role(
+        &["services", "--nats-url", &url],
+        &dir.path().join("x"),
+        &stranger_keys,
+    );
+    let status = tokio::task::spawn_blocking(move || stranger.0.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(!status.success());
+    let log = std::fs::read_to_string(dir.path().join("x.log")).unwrap();
+    assert!(
+        log.contains("rotate-signing-key --new-root-key-file"),
+        "{log}"
+    );
+    services = role(
+        &["services", "--nats-url", &url],
+        &dir.path().join("s"),
+        &keys,
+    );
+    let fourth = sign_in(&http, port, &k.public_key).await;
+    assert_eq!(kid_of_token(&fourth), third_kid);
+
+    // Moving to a new key file: its key joins the ring; the old instance
+    // goes on signing with the old file's newest key until it is replaced.
+    let moved = admin(
+        &url,
+        &[
+            "rotate-signing-key",
+            "--activate-after-secs",
+            "0",
+            "--new-root-key-file",
+            stranger_keys.join("signing.pem").to_str().unwrap(),
+        ],
+    );
+    let new_root = authd_services::tokens::SigningKeys::load_or_create(
+        &stranger_keys.join("signing.pem"),
+        false,
+    )
+    .unwrap();
+    assert_eq!(moved["kid"], new_root.kid(), "{moved}");
+    let fifth = sign_in(&http, port, &k.public_key).await;
+    assert_eq!(kid_of_token(&fifth), third_kid);
+    drop(services);
+    let _services = role(
+        &["services", "--nats-url", &url],
+        &dir.path().join("y"),
+        &stranger_keys,
+    );
+    let sixth = sign_in(&http, port, &k.public_key).await;
+    assert_eq!(kid_of_token(&sixth), new_root.kid());
+    eventually("the gateway trusts the new root", || async {
+        me(sixth.clone()).await["data"]["currentUser"]["email"] == "ann@example.com"
+    })
+    .await;
 }

@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::personal::Personal;
+pub use crate::provider::*;
+pub use crate::signing::*;
 
 /// A SHA-256 digest of a secret (refresh token, API key, one-time code).
 pub type SecretHash = [u8; 32];
@@ -21,69 +23,14 @@ pub enum Event {
     Otp(OtpEvent),                   // 5
     /// A phone number's claim: the same events as an email's.
     PhoneClaim(EmailClaimEvent), // 6
-}
-
-impl Event {
-    /// Dotted type name, repeated in message headers so tools can filter
-    /// without decoding.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Event::Project(e) => match e {
-                ProjectEvent::Created(_) => "project.created",
-                ProjectEvent::ApiKeyIssued(_) => "project.api_key.issued",
-                ProjectEvent::ApiKeyRevoked(_) => "project.api_key.revoked",
-                ProjectEvent::ConfigChanged(_) => "project.config.changed",
-                ProjectEvent::StorefrontConfigured(_) => "project.storefront.configured",
-            },
-            Event::EmailClaim(e) => match e {
-                EmailClaimEvent::Claimed(_) => "email.claimed",
-                EmailClaimEvent::Released(_) => "email.released",
-            },
-            Event::Customer(e) => match e {
-                CustomerEvent::Registered(_) => "customer.registered",
-                CustomerEvent::LoginSucceeded(_) => "customer.login.succeeded",
-                CustomerEvent::LoginFailed(_) => "customer.login.failed",
-                CustomerEvent::Locked(_) => "customer.locked",
-                CustomerEvent::Unlocked(_) => "customer.unlocked",
-                CustomerEvent::Suspended(_) => "customer.suspended",
-                CustomerEvent::Reactivated(_) => "customer.reactivated",
-                CustomerEvent::SessionsEnded(_) => "customer.sessions.ended",
-                CustomerEvent::PasswordChanged(_) => "customer.password.changed",
-                CustomerEvent::EmailVerificationRequested(_) => {
-                    "customer.email_verification.requested"
-                }
-                CustomerEvent::EmailVerified(_) => "customer.email.verified",
-                CustomerEvent::PasswordResetRequested(_) => "customer.password_reset.requested",
-                CustomerEvent::ClientLocked(_) => "customer.client.locked",
-                CustomerEvent::ProfileChanged(_) => "customer.profile.changed",
-                CustomerEvent::ActivationRequested(_) => "customer.activation.requested",
-                CustomerEvent::EmailChanged(_) => "customer.email.changed",
-            },
-            Event::Session(e) => match e {
-                SessionEvent::Started(_) => "session.started",
-                SessionEvent::Refreshed(_) => "session.refreshed",
-                SessionEvent::RefreshTokenReused(_) => "session.refresh_token.reused",
-                SessionEvent::Revoked(_) => "session.revoked",
-                SessionEvent::StorefrontStarted(_) => "session.storefront.started",
-                SessionEvent::Renewed(_) => "session.renewed",
-            },
-            Event::LoginAttempt(e) => match e {
-                LoginAttemptEvent::FailedForUnknownEmail(_) => "login.failed.unknown_email",
-                LoginAttemptEvent::Locked(_) => "login.locked",
-                LoginAttemptEvent::ClientLocked(_) => "login.client.locked",
-                LoginAttemptEvent::ResetRequested(_) => "login.reset_requested.unknown_email",
-            },
-            Event::PhoneClaim(e) => match e {
-                EmailClaimEvent::Claimed(_) => "phone.claimed",
-                EmailClaimEvent::Released(_) => "phone.released",
-            },
-            Event::Otp(e) => match e {
-                OtpEvent::Issued(_) => "otp.issued",
-                OtpEvent::AttemptFailed(_) => "otp.attempt.failed",
-                OtpEvent::Used(_) => "otp.used",
-            },
-        }
-    }
+    /// The ring of keys that sign access tokens (one aggregate for the
+    /// whole deployment: see `subject::signing_keys_subject`).
+    SigningKey(SigningKeyEvent), // 7
+    /// One external-provider login, keyed by its state's hash.
+    ProviderLogin(ProviderLoginEvent), // 8
+    /// A provider identity's claim (keyed hash of provider and subject):
+    /// the same events as an email's.
+    ProviderIdentity(EmailClaimEvent), // 9
 }
 
 // ---- project -------------------------------------------------------------
@@ -96,6 +43,8 @@ pub enum ProjectEvent {
     ConfigChanged(ProjectConfigChanged), // 3
     /// The Storefront API's settings, whole, as they are from this event on.
     StorefrontConfigured(StorefrontConfig), // 4
+    /// The external sign-in providers, whole (secrets sealed).
+    ProvidersConfigured(ProvidersConfig), // 5
 }
 
 /// How the Storefront API (`/graphql/storefront`) treats this project's
@@ -256,6 +205,7 @@ pub enum CustomerEvent {
     /// The customer changed their email address (its claim moved in the
     /// same batch); the new one is not verified yet.
     EmailChanged(CustomerEmailChanged), // 15
+    ProviderLinked(ProviderLinked),                         // 16
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -294,6 +244,8 @@ pub struct CustomerRegistered {
 pub enum LoginMethod {
     Password, // 0
     Otp,      // 1
+    /// An external provider (OpenID Connect).
+    Provider, // 2
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

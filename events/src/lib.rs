@@ -6,8 +6,11 @@ pub mod event;
 pub mod keyed_hash;
 pub mod nats_url;
 pub mod personal;
+pub mod provider;
+pub mod signing;
 pub mod store;
 pub mod subject;
+mod type_names;
 
 pub use envelope::{Actor, EventMessage, MessageMeta, RecordedMessage, RequestMeta};
 pub use event::*;

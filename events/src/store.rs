@@ -484,6 +484,17 @@ impl EventStore {
         start_seq: u64,
     ) -> Result<impl Stream<Item = Result<RecordedMessage, StoreError>> + Send + use<>, StoreError>
     {
+        self.subscribe_to(EVENT_SUBJECTS, start_seq).await
+    }
+
+    /// `subscribe`, to the messages of the subjects `filter` matches only
+    /// (one aggregate's, say).
+    pub async fn subscribe_to(
+        &self,
+        filter: &str,
+        start_seq: u64,
+    ) -> Result<impl Stream<Item = Result<RecordedMessage, StoreError>> + Send + use<>, StoreError>
+    {
         let deliver_policy = if start_seq <= 1 {
             DeliverPolicy::All
         } else {
@@ -494,7 +505,7 @@ impl EventStore {
         let consumer = self
             .stream
             .create_consumer(OrderedConfig {
-                filter_subject: EVENT_SUBJECTS.to_string(),
+                filter_subject: filter.to_string(),
                 deliver_policy,
                 ..Default::default()
             })

@@ -27,6 +27,12 @@ pub enum AggregateKind {
     Otp,
     /// A phone number's claim, as the email's: one customer per number.
     PhoneClaim,
+    /// The keys that sign access tokens: one aggregate, [`signing_keys_subject`].
+    SigningKeys,
+    /// One external-provider login, by its state's hash.
+    ProviderLogin,
+    /// A provider identity's claim: one customer per (provider, subject).
+    ProviderIdentity,
 }
 
 impl AggregateKind {
@@ -39,6 +45,9 @@ impl AggregateKind {
             Self::LoginAttempts => "login",
             Self::Otp => "otp",
             Self::PhoneClaim => "phone",
+            Self::SigningKeys => "keys",
+            Self::ProviderLogin => "plogin",
+            Self::ProviderIdentity => "ident",
         }
     }
 
@@ -46,7 +55,7 @@ impl AggregateKind {
     /// for unknown addresses, one-time codes): anyone can make them grow,
     /// so their messages age out (see `StoreConfig::anonymous_ttl`).
     pub fn expires(self) -> bool {
-        matches!(self, Self::LoginAttempts | Self::Otp)
+        matches!(self, Self::LoginAttempts | Self::Otp | Self::ProviderLogin)
     }
 
     pub fn from_token(token: &str) -> Option<Self> {
@@ -58,6 +67,9 @@ impl AggregateKind {
             "session" => Self::Session,
             "login" => Self::LoginAttempts,
             "otp" => Self::Otp,
+            "keys" => Self::SigningKeys,
+            "plogin" => Self::ProviderLogin,
+            "ident" => Self::ProviderIdentity,
             _ => return None,
         })
     }
@@ -125,6 +137,16 @@ impl fmt::Display for AggregateSubject {
             self.id
         )
     }
+}
+
+/// The tenant of what belongs to the deployment rather than a project.
+/// Project ids are generated (`p_…`), so none is ever this.
+pub const SYSTEM_TENANT: &str = "_authd";
+
+/// `authd.evt._authd.keys.jwt`: the ring of access-token signing keys.
+pub fn signing_keys_subject() -> AggregateSubject {
+    AggregateSubject::new(SYSTEM_TENANT, AggregateKind::SigningKeys, "jwt")
+        .expect("a constant, valid subject")
 }
 
 /// `authd.cmd.<name>`.

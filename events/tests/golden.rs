@@ -214,6 +214,100 @@ fn samples_v1() -> Vec<Event> {
         Event::PhoneClaim(EmailClaimEvent::Released(EmailReleased {
             customer_id: "c_1".into(),
         })),
+        // Added with key rotation through the log (#9).
+        Event::SigningKey(SigningKeyEvent::Added(SigningKeyAdded {
+            kid: "k1d_k1d_k1d_k1d_".into(),
+            public_key: [7; 32],
+            generation: 1,
+            root_kid: "r00t_r00t_r00t_r".into(),
+            active_from: 1_767_225_600_000,
+        })),
+        Event::SigningKey(SigningKeyEvent::Retired(SigningKeyRetired {
+            kid: "r00t_r00t_r00t_r".into(),
+            verify_until: 1_767_226_560_000,
+        })),
+        // Added with provider sign-in (#11).
+        Event::Project(ProjectEvent::ProvidersConfigured(ProvidersConfig {
+            providers: vec![AuthProvider {
+                id: "ap_1".into(),
+                key: "google".into(),
+                name: "Google".into(),
+                enabled: true,
+                is_default: true,
+                priority: 1,
+                kind: ProviderKind::Oidc(OidcProvider {
+                    issuer: "https://accounts.example".into(),
+                    client_id: "client-1".into(),
+                    client_secret: Sealed(vec![9; 44]),
+                    scopes: vec!["email".into()],
+                }),
+            }],
+            return_urls: vec!["https://shop.example/callback".into()],
+        })),
+        Event::ProviderLogin(ProviderLoginEvent::Started(ProviderLoginStarted {
+            provider_id: "ap_1".into(),
+            return_to: "https://shop.example/callback".into(),
+            expires_at: 1_767_226_200_000,
+        })),
+        Event::ProviderLogin(ProviderLoginEvent::Completed(ProviderLoginCompleted {
+            customer_id: "c_1".into(),
+            session_id: "s_1".into(),
+            new_customer: true,
+        })),
+        Event::ProviderLogin(ProviderLoginEvent::Failed(ProviderLoginFailed {
+            reason: ProviderFailure::EmailNotVerified,
+        })),
+        Event::ProviderIdentity(EmailClaimEvent::Claimed(EmailClaimed {
+            customer_id: "c_1".into(),
+        })),
+        Event::ProviderIdentity(EmailClaimEvent::Released(EmailReleased {
+            customer_id: "c_1".into(),
+        })),
+        Event::Customer(CustomerEvent::ProviderLinked(ProviderLinked {
+            provider_id: "ap_1".into(),
+        })),
+        Event::Customer(CustomerEvent::LoginSucceeded(LoginSucceeded {
+            session_id: "s_1".into(),
+            method: LoginMethod::Provider,
+        })),
+        Event::Project(ProjectEvent::ProvidersConfigured(ProvidersConfig {
+            providers: vec![AuthProvider {
+                id: "ap_2".into(),
+                key: "shopify".into(),
+                name: "Shopify".into(),
+                enabled: true,
+                is_default: false,
+                priority: 2,
+                kind: ProviderKind::Shopify(ShopifyProvider {
+                    shop_domain: "shop.myshopify.com".into(),
+                    storefront_token: Sealed(vec![3; 60]),
+                    multipass_secret: Some(Sealed(vec![4; 60])),
+                }),
+            }],
+            return_urls: vec![],
+        })),
+        Event::Project(ProjectEvent::ProvidersConfigured(ProvidersConfig {
+            providers: vec![AuthProvider {
+                id: "ap_3".into(),
+                key: "github".into(),
+                name: "GitHub".into(),
+                enabled: true,
+                is_default: false,
+                priority: 3,
+                kind: ProviderKind::OAuth2(OAuth2Provider {
+                    authorize_url: "https://github.com/login/oauth/authorize".into(),
+                    token_url: "https://github.com/login/oauth/access_token".into(),
+                    userinfo_url: "https://api.github.com/user".into(),
+                    client_id: "client-3".into(),
+                    client_secret: Sealed(vec![5; 44]),
+                    scopes: vec!["user:email".into()],
+                    subject_claim: "id".into(),
+                    email_claim: "email".into(),
+                    email_verified_claim: None,
+                }),
+            }],
+            return_urls: vec![],
+        })),
     ]
 }
 

@@ -73,6 +73,11 @@ pub const COSTLY_FIELDS: &[&str] = &[
     "customerVerifyEmail",
     "customerResendVerificationEmail",
     "customerRefreshToken",
+    // They call the provider (discovery, code exchange).
+    "customerLoginWithProvider",
+    "customerProviderCallback",
+    "customerProviderVerifyOTP",
+    "refreshShopifyCustomerToken",
 ];
 
 /// Refuses, before anything runs, a request whose operation holds more

@@ -132,7 +132,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
             | CustomerEvent::ClientLocked(_)
             | CustomerEvent::EmailVerificationRequested(_)
             | CustomerEvent::PasswordResetRequested(_)
-            | CustomerEvent::ActivationRequested(_) => {}
+            | CustomerEvent::ActivationRequested(_)
+            | CustomerEvent::ProviderLinked(_) => {}
         }
     }
     Ok(())

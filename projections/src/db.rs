@@ -48,7 +48,7 @@ pub fn finish_rebuild(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Bumped whenever a table changes. A file of another version is emptied
 /// and rebuilt from sequence 1: read models are disposable.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The read model's tables (besides `checkpoints`).
 pub const READ_MODEL_TABLES: [&str; 5] = [

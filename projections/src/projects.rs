@@ -15,7 +15,9 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             -- From config, for the customer query's derived status.
             email_verification_required INTEGER NOT NULL DEFAULT 0,
             -- StorefrontConfig as JSON.
-            storefront TEXT NOT NULL DEFAULT '{}'
+            storefront TEXT NOT NULL DEFAULT '{}',
+            -- ProvidersConfig as JSON, every sealed secret left out.
+            providers  TEXT NOT NULL DEFAULT '{}'
          );
          -- Browser origins each project allows (CORS for the Storefront API).
          CREATE TABLE IF NOT EXISTS storefront_origins (
@@ -97,6 +99,12 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                     .execute(params![origin, project])?;
                 }
             }
+            ProjectEvent::ProvidersConfigured(c) => {
+                let c = without_secrets(c);
+                let providers = serde_json::to_string(&c).expect("config serializes");
+                tx.prepare_cached("UPDATE projects SET providers = ?2 WHERE id = ?1")?
+                    .execute(params![project, providers])?;
+            }
             ProjectEvent::ApiKeyRevoked(r) => {
                 tx.prepare_cached(
                     "UPDATE api_keys SET revoked = 1 WHERE project_id = ?1 AND key_id = ?2",
@@ -106,4 +114,21 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
         }
     }
     Ok(())
+}
+
+/// The providers as the read model keeps them: every sealed secret left
+/// out (a Multipass secret's presence stays visible).
+fn without_secrets(c: &authd_events::ProvidersConfig) -> authd_events::ProvidersConfig {
+    let mut c = c.clone();
+    for p in &mut c.providers {
+        match &mut p.kind {
+            authd_events::ProviderKind::Oidc(o) => o.client_secret = Default::default(),
+            authd_events::ProviderKind::OAuth2(o) => o.client_secret = Default::default(),
+            authd_events::ProviderKind::Shopify(s) => {
+                s.storefront_token = Default::default();
+                s.multipass_secret = s.multipass_secret.as_ref().map(|_| Default::default());
+            }
+        }
+    }
+    c
 }

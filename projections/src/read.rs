@@ -51,6 +51,8 @@ pub struct ProjectRow {
     pub created_at: i64,
     pub config: authd_events::ProjectConfig,
     pub storefront: authd_events::StorefrontConfig,
+    /// Without secrets.
+    pub providers: authd_events::ProvidersConfig,
 }
 
 /// `status` is derived when read: an active customer whose email is not
@@ -230,17 +232,20 @@ impl ReadModel {
     pub fn project(&self, id: &str) -> rusqlite::Result<Option<ProjectRow>> {
         self.with(|c| {
             c.prepare_cached(
-                "SELECT id, name, created_at, config, storefront FROM projects WHERE id = ?1",
+                "SELECT id, name, created_at, config, storefront, providers FROM projects
+                 WHERE id = ?1",
             )?
             .query_row([id], |r| {
                 let config: String = r.get(3)?;
                 let storefront: String = r.get(4)?;
+                let providers: String = r.get(5)?;
                 Ok(ProjectRow {
                     id: r.get(0)?,
                     name: r.get(1)?,
                     created_at: r.get(2)?,
                     config: serde_json::from_str(&config).unwrap_or_default(),
                     storefront: serde_json::from_str(&storefront).unwrap_or_default(),
+                    providers: serde_json::from_str(&providers).unwrap_or_default(),
                 })
             })
             .optional()

@@ -33,6 +33,7 @@ fn method(m: LoginMethod) -> &'static str {
     match m {
         LoginMethod::Password => "PASSWORD",
         LoginMethod::Otp => "OTP",
+        LoginMethod::Provider => "PROVIDER",
     }
 }
 

@@ -62,6 +62,16 @@ pub enum DomainError {
     AlreadyEnabled,
     #[error("this phone number belongs to another account")]
     PhoneTaken,
+    #[error("the sign-in state is unknown, used or expired: start the sign-in again")]
+    InvalidState,
+    #[error("no such enabled sign-in provider in this project")]
+    ProviderNotFound,
+    #[error("the sign-in provider did not answer in time")]
+    ProviderUnavailable,
+    #[error("the sign-in provider refused or answered something invalid: {0}")]
+    ProviderError(&'static str),
+    #[error("returnTo is not one of the project's return URLs")]
+    ReturnUrlNotAllowed,
     #[error("{field} {problem}")]
     Profile {
         field: &'static str,
@@ -191,6 +201,11 @@ error_codes! {
     Invalid = "INVALID",
     AlreadyEnabled = "ALREADY_ENABLED",
     PhoneTaken = "PHONE_TAKEN",
+    InvalidState = "INVALID_STATE",
+    ProviderNotFound = "PROVIDER_NOT_FOUND",
+    ProviderUnavailable = "PROVIDER_UNAVAILABLE",
+    ProviderError = "PROVIDER_ERROR",
+    ReturnUrlNotAllowed = "RETURN_URL_NOT_ALLOWED",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -238,6 +253,11 @@ impl DomainError {
             Self::PasswordTooCommon => C::PasswordTooCommon,
             Self::AlreadyEnabled => C::AlreadyEnabled,
             Self::PhoneTaken => C::PhoneTaken,
+            Self::InvalidState => C::InvalidState,
+            Self::ProviderNotFound => C::ProviderNotFound,
+            Self::ProviderUnavailable => C::ProviderUnavailable,
+            Self::ProviderError(_) => C::ProviderError,
+            Self::ReturnUrlNotAllowed => C::ReturnUrlNotAllowed,
             Self::Profile { problem, .. } => match problem {
                 ProfileProblem::TooLong(_) => C::TooLong,
                 ProfileProblem::ContainsHtmlTags => C::ContainsHtmlTags,
@@ -257,6 +277,9 @@ impl DomainError {
             | Self::PasswordTooCommon => Some("password"),
             Self::InvalidToken => Some("token"),
             Self::InvalidOtp => Some("otp"),
+            Self::InvalidState => Some("state"),
+            Self::ProviderNotFound => Some("providerKey"),
+            Self::ReturnUrlNotAllowed => Some("returnTo"),
             Self::WrongCurrentPassword => Some("currentPassword"),
             Self::InvalidRefreshToken | Self::RefreshTokenReused | Self::SessionRevoked => {
                 Some("refreshToken")

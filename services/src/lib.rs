@@ -11,9 +11,11 @@ pub mod infra;
 pub mod usecases;
 
 pub use commands::{CommandSpec, Who};
-pub use domain::{aggregate, customer, email_claim, login_attempts, otp, project, session};
+pub use domain::{
+    aggregate, customer, email_claim, login_attempts, otp, project, session, signing_keys,
+};
 pub use error::{CommandError, DomainError, ErrorCode};
-pub use infra::{bus, cache, clock, mail, mailer, password, runtime, tokens};
+pub use infra::{bus, cache, clock, key_ring, mail, mailer, password, runtime, tokens};
 pub use infra::{
     bus::{BusError, CommandBus},
     runtime::Shutdown,

@@ -3,6 +3,7 @@
 
 pub mod customers;
 pub mod project;
+pub mod providers;
 
 use async_graphql::{Context, EmptySubscription, MergedObject};
 use authd_events::Actor;
@@ -11,10 +12,18 @@ use authd_services::{CommandSpec, ErrorCode, bus::Sender};
 use crate::{context::RequestContext, error::ApiError, state::AppState};
 
 #[derive(MergedObject, Default)]
-pub struct AdminQuery(project::ProjectQuery, customers::CustomerQuery);
+pub struct AdminQuery(
+    project::ProjectQuery,
+    customers::CustomerQuery,
+    providers::ProviderQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct AdminMutation(project::ProjectMutation, customers::CustomerMutation);
+pub struct AdminMutation(
+    project::ProjectMutation,
+    customers::CustomerMutation,
+    providers::ProviderMutation,
+);
 
 pub type AdminSchema = async_graphql::Schema<AdminQuery, AdminMutation, EmptySubscription>;
 

@@ -33,7 +33,25 @@ impl AccountQuery {
             .read
             .project(&rc.project_id)
             .map_err(ApiError::internal)?;
-        let config = project.map(|p| p.config).unwrap_or_default();
-        Ok(AuthConfig::from(&config))
+        let mut config = AuthConfig::from(
+            &project
+                .as_ref()
+                .map(|p| p.config.clone())
+                .unwrap_or_default(),
+        );
+        let enabled = |shopify: bool| {
+            project.as_ref().is_some_and(|p| {
+                p.providers.providers.iter().any(|q| {
+                    q.enabled && matches!(q.kind, authd_events::ProviderKind::Shopify(_)) == shopify
+                })
+            })
+        };
+        if enabled(false) {
+            config.auth_methods.push(super::types::AuthMethod::Oauth);
+        }
+        if enabled(true) {
+            config.auth_methods.push(super::types::AuthMethod::Shopify);
+        }
+        Ok(config)
     }
 }

@@ -10,7 +10,7 @@ use crate::{
     guards,
 };
 
-fn signed_in(project: &str, s: SignedIn) -> LoginResponse {
+pub(super) fn signed_in(project: &str, s: SignedIn) -> LoginResponse {
     let (access_token, refresh_token, access_token_expires_at) = tokens_fields(s.tokens);
     LoginResponse {
         success: true,

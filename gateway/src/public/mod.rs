@@ -5,6 +5,7 @@
 pub mod account;
 pub mod login;
 pub mod passwords;
+pub mod providers;
 pub mod register;
 pub mod sessions;
 pub mod types;
@@ -13,7 +14,7 @@ pub mod verification;
 use async_graphql::{EmptySubscription, MergedObject};
 
 #[derive(MergedObject, Default)]
-pub struct Query(account::AccountQuery);
+pub struct Query(account::AccountQuery, providers::ProviderQuery);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -22,6 +23,7 @@ pub struct Mutation(
     sessions::SessionMutation,
     passwords::PasswordMutation,
     verification::VerificationMutation,
+    providers::ProviderMutation,
 );
 
 pub type PublicSchema = async_graphql::Schema<Query, Mutation, EmptySubscription>;

@@ -167,6 +167,54 @@ pub struct VerifyEmailResponse {
 pub enum AuthMethod {
     Password,
     Otp,
+    /// An external OAuth 2.0 / OpenID Connect provider is enabled.
+    Oauth,
+    /// A Shopify store is enabled as a provider (Multipass or code).
+    Shopify,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum AuthProviderType {
+    Oidc,
+    #[graphql(name = "OAUTH2")]
+    OAuth2,
+    Shopify,
+}
+
+/// A sign-in provider as clients see it: never a secret.
+#[derive(SimpleObject, Clone)]
+pub struct AuthProvider {
+    pub id: ID,
+    pub key: String,
+    pub name: String,
+    #[graphql(name = "type")]
+    pub kind: AuthProviderType,
+    pub enabled: bool,
+    pub is_default: bool,
+    pub priority: i32,
+}
+
+/// The providers, by priority.
+pub fn auth_providers(c: &authd_events::ProvidersConfig) -> Vec<AuthProvider> {
+    let mut out: Vec<AuthProvider> = c
+        .providers
+        .iter()
+        .map(|p| AuthProvider {
+            id: ID(p.id.clone()),
+            key: p.key.clone(),
+            name: p.name.clone(),
+            kind: match p.kind {
+                authd_events::ProviderKind::Oidc(_) => AuthProviderType::Oidc,
+                authd_events::ProviderKind::Shopify(_) => AuthProviderType::Shopify,
+                authd_events::ProviderKind::OAuth2(_) => AuthProviderType::OAuth2,
+            },
+            enabled: p.enabled,
+            is_default: p.is_default,
+            priority: p.priority,
+        })
+        .collect();
+    out.sort_by_key(|p| p.priority);
+    out
 }
 
 #[derive(SimpleObject)]

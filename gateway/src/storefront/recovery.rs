@@ -5,8 +5,9 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use authd_events::Actor;
-use authd_services::commands::{
-    ActivateCustomer, PasswordReset, RequestPasswordReset, ResetPassword, StorefrontSignedIn,
+use authd_services::{
+    CommandSpec,
+    commands::{ActivateCustomer, RequestPasswordReset, ResetPassword},
 };
 
 use super::{
@@ -75,12 +76,17 @@ fn joined_token(id: &ID, token: String, field: &[&str]) -> Result<String, Failur
     }
 }
 
-async fn activate(
+/// Sets a password with a mailed link's token and signs in: checks the
+/// password (its errors at `password_path`), limits the rate, then sends
+/// the command `with_link` makes of the token and the password (a reset
+/// or an activation).
+async fn set_by_link<C: CommandSpec>(
     ctx: &Context<'_>,
     token: String,
     password: String,
     password_path: &[&str],
-) -> Result<StorefrontSignedIn, Failure> {
+    with_link: impl FnOnce(String, String) -> C,
+) -> Result<C::Outcome, Failure> {
     let errors = check_password(&password, password_path);
     if !errors.is_empty() {
         return Err(Failure::Input(errors));
@@ -88,7 +94,19 @@ async fn activate(
     guards::rate_limit(ctx, None)?;
     let (state, rc, _) = super::request(ctx);
     let from = rc.sender(Actor::Anonymous);
-    Ok(send(state, &from, ActivateCustomer { token, password }).await?)
+    Ok(send(state, &from, with_link(token, password)).await?)
+}
+
+fn activation(token: String, password: String) -> ActivateCustomer {
+    ActivateCustomer { token, password }
+}
+
+fn reset(token: String, new_password: String) -> ResetPassword {
+    ResetPassword {
+        token,
+        new_password,
+        storefront_sign_in: true,
+    }
 }
 
 /// The link token (`<customer id>.<secret>`) in a reset URL: the
@@ -116,27 +134,6 @@ fn bad_url(field: &str) -> Failure {
         CustomerErrorCode::TokenInvalid,
     )
     .into()
-}
-
-async fn reset(
-    ctx: &Context<'_>,
-    token: String,
-    password: String,
-    password_path: &[&str],
-) -> Result<PasswordReset, Failure> {
-    let errors = check_password(&password, password_path);
-    if !errors.is_empty() {
-        return Err(Failure::Input(errors));
-    }
-    guards::rate_limit(ctx, None)?;
-    let (state, rc, _) = super::request(ctx);
-    let from = rc.sender(Actor::Anonymous);
-    let reset = ResetPassword {
-        token,
-        new_password: password,
-        storefront_sign_in: true,
-    };
-    Ok(send(state, &from, reset).await?)
 }
 
 #[derive(Default)]
@@ -179,7 +176,8 @@ impl RecoveryMutation {
         answer(
             async {
                 let token = joined_token(&id, input.reset_token, &["input", "resetToken"])?;
-                let done = reset(ctx, token, input.password, &["input", "password"]).await?;
+                let path = &["input", "password"];
+                let done = set_by_link(ctx, token, input.password, path, reset).await?;
                 Ok(CustomerResetPayload {
                     customer: Some(Customer::from_view(done.customer)),
                     customer_access_token: done.access_token.map(|t| super::hand_out(ctx, t)),
@@ -201,7 +199,7 @@ impl RecoveryMutation {
         answer(
             async {
                 let token = token_of_url(&reset_url.0).ok_or_else(|| bad_url("resetUrl"))?;
-                let done = reset(ctx, token, password, &["password"]).await?;
+                let done = set_by_link(ctx, token, password, &["password"], reset).await?;
                 Ok(CustomerResetByUrlPayload {
                     customer: Some(Customer::from_view(done.customer)),
                     customer_access_token: done.access_token.map(|t| super::hand_out(ctx, t)),
@@ -231,7 +229,8 @@ impl ActivationMutation {
             async {
                 let field = &["input", "activationToken"];
                 let token = joined_token(&id, input.activation_token, field)?;
-                let done = activate(ctx, token, input.password, &["input", "password"]).await?;
+                let path = &["input", "password"];
+                let done = set_by_link(ctx, token, input.password, path, activation).await?;
                 Ok(CustomerActivatePayload {
                     customer: Some(Customer::from_view(done.customer)),
                     customer_access_token: Some(super::hand_out(ctx, done.access_token)),
@@ -254,7 +253,7 @@ impl ActivationMutation {
             async {
                 let token =
                     token_of_url(&activation_url.0).ok_or_else(|| bad_url("activationUrl"))?;
-                let done = activate(ctx, token, password, &["password"]).await?;
+                let done = set_by_link(ctx, token, password, &["password"], activation).await?;
                 Ok(CustomerActivateByUrlPayload {
                     customer: Some(Customer::from_view(done.customer)),
                     customer_access_token: Some(super::hand_out(ctx, done.access_token)),

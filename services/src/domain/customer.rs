@@ -3,12 +3,11 @@
 
 use authd_events::{
     AggregateKind, CustomerEvent, CustomerReactivated, CustomerRegistered, CustomerSuspended,
-    CustomerUnlocked, EmailVerificationRequested, EmailVerified, Event, LoginFailed,
-    LoginFailureReason, LoginMethod, LoginSucceeded, PasswordChangeVia, PasswordChanged,
-    PasswordResetRequested, Personal, SecretHash, SessionsEnded,
+    CustomerUnlocked, EmailVerificationRequested, EmailVerified, Event, LoginFailureReason,
+    LoginMethod, LoginSucceeded, PasswordResetRequested, Personal, SecretHash, SessionsEnded,
 };
 
-use super::customer_password::{HOUR_MS, reset_throttled};
+use super::customer_password::{HOUR_MS, proven_login, reset_throttled};
 use super::{
     aggregate::{Aggregate, At},
     customer_password::{
@@ -129,6 +128,12 @@ pub enum CustomerCommand {
     RecordOtpLogin {
         session_id: String,
     },
+    /// An external provider vouched for the customer; `email_proven` when
+    /// it asserts the address is verified.
+    RecordProviderLogin {
+        session_id: String,
+        email_proven: bool,
+    },
     Suspend {
         reason: Option<String>,
     },
@@ -229,7 +234,11 @@ fn decide(
             *verification_required,
             now,
         ),
-        C::RecordOtpLogin { session_id } => otp_login(s, session_id),
+        C::RecordOtpLogin { session_id } => proven_login(s, session_id, LoginMethod::Otp, true),
+        C::RecordProviderLogin {
+            session_id,
+            email_proven,
+        } => proven_login(s, session_id, LoginMethod::Provider, *email_proven),
         C::Suspend { .. } | C::Reactivate | C::Unlock => Ok(support(s, cmd)),
         C::RequestVerification {
             token_hash,
@@ -310,43 +319,6 @@ pub(super) fn verification_requested(token_hash: SecretHash, expires_at: i64) ->
     })
 }
 
-fn otp_login(s: &Customer, session_id: &str) -> Result<Vec<CustomerEvent>, DomainError> {
-    if s.suspended {
-        return Ok(vec![CustomerEvent::LoginFailed(LoginFailed {
-            method: LoginMethod::Otp,
-            reason: LoginFailureReason::Suspended,
-        })]);
-    }
-    let mut events = Vec::new();
-    // The code reached the inbox: that proves the address.
-    if !s.email_verified {
-        events.extend(address_proven(s, Some(session_id)));
-    }
-    events.push(CustomerEvent::LoginSucceeded(LoginSucceeded {
-        session_id: session_id.to_string(),
-        method: LoginMethod::Otp,
-    }));
-    Ok(events)
-}
-
-/// The address of a never-verified account was just proven (a code, a
-/// reset link): whoever registered it may not own it (pre-hijacking), so
-/// every session started before ends (`keep` is the one being started) and
-/// a password set before is dropped; the owner sets one by reset.
-fn address_proven(s: &Customer, keep: Option<&str>) -> Vec<CustomerEvent> {
-    let mut events = vec![CustomerEvent::EmailVerified(EmailVerified {})];
-    if !s.password_hash.is_empty() {
-        events.push(CustomerEvent::PasswordChanged(PasswordChanged {
-            password_hash: String::new(),
-            via: PasswordChangeVia::Unproven,
-        }));
-    }
-    events.push(CustomerEvent::SessionsEnded(SessionsEnded {
-        except: keep.map(Into::into),
-    }));
-    events
-}
-
 /// Support operations: each is a no-op when already in effect.
 fn support(s: &Customer, cmd: &CustomerCommand) -> Vec<CustomerEvent> {
     use CustomerCommand as C;
@@ -369,7 +341,9 @@ fn support(s: &Customer, cmd: &CustomerCommand) -> Vec<CustomerEvent> {
 fn unregistered(cmd: &CustomerCommand) -> DomainError {
     use CustomerCommand as C;
     match cmd {
-        C::RecordPasswordLogin { .. } | C::RecordOtpLogin { .. } => DomainError::InvalidCredentials,
+        C::RecordPasswordLogin { .. }
+        | C::RecordOtpLogin { .. }
+        | C::RecordProviderLogin { .. } => DomainError::InvalidCredentials,
         C::VerifyEmail { .. } | C::ResetPassword { .. } | C::Activate { .. } => {
             DomainError::InvalidToken
         }
@@ -474,6 +448,7 @@ impl Aggregate for Customer {
                 self.email_verified = false;
                 self.verification = None;
             }
+            CustomerEvent::ProviderLinked(_) => {}
             CustomerEvent::PasswordResetRequested(r) => {
                 self.reset = Some((r.token_hash, r.expires_at));
                 self.reset_requested_at.retain(|t| at.time - t < HOUR_MS);
@@ -488,7 +463,9 @@ impl Aggregate for Customer {
 mod tests {
     use super::*;
     use crate::domain::aggregate::given::{self, T0};
-    use authd_events::{ClientLocked, CustomerLocked};
+    use authd_events::{
+        ClientLocked, CustomerLocked, LoginFailed, PasswordChangeVia, PasswordChanged,
+    };
 
     fn registered() -> CustomerEvent {
         CustomerEvent::Registered(CustomerRegistered {

@@ -1,6 +1,7 @@
 //! The customer's password decisions: a login attempt, a wrong password and
 //! the locks it starts, an update, a reset by link, an invitation's
-//! activation, and what an attempt answers. Split from `customer.rs`, whose `decide` calls them.
+//! activation, what an attempt answers, and a sign-in without password
+//! (a code, a provider) that may prove the address. Split from `customer.rs`, whose `decide` calls them.
 
 use authd_events::{
     ClientLocked, CustomerEvent, CustomerLocked, CustomerUnlocked, EmailVerified, LoginFailed,
@@ -191,4 +192,47 @@ pub fn login_outcome(events: &[CustomerEvent], locked_until: i64) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// A sign-in that needs no password (a code, a provider); `proven` when
+/// it proves the address (a code reached the inbox, the provider says so).
+pub(super) fn proven_login(
+    s: &Customer,
+    session_id: &str,
+    method: LoginMethod,
+    proven: bool,
+) -> Result<Vec<CustomerEvent>, DomainError> {
+    if s.suspended {
+        return Ok(vec![CustomerEvent::LoginFailed(LoginFailed {
+            method,
+            reason: LoginFailureReason::Suspended,
+        })]);
+    }
+    let mut events = Vec::new();
+    if proven && !s.email_verified {
+        events.extend(address_proven(s, Some(session_id)));
+    }
+    events.push(CustomerEvent::LoginSucceeded(LoginSucceeded {
+        session_id: session_id.to_string(),
+        method,
+    }));
+    Ok(events)
+}
+
+/// The address of a never-verified account was just proven (a code, a
+/// reset link): whoever registered it may not own it (pre-hijacking), so
+/// every session started before ends (`keep` is the one being started) and
+/// a password set before is dropped; the owner sets one by reset.
+fn address_proven(s: &Customer, keep: Option<&str>) -> Vec<CustomerEvent> {
+    let mut events = vec![CustomerEvent::EmailVerified(EmailVerified {})];
+    if !s.password_hash.is_empty() {
+        events.push(CustomerEvent::PasswordChanged(PasswordChanged {
+            password_hash: String::new(),
+            via: PasswordChangeVia::Unproven,
+        }));
+    }
+    events.push(CustomerEvent::SessionsEnded(SessionsEnded {
+        except: keep.map(Into::into),
+    }));
+    events
 }

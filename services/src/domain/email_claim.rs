@@ -22,6 +22,8 @@ pub struct Claim<K> {
 
 pub type EmailClaim = Claim<Email>;
 pub type PhoneClaim = Claim<Phone>;
+/// Who an external provider's identity (provider, subject) belongs to.
+pub type IdentityClaim = Claim<Identity>;
 
 /// What a claim is of.
 pub trait ClaimKind: Default + Clone + Send + Sync + 'static {
@@ -33,44 +35,40 @@ pub trait ClaimKind: Default + Clone + Send + Sync + 'static {
     fn unwrap(event: &Event) -> Option<&EmailClaimEvent>;
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Email;
+/// Declares a kind of claim: its subject kind, the `Event` variant that
+/// wraps its events, the input an owner's mistake names, and the refusal
+/// when another customer holds it.
+macro_rules! claim_kinds {
+    ($( $(#[$doc:meta])* $kind:ident => $aggregate:ident, $event:ident, $field:literal, $taken:expr; )*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        pub struct $kind;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Phone;
-
-impl ClaimKind for Email {
-    const KIND: AggregateKind = AggregateKind::EmailClaim;
-    const FIELD: &'static str = "email";
-    fn taken() -> DomainError {
-        DomainError::EmailTaken
-    }
-    fn wrap(event: EmailClaimEvent) -> Event {
-        Event::EmailClaim(event)
-    }
-    fn unwrap(event: &Event) -> Option<&EmailClaimEvent> {
-        match event {
-            Event::EmailClaim(e) => Some(e),
-            _ => None,
+        impl ClaimKind for $kind {
+            const KIND: AggregateKind = AggregateKind::$aggregate;
+            const FIELD: &'static str = $field;
+            fn taken() -> DomainError {
+                $taken
+            }
+            fn wrap(event: EmailClaimEvent) -> Event {
+                Event::$event(event)
+            }
+            fn unwrap(event: &Event) -> Option<&EmailClaimEvent> {
+                match event {
+                    Event::$event(e) => Some(e),
+                    _ => None,
+                }
+            }
         }
-    }
+    )*};
 }
 
-impl ClaimKind for Phone {
-    const KIND: AggregateKind = AggregateKind::PhoneClaim;
-    const FIELD: &'static str = "phone";
-    fn taken() -> DomainError {
-        DomainError::PhoneTaken
-    }
-    fn wrap(event: EmailClaimEvent) -> Event {
-        Event::PhoneClaim(event)
-    }
-    fn unwrap(event: &Event) -> Option<&EmailClaimEvent> {
-        match event {
-            Event::PhoneClaim(e) => Some(e),
-            _ => None,
-        }
-    }
+claim_kinds! {
+    Email => EmailClaim, EmailClaim, "email", DomainError::EmailTaken;
+    Phone => PhoneClaim, PhoneClaim, "phone", DomainError::PhoneTaken;
+    /// Taken by another customer only when two first sign-ins with one
+    /// identity raced; the other won.
+    Identity => ProviderIdentity, ProviderIdentity, "providerKey", DomainError::InvalidState;
 }
 
 pub enum ClaimCommand {

@@ -10,4 +10,7 @@ pub mod lockout;
 pub mod login_attempts;
 pub mod otp;
 pub mod project;
+pub mod provider_login;
+pub mod providers;
 pub mod session;
+pub mod signing_keys;

@@ -2,7 +2,7 @@
 
 use authd_events::{
     AggregateKind, ApiKeyIssued, ApiKeyKind, ApiKeyRevoked, Event, ProjectConfig,
-    ProjectConfigChanged, ProjectCreated, ProjectEvent, StorefrontConfig,
+    ProjectConfigChanged, ProjectCreated, ProjectEvent, ProvidersConfig, StorefrontConfig,
 };
 
 use super::aggregate::{Aggregate, At};
@@ -15,6 +15,7 @@ pub struct Project {
     /// (key id, kind) of the keys not revoked.
     pub keys: Vec<(String, ApiKeyKind)>,
     pub storefront: StorefrontConfig,
+    pub providers: ProvidersConfig,
 }
 
 pub enum ProjectCommand {
@@ -28,6 +29,8 @@ pub enum ProjectCommand {
     ConfigureStorefront {
         config: StorefrontConfig,
     },
+    /// One change to the external sign-in providers (secrets sealed).
+    EditProviders(super::providers::ProviderEdit),
     IssueKey {
         key: ApiKeyIssued,
     },
@@ -47,7 +50,7 @@ fn link_base_allowed(base: &str) -> bool {
 }
 
 /// An https URL, or plain http to this machine, without credentials.
-fn secure_url(text: &str) -> Option<url::Url> {
+pub(crate) fn secure_url(text: &str) -> Option<url::Url> {
     if text.len() > 500 || text.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
         return None;
     }
@@ -136,6 +139,14 @@ fn decide(s: &Project, cmd: &ProjectCommand) -> Result<Vec<ProjectEvent>, Domain
                 vec![ProjectEvent::StorefrontConfigured(config.clone())]
             })
         }
+        ProjectCommand::EditProviders(edit) => {
+            let next = super::providers::edit(&s.providers, edit)?;
+            Ok(if next == s.providers {
+                vec![]
+            } else {
+                vec![ProjectEvent::ProvidersConfigured(next)]
+            })
+        }
         ProjectCommand::IssueKey { key } => Ok(vec![ProjectEvent::ApiKeyIssued(key.clone())]),
         ProjectCommand::RevokeKey { key_id } => {
             let Some((_, kind)) = s.keys.iter().find(|(id, _)| id == key_id) else {
@@ -185,6 +196,7 @@ impl Aggregate for Project {
             ProjectEvent::ApiKeyRevoked(r) => self.keys.retain(|(id, _)| *id != r.key_id),
             ProjectEvent::ConfigChanged(c) => self.config = c.config.clone(),
             ProjectEvent::StorefrontConfigured(c) => self.storefront = c.clone(),
+            ProjectEvent::ProvidersConfigured(c) => self.providers = c.clone(),
         }
         self
     }

@@ -7,8 +7,8 @@ use std::{
 };
 
 use authd_events::{
-    EventStore,
-    subject::{COMMAND_SUBJECTS, SERVICES_QUEUE_GROUP},
+    EventStore, RecordedMessage,
+    subject::{COMMAND_SUBJECTS, EVENT_SUBJECTS, SERVICES_QUEUE_GROUP},
 };
 use futures::StreamExt;
 use tokio::sync::Semaphore;
@@ -102,26 +102,49 @@ fn caller_deadline(msg: &async_nats::Message, received: Instant) -> Option<Insta
 /// Follows the stream from its end, feeding the cache; resumes where it
 /// stopped after any interruption (a broker restart, say).
 pub async fn run_tail(store: EventStore, cache: Arc<StateCache>, shutdown: Shutdown) {
-    let mut started = false;
-    while !shutdown.is_cancelled() {
-        if !started {
-            match store.last_stream_sequence().await {
-                Ok(seq) => {
-                    cache.set_tail_start(seq);
-                    started = true;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "state tail cannot start yet");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    continue;
-                }
+    let start = loop {
+        if shutdown.is_cancelled() {
+            return;
+        }
+        match store.last_stream_sequence().await {
+            Ok(seq) => break seq,
+            Err(e) => {
+                tracing::warn!(error = %e, "state tail cannot start yet");
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
-        let from = cache.tail_seq() + 1;
-        let stream = match store.subscribe(from).await {
+    };
+    cache.set_tail_start(start);
+    let apply = |m: &RecordedMessage| cache.apply(m);
+    follow_subjects(
+        &store,
+        EVENT_SUBJECTS,
+        start,
+        "state tail",
+        apply,
+        &shutdown,
+    )
+    .await;
+}
+
+/// Hands `apply` every message of the subjects `filter` matches after
+/// stream sequence `after`, in order, until `shutdown`; resubscribes after
+/// the last one applied when the subscription fails or ends (a broker
+/// restart, say). `what` names the follower in the logs.
+pub async fn follow_subjects(
+    store: &EventStore,
+    filter: &str,
+    after: u64,
+    what: &str,
+    mut apply: impl FnMut(&RecordedMessage),
+    shutdown: &Shutdown,
+) {
+    let mut last = after;
+    while !shutdown.is_cancelled() {
+        let stream = match store.subscribe_to(filter, last + 1).await {
             Ok(s) => s,
             Err(e) => {
-                tracing::warn!(error = %e, "state tail cannot subscribe");
+                tracing::warn!(error = %e, "{what} cannot subscribe");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
@@ -133,9 +156,13 @@ pub async fn run_tail(store: EventStore, cache: Arc<StateCache>, shutdown: Shutd
                 item = stream.next() => item,
             };
             match item {
-                Some(Ok(m)) => cache.apply(&m),
+                Some(Ok(m)) if m.seq > last => {
+                    apply(&m);
+                    last = m.seq;
+                }
+                Some(Ok(_)) => {}
                 Some(Err(e)) => {
-                    tracing::warn!(error = %e, "state tail interrupted");
+                    tracing::warn!(error = %e, "{what} interrupted");
                     break;
                 }
                 None => break,

@@ -1,6 +1,10 @@
 //! Access tokens (EdDSA JWTs) and refresh tokens (opaque, hashed).
 
-use std::path::Path;
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::{Arc, Mutex, RwLock},
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use ed25519_dalek::{
@@ -106,6 +110,10 @@ impl SigningKeys {
         &self.kid
     }
 
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
     pub fn public_key(&self) -> [u8; 32] {
         self.public
     }
@@ -136,7 +144,7 @@ impl SigningKeys {
 }
 
 /// The `kid` of a public key: the first 12 bytes of its SHA-256, base64url.
-fn kid_of(public: &[u8; 32]) -> String {
+pub fn kid_of(public: &[u8; 32]) -> String {
     URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12])
 }
 
@@ -221,16 +229,35 @@ fn private_temp(path: &Path, bytes: &[u8]) -> std::io::Result<std::path::PathBuf
     Ok(tmp)
 }
 
-/// Checks access tokens against the public keys it knows, by `kid`.
+/// Checks access tokens against the public keys it knows, by `kid`. Clones
+/// share the keys, so `set_keys` (a rotation) reaches every clone.
 #[derive(Clone)]
 pub struct TokenVerifier {
-    keys: Vec<(String, [u8; 32], DecodingKey)>,
+    keys: Arc<RwLock<Arc<Vec<KnownKey>>>>,
     validation: Validation,
     /// Claims of tokens whose signature was already checked, by SHA-256 of
-    /// the whole token: a client sends the same token many times in its
-    /// 15 minutes, and a hash lookup costs far less than an Ed25519
-    /// verification. Expiry is still checked on every hit.
-    verified: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], AccessClaims>>>,
+    /// the whole token, with when their key stops being trusted: a client
+    /// sends the same token many times in its 15 minutes, and a hash lookup
+    /// costs far less than an Ed25519 verification. Expiry is still checked
+    /// on every hit; a change of keys empties it.
+    verified: Arc<Mutex<Memo>>,
+}
+
+/// Checked tokens' claims and their key's end (unix ms), by token digest.
+type Memo = HashMap<[u8; 32], (AccessClaims, i64)>;
+
+/// A public key tokens may be signed by, and until when (unix ms; `None`:
+/// no end announced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedKey {
+    pub kid: String,
+    pub public: [u8; 32],
+    pub until: Option<i64>,
+}
+
+struct KnownKey {
+    trusted: TrustedKey,
+    decoding: DecodingKey,
 }
 
 /// Most verified tokens remembered; the memo starts over when full.
@@ -249,48 +276,82 @@ pub enum TokenError {
 }
 
 impl TokenVerifier {
+    /// Trusts `keys` (kid, Ed25519 public key) with no end.
     pub fn new(keys: Vec<(String, [u8; 32])>) -> Self {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
         validation.leeway = 5;
         validation.validate_aud = false;
-        let keys = keys
-            .into_iter()
-            .map(|(kid, public)| {
-                let dk = DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(public))
-                    .expect("a 32-byte key always decodes");
-                (kid, public, dk)
-            })
-            .collect();
-        Self {
-            keys,
+        let verifier = Self {
+            keys: Default::default(),
             validation,
             verified: Default::default(),
-        }
+        };
+        verifier.set_keys(
+            keys.into_iter()
+                .map(|(kid, public)| TrustedKey {
+                    kid,
+                    public,
+                    until: None,
+                })
+                .collect(),
+        );
+        verifier
+    }
+
+    /// Trusts exactly `keys` from now on, in every clone.
+    pub fn set_keys(&self, keys: Vec<TrustedKey>) {
+        let known = keys
+            .into_iter()
+            .map(|trusted| KnownKey {
+                decoding: DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(trusted.public))
+                    .expect("a 32-byte key always decodes"),
+                trusted,
+            })
+            .collect();
+        *self.keys.write().unwrap() = Arc::new(known);
+        self.verified.lock().unwrap().clear();
+    }
+
+    /// The keys trusted now.
+    pub fn trusted_keys(&self) -> Vec<TrustedKey> {
+        let now = authd_events::now_millis();
+        self.current()
+            .iter()
+            .filter(|k| k.trusted.until.is_none_or(|until| now < until))
+            .map(|k| k.trusted.clone())
+            .collect()
+    }
+
+    fn current(&self) -> Arc<Vec<KnownKey>> {
+        self.keys.read().unwrap().clone()
     }
 
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let hit = self.verified.lock().unwrap().get(&digest).cloned();
-        if let Some(claims) = hit {
-            let now = authd_events::now_millis() / 1000;
-            return if claims.exp + self.validation.leeway as i64 > now {
+        let now = authd_events::now_millis();
+        if let Some((claims, until)) = hit {
+            return if now >= until {
+                Err(TokenError::UnknownKey)
+            } else if claims.exp + self.validation.leeway as i64 > now / 1000 {
                 Ok(claims)
             } else {
                 Err(TokenError::Expired)
             };
         }
-        let claims = self.verify_signature(token)?;
+        let (claims, until) = self.verify_signature(token, now)?;
         let mut memo = self.verified.lock().unwrap();
         if memo.len() >= VERIFIED_CAPACITY {
             memo.clear();
         }
-        memo.insert(digest, claims.clone());
+        memo.insert(digest, (claims.clone(), until));
         Ok(claims)
     }
 
-    fn verify_signature(&self, token: &str) -> Result<AccessClaims, TokenError> {
+    /// The claims, and until when the key that signed them is trusted.
+    fn verify_signature(&self, token: &str, now: i64) -> Result<(AccessClaims, i64), TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         // Only EdDSA is ever accepted: `none`, HS256 with the public key as
         // secret and the like fail here, whatever the header says.
@@ -298,28 +359,29 @@ impl TokenVerifier {
             return Err(TokenError::Invalid);
         }
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
-        let (_, _, key) = self
-            .keys
+        let keys = self.current();
+        let key = keys
             .iter()
-            .find(|(k, _, _)| *k == kid)
+            .find(|k| k.trusted.kid == kid)
+            .filter(|k| k.trusted.until.is_none_or(|until| now < until))
             .ok_or(TokenError::UnknownKey)?;
-        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
-            .map(|d| d.claims)
+        jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &self.validation)
+            .map(|d| (d.claims, key.trusted.until.unwrap_or(i64::MAX)))
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
             })
     }
 
-    /// The public keys as a JWKS document.
+    /// The public keys trusted now, as a JWKS document.
     pub fn jwks(&self) -> serde_json::Value {
         let keys: Vec<_> = self
-            .keys
+            .trusted_keys()
             .iter()
-            .map(|(kid, public, _)| {
+            .map(|k| {
                 serde_json::json!({
-                    "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(public),
-                    "kid": kid, "alg": "EdDSA", "use": "sig",
+                    "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(k.public),
+                    "kid": k.kid, "alg": "EdDSA", "use": "sig",
                 })
             })
             .collect();
@@ -477,7 +539,7 @@ mod tests {
             .lock()
             .unwrap()
             .values_mut()
-            .for_each(|c| c.exp = now - 10);
+            .for_each(|c| c.0.exp = now - 10);
         assert_eq!(v.verify(&soon), Err(TokenError::Expired));
         let mut bad = keys.sign(&claims(now + 600));
         bad.push('x');

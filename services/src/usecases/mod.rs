@@ -12,8 +12,12 @@ mod password_reset;
 mod password_update;
 mod phone_claim;
 mod project_admin;
+mod provider_login;
+mod providers;
 mod register;
 mod sessions;
+mod shopify;
+mod signing_keys;
 mod storefront;
 
 use std::{sync::Arc, time::Duration};
@@ -32,9 +36,12 @@ use crate::{
     error::{CommandError, DomainError},
     infra::{
         cache::StateCache,
+        key_ring::Signer,
         mail::{MailJob, MailKind, Mailbox},
+        oidc::Oidc,
         password::PasswordHasher,
-        tokens::{self, AccessClaims, SigningKeys},
+        sealing::SecretBox,
+        tokens::{self, AccessClaims},
     },
 };
 use executor::Executor;
@@ -51,6 +58,11 @@ pub struct ServiceConfig {
     /// Key of the keyed hashes that stand in for emails in subjects, and of
     /// one-time-code hashes.
     pub index_key: Vec<u8>,
+    /// Seals provider secrets and keys provider-login states (services
+    /// only; at least 32 bytes, else a random one for this process).
+    pub secrets_key: Vec<u8>,
+    /// Providers at loopback and private addresses may be called.
+    pub allow_private_providers: bool,
     pub access_token_ttl: Duration,
     pub session_ttl: Duration,
     pub clock: crate::infra::clock::Clock,
@@ -60,6 +72,8 @@ impl Default for ServiceConfig {
     fn default() -> Self {
         Self {
             index_key: Vec::new(),
+            secrets_key: Vec::new(),
+            allow_private_providers: false,
             access_token_ttl: Duration::from_secs(15 * 60),
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             clock: Default::default(),
@@ -70,9 +84,14 @@ impl Default for ServiceConfig {
 pub struct Services {
     x: Executor,
     hasher: PasswordHasher,
-    keys: SigningKeys,
+    signer: Arc<Signer>,
     mailbox: Mailbox,
     config: ServiceConfig,
+    secrets: SecretBox,
+    /// Derives a provider login's nonce and PKCE verifier from its state.
+    state_key: Vec<u8>,
+    oidc: Oidc,
+    shopify: crate::infra::shopify::Shopify,
 }
 
 /// A command's use case.
@@ -89,15 +108,20 @@ impl Services {
         store: EventStore,
         cache: Arc<StateCache>,
         hasher: PasswordHasher,
-        keys: SigningKeys,
+        signer: Arc<Signer>,
         mailbox: Mailbox,
         config: ServiceConfig,
     ) -> Self {
+        let (secrets, state_key) = providers::keys(&config.secrets_key);
         Self {
             x: Executor::new(store, cache, config.clock.clone()),
             hasher,
-            keys,
+            signer,
             mailbox,
+            secrets,
+            state_key,
+            oidc: Oidc::new(config.allow_private_providers),
+            shopify: crate::infra::shopify::Shopify::new(config.allow_private_providers),
             config,
         }
     }
@@ -189,10 +213,11 @@ impl Services {
         refresh_token: String,
         expires_at: i64,
         seq: u64,
-    ) -> Tokens {
-        let now = self.now() / 1000;
+    ) -> Result<Tokens, CommandError> {
+        let now_ms = self.now();
+        let now = now_ms / 1000;
         let exp = now + self.config.access_token_ttl.as_secs() as i64;
-        let access_token = self.keys.sign(&AccessClaims {
+        let claims = AccessClaims {
             iss: tokens::ISSUER.into(),
             aud: tenant.into(),
             sub: customer_id.into(),
@@ -201,14 +226,18 @@ impl Services {
             iat: now,
             exp,
             seq,
-        });
-        Tokens {
+        };
+        let access_token = self.signer.sign(&claims, now_ms).map_err(|e| {
+            tracing::error!(error = %e, "cannot sign an access token");
+            CommandError::unavailable()
+        })?;
+        Ok(Tokens {
             access_token,
             access_token_expires_at: exp,
             refresh_token,
             refresh_token_expires_at: expires_at,
             session_id: session_id.into(),
-        }
+        })
     }
 
     /// A session about to start for this command: its id, subject and
@@ -276,7 +305,7 @@ impl Services {
         customer_id: &str,
         session: NewSession,
         seq: u64,
-    ) -> Tokens {
+    ) -> Result<Tokens, CommandError> {
         self.issue_tokens(
             tenant,
             customer_id,
@@ -302,7 +331,7 @@ impl Services {
             return Err(CommandError::duplicate());
         }
         let seq = done.seq_of(&session.subject);
-        let tokens = self.session_tokens(&env.tenant, &customer.id, session, seq);
+        let tokens = self.session_tokens(&env.tenant, &customer.id, session, seq)?;
         Ok(Sent {
             seq: done.seq,
             outcome: SignedIn {

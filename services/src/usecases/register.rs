@@ -96,7 +96,7 @@ impl UseCase for RegisterCustomer {
             }
             None if signs_in => {
                 let seq = done.seq_of(&session.subject);
-                Some(s.session_tokens(&env.tenant, &customer_id, session, seq))
+                Some(s.session_tokens(&env.tenant, &customer_id, session, seq)?)
             }
             None => None,
         };

@@ -51,7 +51,7 @@ impl UseCase for RefreshSession {
             new_token,
             d.state.expires_at,
             d.seq,
-        );
+        )?;
         Ok(Sent {
             seq: d.seq,
             outcome: tokens,

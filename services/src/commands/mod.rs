@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 pub use crate::domain::customer_profile::ProfileChange;
 use crate::error::{CommandError, ErrorCode};
 
+mod keys_and_providers;
+pub use keys_and_providers::*;
+
 /// Who may send a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Who {
@@ -138,6 +141,11 @@ commands! {
     "storefront.token.delete"            => DeleteAccessToken    -> Deleted,       Anonymous;
     "customer.invite"                    => InviteCustomer       -> Invited,       ProjectAdmin;
     "customer.activate"                  => ActivateCustomer     -> StorefrontSignedIn, Anonymous;
+    "signing_key.rotate"                 => RotateSigningKey     -> RotatedKey,    Operator;
+    "project.providers.edit"             => EditProviders        -> ProviderSaved, ProjectAdmin;
+    "provider.login.start"               => StartProviderLogin   -> ProviderStarted, Anonymous;
+    "provider.login.complete"            => CompleteProviderLogin -> SignedIn,     Anonymous;
+    "provider.shopify.renew"             => RenewShopifyToken    -> ShopifyAccess, Anonymous;
 }
 
 impl std::fmt::Debug for Command {

@@ -1,0 +1,81 @@
+//! Each event's dotted type name, as headers and tools show it.
+
+use crate::event::*;
+
+impl Event {
+    /// Dotted type name, repeated in message headers so tools can filter
+    /// without decoding.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::Project(e) => match e {
+                ProjectEvent::Created(_) => "project.created",
+                ProjectEvent::ApiKeyIssued(_) => "project.api_key.issued",
+                ProjectEvent::ApiKeyRevoked(_) => "project.api_key.revoked",
+                ProjectEvent::ConfigChanged(_) => "project.config.changed",
+                ProjectEvent::StorefrontConfigured(_) => "project.storefront.configured",
+                ProjectEvent::ProvidersConfigured(_) => "project.providers.configured",
+            },
+            Event::EmailClaim(e) => match e {
+                EmailClaimEvent::Claimed(_) => "email.claimed",
+                EmailClaimEvent::Released(_) => "email.released",
+            },
+            Event::Customer(e) => match e {
+                CustomerEvent::Registered(_) => "customer.registered",
+                CustomerEvent::LoginSucceeded(_) => "customer.login.succeeded",
+                CustomerEvent::LoginFailed(_) => "customer.login.failed",
+                CustomerEvent::Locked(_) => "customer.locked",
+                CustomerEvent::Unlocked(_) => "customer.unlocked",
+                CustomerEvent::Suspended(_) => "customer.suspended",
+                CustomerEvent::Reactivated(_) => "customer.reactivated",
+                CustomerEvent::SessionsEnded(_) => "customer.sessions.ended",
+                CustomerEvent::PasswordChanged(_) => "customer.password.changed",
+                CustomerEvent::EmailVerificationRequested(_) => {
+                    "customer.email_verification.requested"
+                }
+                CustomerEvent::EmailVerified(_) => "customer.email.verified",
+                CustomerEvent::PasswordResetRequested(_) => "customer.password_reset.requested",
+                CustomerEvent::ClientLocked(_) => "customer.client.locked",
+                CustomerEvent::ProfileChanged(_) => "customer.profile.changed",
+                CustomerEvent::ActivationRequested(_) => "customer.activation.requested",
+                CustomerEvent::EmailChanged(_) => "customer.email.changed",
+                CustomerEvent::ProviderLinked(_) => "customer.provider.linked",
+            },
+            Event::Session(e) => match e {
+                SessionEvent::Started(_) => "session.started",
+                SessionEvent::Refreshed(_) => "session.refreshed",
+                SessionEvent::RefreshTokenReused(_) => "session.refresh_token.reused",
+                SessionEvent::Revoked(_) => "session.revoked",
+                SessionEvent::StorefrontStarted(_) => "session.storefront.started",
+                SessionEvent::Renewed(_) => "session.renewed",
+            },
+            Event::LoginAttempt(e) => match e {
+                LoginAttemptEvent::FailedForUnknownEmail(_) => "login.failed.unknown_email",
+                LoginAttemptEvent::Locked(_) => "login.locked",
+                LoginAttemptEvent::ClientLocked(_) => "login.client.locked",
+                LoginAttemptEvent::ResetRequested(_) => "login.reset_requested.unknown_email",
+            },
+            Event::PhoneClaim(e) => match e {
+                EmailClaimEvent::Claimed(_) => "phone.claimed",
+                EmailClaimEvent::Released(_) => "phone.released",
+            },
+            Event::SigningKey(e) => match e {
+                SigningKeyEvent::Added(_) => "signing_key.added",
+                SigningKeyEvent::Retired(_) => "signing_key.retired",
+            },
+            Event::ProviderLogin(e) => match e {
+                ProviderLoginEvent::Started(_) => "provider_login.started",
+                ProviderLoginEvent::Completed(_) => "provider_login.completed",
+                ProviderLoginEvent::Failed(_) => "provider_login.failed",
+            },
+            Event::ProviderIdentity(e) => match e {
+                EmailClaimEvent::Claimed(_) => "provider_identity.claimed",
+                EmailClaimEvent::Released(_) => "provider_identity.released",
+            },
+            Event::Otp(e) => match e {
+                OtpEvent::Issued(_) => "otp.issued",
+                OtpEvent::AttemptFailed(_) => "otp.attempt.failed",
+                OtpEvent::Used(_) => "otp.used",
+            },
+        }
+    }
+}
