@@ -58,30 +58,48 @@ pub struct ProjectRow {
 /// `status` is derived when read: an active customer whose email is not
 /// verified in a project that requires verification (now, not when they
 /// registered) is `INACTIVE`: they cannot sign in until they verify.
-const CUSTOMER_COLUMNS: &str = "project_id, id, email, email_verified,
-     CASE WHEN status = 'ACTIVE' AND NOT email_verified AND COALESCE((
+const CUSTOMER_COLUMNS: &str = "customers.project_id, customers.id, customers.email,
+     customers.email_verified,
+     CASE WHEN customers.status = 'ACTIVE' AND NOT customers.email_verified AND COALESCE((
          SELECT p.email_verification_required
          FROM projects p WHERE p.id = customers.project_id), 0)
-     THEN 'INACTIVE' ELSE status END,
-     created_at, updated_at, last_login_at, failed_logins, locked_until,
-     first_name, last_name, phone, accepts_marketing";
+     THEN 'INACTIVE' ELSE customers.status END,
+     customers.created_at, customers.updated_at, customers.last_login_at,
+     customers.failed_logins, customers.locked_until,
+     customers.first_name, customers.last_name, customers.phone, customers.accepts_marketing";
+
+fn session_with_customer_sql() -> String {
+    format!(
+        "SELECT s.id, s.customer_id, s.expires_at, s.revoked_at IS NOT NULL, s.token_hash,
+                {CUSTOMER_COLUMNS}
+         FROM sessions s
+         JOIN customers ON customers.project_id = s.project_id
+                       AND customers.id = s.customer_id
+         WHERE s.project_id = ?1 AND s.id = ?2"
+    )
+}
 
 fn customer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomerRow> {
+    customer_row_at(r, 0)
+}
+
+/// A customer whose `CUSTOMER_COLUMNS` start at column `at`.
+fn customer_row_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<CustomerRow> {
     Ok(CustomerRow {
-        project_id: r.get(0)?,
-        id: r.get(1)?,
-        email: r.get(2)?,
-        email_verified: r.get(3)?,
-        status: r.get(4)?,
-        created_at: r.get(5)?,
-        updated_at: r.get(6)?,
-        last_login_at: r.get(7)?,
-        failed_logins: r.get(8)?,
-        locked_until: r.get(9)?,
-        first_name: r.get(10)?,
-        last_name: r.get(11)?,
-        phone: r.get(12)?,
-        accepts_marketing: r.get(13)?,
+        project_id: r.get(at)?,
+        id: r.get(at + 1)?,
+        email: r.get(at + 2)?,
+        email_verified: r.get(at + 3)?,
+        status: r.get(at + 4)?,
+        created_at: r.get(at + 5)?,
+        updated_at: r.get(at + 6)?,
+        last_login_at: r.get(at + 7)?,
+        failed_logins: r.get(at + 8)?,
+        locked_until: r.get(at + 9)?,
+        first_name: r.get(at + 10)?,
+        last_name: r.get(at + 11)?,
+        phone: r.get(at + 12)?,
+        accepts_marketing: r.get(at + 13)?,
     })
 }
 
@@ -134,6 +152,7 @@ impl ReadModel {
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 c.busy_timeout(std::time::Duration::from_secs(5))?;
+                crate::db::stable_plans(&c)?;
                 // The live audit index is a file of its own; a rebuilt file
                 // holds its tables itself. Unqualified names find either.
                 let audit = crate::runner::audit_path(&self.path);
@@ -302,6 +321,29 @@ impl ReadModel {
         })
     }
 
+    /// A session and its customer in one query (the Storefront's
+    /// `customer` reads both on every request).
+    pub fn session_with_customer(
+        &self,
+        project: &str,
+        session: &str,
+    ) -> rusqlite::Result<Option<(SessionRow, CustomerRow)>> {
+        self.with(|c| {
+            c.prepare_cached(&session_with_customer_sql())?
+                .query_row(params![project, session], |r| {
+                    let session = SessionRow {
+                        id: r.get(0)?,
+                        customer_id: r.get(1)?,
+                        expires_at: r.get(2)?,
+                        revoked: r.get(3)?,
+                        token_hash: r.get(4)?,
+                    };
+                    Ok((session, customer_row_at(r, 5)?))
+                })
+                .optional()
+        })
+    }
+
     pub fn customers_with_email(&self, project: &str, email: &str) -> rusqlite::Result<u64> {
         let normalized = authd_events::keyed_hash::normalize_email(email);
         self.with(|c| {
@@ -319,5 +361,62 @@ impl ReadModel {
 
     pub fn dump_audit(&self) -> rusqlite::Result<Vec<String>> {
         self.with(crate::db::dump_audit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The join runs on the plan it was prepared with: without
+    /// `db::stable_plans`, SQLite re-prepares it on every run after new
+    /// parameters are bound (one re-prepare per run, 6 times slower).
+    #[test]
+    fn a_join_is_prepared_once_however_often_it_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("read.db");
+        let conn = crate::db::open(&path).unwrap();
+        crate::db::migrate(&conn).unwrap();
+        for i in 0..3 {
+            conn.execute(
+                "INSERT INTO customers (project_id, id, email, email_normalized, email_verified,
+                                        status, created_at, updated_at)
+                 VALUES ('p', ?1, ?2, ?2, 1, 'ACTIVE', 0, 0)",
+                params![format!("c{i}"), format!("c{i}@example.com")],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO sessions (project_id, id, customer_id, created_at, refreshed_at,
+                                       expires_at, generation, started_seq, method)
+                 VALUES ('p', ?1, ?2, 0, 0, 9, 0, 1, 'password')",
+                params![format!("s{i}"), format!("c{i}")],
+            )
+            .unwrap();
+        }
+        let read = ReadModel::new(&path);
+        for round in 0..3 {
+            for i in 0..3 {
+                let (session, customer) = read
+                    .session_with_customer("p", &format!("s{i}"))
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(
+                    (session.customer_id.as_str(), customer.email),
+                    (format!("c{i}").as_str(), format!("c{i}@example.com")),
+                    "round {round}"
+                );
+            }
+        }
+        assert!(read.session_with_customer("p", "s9").unwrap().is_none());
+        let (runs, reprepared) = read
+            .with(|c| {
+                let st = c.prepare_cached(&session_with_customer_sql())?;
+                Ok((
+                    st.get_status(rusqlite::StatementStatus::Run),
+                    st.get_status(rusqlite::StatementStatus::RePrepare),
+                ))
+            })
+            .unwrap();
+        assert_eq!((runs, reprepared), (10, 0));
     }
 }

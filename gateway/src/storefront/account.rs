@@ -82,10 +82,13 @@ impl CustomerQuery {
         let Some(live) = live_session(state, &rc.project_id, token).await? else {
             return Ok(None);
         };
-        let row = state
-            .read
-            .customer(&rc.project_id, &live.customer_id)
-            .map_err(ApiError::internal)?;
+        let row = match live.customer {
+            Some(row) => Some(row),
+            None => state
+                .read
+                .customer(&rc.project_id, &live.customer_id)
+                .map_err(ApiError::internal)?,
+        };
         Ok(row.map(Customer::from_row))
     }
 }

@@ -11,6 +11,8 @@ use crate::{context::Bearer, error::ApiError, state::AppState};
 pub struct Live {
     pub customer_id: String,
     pub session_id: String,
+    /// The customer's row, when it was read with the session.
+    pub customer: Option<authd_projections::read::CustomerRow>,
 }
 
 /// The live session of `token` in `project`: `None` for a token that is
@@ -25,23 +27,24 @@ pub async fn live_session(
     let Some(t) = parse_storefront_token(token) else {
         return jwt_session(state, project, token).await;
     };
-    let mut row = state
-        .read
-        .session(project, t.session_id)
-        .map_err(ApiError::internal)?;
+    // The session and its customer in one read.
+    let read = || {
+        state
+            .read
+            .session_with_customer(project, t.session_id)
+            .map_err(ApiError::internal)
+    };
+    let mut row = read()?;
     if row.is_none() && t.seq > state.applied_seq() {
         // Started through another gateway a moment ago: wait (bounded)
         // until this read model has it. A made-up sequence costs its
         // sender that wait, nothing else.
         state.wait_applied(t.seq).await;
-        row = state
-            .read
-            .session(project, t.session_id)
-            .map_err(ApiError::internal)?;
+        row = read()?;
     }
     let presented = secret_hash(t.hashed);
     Ok(row
-        .filter(|s| {
+        .filter(|(s, _)| {
             s.token_hash
                 .as_deref()
                 .and_then(|h| <&[u8; 32]>::try_from(h).ok())
@@ -49,9 +52,10 @@ pub async fn live_session(
                 && !s.revoked
                 && s.expires_at > authd_events::now_millis()
         })
-        .map(|s| Live {
+        .map(|(s, customer)| Live {
             customer_id: s.customer_id,
             session_id: s.id,
+            customer: Some(customer),
         }))
 }
 
@@ -67,6 +71,7 @@ async fn jwt_session(
         Ok(Some(s)) => Ok(Some(Live {
             customer_id: s.customer_id,
             session_id: s.id,
+            customer: None,
         })),
         Ok(None) => Ok(None),
         Err(e) if e.code() == authd_services::ErrorCode::Unauthenticated => Ok(None),
