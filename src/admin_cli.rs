@@ -349,9 +349,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             let retired: Vec<_> = r
                 .retired
                 .iter()
-                .map(|(kid, until)| json!({ "kid": kid, "trustedUntil": rfc3339(*until) }))
+                .map(|(kid, until)| json!({ "kid": kid, "trustedUntil": authd_events::format_millis(*until) }))
                 .collect();
-            json!({ "kid": r.kid, "activeFrom": rfc3339(r.active_from), "retired": retired })
+            json!({ "kid": r.kid, "activeFrom": authd_events::format_millis(r.active_from), "retired": retired })
         }
         AdminCmd::Providers(cmd) => crate::admin_providers::run(&bus, &store, cmd).await?,
         AdminCmd::ShowSigningKeys => {
@@ -364,8 +364,8 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 .map(|k| {
                     json!({
                         "kid": k.added.kid, "generation": k.added.generation,
-                        "rootKid": k.added.root_kid, "activeFrom": rfc3339(k.added.active_from),
-                        "trustedUntil": k.verify_until.map(rfc3339),
+                        "rootKid": k.added.root_kid, "activeFrom": authd_events::format_millis(k.added.active_from),
+                        "trustedUntil": k.verify_until.map(authd_events::format_millis),
                         "signing": active.as_deref() == Some(k.added.kid.as_str()),
                         "trusted": k.trusted_at(now),
                     })
@@ -376,15 +376,4 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
-}
-
-/// Unix ms as RFC 3339 (UTC).
-fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| ms.to_string())
 }

@@ -48,6 +48,34 @@ fn role(args: &[&str], data: &Path, shared_keys: &Path) -> Proc {
     )
 }
 
+/// A gateway on 127.0.0.1:`port` that holds no private signing key (it
+/// trusts the ring in the log, and whatever `extra` adds), logging to
+/// `<data>.log`.
+fn keyless_gateway(
+    url: &str,
+    port: u16,
+    data: &Path,
+    shared_keys: &Path,
+    extra: &[&std::ffi::OsStr],
+) -> Proc {
+    Proc(
+        Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args(["gateway", "--nats-url", url, "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(data)
+            .args(extra)
+            .arg("--index-key-file")
+            .arg(shared_keys.join("index.key"))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(format!("{}.log", data.display())).unwrap())
+            .spawn()
+            .unwrap(),
+    )
+}
+
 async fn gql(
     http: &reqwest::Client,
     port: u16,
@@ -581,23 +609,8 @@ async fn a_gateway_verifies_with_public_keys_only_and_lists_every_key_of_a_rotat
     .unwrap();
     let gateway_dir = dir.path().join("g");
     let port = free_port();
-    let _gateway = Proc(
-        Command::new(env!("CARGO_BIN_EXE_authd"))
-            .args(["gateway", "--nats-url", &url, "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(&gateway_dir)
-            .arg("--signing-public-keys-file")
-            .arg(&public)
-            .arg("--index-key-file")
-            .arg(keys.join("index.key"))
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("g.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let public_keys = ["--signing-public-keys-file".as_ref(), public.as_os_str()];
+    let _gateway = keyless_gateway(&url, port, &gateway_dir, &keys, &public_keys);
     let client = async_nats::connect(&url).await.unwrap();
     let bus = authd_services::CommandBus::new(client, Duration::from_secs(5));
     let (_, k) = create_shop(&bus, authd_events::Actor::Operator).await;
@@ -782,21 +795,7 @@ async fn one_admin_command_rotates_the_signing_key_through_the_log() {
     // A gateway with no key file at all: it trusts the ring in the log.
     let gateway_dir = dir.path().join("g");
     let port = free_port();
-    let _gateway = Proc(
-        Command::new(env!("CARGO_BIN_EXE_authd"))
-            .args(["gateway", "--nats-url", &url, "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(&gateway_dir)
-            .arg("--index-key-file")
-            .arg(keys.join("index.key"))
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("g.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let _gateway = keyless_gateway(&url, port, &gateway_dir, &keys, &[]);
     let client = async_nats::connect(&url).await.unwrap();
     let bus = authd_services::CommandBus::new(client.clone(), Duration::from_secs(5));
     let (_, k) = create_shop(&bus, authd_events::Actor::Operator).await;

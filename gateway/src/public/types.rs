@@ -24,17 +24,8 @@ impl ScalarType for DateTime {
     }
 
     fn to_value(&self) -> Value {
-        Value::String(format_millis(self.0))
+        Value::String(authd_events::format_millis(self.0))
     }
-}
-
-pub fn format_millis(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let f = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    t.format(&f).unwrap_or_default()
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

@@ -28,16 +28,6 @@ fn open(s: &Services, sealed: &Sealed) -> Result<String, CommandError> {
     })
 }
 
-fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 /// Shopify's `expiresAt` as unix ms.
 fn access(t: ShopifyToken) -> Result<ShopifyAccess, CommandError> {
     let at = time::OffsetDateTime::parse(
@@ -82,7 +72,7 @@ pub(super) async fn start(
             let token = multipass_token(
                 &open(s, secret)?,
                 &json!({
-                    "email": c.email, "created_at": rfc3339(s.now()),
+                    "email": c.email, "created_at": authd_events::format_millis(s.now()),
                     "identifier": customer.id, "return_to": return_to,
                 }),
             );
