@@ -51,6 +51,11 @@ pub struct Args {
     /// this new directory instead of a deleted temp dir, for profiling.
     #[arg(long)]
     pub keep: Option<PathBuf>,
+    /// Measure only the two sign-in figures (`customerLogin` and
+    /// `customerAccessTokenCreate` against raw argon2id), for A/B runs of
+    /// the login path.
+    #[arg(long)]
+    pub logins_only: bool,
     /// An extra argument for `authd dev` (repeat it), e.g. `--authd-arg=--audit-index`.
     #[arg(long = "authd-arg", allow_hyphen_values = true)]
     pub authd_args: Vec<String>,
@@ -572,6 +577,18 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         ratio: format!("{:.2}", tokens.per_sec / argon),
         target: "ratio ≥ 0.90".into(),
     });
+
+    if args.logins_only {
+        return Ok(Report {
+            cores,
+            quick: args.quick,
+            rows,
+            errors: vec![
+                ("login", login.errors),
+                ("customerAccessTokenCreate", tokens.errors),
+            ],
+        });
+    }
 
     // currentUser at 32 against a bare axum endpoint of the same build,
     // alternating.
