@@ -146,6 +146,92 @@ async fn a_batch_appends_every_message_in_order_or_none_of_them() {
 }
 
 #[tokio::test]
+async fn a_guarded_append_lands_only_while_the_guarding_aggregate_is_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(&dir.path().join("nats"), None).unwrap();
+    let store = store(&nats).await;
+    let customer = subject(AggregateKind::Customer, "c_1");
+    let seen = store
+        .append(
+            &customer,
+            &message("c0", &customer, revoked()),
+            Expected::Seq(0),
+        )
+        .await
+        .unwrap()
+        .seq;
+
+    // The customer is where the decision saw it: the session is appended,
+    // and nothing on the customer's subject.
+    let s1 = subject(AggregateKind::Session, "s1");
+    let m1 = message("c1", &s1, revoked());
+    let a = store
+        .append_guarded(&s1, &m1, &customer, seen)
+        .await
+        .unwrap();
+    assert!(!a.duplicate);
+    assert_eq!(store.read_aggregate(&s1).await.unwrap()[0].message, m1);
+    assert_eq!(store.last_sequence(&customer).await.unwrap(), seen);
+    // The same command again (which makes another session id) is a
+    // duplicate, not a second session.
+    let s1b = subject(AggregateKind::Session, "s1b");
+    let again = store
+        .append_guarded(&s1b, &message("c1", &s1b, revoked()), &customer, seen)
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.seq, a.seq);
+    assert!(store.read_aggregate(&s1b).await.unwrap().is_empty());
+    // So is a repeat that, deciding on a changed state, writes the customer
+    // in a batch: its message to the customer carries the same id.
+    let s1c = subject(AggregateKind::Session, "s1c");
+    let (mc, ms) = (
+        message("c1", &customer, revoked()),
+        message("c1", &s1c, revoked()),
+    );
+    let batch = [
+        BatchEntry {
+            subject: &customer,
+            message: &mc,
+            expected: Expected::Seq(seen),
+        },
+        BatchEntry {
+            subject: &s1c,
+            message: &ms,
+            expected: Expected::Seq(0),
+        },
+    ];
+    assert!(store.append_batch(&batch).await.unwrap().duplicate);
+    assert_eq!(store.last_stream_sequence().await.unwrap(), a.seq);
+
+    // The customer moved on (a suspension, say): a decision made before it
+    // appends nothing, and says it lost a race.
+    let moved = store
+        .append(
+            &customer,
+            &message("c2", &customer, revoked()),
+            Expected::Seq(seen),
+        )
+        .await
+        .unwrap()
+        .seq;
+    let s2 = subject(AggregateKind::Session, "s2");
+    let err = store
+        .append_guarded(&s2, &message("c3", &s2, revoked()), &customer, seen)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    assert!(store.read_aggregate(&s2).await.unwrap().is_empty());
+    assert_eq!(store.last_stream_sequence().await.unwrap(), moved);
+    // Decided again on the new state, it lands.
+    store
+        .append_guarded(&s2, &message("c3", &s2, revoked()), &customer, moved)
+        .await
+        .unwrap();
+    assert_eq!(store.read_aggregate(&s2).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn a_stream_made_without_atomic_batches_is_updated_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let nats = NatsServer::start(&dir.path().join("nats"), None).unwrap();

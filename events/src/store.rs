@@ -201,7 +201,44 @@ impl EventStore {
         message: &EventMessage,
         expected: Expected,
     ) -> Result<Appended, StoreError> {
-        let (headers, payload) = self.publish_parts(subject, message, expected);
+        let (headers, payload) = self.publish_parts(subject, subject, message, expected);
+        self.publish_one(subject, headers, payload).await
+    }
+
+    /// Appends one message to a new aggregate's subject if *another*
+    /// aggregate's last sequence is still `guard_seq`: a decision that
+    /// depended on that aggregate but changes nothing on it is recorded in
+    /// one publish (JetStream's `Nats-Expected-Last-Subject-Sequence-Subject`),
+    /// not a batch. Nothing is checked on `subject` itself, so it must be an
+    /// id made for this command (a ULID). A command sent again makes another
+    /// such id, so the `Nats-Msg-Id` is the command's on the *guarding*
+    /// aggregate (what a batch's message to it would carry): the repeat is
+    /// a duplicate, whichever way either of them was appended.
+    pub async fn append_guarded(
+        &self,
+        subject: &AggregateSubject,
+        message: &EventMessage,
+        guard: &AggregateSubject,
+        guard_seq: u64,
+    ) -> Result<Appended, StoreError> {
+        let (mut headers, payload) = self.publish_parts(subject, guard, message, Expected::Any);
+        headers.insert(
+            async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+            guard_seq.to_string().as_str(),
+        );
+        headers.insert(
+            NATS_EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT,
+            guard.to_string().as_str(),
+        );
+        self.publish_one(subject, headers, payload).await
+    }
+
+    async fn publish_one(
+        &self,
+        subject: &AggregateSubject,
+        headers: async_nats::HeaderMap,
+        payload: Vec<u8>,
+    ) -> Result<Appended, StoreError> {
         let mut publish = PublishMessage::build().payload(payload.into());
         for (name, values) in headers.iter() {
             for v in values {
@@ -250,7 +287,8 @@ impl EventStore {
         let batch_id = ulid::Ulid::new().to_string();
         let last = entries.len() - 1;
         for (i, e) in entries[..last].iter().enumerate() {
-            let (headers, payload) = self.publish_parts(e.subject, e.message, e.expected);
+            let (headers, payload) =
+                self.publish_parts(e.subject, e.subject, e.message, e.expected);
             let mut headers = headers;
             headers.insert(NATS_BATCH_ID, batch_id.as_str());
             headers.insert(NATS_BATCH_SEQUENCE, (i + 1).to_string().as_str());
@@ -261,7 +299,7 @@ impl EventStore {
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         }
         let e = &entries[last];
-        let (headers, payload) = self.publish_parts(e.subject, e.message, e.expected);
+        let (headers, payload) = self.publish_parts(e.subject, e.subject, e.message, e.expected);
         let mut publish = PublishMessage::build().payload(payload.into());
         for (name, values) in headers.iter() {
             for v in values {
@@ -564,6 +602,10 @@ pub struct Batched {
 /// JetStream takes at most this many messages in one atomic batch.
 pub const MAX_BATCH: usize = 1000;
 
+/// The subject (or filter) whose last sequence `Nats-Expected-Last-Subject-Sequence`
+/// checks, instead of the published one (nats-server 2.11+).
+const NATS_EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT: &str =
+    "Nats-Expected-Last-Subject-Sequence-Subject";
 const NATS_BATCH_ID: &str = "Nats-Batch-Id";
 const NATS_BATCH_SEQUENCE: &str = "Nats-Batch-Sequence";
 const NATS_BATCH_COMMIT: &str = "Nats-Batch-Commit";
@@ -573,9 +615,12 @@ const NATS_BATCH_COMMIT: &str = "Nats-Batch-Commit";
 /// event types and schema version repeated for tools.
 impl EventStore {
     /// The headers and payload of one message to append.
+    /// `id_subject` names the aggregate the message id is of: the message's
+    /// own, or for a guarded append the guarding one.
     fn publish_parts(
         &self,
         subject: &AggregateSubject,
+        id_subject: &AggregateSubject,
         message: &EventMessage,
         expected: Expected,
     ) -> (async_nats::HeaderMap, Vec<u8>) {
@@ -583,8 +628,8 @@ impl EventStore {
         let msg_id = format!(
             "{}:{}:{}",
             message.meta.command_id,
-            subject.kind.token(),
-            subject.id
+            id_subject.kind.token(),
+            id_subject.id
         );
         headers.insert(async_nats::header::NATS_MESSAGE_ID, msg_id.as_str());
         if let Expected::Seq(seq) = expected {
