@@ -71,6 +71,28 @@ async fn a_suspension_racing_logins_never_leaves_an_earlier_session_alive() {
         }
     }
     assert!(ends.len() >= 25, "every suspension ended sessions");
+    // A login that resets nothing appends its session alone, guarded by
+    // the customer's sequence: none may land while the customer is
+    // suspended (it would have been decided before the suspension).
+    let mut suspended = false;
+    let mut guarded = 0;
+    for (seq, subject, events) in &log {
+        for e in events {
+            match e {
+                Event::Customer(CustomerEvent::Suspended(_)) => suspended = true,
+                Event::Customer(CustomerEvent::Reactivated(_)) => suspended = false,
+                Event::Session(SessionEvent::Started(_)) => {
+                    assert!(
+                        !suspended,
+                        "session {subject} started at {seq}, while suspended"
+                    );
+                    guarded += usize::from(!succeeded.contains_key(&subject.id));
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(guarded > 0, "some logins started their session alone");
     for (session, login_seq) in &succeeded {
         let Some(start_seq) = started.get(session) else {
             panic!("login {session} recorded without its session");
@@ -197,15 +219,40 @@ async fn register_and_login_append_in_one_round_trip_each() {
     assert_eq!(reg["success"], true, "{reg}");
     // Claim, customer and session: three messages, one append.
     assert_eq!(env.store.append_round_trips() - before, 1);
-    let before = env.store.append_round_trips();
+    // A login that resets nothing on the customer: its session's start
+    // alone, one message, one append (guarded by the customer's sequence).
+    let before = (env.store.append_round_trips(), env.last_seq().await);
     let login = env.login("ann@example.com", PASSWORD).await;
     assert_eq!(login["success"], true, "{login}");
-    // The login on the customer and its session: two messages, one append.
-    assert_eq!(env.store.append_round_trips() - before, 1);
+    assert_eq!(env.store.append_round_trips() - before.0, 1);
     let log = log(&env).await;
-    let last_two: Vec<AggregateKind> = log[log.len() - 2..]
+    let kinds = |from: u64| -> Vec<AggregateKind> {
+        log.iter()
+            .filter(|(seq, _, _)| *seq > from)
+            .map(|(_, s, _)| s.kind)
+            .collect()
+    };
+    assert_eq!(kinds(before.1), [AggregateKind::Session]);
+
+    // After a wrong password, the login clears the failure on the customer
+    // too: two messages, still one append (one atomic batch).
+    let wrong = env.login("ann@example.com", "wrong password").await;
+    assert_eq!(wrong["success"], false, "{wrong}");
+    let before = (env.store.append_round_trips(), env.last_seq().await);
+    let login = env.login("ann@example.com", PASSWORD).await;
+    assert_eq!(login["success"], true, "{login}");
+    assert_eq!(env.store.append_round_trips() - before.0, 1);
+    let log = self::log(&env).await;
+    let last_two: Vec<(AggregateKind, Vec<Event>)> = log
         .iter()
-        .map(|(_, s, _)| s.kind)
+        .filter(|(seq, _, _)| *seq > before.1)
+        .map(|(_, s, e)| (s.kind, e.clone()))
         .collect();
-    assert_eq!(last_two, [AggregateKind::Customer, AggregateKind::Session]);
+    assert_eq!(last_two.len(), 2, "{last_two:?}");
+    assert_eq!(last_two[0].0, AggregateKind::Customer);
+    assert!(matches!(
+        last_two[0].1[..],
+        [Event::Customer(CustomerEvent::LoginSucceeded(_))]
+    ));
+    assert_eq!(last_two[1].0, AggregateKind::Session);
 }

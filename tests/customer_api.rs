@@ -566,6 +566,47 @@ async fn updating_the_password_needs_the_current_one_and_ends_other_sessions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn last_login_at_follows_every_sign_in_whatever_it_appends() {
+    let env = TestEnv::start().await;
+    let reg = env.register("ann@example.com", PASSWORD).await;
+    let id = reg["user"]["id"].as_str().unwrap().to_string();
+    let seen = || async {
+        let c = env
+            .admin(
+                "query C($id: ID) { customer(id: $id) { lastLoginAt failedLogins } }",
+                json!({ "id": id }),
+            )
+            .await;
+        let c = &c["data"]["customer"];
+        (
+            c["lastLoginAt"].as_str().unwrap().to_string(),
+            c["failedLogins"].as_i64().unwrap(),
+        )
+    };
+    let (at_registration, _) = seen().await;
+    // A sign-in that resets nothing appends only its session's start.
+    env.config.clock.advance(Duration::from_secs(5));
+    assert_eq!(
+        env.login("ann@example.com", PASSWORD).await["success"],
+        true
+    );
+    let (first, failed) = seen().await;
+    assert!(first > at_registration, "{first} after {at_registration}");
+    assert_eq!(failed, 0);
+    // One that clears a failure writes the customer too.
+    env.login("ann@example.com", "wrong password").await;
+    assert_eq!(seen().await.1, 1);
+    env.config.clock.advance(Duration::from_secs(5));
+    assert_eq!(
+        env.login("ann@example.com", PASSWORD).await["success"],
+        true
+    );
+    let (second, failed) = seen().await;
+    assert!(second > first, "{second} after {first}");
+    assert_eq!(failed, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failed_logins_lock_the_account_until_time_or_an_admin_unlocks_it() {
     let env = TestEnv::start().await;
     let reg = env.register("ann@example.com", PASSWORD).await;

@@ -56,6 +56,12 @@ pub struct Customer {
 }
 
 impl Customer {
+    /// Whether a successful sign-in from `client` changes this state (it
+    /// clears failures and locks): only then is it a customer event.
+    pub(super) fn login_resets_something(&self, client: u64) -> bool {
+        self.failed_logins > 0 || self.locks > 0 || self.clients.has(client)
+    }
+
     pub(super) fn lockout(&self) -> lockout::Account<'_> {
         lockout::Account {
             failed: self.failed_logins,
@@ -594,12 +600,64 @@ mod tests {
     }
 
     #[test]
-    fn right_password_records_a_success() {
+    fn right_password_with_nothing_to_reset_records_nothing_on_the_customer() {
+        // The session's start is the sign-in's record; the customer only
+        // guards it (see `usecases::login_password`).
+        check(&[registered()], login(true), Ok(vec![]));
+        let then = decide(&state(&[registered()]), login(true)).unwrap();
+        assert_eq!(login_outcome(&then, 0), Ok(()));
+    }
+
+    #[test]
+    fn right_password_after_failures_records_a_success_that_resets_them() {
         check(
-            &[registered()],
+            &[registered(), wrong()],
             login(true),
             Ok(vec![succeeded("s_1", LoginMethod::Password)]),
         );
+        // A lock that ran out still counts toward the next one's length.
+        check(
+            &[registered(), locked_until(T0 - 1)],
+            login(true),
+            Ok(vec![succeeded("s_1", LoginMethod::Password)]),
+        );
+    }
+
+    #[test]
+    fn a_success_is_left_out_exactly_when_it_would_change_nothing() {
+        let histories: [&[CustomerEvent]; 6] = [
+            &[registered()],
+            &[registered(), wrong()],
+            &[
+                registered(),
+                wrong(),
+                succeeded("s_0", LoginMethod::Password),
+            ],
+            &[registered(), locked_until(T0 - 1)],
+            &[registered(), CustomerEvent::Unlocked(CustomerUnlocked {})],
+            &[registered(), wrong(), client_locked(T0 - 1)],
+        ];
+        for given in histories {
+            for client in [0, 9] {
+                let s = state(given);
+                let success = CustomerEvent::LoginSucceeded(LoginSucceeded {
+                    session_id: "s_1".into(),
+                    method: LoginMethod::Password,
+                });
+                let at = crate::domain::aggregate::At {
+                    seq: 99,
+                    time: T0,
+                    client,
+                };
+                let unchanged = s.clone().evolve(&Event::Customer(success), at) == s;
+                let then = decide(&s, login_from(true, T0, client)).unwrap();
+                assert_eq!(
+                    then.is_empty(),
+                    unchanged,
+                    "{given:?} from {client}: {then:?}"
+                );
+            }
+        }
     }
 
     #[test]

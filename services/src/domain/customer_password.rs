@@ -40,6 +40,12 @@ pub(super) fn password_attempt(
     if verification_required && !s.email_verified {
         return Ok(vec![failed(LoginFailureReason::EmailNotVerified)]);
     }
+    if !s.login_resets_something(threshold.1) {
+        // Nothing to record on the customer: the session's start is the
+        // sign-in's record (who, how, when), and the login's append is
+        // guarded by the customer's sequence instead.
+        return Ok(vec![]);
+    }
     Ok(vec![CustomerEvent::LoginSucceeded(LoginSucceeded {
         session_id: session_id.to_string(),
         method: LoginMethod::Password,

@@ -100,6 +100,11 @@ impl ClientLocks {
         });
     }
 
+    /// Whether the client has failures or locks on record.
+    pub fn has(&self, client: u64) -> bool {
+        self.0.iter().any(|c| c.client == client)
+    }
+
     pub fn succeeded(&mut self, client: u64) {
         self.0.retain(|c| c.client != client);
     }

@@ -3,6 +3,12 @@
 //! on their states; whatever it decides for all of them is appended as one
 //! atomic batch, each message with its own aggregate's expected last
 //! subject sequence, so a command is recorded whole or not at all.
+//!
+//! An aggregate named with `guard` is one the decision depends on even when
+//! nothing is appended to it: when the command then writes a single new
+//! aggregate (a sign-in that only starts a session), that one message is
+//! appended alone, on the condition that the guarding aggregate is still
+//! at the sequence decided on (one publish instead of an atomic batch).
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
@@ -44,6 +50,11 @@ struct Slot {
     /// Stream sequence of the aggregate's last message (0: none yet).
     seq: u64,
     from_cache: bool,
+    /// Made for this command (a new id): nothing but this command writes it.
+    created: bool,
+    /// Must still be at `seq` for the command to be appended, even when
+    /// nothing is appended to it.
+    guard: bool,
     state: Box<dyn AnyAggregate>,
     /// The events this round decided for it.
     events: Vec<Event>,
@@ -63,6 +74,8 @@ fn load_slot<'a, A: Aggregate>(
             subject: subject.clone(),
             seq,
             from_cache,
+            created: false,
+            guard: false,
             state: Box::new(state),
             events: Vec::new(),
         })
@@ -74,6 +87,8 @@ fn new_slot<A: Aggregate>(subject: &AggregateSubject) -> Slot {
         subject: subject.clone(),
         seq: 0,
         from_cache: false,
+        created: true,
+        guard: false,
         state: Box::new(A::default()),
         events: Vec::new(),
     }
@@ -162,6 +177,8 @@ impl<T> Committed<T> {
 
 enum Source {
     Load(Load),
+    /// Loaded like `Load`, and guarded (see the module's comment).
+    Guard(Load),
     /// A brand-new id: nothing to read on the first attempt.
     New(fn(&AggregateSubject) -> Slot, Load),
 }
@@ -178,6 +195,19 @@ impl<'a> Batch<'a> {
     pub(crate) fn load<A: Aggregate>(mut self, subject: &AggregateSubject) -> Self {
         self.sources
             .push((subject.clone(), Source::Load(load_slot::<A>)));
+        self
+    }
+
+    /// An aggregate the decision depends on even when it appends nothing to
+    /// it: the command is appended only while its last sequence is the one
+    /// decided on. When the command appends to it, its own message checks
+    /// that; when the command writes one aggregate made for it (`create`)
+    /// and nothing else, that message is published alone with this
+    /// aggregate's sequence as its condition. Any other shape is refused
+    /// (JetStream cannot check a subject that is not written in a batch).
+    pub(crate) fn guard<A: Aggregate>(mut self, subject: &AggregateSubject) -> Self {
+        self.sources
+            .push((subject.clone(), Source::Guard(load_slot::<A>)));
         self
     }
 
@@ -204,7 +234,15 @@ impl<'a> Batch<'a> {
             for (subject, source) in &self.sources {
                 slots.push(match source {
                     Source::New(new, _) if !fresh => new(subject),
-                    Source::New(_, load) | Source::Load(load) => load(x, subject, fresh).await?,
+                    Source::New(_, load) => Slot {
+                        created: true,
+                        ..load(x, subject, fresh).await?
+                    },
+                    Source::Load(load) => load(x, subject, fresh).await?,
+                    Source::Guard(load) => Slot {
+                        guard: true,
+                        ..load(x, subject, fresh).await?
+                    },
                 });
             }
             let mut tx = Tx {
@@ -393,6 +431,40 @@ impl Executor {
             })
             .collect();
         if messages.is_empty() {
+            return Ok(false);
+        }
+        let guards: Vec<&Slot> = tx
+            .slots
+            .iter()
+            .filter(|s| s.guard && s.events.is_empty())
+            .collect();
+        if !guards.is_empty() {
+            let (i, message) = match (messages.as_slice(), guards.as_slice()) {
+                ([(i, m)], [_]) if tx.slots[*i].created => (*i, m),
+                _ => {
+                    return Err(StoreError::Other(format!(
+                        "{} guarded aggregate(s) with {} message(s): a guard takes one message to a new aggregate",
+                        guards.len(),
+                        messages.len()
+                    )));
+                }
+            };
+            let (guard, guard_seq) = (&guards[0].subject, guards[0].seq);
+            let appended = self
+                .store
+                .append_guarded(&tx.slots[i].subject, message, guard, guard_seq)
+                .await?;
+            let slot = &mut tx.slots[i];
+            slot.seq = appended.seq;
+            if appended.duplicate {
+                return Ok(true);
+            }
+            slot.state.apply(appended.seq, message);
+            self.cache.insert_any(
+                &slot.subject.to_string(),
+                appended.seq,
+                slot.state.boxed_clone(),
+            );
             return Ok(false);
         }
         let entries: Vec<BatchEntry<'_>> = messages

@@ -1,7 +1,10 @@
 //! `customer.login`: the password is checked off the async runtime, then
-//! the attempt (and, when it succeeds, the new session) is appended as one
-//! atomic batch at the customer's expected sequence, so a suspension or a
-//! reset that lands first makes the login decide again on the new state.
+//! the attempt (and, when it succeeds, the new session) is appended at the
+//! customer's expected sequence, so a suspension or a reset that lands
+//! first makes the login decide again on the new state. A sign-in that
+//! resets nothing on the customer appends only the session's start, in one
+//! publish guarded by the customer's sequence; otherwise the customer's
+//! events and the session go in one atomic batch.
 
 use authd_events::{AggregateKind, AggregateSubject, LoginMethod};
 
@@ -81,7 +84,7 @@ async fn log_in(
         let matches = s.hasher.verify(password.clone(), checked.clone()).await?;
         let done =
             s.x.batch(env)
-                .load::<Customer>(&customer)
+                .guard::<Customer>(&customer)
                 .create::<Session>(&session.subject)
                 .decide(|tx| {
                     let c = tx.state::<Customer>(&customer);
