@@ -97,6 +97,10 @@ pub fn free_port() -> u16 {
         .expect("loopback is available")
 }
 
+/// What nats-server logs once it accepts clients, and when its port is taken.
+const SERVER_READY: &str = "Server is ready";
+const ADDRESS_IN_USE: &str = "address already in use";
+
 impl NatsServer {
     /// Starts `nats-server -js` on 127.0.0.1:`port` (a free one if `None`)
     /// with its JetStream store in `store_dir`, and waits until it accepts
@@ -130,8 +134,20 @@ impl NatsServer {
             store_dir: store_dir.to_path_buf(),
             config,
         };
-        server.spawn()?;
-        Ok(server)
+        // A port picked free may be taken by another process before the
+        // server binds it (parallel tests pick ports too): pick another.
+        let mut tries = 0;
+        loop {
+            match server.spawn() {
+                Err(NatsServerError::Start(e))
+                    if port.is_none() && e.contains(ADDRESS_IN_USE) && tries < 5 =>
+                {
+                    tries += 1;
+                    server.port = free_port();
+                }
+                done => return done.map(|()| server),
+            }
+        }
     }
 
     /// `start_binary` requiring user `user` with `password` of every
@@ -182,20 +198,25 @@ impl NatsServer {
         self.child = Some(child);
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let deadline = Instant::now() + Duration::from_secs(15);
+        let log_path = self.store_dir.join("nats-server.log");
         while Instant::now() < deadline {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-                return Ok(());
-            }
-            if let Some(status) = self
+            let exited = self
                 .child
                 .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                let log = std::fs::read_to_string(self.store_dir.join("nats-server.log"))
-                    .unwrap_or_default();
+                .and_then(|c| c.try_wait().ok().flatten());
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if let Some(status) = exited {
+                self.child = None;
                 return Err(NatsServerError::Start(format!(
                     "exited with {status}: {log}"
                 )));
+            }
+            // Ready is what this server says of itself: a connection alone
+            // could reach another process that holds the port.
+            if log.contains(SERVER_READY)
+                && TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
+            {
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -343,3 +343,20 @@ async fn an_older_nats_server_is_refused_when_the_store_opens() {
         .to_string();
     assert!(err.contains("too old") && err.contains("2.12"), "{err}");
 }
+
+#[test]
+fn a_nats_server_that_cannot_bind_its_port_is_not_taken_for_ready() {
+    // Another process holds the port: a connection would reach it, but the
+    // server we started is not there.
+    let dir = tempfile::tempdir().unwrap();
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let err = NatsServer::start(&dir.path().join("taken"), Some(port))
+        .err()
+        .expect("a server that could not bind its port is no server");
+    assert!(err.to_string().contains("address already in use"), "{err}");
+    // With no port asked for, it starts (on a free one).
+    let nats = NatsServer::start(&dir.path().join("free"), None).unwrap();
+    assert_ne!(nats.port(), port);
+    std::net::TcpStream::connect(("127.0.0.1", nats.port())).unwrap();
+}
