@@ -120,6 +120,32 @@ async fn a_suspension_racing_logins_never_leaves_an_earlier_session_alive() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_devices_signing_in_at_once_never_race_on_the_customer() {
+    // Logins that reset nothing write nothing to the customer, so they do
+    // not conflict with each other (each used to append to the customer and
+    // retry on losing the race, up to eight times).
+    let env = TestEnv::start().await;
+    let reg = env.register("ann@example.com", PASSWORD).await;
+    let customer_id = reg["user"]["id"].as_str().unwrap().to_string();
+    let before = env.last_seq().await;
+    let results =
+        futures::future::join_all((0..24).map(|_| env.login("ann@example.com", PASSWORD))).await;
+    for r in &results {
+        assert_eq!(r["success"], true, "{r}");
+    }
+    let log = log(&env).await;
+    let new: Vec<_> = log.iter().filter(|(seq, _, _)| *seq > before).collect();
+    assert_eq!(new.len(), 24, "one message a login");
+    assert!(new.iter().all(|(_, s, _)| s.kind == AggregateKind::Session));
+    assert!(!new.iter().any(|(_, s, _)| s.id == customer_id));
+    // Every one of them is a live session.
+    for r in &results {
+        let refreshed = env.refresh(r["refreshToken"].as_str().unwrap()).await;
+        assert_eq!(refreshed["success"], true, "{refreshed}");
+    }
+}
+
 /// The session id a login answer's refresh token names.
 fn refreshed_session(login: &Value) -> String {
     let token = login["refreshToken"].as_str().unwrap();

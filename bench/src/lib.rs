@@ -578,15 +578,16 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         target: "ratio ≥ 0.90".into(),
     });
 
+    let mut errors = vec![
+        ("login", login.errors),
+        ("customerAccessTokenCreate", tokens.errors),
+    ];
     if args.logins_only {
         return Ok(Report {
             cores,
             quick: args.quick,
             rows,
-            errors: vec![
-                ("login", login.errors),
-                ("customerAccessTokenCreate", tokens.errors),
-            ],
+            errors,
         });
     }
 
@@ -749,17 +750,16 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         rows.push(replay(&authd, &dev, dir.as_path(), &db, replay_events, customers).await?);
     }
 
+    errors.extend([
+        ("currentUser", reads.errors),
+        ("customer", shop.errors),
+        ("refresh", refresh.errors),
+    ]);
     Ok(Report {
         cores,
         quick: args.quick,
         rows,
-        errors: vec![
-            ("login", login.errors),
-            ("customerAccessTokenCreate", tokens.errors),
-            ("currentUser", reads.errors),
-            ("customer", shop.errors),
-            ("refresh", refresh.errors),
-        ],
+        errors,
     })
 }
 
