@@ -2,12 +2,7 @@
 //! `authd dev`'s bootstrap. The CLI in `main.rs` only parses flags into
 //! [`Config`] and calls these.
 
-use std::{
-    net::SocketAddr,
-    path::{Path, PathBuf},
-    sync::Arc,
-    time::Duration,
-};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use authd_events::{Actor, EventStore, RequestMeta, StoreConfig};
@@ -17,7 +12,6 @@ use authd_services::{
     cache::StateCache,
     commands::CreateProject,
     password::{HashParams, PasswordHasher},
-    tokens::SigningKeys,
 };
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -136,242 +130,15 @@ impl Config {
     }
 }
 
-/// A NATS connection and the count of its (re)connections.
-#[derive(Clone)]
-pub struct Nats {
-    pub client: async_nats::Client,
-    pub reconnects: tokio::sync::watch::Receiver<u64>,
-}
+mod keys;
+mod nats;
 
-/// Connects to NATS, reconnecting forever in the background once connected.
-/// How authd proves itself to NATS and checks the broker (besides a
-/// `user:password@` in the URL).
-#[derive(Debug, Clone, Default)]
-pub struct NatsOptions {
-    /// A `.creds` file (user JWT and nkey seed).
-    pub creds_file: Option<PathBuf>,
-    /// A file holding an nkey seed (`SU…`).
-    pub nkey_file: Option<PathBuf>,
-    pub token: Option<String>,
-    /// Trust this CA (PEM) for the broker's certificate; implies TLS.
-    pub tls_ca: Option<PathBuf>,
-    /// A client certificate and key (PEM) for mutual TLS.
-    pub tls_cert: Option<(PathBuf, PathBuf)>,
-    pub require_tls: bool,
-    /// Reply subjects under this prefix instead of `_INBOX` (so a role's
-    /// permissions can keep it off other roles' replies).
-    pub inbox_prefix: Option<String>,
-}
-
-pub async fn connect(url: &str) -> anyhow::Result<Nats> {
-    connect_with(url, &NatsOptions::default()).await
-}
-
-/// Connects with credentials from the URL or `options`, and TLS as asked.
-/// Errors never repeat the URL's password.
-pub async fn connect_with(url: &str, options: &NatsOptions) -> anyhow::Result<Nats> {
-    // async-nats' TLS (rustls) needs a process-wide crypto provider; two
-    // are compiled in through other crates, so none is picked by itself.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let (url, from_url) = authd_events::nats_url::split_credentials(url);
-    let url = url.as_str();
-    let mut connect = async_nats::ConnectOptions::new();
-    if let Some((user, password)) = from_url {
-        connect = connect.user_and_password(user, password);
-    }
-    if let Some(token) = &options.token {
-        connect = connect.token(token.clone());
-    }
-    if let Some(path) = &options.nkey_file {
-        let seed = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        connect = connect.nkey(seed.trim().to_string());
-    }
-    if let Some(path) = &options.creds_file {
-        connect = connect
-            .credentials_file(path)
-            .await
-            .with_context(|| format!("cannot read NATS credentials {}", path.display()))?;
-    }
-    if let Some(ca) = &options.tls_ca {
-        connect = connect.add_root_certificates(ca.clone()).require_tls(true);
-    }
-    if let Some((cert, key)) = &options.tls_cert {
-        connect = connect.add_client_certificate(cert.clone(), key.clone());
-    }
-    if options.require_tls {
-        connect = connect.require_tls(true);
-    }
-    if let Some(prefix) = &options.inbox_prefix {
-        connect = connect.custom_inbox_prefix(prefix.clone());
-    }
-    let (tx, reconnects) = tokio::sync::watch::channel(0u64);
-    let client = connect
-        .name("authd")
-        .event_callback(move |event| {
-            let tx = tx.clone();
-            async move {
-                match event {
-                    async_nats::Event::Connected => {
-                        tx.send_modify(|n| *n += 1);
-                    }
-                    async_nats::Event::Disconnected => tracing::warn!("disconnected from NATS"),
-                    _ => {}
-                }
-            }
-        })
-        .retry_on_initial_connect()
-        .max_reconnects(None)
-        // Each subscription buffers at most this many messages (default
-        // 65,536): a consumer catching up must not pile the stream up in memory.
-        .subscription_capacity(4096)
-        .connection_timeout(Duration::from_secs(5))
-        .connect(url)
-        .await
-        .with_context(|| format!("cannot connect to NATS at {url}"))?;
-    Ok(Nats { client, reconnects })
-}
-
-pub async fn open_store(nats: &Nats) -> anyhow::Result<EventStore> {
-    open_store_with(nats, StoreConfig::default()).await
-}
-
-/// The event store as `config` asks (its messages' TTLs, say).
-pub async fn open_store_with(nats: &Nats, config: StoreConfig) -> anyhow::Result<EventStore> {
-    let mut last = None;
-    // The broker may still be starting JetStream.
-    for _ in 0..50 {
-        match EventStore::open(nats.client.clone(), config.clone()).await {
-            Ok(s) => return Ok(s.with_reconnect_signal(nats.reconnects.clone())),
-            Err(authd_events::StoreError::Unavailable(e)) => {
-                last = Some(e);
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    anyhow::bail!("JetStream is unavailable: {}", last.unwrap_or_default())
-}
-
-/// The user `authd dev`'s own nats-server admits.
-pub const DEV_NATS_USER: &str = "authd";
-
-/// The password of `authd dev`'s nats-server: made once, kept (0600) in
-/// `<data-dir>/nats.password`.
-pub fn dev_nats_password(data_dir: &Path) -> anyhow::Result<String> {
-    let path = data_dir.join("nats.password");
-    if !path.exists() {
-        use rand::RngCore;
-        let mut bytes = [0u8; 24];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        authd_services::tokens::write_private(&path, hex::encode(bytes).as_bytes())?;
-    }
-    Ok(std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .trim()
-        .to_string())
-}
-
-/// The operator key in `path`, made (mode 0600) when the file is missing.
-fn load_operator_key(path: &Path) -> anyhow::Result<String> {
-    if !path.exists() {
-        use rand::RngCore;
-        let mut key = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut key);
-        let key = format!("op_{}", hex::encode(key));
-        authd_services::tokens::write_private(path, key.as_bytes())?;
-    }
-    let key = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .trim()
-        .to_string();
-    anyhow::ensure!(
-        key.len() >= 32,
-        "{} must hold a key of at least 32 characters",
-        path.display()
-    );
-    Ok(key)
-}
-
-fn load_index_key(path: &Path) -> anyhow::Result<Vec<u8>> {
-    if !path.exists() {
-        use rand::RngCore;
-        let mut key = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut key);
-        authd_services::tokens::write_private(path, hex::encode(key).as_bytes())?;
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let key = hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()))?;
-    anyhow::ensure!(
-        key.len() >= 32,
-        "{} must hold at least 32 bytes",
-        path.display()
-    );
-    Ok(key)
-}
-
-/// The keys every role reads from files, loaded (or created) once per process.
-#[derive(Clone)]
-pub struct Keys {
-    /// The private signing key (the ring's root); `None` for a gateway,
-    /// which verifies with public keys only.
-    pub signing: Option<SigningKeys>,
-    /// What access tokens are checked with: the keys of the ring in the
-    /// log (see `start_gateway`) and `file_keys`.
-    pub verifier: authd_services::tokens::TokenVerifier,
-    /// The public keys of `--signing-public-keys-file`, and the signing
-    /// key's own when this process holds it: trusted with no end unless the
-    /// ring says otherwise.
-    pub file_keys: Vec<(String, [u8; 32])>,
-    pub index: Vec<u8>,
-    /// Seals provider secrets: services only (empty for a gateway).
-    pub secrets: Vec<u8>,
-    /// Alone creates projects through the admin API.
-    pub operator: Option<String>,
-}
-
-impl Keys {
-    pub fn load(config: &Config) -> anyhow::Result<Self> {
-        Self::load_for(config, true)
-    }
-
-    /// The keys; the private signing key only when `private` (services
-    /// sign). A gateway trusts the ring in the log and the public keys file.
-    pub fn load_for(config: &Config, private: bool) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-        let public = config
-            .signing_public_keys_file
-            .as_deref()
-            .map(authd_services::tokens::load_public_keys)
-            .transpose()?;
-        let signing = private
-            .then(|| SigningKeys::load_or_create(&config.signing_key_path(), true))
-            .transpose()?;
-        let mut verifying = public.unwrap_or_default();
-        if let Some(s) = &signing
-            && !verifying.iter().any(|(kid, _)| kid == s.kid())
-        {
-            verifying.push((s.kid().to_string(), s.public_key()));
-        }
-        Ok(Self {
-            signing,
-            verifier: authd_services::tokens::TokenVerifier::new(verifying.clone()),
-            file_keys: verifying,
-            index: load_index_key(&config.index_key_path())?,
-            secrets: if private {
-                load_index_key(&config.secrets_key_path())?
-            } else {
-                Vec::new()
-            },
-            operator: config
-                .operator_key_path()
-                .map(|path| load_operator_key(&path))
-                .transpose()?,
-        })
-    }
-}
+pub use keys::Keys;
+use keys::load_operator_key;
+pub use nats::{
+    DEV_NATS_USER, Nats, NatsOptions, connect, connect_with, dev_nats_password, open_store,
+    open_store_with,
+};
 
 /// The services role until `shutdown`.
 pub async fn run_services(
