@@ -11,6 +11,7 @@ use std::{
 };
 
 use authd::nats_server::free_port;
+use authd_events::{CustomerEvent, Event, ProviderFailure};
 use common::{PASSWORD, TestEnv, node, smtp::code_in};
 use serde_json::{Value, json};
 
@@ -239,8 +240,30 @@ async fn a_signed_in_customer_gets_a_shopify_token_by_multipass_and_renews_it() 
         "{log}"
     );
 
-    // The secrets never reach the log.
+    // Both failures are on the customer's record, with why (and nothing
+    // of the token); the refused sign-in with the wrong Multipass secret
+    // and the store that was down.
     let messages = env.raw_messages().await;
+    let failures: Vec<(String, ProviderFailure)> = messages
+        .iter()
+        .filter_map(|m| authd_events::EventMessage::decode(&m.payload).ok())
+        .flat_map(|m| m.bodies().cloned().collect::<Vec<_>>())
+        .filter_map(|e| match e {
+            Event::Customer(CustomerEvent::ProviderLoginFailed(f)) => {
+                Some((f.provider_id, f.reason))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            (id.clone(), ProviderFailure::Unavailable),
+            (id.clone(), ProviderFailure::ProviderError)
+        ]
+    );
+
+    // The secrets never reach the log.
     let bytes: Vec<u8> = messages.iter().flat_map(|m| m.payload.to_vec()).collect();
     for secret in [STOREFRONT_TOKEN, MULTIPASS_SECRET, shopify_token] {
         assert!(

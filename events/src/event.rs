@@ -206,6 +206,16 @@ pub enum CustomerEvent {
     /// same batch); the new one is not verified yet.
     EmailChanged(CustomerEmailChanged), // 15
     ProviderLinked(ProviderLinked),                         // 16
+    /// A sign-in through a provider failed for a known customer (a Shopify
+    /// store refused Multipass or did not answer): the fact and why,
+    /// nothing of any token.
+    ProviderLoginFailed(CustomerProviderLoginFailed), // 17
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerProviderLoginFailed {
+    pub provider_id: String,
+    pub reason: crate::provider::ProviderFailure,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

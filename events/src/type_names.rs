@@ -39,6 +39,7 @@ impl Event {
                 CustomerEvent::ActivationRequested(_) => "customer.activation.requested",
                 CustomerEvent::EmailChanged(_) => "customer.email.changed",
                 CustomerEvent::ProviderLinked(_) => "customer.provider.linked",
+                CustomerEvent::ProviderLoginFailed(_) => "customer.provider_login.failed",
             },
             Event::Session(e) => match e {
                 SessionEvent::Started(_) => "session.started",

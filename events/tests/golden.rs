@@ -308,6 +308,18 @@ fn samples_v1() -> Vec<Event> {
             }],
             return_urls: vec![],
         })),
+        Event::Customer(CustomerEvent::ProviderLoginFailed(
+            CustomerProviderLoginFailed {
+                provider_id: "ap_2".into(),
+                reason: ProviderFailure::ProviderError,
+            },
+        )),
+        Event::Customer(CustomerEvent::ProviderLoginFailed(
+            CustomerProviderLoginFailed {
+                provider_id: "ap_2".into(),
+                reason: ProviderFailure::Unavailable,
+            },
+        )),
     ]
 }
 

@@ -133,7 +133,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
             | CustomerEvent::EmailVerificationRequested(_)
             | CustomerEvent::PasswordResetRequested(_)
             | CustomerEvent::ActivationRequested(_)
-            | CustomerEvent::ProviderLinked(_) => {}
+            | CustomerEvent::ProviderLinked(_)
+            | CustomerEvent::ProviderLoginFailed(_) => {}
         }
     }
     Ok(())

@@ -454,7 +454,7 @@ impl Aggregate for Customer {
                 self.email_verified = false;
                 self.verification = None;
             }
-            CustomerEvent::ProviderLinked(_) => {}
+            CustomerEvent::ProviderLinked(_) | CustomerEvent::ProviderLoginFailed(_) => {}
             CustomerEvent::PasswordResetRequested(r) => {
                 self.reset = Some((r.token_hash, r.expires_at));
                 self.reset_requested_at.retain(|t| at.time - t < HOUR_MS);

@@ -3,8 +3,8 @@
 //! mailed code otherwise, and the renewal of a Shopify token.
 
 use authd_events::{
-    Actor, AuthProvider, LoginMethod, ProviderKind, Sealed, ShopifyProvider,
-    keyed_hash::normalize_email,
+    Actor, AuthProvider, CustomerEvent, CustomerProviderLoginFailed, LoginMethod, ProviderFailure,
+    ProviderKind, Sealed, ShopifyProvider, keyed_hash::normalize_email,
 };
 use serde_json::json;
 
@@ -77,12 +77,21 @@ pub(super) async fn start(
                 }),
             );
             let storefront_token = open(s, &shop.storefront_token)?;
-            let shopify = s
+            let exchanged = s
                 .shopify
                 .token_with_multipass(&shop.shop_domain, &storefront_token, &token)
-                .await
-                .map_err(|f| CommandError::from(f.error))?;
-            let shopify = access(shopify)?;
+                .await;
+            let shopify = match exchanged {
+                Ok(t) => access(t).map_err(|e| (ProviderFailure::ProviderError, e)),
+                Err(f) => Err((f.reason, f.error.into())),
+            };
+            let shopify = match shopify {
+                Ok(shopify) => shopify,
+                Err((reason, e)) => {
+                    record_failure(s, env, &customer, &provider_id, reason).await;
+                    return Err(e);
+                }
+            };
             let signed_in = new_session(s, env, &customer).await?;
             Ok(Sent {
                 seq: signed_in.seq,
@@ -106,6 +115,28 @@ pub(super) async fn start(
                 },
             })
         }
+    }
+}
+
+/// A failed Multipass exchange, on the customer's record (the store's
+/// answer is the caller's error either way; a record that cannot be
+/// written is logged, not answered instead).
+async fn record_failure(
+    s: &Services,
+    env: &CommandEnvelope,
+    customer: &authd_events::AggregateSubject,
+    provider_id: &str,
+    reason: ProviderFailure,
+) {
+    let failed = CustomerEvent::ProviderLoginFailed(CustomerProviderLoginFailed {
+        provider_id: provider_id.to_string(),
+        reason,
+    });
+    let recorded =
+        s.x.decide(env, customer, |_: &Customer, _| Ok(vec![failed.clone()]))
+            .await;
+    if let Err(e) = recorded {
+        tracing::warn!(code = %e.code, "a failed Multipass sign-in was not recorded");
     }
 }
 
