@@ -16,6 +16,8 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             status           TEXT NOT NULL,
             created_at       INTEGER NOT NULL,
             updated_at       INTEGER NOT NULL,
+            -- Unused since the last sign-in is read from sessions (every
+            -- sign-in starts one); kept so older files need no migration.
             last_login_at    INTEGER,
             failed_logins    INTEGER NOT NULL DEFAULT 0,
             locked_until     INTEGER NOT NULL DEFAULT 0,
@@ -40,8 +42,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO customers
                        (project_id, id, email, email_normalized, email_verified, status,
-                        created_at, updated_at, last_login_at, failed_logins)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'ACTIVE', ?6, ?6, NULL, 0)",
+                        created_at, updated_at, failed_logins)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'ACTIVE', ?6, ?6, 0)",
                 )?
                 .execute(params![
                     project,
@@ -52,8 +54,12 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                     at
                 ])?;
             }
+            // The sign-in itself is its session's start (see `sessions`).
             CustomerEvent::LoginSucceeded(_) => {
-                update(tx, "last_login_at = ?3, failed_logins = 0", project, id, at)?;
+                tx.prepare_cached(
+                    "UPDATE customers SET failed_logins = 0 WHERE project_id = ?1 AND id = ?2",
+                )?
+                .execute(params![project, id])?;
             }
             CustomerEvent::LoginFailed(f) => {
                 if f.reason == LoginFailureReason::WrongPassword {

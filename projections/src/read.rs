@@ -25,7 +25,6 @@ pub struct CustomerRow {
     pub status: String,
     pub created_at: i64,
     pub updated_at: i64,
-    pub last_login_at: Option<i64>,
     pub failed_logins: i64,
     pub locked_until: i64,
     pub first_name: Option<String>,
@@ -64,7 +63,7 @@ const CUSTOMER_COLUMNS: &str = "customers.project_id, customers.id, customers.em
          SELECT p.email_verification_required
          FROM projects p WHERE p.id = customers.project_id), 0)
      THEN 'INACTIVE' ELSE customers.status END,
-     customers.created_at, customers.updated_at, customers.last_login_at,
+     customers.created_at, customers.updated_at,
      customers.failed_logins, customers.locked_until,
      customers.first_name, customers.last_name, customers.phone, customers.accepts_marketing";
 
@@ -93,13 +92,12 @@ fn customer_row_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Custome
         status: r.get(at + 4)?,
         created_at: r.get(at + 5)?,
         updated_at: r.get(at + 6)?,
-        last_login_at: r.get(at + 7)?,
-        failed_logins: r.get(at + 8)?,
-        locked_until: r.get(at + 9)?,
-        first_name: r.get(at + 10)?,
-        last_name: r.get(at + 11)?,
-        phone: r.get(at + 12)?,
-        accepts_marketing: r.get(at + 13)?,
+        failed_logins: r.get(at + 7)?,
+        locked_until: r.get(at + 8)?,
+        first_name: r.get(at + 9)?,
+        last_name: r.get(at + 10)?,
+        phone: r.get(at + 11)?,
+        accepts_marketing: r.get(at + 12)?,
     })
 }
 
@@ -194,6 +192,18 @@ impl ReadModel {
             ))?
             .query_row(params![project, id], customer_row)
             .optional()
+        })
+    }
+
+    /// When the customer last signed in (unix ms): the start of their
+    /// newest session, since every sign-in starts one (a login that resets
+    /// nothing on the customer records itself there alone).
+    pub fn last_sign_in(&self, project: &str, customer: &str) -> rusqlite::Result<Option<i64>> {
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT MAX(created_at) FROM sessions WHERE project_id = ?1 AND customer_id = ?2",
+            )?
+            .query_row(params![project, customer], |r| r.get(0))
         })
     }
 

@@ -81,12 +81,6 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                     method(s.method),
                     token_hash
                 ])?;
-                // A session's start is the sign-in's record (a customer
-                // event goes with it only when the sign-in reset failures).
-                tx.prepare_cached(
-                    "UPDATE customers SET last_login_at = ?3 WHERE project_id = ?1 AND id = ?2",
-                )?
-                .execute(params![project, s.customer_id, at])?;
             }
             SessionEvent::Renewed(r) => {
                 tx.prepare_cached(

@@ -36,7 +36,6 @@ pub struct AdminCustomer {
     pub status: UserStatus,
     pub failed_logins: i32,
     pub locked_until: Option<DateTime>,
-    pub last_login_at: Option<DateTime>,
     pub created_at: DateTime,
     pub updated_at: DateTime,
 }
@@ -46,6 +45,16 @@ const MAX_EVENTS_PAGE: i32 = 200;
 
 #[ComplexObject]
 impl AdminCustomer {
+    /// When the customer last signed in (the start of their newest session).
+    async fn last_login_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
+        let (state, admin) = ctx_of(ctx);
+        let at = state
+            .read
+            .last_sign_in(&admin.inner.project_id, &self.id)
+            .map_err(ApiError::internal)?;
+        Ok(at.map(DateTime))
+    }
+
     /// The customer's history from the audit index, newest first: their own
     /// events and their sessions', each with the request it came from.
     async fn events(
@@ -146,7 +155,6 @@ fn customer(r: authd_projections::read::CustomerRow) -> AdminCustomer {
         status: UserStatus::from_read_model(&r.status),
         failed_logins: r.failed_logins as i32,
         locked_until: (r.locked_until > now).then_some(DateTime(r.locked_until)),
-        last_login_at: r.last_login_at.map(DateTime),
         created_at: DateTime(r.created_at),
         updated_at: DateTime(r.updated_at),
     }
