@@ -49,6 +49,18 @@ impl Dev {
 
 impl Drop for Dev {
     fn drop(&mut self) {
+        // SIGTERM first (a test that failed midway), so authd dev stops its
+        // nats-server too; a SIGKILL would leave that server running.
+        if let Ok(None) = self.child.try_wait() {
+            self.signal(nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

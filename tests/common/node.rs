@@ -46,7 +46,7 @@ pub fn build_sdk() {
     run_in(&sdk, "npm", &["run", "build"], &[]);
 }
 
-/// A running `authd dev`, killed on drop.
+/// A running `authd dev`, stopped on drop.
 pub struct Dev {
     child: Child,
     pub port: u16,
@@ -57,9 +57,26 @@ pub struct Dev {
 
 impl Drop for Dev {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
+}
+
+/// Stops an `authd dev` as a user would (SIGTERM), so that it stops its own
+/// nats-server too: a SIGKILL leaves that server running with no parent.
+/// Killed after 10 s if it has not exited.
+pub fn stop(child: &mut Child) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).is_ok() {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 impl Dev {
