@@ -422,6 +422,9 @@ async fn main() -> anyhow::Result<()> {
             let (nats, url) = match args.nats_url {
                 Some(url) => (None, url),
                 None => {
+                    // A server an earlier run left behind (killed with
+                    // SIGKILL) goes first, so its port is free again.
+                    authd::nats_server::stop_stale(&data_dir.join("nats"));
                     // Same port as last time, so dev-keys.json stays right.
                     let port_file = data_dir.join("nats.port");
                     let port = std::fs::read_to_string(&port_file)

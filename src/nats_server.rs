@@ -97,6 +97,48 @@ pub fn free_port() -> u16 {
         .expect("loopback is available")
 }
 
+/// Where the server writes its pid, in its store directory.
+const PID_FILE: &str = "nats-server.pid";
+
+/// A nats-server left running on this store by an owner that died without
+/// stopping it (`authd dev` killed with SIGKILL) is stopped before another
+/// starts: two servers must never share a store, and nothing else would
+/// ever stop it. Only a live process whose command line names this store
+/// is touched (a pid may have been reused).
+pub fn stop_stale(store_dir: &Path) {
+    let Some(pid) = std::fs::read_to_string(store_dir.join(PID_FILE))
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+    else {
+        return;
+    };
+    let cmdline = |pid: i32| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).into_owned())
+            .unwrap_or_default()
+    };
+    let store = store_dir.to_string_lossy().into_owned();
+    let ours = |c: &str| c.contains("nats-server") && c.split('\0').any(|arg| arg == store);
+    if !ours(&cmdline(pid)) {
+        return;
+    }
+    tracing::warn!(pid, store = %store, "stopping a nats-server left running on this store");
+    let target = nix::unistd::Pid::from_raw(pid);
+    for (signal, wait) in [
+        (nix::sys::signal::Signal::SIGTERM, Duration::from_secs(5)),
+        (nix::sys::signal::Signal::SIGKILL, Duration::from_secs(2)),
+    ] {
+        let _ = nix::sys::signal::kill(target, signal);
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if !ours(&cmdline(pid)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 /// What nats-server logs once it accepts clients, and when its port is taken.
 const SERVER_READY: &str = "Server is ready";
 const ADDRESS_IN_USE: &str = "address already in use";
@@ -171,6 +213,7 @@ impl NatsServer {
     }
 
     fn spawn(&mut self) -> Result<(), NatsServerError> {
+        stop_stale(&self.store_dir);
         let log = std::fs::File::create(self.store_dir.join("nats-server.log"))
             .map_err(|e| NatsServerError::Start(e.to_string()))?;
         let mut command = Command::new(&self.binary);
@@ -187,6 +230,8 @@ impl NatsServer {
                 "-sd",
             ])
             .arg(&self.store_dir)
+            .arg("-P")
+            .arg(self.store_dir.join(PID_FILE))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

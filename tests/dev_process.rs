@@ -242,7 +242,38 @@ async fn authd_dev_starts_restarts_and_keeps_everything() {
         hashes[0]
     );
 
+    // A crash (SIGKILL) leaves its nats-server running; the next start
+    // stops that one first (two servers on one store would corrupt it) and
+    // takes the same port again.
+    dev.signal(nix::sys::signal::Signal::SIGKILL);
+    dev.wait_exit();
+    let store = data.join("nats");
+    assert_eq!(servers_on(&store), 1, "the crash left its nats-server");
+    let mut dev = Dev::start(&data, port);
+    wait_healthy(&http, &base).await;
+    assert_eq!(servers_on(&store), 1, "two nats-servers on one store");
+    let after: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("dev-keys.json")).unwrap())
+            .unwrap();
+    assert_eq!(after["natsUrl"], nats_url);
+    let login = gql(&http, &url, &key, None,
+        "mutation L($email: String!, $password: String!) { customerLogin(email: $email, password: $password) { success } }",
+        json!({ "email": "ann@example.com", "password": "correct horse battery staple" })).await;
+    assert_eq!(login["data"]["customerLogin"]["success"], true, "{login}");
+
     dev.signal(nix::sys::signal::Signal::SIGINT);
     assert!(dev.wait_exit().success());
     assert!(!port_open(nats_port));
+    assert_eq!(servers_on(&store), 0);
+}
+
+/// How many nats-server processes run on `store`.
+fn servers_on(store: &Path) -> usize {
+    let store = store.to_string_lossy();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).into_owned())
+        .filter(|c| c.contains("nats-server") && c.split('\0').any(|a| a == store))
+        .count()
 }

@@ -360,3 +360,21 @@ fn a_nats_server_that_cannot_bind_its_port_is_not_taken_for_ready() {
     assert_ne!(nats.port(), port);
     std::net::TcpStream::connect(("127.0.0.1", nats.port())).unwrap();
 }
+
+#[test]
+fn a_nats_server_left_running_on_a_store_is_stopped_before_another_starts() {
+    // Its owner died without stopping it (authd dev killed with SIGKILL):
+    // two servers on one store must never run at once.
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("nats");
+    let first = NatsServer::start(&store, None).unwrap();
+    let stale = first.pid().unwrap();
+    std::mem::forget(first);
+    let second = NatsServer::start(&store, None).unwrap();
+    // Gone (a zombie until this process ends: it was our child) …
+    let cmdline = std::fs::read(format!("/proc/{stale}/cmdline")).unwrap_or_default();
+    assert!(cmdline.is_empty(), "the first server still runs");
+    // … and the new one serves.
+    assert_ne!(second.pid(), Some(stale));
+    std::net::TcpStream::connect(("127.0.0.1", second.port())).unwrap();
+}
