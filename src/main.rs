@@ -208,8 +208,7 @@ async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -218,6 +217,17 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // A replay receives and decodes on this thread while its own thread
+    // applies: one thread for NATS and the reading is faster on two cores
+    // than a worker pool handing messages across (BENCHMARKS.md, session 9).
+    let mut runtime = match cli.command {
+        Cmd::Replay(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    runtime.enable_all().build()?.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Cmd::Dev(args) => {
             let data_dir = args.common.data_dir.clone();
