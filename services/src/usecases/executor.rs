@@ -13,7 +13,7 @@
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use authd_events::{
-    AggregateSubject, BatchEntry, Event, EventMessage, EventStore, Expected, MessageMeta,
+    AggregateSubject, BatchEntry, Batched, Event, EventMessage, EventStore, Expected, MessageMeta,
     StoreError,
 };
 
@@ -123,6 +123,32 @@ impl Tx {
 
     pub(crate) fn state<A: Aggregate>(&self, subject: &AggregateSubject) -> &A {
         downcast(find(&self.slots, subject))
+    }
+
+    /// The aggregate the round's one message must be published on condition
+    /// of (its subject and last sequence), when a guarded aggregate had
+    /// nothing appended to it; `None` when every aggregate the round
+    /// depends on checks its own sequence in the batch. A guard takes one
+    /// message to a new aggregate: JetStream checks one other subject's
+    /// sequence per message, and only a new aggregate can forgo its own.
+    fn guard(
+        &self,
+        messages: &[(usize, EventMessage)],
+    ) -> Result<Option<(&AggregateSubject, u64)>, StoreError> {
+        let guards: Vec<&Slot> = self
+            .slots
+            .iter()
+            .filter(|s| s.guard && s.events.is_empty())
+            .collect();
+        match (messages, guards.as_slice()) {
+            (_, []) => Ok(None),
+            ([(i, _)], [guard]) if self.slots[*i].created => Ok(Some((&guard.subject, guard.seq))),
+            _ => Err(StoreError::Other(format!(
+                "{} guarded aggregate(s) with {} message(s): a guard takes one message to a new aggregate",
+                guards.len(),
+                messages.len()
+            ))),
+        }
     }
 
     /// Puts `command` to one aggregate; the events it decides are appended
@@ -410,7 +436,8 @@ impl Executor {
     }
 
     /// Appends what the round decided (one message per aggregate, all in
-    /// one atomic batch) and moves each slot to its new state and sequence.
+    /// one atomic batch, or one message guarded by an aggregate it leaves
+    /// alone: `Tx::guard`) and moves each slot to its new state and sequence.
     /// Returns whether the command had been appended before.
     async fn append(&self, env: &CommandEnvelope, tx: &mut Tx) -> Result<bool, StoreError> {
         let messages: Vec<(usize, EventMessage)> = tx
@@ -433,49 +460,30 @@ impl Executor {
         if messages.is_empty() {
             return Ok(false);
         }
-        let guards: Vec<&Slot> = tx
-            .slots
-            .iter()
-            .filter(|s| s.guard && s.events.is_empty())
-            .collect();
-        if !guards.is_empty() {
-            let (i, message) = match (messages.as_slice(), guards.as_slice()) {
-                ([(i, m)], [_]) if tx.slots[*i].created => (*i, m),
-                _ => {
-                    return Err(StoreError::Other(format!(
-                        "{} guarded aggregate(s) with {} message(s): a guard takes one message to a new aggregate",
-                        guards.len(),
-                        messages.len()
-                    )));
+        let batched = match tx.guard(&messages)? {
+            Some((guard, guard_seq)) => {
+                let (i, message) = &messages[0];
+                let appended = self
+                    .store
+                    .append_guarded(&tx.slots[*i].subject, message, guard, guard_seq)
+                    .await?;
+                Batched {
+                    seqs: vec![appended.seq],
+                    duplicate: appended.duplicate,
                 }
-            };
-            let (guard, guard_seq) = (&guards[0].subject, guards[0].seq);
-            let appended = self
-                .store
-                .append_guarded(&tx.slots[i].subject, message, guard, guard_seq)
-                .await?;
-            let slot = &mut tx.slots[i];
-            slot.seq = appended.seq;
-            if appended.duplicate {
-                return Ok(true);
             }
-            slot.state.apply(appended.seq, message);
-            self.cache.insert_any(
-                &slot.subject.to_string(),
-                appended.seq,
-                slot.state.boxed_clone(),
-            );
-            return Ok(false);
-        }
-        let entries: Vec<BatchEntry<'_>> = messages
-            .iter()
-            .map(|(i, m)| BatchEntry {
-                subject: &tx.slots[*i].subject,
-                message: m,
-                expected: Expected::Seq(tx.slots[*i].seq),
-            })
-            .collect();
-        let batched = self.store.append_batch(&entries).await?;
+            None => {
+                let entries: Vec<BatchEntry<'_>> = messages
+                    .iter()
+                    .map(|(i, m)| BatchEntry {
+                        subject: &tx.slots[*i].subject,
+                        message: m,
+                        expected: Expected::Seq(tx.slots[*i].seq),
+                    })
+                    .collect();
+                self.store.append_batch(&entries).await?
+            }
+        };
         if batched.duplicate {
             // An earlier attempt of this command was stored; its sequence
             // (single messages report it) is as good as any to wait for.
