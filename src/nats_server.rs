@@ -112,26 +112,48 @@ pub fn stop_stale(store_dir: &Path) {
     else {
         return;
     };
-    let cmdline = |pid: i32| {
-        std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|c| String::from_utf8_lossy(&c).into_owned())
-            .unwrap_or_default()
-    };
-    let store = store_dir.to_string_lossy().into_owned();
-    let ours = |c: &str| c.contains("nats-server") && c.split('\0').any(|arg| arg == store);
-    if !ours(&cmdline(pid)) {
+    if !serves_store(pid, store_dir) {
         return;
     }
-    tracing::warn!(pid, store = %store, "stopping a nats-server left running on this store");
+    tracing::warn!(pid, store = %store_dir.display(), "stopping a nats-server left running on this store");
+    terminate(pid, Duration::from_secs(5), || {
+        !serves_store(pid, store_dir)
+    });
+}
+
+/// Whether process `pid` is a live nats-server on `store_dir` (by its
+/// command line; a zombie has none).
+pub fn serves_store(pid: i32, store_dir: &Path) -> bool {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    let store = store_dir.to_string_lossy();
+    cmdline.contains("nats-server") && cmdline.split('\0').any(|arg| arg == store)
+}
+
+/// Stops a child as a user would: SIGTERM, SIGKILL if it has not exited
+/// after `grace`; then reaps it.
+pub fn stop_child(child: &mut Child, grace: Duration) {
+    terminate(child.id() as i32, grace, || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    let _ = child.wait();
+}
+
+/// SIGTERM to `pid`, then SIGKILL once `grace` passed without `gone()`;
+/// returns as soon as it is gone (a gone process is sent nothing more).
+fn terminate(pid: i32, grace: Duration, mut gone: impl FnMut() -> bool) {
     let target = nix::unistd::Pid::from_raw(pid);
     for (signal, wait) in [
-        (nix::sys::signal::Signal::SIGTERM, Duration::from_secs(5)),
+        (nix::sys::signal::Signal::SIGTERM, grace),
         (nix::sys::signal::Signal::SIGKILL, Duration::from_secs(2)),
     ] {
+        if gone() {
+            return;
+        }
         let _ = nix::sys::signal::kill(target, signal);
         let deadline = Instant::now() + wait;
         while Instant::now() < deadline {
-            if !ours(&cmdline(pid)) {
+            if gone() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -285,20 +307,9 @@ impl NatsServer {
 
     /// Stops the server (SIGTERM, then SIGKILL after 5 s) and waits for it.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if let Some(mut child) = self.child.take() {
+            stop_child(&mut child, Duration::from_secs(5));
         }
-        let _ = child.kill();
-        let _ = child.wait();
     }
 
     /// Kills the server at once, as a crash would.

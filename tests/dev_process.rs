@@ -51,18 +51,7 @@ impl Drop for Dev {
     fn drop(&mut self) {
         // SIGTERM first (a test that failed midway), so authd dev stops its
         // nats-server too; a SIGKILL would leave that server running.
-        if let Ok(None) = self.child.try_wait() {
-            self.signal(nix::sys::signal::Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = self.child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        authd::nats_server::stop_child(&mut self.child, Duration::from_secs(10));
     }
 }
 
@@ -269,11 +258,9 @@ async fn authd_dev_starts_restarts_and_keeps_everything() {
 
 /// How many nats-server processes run on `store`.
 fn servers_on(store: &Path) -> usize {
-    let store = store.to_string_lossy();
     std::fs::read_dir("/proc")
         .unwrap()
-        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).into_owned())
-        .filter(|c| c.contains("nats-server") && c.split('\0').any(|a| a == store))
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| authd::nats_server::serves_store(*pid, store))
         .count()
 }

@@ -57,26 +57,10 @@ pub struct Dev {
 
 impl Drop for Dev {
     fn drop(&mut self) {
-        stop(&mut self.child);
+        // SIGTERM, so that authd dev stops its own nats-server too: a
+        // SIGKILL would leave that server running with no parent.
+        authd::nats_server::stop_child(&mut self.child, Duration::from_secs(10));
     }
-}
-
-/// Stops an `authd dev` as a user would (SIGTERM), so that it stops its own
-/// nats-server too: a SIGKILL leaves that server running with no parent.
-/// Killed after 10 s if it has not exited.
-pub fn stop(child: &mut Child) {
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).is_ok() {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 impl Dev {
