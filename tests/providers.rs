@@ -151,6 +151,7 @@ async fn configure(env: &TestEnv, idp: &Provider) {
             json!({ "input": {
                 "key": "idp", "name": "Test IdP", "isDefault": true, "priority": 1,
                 "issuer": idp.issuer, "clientId": "authd-test", "clientSecret": "authd-test-secret",
+                "scopes": ["openid", "email", "profile"],
             }}),
         )
         .await;
@@ -178,6 +179,19 @@ async fn through(env: &TestEnv, idp: &Provider, key: &str, login: &str) -> (Stri
     assert_eq!(s["method"], "OAUTH");
     let url = s["redirectUrl"].as_str().unwrap();
     assert!(url.contains("code_challenge_method=S256"), "{url}");
+    // Each scope once (the saved list names `openid`, which OpenID
+    // Connect asks for anyway): a strict provider refuses a repeat.
+    let scope = reqwest::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "scope")
+        .map(|(_, v)| v.into_owned());
+    let expected = if key == "idp" {
+        "openid email profile"
+    } else {
+        "openid email"
+    };
+    assert_eq!(scope.as_deref(), Some(expected), "{url}");
     let (code, state) = idp.authorize(url, login).await;
     assert_eq!(
         state,
@@ -400,7 +414,7 @@ async fn a_plain_oauth2_provider_signs_in_through_its_userinfo_endpoint() {
                 "tokenUrl": format!("{}/token", idp.issuer),
                 "userinfoUrl": format!("{}/me", idp.issuer),
                 "clientId": "authd-test", "clientSecret": "authd-test-secret",
-                "scopes": ["openid", "email"], "emailVerifiedClaim": "email_verified",
+                "scopes": ["openid", "email", "email"], "emailVerifiedClaim": "email_verified",
             }}),
         )
         .await;

@@ -79,6 +79,12 @@ const START: &str = "mutation S($email: String!) {
   }
 }";
 
+const VERIFY: &str = "mutation V($email: String!, $otp: String!) {
+  customerProviderVerifyOTP(input: { providerKey: \"shopify\", email: $email, otp: $otp }) {
+    success accessToken refreshToken user { id email } isNewCustomer errors { code }
+  }
+}";
+
 const REFRESH: &str = "mutation R($currentToken: String!, $shopId: String!) {
   refreshShopifyCustomerToken(currentToken: $currentToken, shopId: $shopId) {
     success accessToken expiresAt errors { field message code }
@@ -92,7 +98,7 @@ async fn save_shop(env: &TestEnv, shop: &Shop, multipass: &str, id: Option<&str>
             "mutation P($input: AuthProviderInput!) { authProviderSave(input: $input) {
                success provider { id type } errors { field code message } } }",
             json!({ "input": {
-                "id": id, "type": "SHOPIFY", "key": "shopify", "name": "Shop",
+                "id": id, "type": "SHOPIFY", "key": "shopify",
                 "shopDomain": shop.domain, "storefrontAccessToken": STOREFRONT_TOKEN,
                 "multipassSecret": multipass,
             }}),
@@ -119,7 +125,7 @@ async fn a_signed_in_customer_gets_a_shopify_token_by_multipass_and_renews_it() 
     let id = save_shop(&env, &shop, MULTIPASS_SECRET, None).await;
     let listed = env
         .gql(
-            "{ authProviders { key type } authConfig { authMethods } }",
+            "{ authProviders { key name type } authConfig { authMethods } }",
             json!({}),
         )
         .await;
@@ -127,14 +133,59 @@ async fn a_signed_in_customer_gets_a_shopify_token_by_multipass_and_renews_it() 
         listed["data"]["authProviders"][0]["type"], "SHOPIFY",
         "{listed}"
     );
+    // Saved without a name: the shop's domain.
+    assert_eq!(listed["data"]["authProviders"][0]["name"], shop.domain);
     assert!(
         listed["data"]["authConfig"]["authMethods"]
             .to_string()
             .contains("SHOPIFY")
     );
 
+    // Registered with a password, the address never proven: no Multipass
+    // token (whoever registered it may not own it, and the store would
+    // take the token as its owner's), a mailed code instead.
     let ann = env.register("ann@example.com", PASSWORD).await;
-    let bearer = ann["accessToken"].as_str().unwrap().to_string();
+    let unproven = ann["accessToken"].as_str().unwrap().to_string();
+    let v = env
+        .gql_as(
+            Some(&unproven),
+            START,
+            json!({ "email": "ann@example.com" }),
+        )
+        .await;
+    let m = start_payload(&v);
+    assert_eq!(m["method"], "OTP", "{v}");
+    assert_eq!(m["otpSent"], true, "{v}");
+    assert!(m["shopifyAccessToken"].is_null() && m["accessToken"].is_null());
+    assert_eq!(
+        shop.log().await.as_array().unwrap().len(),
+        0,
+        "the store was asked for a token"
+    );
+    // The code proves the address; the same call then answers MULTIPASS.
+    let code = code_in(&env.smtp().nth_to("ann@example.com", 1).await);
+    let ok = env
+        .gql(VERIFY, json!({ "email": "ann@example.com", "otp": code }))
+        .await;
+    let proven = &ok["data"]["customerProviderVerifyOTP"];
+    assert_eq!(proven["success"], true, "{ok}");
+    assert_eq!(proven["isNewCustomer"], false, "{ok}");
+    let bearer = proven["accessToken"].as_str().unwrap().to_string();
+
+    // A returnTo must be one of the project's return URLs.
+    let elsewhere = env
+        .gql_as(
+            Some(&bearer),
+            "mutation { customerLoginWithProvider(input: { providerKey: \"shopify\", returnTo: \"https://elsewhere.example/\" }) { success errors { code } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        start_payload(&elsewhere)["errors"][0]["code"],
+        "RETURN_URL_NOT_ALLOWED",
+        "{elsewhere}"
+    );
+
     let v = env
         .gql_as(Some(&bearer), START, json!({ "email": "ann@example.com" }))
         .await;
@@ -186,9 +237,16 @@ async fn a_signed_in_customer_gets_a_shopify_token_by_multipass_and_renews_it() 
             json!({ "currentToken": "shp_forged", "shopId": shop.domain }),
         )
         .await;
-    assert_eq!(
-        unknown["data"]["refreshShopifyCustomerToken"]["errors"][0]["code"],
-        "INVALID_TOKEN"
+    // A token the store refuses is the provider's refusal, as everywhere.
+    let refused = &unknown["data"]["refreshShopifyCustomerToken"];
+    assert_eq!(refused["success"], false, "{unknown}");
+    assert_eq!(refused["errors"][0]["code"], "PROVIDER_ERROR", "{unknown}");
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sign in again"),
+        "{unknown}"
     );
     let no_shop = env
         .gql(
@@ -216,11 +274,22 @@ async fn a_signed_in_customer_gets_a_shopify_token_by_multipass_and_renews_it() 
     let down = env
         .gql_as(Some(&bearer), START, json!({ "email": "ann@example.com" }))
         .await;
+    let renew_down = env
+        .gql(
+            REFRESH,
+            json!({ "currentToken": shopify_token, "shopId": "shopify" }),
+        )
+        .await;
     shop.set_down(false).await;
     assert_eq!(
         start_payload(&down)["errors"][0]["code"],
         "PROVIDER_UNAVAILABLE",
         "{down}"
+    );
+    assert_eq!(
+        renew_down["data"]["refreshShopifyCustomerToken"]["errors"][0]["code"],
+        "PROVIDER_UNAVAILABLE",
+        "{renew_down}"
     );
 
     // A wrong Multipass secret: the store refuses the token.
@@ -240,9 +309,9 @@ async fn a_signed_in_customer_gets_a_shopify_token_by_multipass_and_renews_it() 
         "{log}"
     );
 
-    // Both failures are on the customer's record, with why (and nothing
-    // of the token); the refused sign-in with the wrong Multipass secret
-    // and the store that was down.
+    // The failures are on the customer's record, with why (and nothing
+    // of the token): the unproven address, the store that was down and
+    // the refused sign-in with the wrong Multipass secret.
     let messages = env.raw_messages().await;
     let failures: Vec<(String, ProviderFailure)> = messages
         .iter()
@@ -258,6 +327,7 @@ async fn a_signed_in_customer_gets_a_shopify_token_by_multipass_and_renews_it() 
     assert_eq!(
         failures,
         [
+            (id.clone(), ProviderFailure::EmailNotVerified),
             (id.clone(), ProviderFailure::Unavailable),
             (id.clone(), ProviderFailure::ProviderError)
         ]
@@ -285,11 +355,7 @@ async fn without_multipass_or_a_session_shopify_sign_in_is_by_mailed_code() {
     assert_eq!(started["otpSent"], true);
     assert!(started["shopifyAccessToken"].is_null() && started["accessToken"].is_null());
     let code = code_in(&env.smtp().nth_to("cy@example.com", 1).await);
-    let verify = "mutation V($email: String!, $otp: String!) {
-      customerProviderVerifyOTP(input: { providerKey: \"shopify\", email: $email, otp: $otp }) {
-        success accessToken refreshToken user { id email } isNewCustomer errors { code }
-      }
-    }";
+    let verify = VERIFY;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let bad = env
         .gql(verify, json!({ "email": "cy@example.com", "otp": wrong }))

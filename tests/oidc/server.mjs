@@ -37,7 +37,7 @@ const provider = new Provider(issuer, {
   }],
   jwks: { keys: [published] },
   pkce: { required: () => true },
-  claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
   conformIdTokenClaims: false,
   cookies: { keys: ['authd-test-cookie-key'] },
   features: { devInteractions: { enabled: true } },

@@ -23,7 +23,9 @@ pub struct AuthProviderInput {
     pub id: Option<ID>,
     /// What clients name it by (`google`): lowercase letters, digits, `-`, `_`.
     pub key: String,
-    pub name: String,
+    /// What customers see; the shop's domain for a Shopify store, else
+    /// the key, when left out.
+    pub name: Option<String>,
     #[graphql(default = true)]
     pub enabled: bool,
     #[graphql(default = false)]
@@ -144,11 +146,15 @@ impl ProviderMutation {
     ) -> Result<AuthProviderSaveResponse> {
         respond(
             async {
+                let name = input.name.take().or_else(|| match input.kind {
+                    AuthProviderType::Shopify => input.shop_domain.clone(),
+                    _ => None,
+                });
                 let put = EditProviders::Put(Box::new(ProviderInput {
+                    name: name.unwrap_or_else(|| input.key.clone()),
                     settings: settings(&mut input)?,
                     id: input.id.map(|id| id.0),
                     key: input.key,
-                    name: input.name,
                     enabled: input.enabled,
                     is_default: input.is_default,
                     priority: input.priority,

@@ -78,8 +78,8 @@ pub fn authorize_url(
     let mut request = client
         .authorize_url(move || CsrfToken::new(state))
         .set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(&verifier));
-    for scope in &p.scopes {
-        request = request.add_scope(Scope::new(scope.clone()));
+    for scope in super::oidc::distinct_scopes(&p.scopes, &[]) {
+        request = request.add_scope(Scope::new(scope));
     }
     if let Some(hint) = login_hint {
         request = request.add_extra_param("login_hint", hint.to_string());

@@ -296,8 +296,9 @@ impl Oidc {
                 move || Nonce::new(nonce),
             )
             .set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(&verifier));
-        for scope in &p.scopes {
-            request = request.add_scope(Scope::new(scope.clone()));
+        // The library asks for `openid` itself.
+        for scope in distinct_scopes(&p.scopes, &["openid"]) {
+            request = request.add_scope(Scope::new(scope));
         }
         if let Some(hint) = login_hint {
             request = request.add_extra_param("login_hint", hint.to_string());
@@ -369,9 +370,24 @@ impl Oidc {
     }
 }
 
+/// Each scope once, in the order given, leaving out blanks and those the
+/// request carries already (`implied`): a strict provider refuses a
+/// repeated scope.
+pub(crate) fn distinct_scopes(scopes: &[String], implied: &[&str]) -> Vec<String> {
+    let mut seen: Vec<&str> = implied.to_vec();
+    let mut out = Vec::new();
+    for scope in scopes.iter().map(|s| s.trim()) {
+        if !scope.is_empty() && !seen.contains(&scope) {
+            seen.push(scope);
+            out.push(scope.to_string());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{provider_http, public_url};
+    use super::{distinct_scopes, provider_http, public_url};
 
     #[tokio::test]
     async fn a_name_that_resolves_to_this_machine_is_not_called() {
@@ -410,5 +426,17 @@ mod tests {
         ] {
             assert!(public_url(public, false), "{public}");
         }
+    }
+
+    #[test]
+    fn each_scope_is_asked_for_once() {
+        let scopes: Vec<String> = ["openid", "email", " profile", "email", ""]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(distinct_scopes(&scopes, &["openid"]), ["email", "profile"]);
+        assert_eq!(
+            distinct_scopes(&scopes, &[]),
+            ["openid", "email", "profile"]
+        );
     }
 }

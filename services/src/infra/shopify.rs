@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::oidc::{PROVIDER_TIMEOUT, ProviderFailed};
-use crate::error::DomainError;
 
 /// The Storefront API version authd speaks.
 pub const API_VERSION: &str = "2025-01";
@@ -143,11 +142,13 @@ impl Shopify {
             .call(shop_domain, storefront_token, QUERY, json!({ "t": token }))
             .await?;
         let payload = &body["data"]["customerAccessTokenRenew"];
-        if payload["customerAccessToken"].is_null() {
-            return Err(ProviderFailed {
-                reason: authd_events::ProviderFailure::ProviderError,
-                error: DomainError::InvalidToken,
-            });
+        let refused = payload["userErrors"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty());
+        if refused || payload["customerAccessToken"].is_null() {
+            return Err(ProviderFailed::error(
+                "the store refused the token; sign in again",
+            ));
         }
         token_of(payload)
     }

@@ -69,6 +69,16 @@ pub(super) async fn start(
             if c.suspended {
                 return Err(DomainError::AccountSuspended.into());
             }
+            // A Multipass token speaks only for an address its customer
+            // proved: else anyone could register someone's address here
+            // and be its owner at the store (pre-hijacking). A mailed code
+            // proves it (`customerProviderVerifyOTP`), and the same call
+            // then answers MULTIPASS.
+            if !c.email_verified {
+                let unproven = ProviderFailure::EmailNotVerified;
+                record_failure(s, env, &customer, &provider_id, unproven).await;
+                return by_code(s, env, provider_id, provider_key, c.email).await;
+            }
             let token = multipass_token(
                 &open(s, secret)?,
                 &json!({
@@ -105,17 +115,29 @@ pub(super) async fn start(
         }
         _ => {
             let email = email.ok_or(DomainError::InvalidEmail)?;
-            let sent = RequestOtp { email }.run(s, env).await?;
-            Ok(Sent {
-                seq: sent.seq,
-                outcome: ProviderStarted::Otp {
-                    provider_id,
-                    provider_key,
-                    expires_at: sent.outcome.expires_at,
-                },
-            })
+            by_code(s, env, provider_id, provider_key, email).await
         }
     }
+}
+
+/// A code mailed with `customerRequestOTP`'s rules, for
+/// `customerProviderVerifyOTP`.
+async fn by_code(
+    s: &Services,
+    env: &CommandEnvelope,
+    provider_id: String,
+    provider_key: String,
+    email: String,
+) -> Result<Sent<ProviderStarted>, CommandError> {
+    let sent = RequestOtp { email }.run(s, env).await?;
+    Ok(Sent {
+        seq: sent.seq,
+        outcome: ProviderStarted::Otp {
+            provider_id,
+            provider_key,
+            expires_at: sent.outcome.expires_at,
+        },
+    })
 }
 
 /// A failed Multipass exchange, on the customer's record (the store's
