@@ -4,13 +4,9 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use authd_events::{
-    Actor, AggregateKind, AggregateSubject, ApiKeyKind, EventStore, ProjectConfig, RequestMeta,
-};
+use authd_events::{AggregateKind, ApiKeyKind, ProjectConfig};
 use authd_services::{
-    CommandBus, CommandSpec,
-    aggregate::Aggregate,
-    bus::Sender,
+    CommandBus,
     commands::{
         ConfigureProject, CreateProject, IssueApiKey, ReactivateCustomer, RevokeApiKey,
         RotateSigningKey, SuspendCustomer, UnlockCustomer,
@@ -20,6 +16,8 @@ use authd_services::{
 };
 use clap::{Args, Subcommand};
 use serde_json::json;
+
+use crate::admin_client::{load, send};
 
 #[derive(Args)]
 pub struct AdminArgs {
@@ -124,41 +122,6 @@ pub enum AdminCmd {
     /// A project's external sign-in providers.
     #[command(subcommand)]
     Providers(crate::admin_providers::ProviderCmd),
-}
-
-/// Sends an admin command for `tenant` with the typed client, as the CLI.
-pub(crate) async fn send<C: CommandSpec>(
-    bus: &CommandBus,
-    tenant: &str,
-    command: C,
-) -> anyhow::Result<C::Outcome> {
-    let from = Sender {
-        tenant: tenant.to_string(),
-        actor: Actor::Operator,
-        request: RequestMeta {
-            request_id: ulid::Ulid::new().to_string(),
-            ip: None,
-            user_agent: Some("authd admin".into()),
-        },
-    };
-    match bus.send(&from, command).await? {
-        Ok(sent) => Ok(sent.outcome),
-        Err(e) => anyhow::bail!("{}: {}", e.code, e.message),
-    }
-}
-
-pub(crate) async fn load<A: Aggregate>(
-    store: &EventStore,
-    tenant: &str,
-    kind: AggregateKind,
-    id: &str,
-) -> anyhow::Result<A> {
-    let subject = AggregateSubject::new(tenant, kind, id)?;
-    let mut state = A::default();
-    for m in store.read_aggregate(&subject).await? {
-        state = authd_services::cache::fold(state, m.seq, &m.message);
-    }
-    Ok(state)
 }
 
 /// Runs one admin command, printing its result as JSON on stdout.

@@ -118,7 +118,7 @@ fn client_secret(file: Option<PathBuf>, env: Option<String>) -> anyhow::Result<O
 
 /// Runs one provider command: its JSON answer.
 pub async fn run(bus: &CommandBus, store: &EventStore, cmd: ProviderCmd) -> anyhow::Result<Value> {
-    use crate::admin_cli::send;
+    use crate::admin_client::send;
     let (project, input) = match cmd {
         ProviderCmd::List { project } => return list(store, &project).await,
         ProviderCmd::Remove { project, id } => {
@@ -168,7 +168,7 @@ pub async fn run(bus: &CommandBus, store: &EventStore, cmd: ProviderCmd) -> anyh
 
 /// The project's providers (no secrets) and return URLs.
 async fn list(store: &EventStore, project: &str) -> anyhow::Result<Value> {
-    use crate::admin_cli::load;
+    use crate::admin_client::load;
     let p: Project = load(store, project, AggregateKind::Project, project).await?;
     anyhow::ensure!(p.name.is_some(), "no such project");
     let providers: Vec<_> = p

@@ -1,6 +1,7 @@
 //! The `authd` binary's wiring, shared by the CLI and the integration tests.
 
 pub mod admin_cli;
+mod admin_client;
 pub mod admin_providers;
 pub mod app;
 pub mod events_cli;

@@ -362,9 +362,24 @@ impl From<DomainError> for CommandError {
     }
 }
 
-impl From<crate::infra::password::HashError> for CommandError {
-    fn from(e: crate::infra::password::HashError) -> Self {
-        use crate::infra::password::{BUSY_RETRY_AFTER_MS, HashError};
+/// Password hashing did not happen (`infra::password`).
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// The queue is full: try again in a moment.
+    #[error("too many passwords are being checked; try again shortly")]
+    Busy,
+    /// The caller's deadline passed before a thread was free.
+    #[error("the request's deadline passed before its password could be checked")]
+    Expired,
+    #[error("password hashing failed")]
+    Failed,
+}
+
+/// How long a caller is told to wait when the queue is full.
+pub const BUSY_RETRY_AFTER_MS: i64 = 1_000;
+
+impl From<HashError> for CommandError {
+    fn from(e: HashError) -> Self {
         match e {
             HashError::Busy => {
                 let mut busy = Self::new(ErrorCode::RateLimited, &e.to_string());

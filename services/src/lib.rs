@@ -1,10 +1,16 @@
 //! The services role: pure aggregates (`domain/`), one use case per file
 //! over an executor that alone loads, decides, appends and retries
-//! (`usecases/`), every command declared once (`commands.rs`), one error
+//! (`usecases/`), every command declared once (`commands/`: its payload,
+//! outcome and sender; `dispatch.rs` runs its use case), one error
 //! vocabulary (`error.rs`), and the plumbing (`infra/`: cache, bus,
-//! hashing, tokens, mail).
+//! runtime, hashing, tokens, signing keys, providers, mail).
+//!
+//! Dependencies point one way: `dispatch` and `infra::runtime` above the
+//! use cases, the use cases above `commands`, `domain` and the rest of
+//! `infra`, and `error` below everything.
 
 pub mod commands;
+mod dispatch;
 pub mod domain;
 pub mod error;
 pub mod infra;

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use authd_services::tokens::SigningKeys;
 
-use super::Config;
+use super::config::Config;
 
 /// The operator key in `path`, made (mode 0600) when the file is missing.
 pub(super) fn load_operator_key(path: &Path) -> anyhow::Result<String> {

@@ -152,24 +152,6 @@ impl EventStore {
     }
 }
 
-/// One message of an atomic batch (see `EventStore::append_batch`).
-pub struct BatchEntry<'a> {
-    pub subject: &'a AggregateSubject,
-    pub message: &'a EventMessage,
-    pub expected: Expected,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Batched {
-    /// The stream sequence of each entry's message, in order.
-    pub seqs: Vec<u64>,
-    /// The batch was appended before (same command): nothing new was written.
-    pub duplicate: bool,
-}
-
-/// JetStream takes at most this many messages in one atomic batch.
-pub const MAX_BATCH: usize = 1000;
-
 /// The subject (or filter) whose last sequence `Nats-Expected-Last-Subject-Sequence`
 /// checks, instead of the published one (nats-server 2.11+).
 const NATS_EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT: &str =

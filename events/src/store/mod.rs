@@ -203,4 +203,20 @@ fn server_supports_batches(version: &str) -> bool {
 mod append;
 mod read;
 
-pub use append::{BatchEntry, Batched, MAX_BATCH};
+/// One message of an atomic batch (see `EventStore::append_batch`).
+pub struct BatchEntry<'a> {
+    pub subject: &'a AggregateSubject,
+    pub message: &'a EventMessage,
+    pub expected: Expected,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batched {
+    /// The stream sequence of each entry's message, in order.
+    pub seqs: Vec<u64>,
+    /// The batch was appended before (same command): nothing new was written.
+    pub duplicate: bool,
+}
+
+/// JetStream takes at most this many messages in one atomic batch.
+pub const MAX_BATCH: usize = 1000;

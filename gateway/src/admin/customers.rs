@@ -9,7 +9,7 @@ use authd_services::{
     },
 };
 
-use super::{ctx_of, send};
+use super::resolver::{ctx_of, send};
 use crate::{
     error::{ApiError, UserError, payloads, respond},
     public::types::{DateTime, MutationResponse, UserStatus},

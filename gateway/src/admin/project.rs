@@ -5,7 +5,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject
 use authd_events::{ApiKeyKind, ProjectConfig, StorefrontConfig};
 use authd_services::commands::{ConfigureProject, CreateProject, IssueApiKey, RevokeApiKey};
 
-use super::{ctx_of, send};
+use super::resolver::{ctx_of, send};
 use crate::{
     error::{ApiError, Payload, UserError, respond},
     public::types::{AuthConfig, DateTime, MutationResponse},

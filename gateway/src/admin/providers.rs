@@ -5,7 +5,7 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use authd_services::commands::{EditProviders, ProviderInput, ProviderSettings};
 
-use super::send;
+use super::resolver::send;
 use crate::{
     error::{ApiError, Payload, UserError, respond},
     public::types::{AuthProvider, AuthProviderType, MutationResponse, auth_providers},
@@ -110,7 +110,7 @@ impl Payload for AuthProviderSaveResponse {
 }
 
 fn read(ctx: &Context<'_>) -> Result<Option<authd_events::ProvidersConfig>> {
-    let (state, admin) = super::ctx_of(ctx);
+    let (state, admin) = super::resolver::ctx_of(ctx);
     let project = state
         .read
         .project(&admin.inner.project_id)
@@ -161,7 +161,7 @@ impl ProviderMutation {
                 }));
                 // `send` waits until the read model has our own write.
                 let saved = send(ctx, put).await?;
-                let (state, admin) = super::ctx_of(ctx);
+                let (state, admin) = super::resolver::ctx_of(ctx);
                 let providers = state
                     .read
                     .project(&admin.inner.project_id)

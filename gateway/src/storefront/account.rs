@@ -75,7 +75,7 @@ impl CustomerQuery {
         ctx: &Context<'_>,
         customer_access_token: Option<String>,
     ) -> Result<Option<Customer>> {
-        let (state, rc, carried) = super::request(ctx);
+        let (state, rc, carried) = super::resolver::request(ctx);
         let Some(token) = carried.token(customer_access_token.as_deref()) else {
             return Ok(None);
         };
@@ -113,7 +113,7 @@ impl AccountMutation {
                     return Err(Failure::Input(errors));
                 }
                 guards::rate_limit(ctx, Some(&input.email))?;
-                let (state, rc, _) = super::request(ctx);
+                let (state, rc, _) = super::resolver::request(ctx);
                 let from = rc.sender(Actor::Anonymous);
                 let register = RegisterCustomer {
                     email: input.email,
@@ -149,7 +149,7 @@ impl AccountMutation {
     ) -> Result<CustomerUpdatePayload> {
         answer(
             async {
-                let (state, rc, carried) = super::request(ctx);
+                let (state, rc, carried) = super::resolver::request(ctx);
                 let token = carried
                     .token(Some(&customer_access_token))
                     .unwrap_or_default();
@@ -189,7 +189,9 @@ impl AccountMutation {
                 let updated = send(state, &from, update).await?;
                 Ok(CustomerUpdatePayload {
                     customer: Some(Customer::from_view(updated.customer)),
-                    customer_access_token: updated.access_token.map(|t| super::hand_out(ctx, t)),
+                    customer_access_token: updated
+                        .access_token
+                        .map(|t| super::resolver::hand_out(ctx, t)),
                     ..Default::default()
                 })
             }

@@ -7,17 +7,14 @@ pub mod account;
 pub mod browser;
 pub mod input;
 pub mod recovery;
+mod resolver;
 pub mod session;
 pub mod tokens;
 pub mod types;
 
-use async_graphql::{Context, EmptySubscription, MergedObject};
-use authd_services::commands::AccessToken;
+use async_graphql::{EmptySubscription, MergedObject};
 
 pub use browser::Carried;
-use types::CustomerAccessToken;
-
-use crate::{context::RequestContext, public::types::DateTime, state::AppState};
 
 #[derive(MergedObject, Default)]
 pub struct Query(account::CustomerQuery);
@@ -49,28 +46,4 @@ pub fn build(limits: &crate::state::Limits, introspection: bool) -> StorefrontSc
     let schema =
         async_graphql::Schema::build(Query::default(), Mutation::default(), EmptySubscription);
     crate::state::limited(schema, limits, introspection).finish()
-}
-
-fn request<'a>(ctx: &'a Context<'_>) -> (&'a AppState, &'a RequestContext, &'a Carried) {
-    (
-        ctx.data_unchecked::<AppState>(),
-        ctx.data_unchecked::<RequestContext>(),
-        ctx.data_unchecked::<Carried>(),
-    )
-}
-
-/// Hands a new token to the caller: in the body, or, for a project with
-/// cookie sessions, only in the HttpOnly cookie (scripts never see it).
-fn hand_out(ctx: &Context<'_>, t: AccessToken) -> CustomerAccessToken {
-    let (_, _, carried) = request(ctx);
-    if !carried.cookie_mode {
-        return CustomerAccessToken::of(t);
-    }
-    let max_age = (t.expires_at - authd_events::now_millis()) / 1000;
-    let cookie = carried.set_cookie(&t.token, max_age);
-    ctx.append_http_header(axum::http::header::SET_COOKIE, cookie);
-    CustomerAccessToken {
-        access_token: None,
-        expires_at: DateTime(t.expires_at),
-    }
 }

@@ -92,7 +92,7 @@ async fn set_by_link<C: CommandSpec>(
         return Err(Failure::Input(errors));
     }
     guards::rate_limit(ctx, None)?;
-    let (state, rc, _) = super::request(ctx);
+    let (state, rc, _) = super::resolver::request(ctx);
     let from = rc.sender(Actor::Anonymous);
     Ok(send(state, &from, with_link(token, password)).await?)
 }
@@ -155,7 +155,7 @@ impl RecoveryMutation {
                     return Err(Failure::Input(errors));
                 }
                 guards::rate_limit(ctx, Some(&email))?;
-                let (state, rc, _) = super::request(ctx);
+                let (state, rc, _) = super::resolver::request(ctx);
                 let from = rc.sender(Actor::Anonymous);
                 send(state, &from, RequestPasswordReset { email }).await?;
                 Ok(CustomerRecoverPayload::default())
@@ -180,7 +180,9 @@ impl RecoveryMutation {
                 let done = set_by_link(ctx, token, input.password, path, reset).await?;
                 Ok(CustomerResetPayload {
                     customer: Some(Customer::from_view(done.customer)),
-                    customer_access_token: done.access_token.map(|t| super::hand_out(ctx, t)),
+                    customer_access_token: done
+                        .access_token
+                        .map(|t| super::resolver::hand_out(ctx, t)),
                     ..Default::default()
                 })
             }
@@ -202,7 +204,9 @@ impl RecoveryMutation {
                 let done = set_by_link(ctx, token, password, &["password"], reset).await?;
                 Ok(CustomerResetByUrlPayload {
                     customer: Some(Customer::from_view(done.customer)),
-                    customer_access_token: done.access_token.map(|t| super::hand_out(ctx, t)),
+                    customer_access_token: done
+                        .access_token
+                        .map(|t| super::resolver::hand_out(ctx, t)),
                     ..Default::default()
                 })
             }
@@ -233,7 +237,7 @@ impl ActivationMutation {
                 let done = set_by_link(ctx, token, input.password, path, activation).await?;
                 Ok(CustomerActivatePayload {
                     customer: Some(Customer::from_view(done.customer)),
-                    customer_access_token: Some(super::hand_out(ctx, done.access_token)),
+                    customer_access_token: Some(super::resolver::hand_out(ctx, done.access_token)),
                     ..Default::default()
                 })
             }
@@ -256,7 +260,7 @@ impl ActivationMutation {
                 let done = set_by_link(ctx, token, password, &["password"], activation).await?;
                 Ok(CustomerActivateByUrlPayload {
                     customer: Some(Customer::from_view(done.customer)),
-                    customer_access_token: Some(super::hand_out(ctx, done.access_token)),
+                    customer_access_token: Some(super::resolver::hand_out(ctx, done.access_token)),
                     ..Default::default()
                 })
             }

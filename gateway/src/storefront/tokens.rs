@@ -72,7 +72,7 @@ impl TokenMutation {
         answer(
             async {
                 guards::rate_limit(ctx, Some(&input.email))?;
-                let (state, rc, _) = super::request(ctx);
+                let (state, rc, _) = super::resolver::request(ctx);
                 let from = rc.sender(Actor::Anonymous);
                 let create = CreateAccessToken {
                     email: input.email,
@@ -80,7 +80,10 @@ impl TokenMutation {
                 };
                 let signed_in = send(state, &from, create).await?;
                 Ok::<_, Failure>(CustomerAccessTokenCreatePayload {
-                    customer_access_token: Some(super::hand_out(ctx, signed_in.access_token)),
+                    customer_access_token: Some(super::resolver::hand_out(
+                        ctx,
+                        signed_in.access_token,
+                    )),
                     ..Default::default()
                 })
             }
@@ -98,7 +101,7 @@ impl TokenMutation {
     ) -> Result<CustomerAccessTokenRenewPayload> {
         answer(
             async {
-                let (state, rc, carried) = super::request(ctx);
+                let (state, rc, carried) = super::resolver::request(ctx);
                 let from = rc.sender(Actor::Anonymous);
                 let renew = RenewAccessToken {
                     access_token: carried
@@ -108,7 +111,7 @@ impl TokenMutation {
                 };
                 let token = send(state, &from, renew).await?;
                 Ok::<_, Failure>(CustomerAccessTokenRenewPayload {
-                    customer_access_token: Some(super::hand_out(ctx, token)),
+                    customer_access_token: Some(super::resolver::hand_out(ctx, token)),
                     ..Default::default()
                 })
             }
@@ -125,7 +128,7 @@ impl TokenMutation {
     ) -> Result<CustomerAccessTokenDeletePayload> {
         answer(
             async {
-                let (state, rc, carried) = super::request(ctx);
+                let (state, rc, carried) = super::resolver::request(ctx);
                 let from = rc.sender(Actor::Anonymous);
                 let token = carried
                     .token(Some(&customer_access_token))

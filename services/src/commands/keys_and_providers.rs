@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::outcomes::SignedIn;
+
 /// A new key signs access tokens (`authd admin rotate-signing-key`).
 #[derive(Clone, Serialize, Deserialize)]
 pub struct RotateSigningKey {
@@ -101,7 +103,7 @@ pub enum ProviderStarted {
     Multipass {
         provider_id: String,
         provider_key: String,
-        signed_in: Box<super::SignedIn>,
+        signed_in: Box<SignedIn>,
         shopify: ShopifyAccess,
     },
     /// A code was mailed (if the address can sign in): finish with

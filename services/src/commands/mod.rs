@@ -1,7 +1,11 @@
 //! Every command, declared once: its wire name (`authd.cmd.<name>`), its
 //! payload, the outcome it answers with, and who may send it. The wire
-//! enum, the subject, the dispatch, the authorization check and the typed
-//! client (`CommandBus::send`) all follow from the table below.
+//! enum, the subject, the authorization check, the typed client
+//! (`CommandBus::send`) and the dispatch to each use case
+//! (`crate::dispatch`, which sits above the use cases) all follow from
+//! the table below. The use cases, the bus and the runtime take the
+//! envelope, the payloads, the outcomes, the reply and the codec from
+//! here; nothing here names a use case.
 
 use authd_events::{Actor, ApiKeyKind, ProjectConfig, RequestMeta, StorefrontConfig};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -10,7 +14,9 @@ pub use crate::domain::customer_profile::ProfileChange;
 use crate::error::{CommandError, ErrorCode};
 
 mod keys_and_providers;
+mod outcomes;
 pub use keys_and_providers::*;
+pub use outcomes::*;
 
 /// Who may send a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,10 +25,11 @@ pub enum Who {
     Anonymous,
     /// A signed-in customer (the actor is the customer).
     Customer,
-    /// The project's secret key (or authd itself).
+    /// The project's secret key, the operator key, or authd itself.
     ProjectAdmin,
-    /// Whoever runs the deployment. For now any secret key qualifies, as
-    /// before; a separate operator key is #9's to add.
+    /// Whoever runs the deployment: the operator key (`--operator-key-file`
+    /// at the gateway, or `authd admin` over NATS) or authd itself. A
+    /// project's secret key does not qualify.
     Operator,
 }
 
@@ -97,56 +104,51 @@ macro_rules! commands {
                 type Outcome = $outcome;
             }
         )*
-
-        /// Runs the command's use case and encodes its outcome.
-        pub(crate) async fn dispatch(
-            services: &crate::usecases::Services,
-            env: &CommandEnvelope,
-            command: Command,
-        ) -> Result<(u64, Vec<u8>), CommandError> {
-            use crate::usecases::UseCase;
-            match command {
-                $( Command::$payload(c) => {
-                    let done = c.run(services, env).await?;
-                    Ok((done.seq, encode(&done.outcome)))
-                } )*
-            }
-        }
     };
 }
 
-commands! {
-    // wire name                            payload                 outcome        who may send it
-    "project.create"                     => CreateProject        -> ProjectKeys,   Operator;
-    "customer.register"                  => RegisterCustomer     -> Registered,    Anonymous;
-    "customer.login"                     => LogInWithPassword    -> SignedIn,      Anonymous;
-    "session.refresh"                    => RefreshSession       -> Tokens,        Anonymous;
-    "session.revoke"                     => EndSession           -> Done,          Customer;
-    "otp.request"                        => RequestOtp           -> Accepted,      Anonymous;
-    "otp.login"                          => LogInWithOtp         -> SignedIn,      Anonymous;
-    "customer.password_reset.request"    => RequestPasswordReset -> Accepted,      Anonymous;
-    "customer.password_reset.complete"   => ResetPassword        -> PasswordReset, Anonymous;
-    "customer.password.update"           => UpdatePassword       -> Done,          Customer;
-    "customer.email.verify"              => VerifyEmail          -> CustomerView,  Anonymous;
-    "customer.email_verification.resend" => ResendVerification   -> Accepted,      Customer;
-    "project.configure"                  => ConfigureProject     -> Done,          ProjectAdmin;
-    "project.api_key.issue"              => IssueApiKey          -> IssuedKey,     ProjectAdmin;
-    "project.api_key.revoke"             => RevokeApiKey         -> Done,          ProjectAdmin;
-    "customer.suspend"                   => SuspendCustomer      -> Done,          ProjectAdmin;
-    "customer.reactivate"                => ReactivateCustomer   -> Done,          ProjectAdmin;
-    "customer.unlock"                    => UnlockCustomer       -> Done,          ProjectAdmin;
-    "customer.update"                    => UpdateCustomer       -> AccountUpdated, Customer;
-    "storefront.token.create"            => CreateAccessToken    -> StorefrontSignedIn, Anonymous;
-    "storefront.token.renew"             => RenewAccessToken     -> AccessToken,   Anonymous;
-    "storefront.token.delete"            => DeleteAccessToken    -> Deleted,       Anonymous;
-    "customer.invite"                    => InviteCustomer       -> Invited,       ProjectAdmin;
-    "customer.activate"                  => ActivateCustomer     -> StorefrontSignedIn, Anonymous;
-    "signing_key.rotate"                 => RotateSigningKey     -> RotatedKey,    Operator;
-    "project.providers.edit"             => EditProviders        -> ProviderSaved, ProjectAdmin;
-    "provider.login.start"               => StartProviderLogin   -> ProviderStarted, Anonymous;
-    "provider.login.complete"            => CompleteProviderLogin -> SignedIn,     Anonymous;
-    "provider.shopify.renew"             => RenewShopifyToken    -> ShopifyAccess, Anonymous;
+/// The command table, handed to `$then!`: `commands!` above declares the
+/// wire enum and each payload's `CommandSpec`, and `crate::dispatch` runs
+/// each payload's use case. A command is added here and nowhere else.
+macro_rules! command_table {
+    ($then:ident) => {
+        $then! {
+            // wire name                            payload                 outcome        who may send it
+            "project.create"                     => CreateProject        -> ProjectKeys,   Operator;
+            "customer.register"                  => RegisterCustomer     -> Registered,    Anonymous;
+            "customer.login"                     => LogInWithPassword    -> SignedIn,      Anonymous;
+            "session.refresh"                    => RefreshSession       -> Tokens,        Anonymous;
+            "session.revoke"                     => EndSession           -> Done,          Customer;
+            "otp.request"                        => RequestOtp           -> Accepted,      Anonymous;
+            "otp.login"                          => LogInWithOtp         -> SignedIn,      Anonymous;
+            "customer.password_reset.request"    => RequestPasswordReset -> Accepted,      Anonymous;
+            "customer.password_reset.complete"   => ResetPassword        -> PasswordReset, Anonymous;
+            "customer.password.update"           => UpdatePassword       -> Done,          Customer;
+            "customer.email.verify"              => VerifyEmail          -> CustomerView,  Anonymous;
+            "customer.email_verification.resend" => ResendVerification   -> Accepted,      Customer;
+            "project.configure"                  => ConfigureProject     -> Done,          ProjectAdmin;
+            "project.api_key.issue"              => IssueApiKey          -> IssuedKey,     ProjectAdmin;
+            "project.api_key.revoke"             => RevokeApiKey         -> Done,          ProjectAdmin;
+            "customer.suspend"                   => SuspendCustomer      -> Done,          ProjectAdmin;
+            "customer.reactivate"                => ReactivateCustomer   -> Done,          ProjectAdmin;
+            "customer.unlock"                    => UnlockCustomer       -> Done,          ProjectAdmin;
+            "customer.update"                    => UpdateCustomer       -> AccountUpdated, Customer;
+            "storefront.token.create"            => CreateAccessToken    -> StorefrontSignedIn, Anonymous;
+            "storefront.token.renew"             => RenewAccessToken     -> AccessToken,   Anonymous;
+            "storefront.token.delete"            => DeleteAccessToken    -> Deleted,       Anonymous;
+            "customer.invite"                    => InviteCustomer       -> Invited,       ProjectAdmin;
+            "customer.activate"                  => ActivateCustomer     -> StorefrontSignedIn, Anonymous;
+            "signing_key.rotate"                 => RotateSigningKey     -> RotatedKey,    Operator;
+            "project.providers.edit"             => EditProviders        -> ProviderSaved, ProjectAdmin;
+            "provider.login.start"               => StartProviderLogin   -> ProviderStarted, Anonymous;
+            "provider.login.complete"            => CompleteProviderLogin -> SignedIn,     Anonymous;
+            "provider.shopify.renew"             => RenewShopifyToken    -> ShopifyAccess, Anonymous;
+        }
+    };
 }
+pub(crate) use command_table;
+
+command_table!(commands);
 
 impl std::fmt::Debug for Command {
     // Commands carry passwords and tokens: only their name is ever printed.
@@ -330,140 +332,6 @@ pub struct RenewAccessToken {
 #[derive(Clone, Serialize, Deserialize)]
 pub struct DeleteAccessToken {
     pub access_token: String,
-}
-
-// ---- outcomes ---------------------------------------------------------------
-
-/// A state change with nothing more to tell.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Done;
-
-/// The request was taken; what happens next is told by mail (or not at all,
-/// for an address without an account).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Accepted {
-    pub expires_at: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Registered {
-    pub customer: CustomerView,
-    /// None while the project requires the email to be verified first.
-    pub tokens: Option<Tokens>,
-    pub email_verification_required: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SignedIn {
-    pub customer: CustomerView,
-    pub tokens: Tokens,
-    /// A one-time code signed a new address up.
-    pub new_customer: bool,
-}
-
-#[derive(Clone, Serialize, Deserialize)]
-pub struct IssuedKey {
-    pub key_id: String,
-    /// Shown once; only its hash is stored.
-    pub key: String,
-}
-
-impl std::fmt::Debug for IssuedKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "IssuedKey({})", self.key_id)
-    }
-}
-
-#[derive(Clone, Serialize, Deserialize)]
-pub struct ProjectKeys {
-    pub project_id: String,
-    pub public_key: String,
-    pub secret_key: String,
-}
-
-impl std::fmt::Debug for ProjectKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ProjectKeys({})", self.project_id)
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PasswordReset {
-    pub customer: CustomerView,
-    /// With `storefront_sign_in`.
-    pub access_token: Option<AccessToken>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AccountUpdated {
-    pub customer: CustomerView,
-    /// A new password ended every session; this one replaces the caller's.
-    pub access_token: Option<AccessToken>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StorefrontSignedIn {
-    pub customer: CustomerView,
-    pub access_token: AccessToken,
-}
-
-/// A Storefront `customerAccessToken`: opaque, only its hash is stored.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct AccessToken {
-    pub token: String,
-    /// Unix milliseconds.
-    pub expires_at: i64,
-    pub session_id: String,
-}
-
-impl std::fmt::Debug for AccessToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "AccessToken(session {})", self.session_id)
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Invited {
-    pub customer: CustomerView,
-    /// The customer existed (without a password): a new link was mailed.
-    pub invited_again: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Deleted {
-    pub session_id: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CustomerView {
-    pub id: String,
-    pub email: String,
-    pub email_verified: bool,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub phone: Option<String>,
-    pub accepts_marketing: bool,
-    /// Unix milliseconds.
-    pub created_at: i64,
-    /// Unix milliseconds of the last change to the account.
-    pub updated_at: i64,
-}
-
-#[derive(Clone, Serialize, Deserialize)]
-pub struct Tokens {
-    pub access_token: String,
-    /// Unix seconds.
-    pub access_token_expires_at: i64,
-    pub refresh_token: String,
-    /// Unix milliseconds.
-    pub refresh_token_expires_at: i64,
-    pub session_id: String,
-}
-
-impl std::fmt::Debug for Tokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tokens(session {})", self.session_id)
-    }
 }
 
 // ---- the reply ---------------------------------------------------------------

@@ -3,8 +3,8 @@
 
 use authd_events::{
     AggregateKind, CustomerEvent, CustomerReactivated, CustomerRegistered, CustomerSuspended,
-    CustomerUnlocked, EmailVerificationRequested, EmailVerified, Event, LoginFailureReason,
-    LoginMethod, LoginSucceeded, PasswordResetRequested, Personal, SecretHash, SessionsEnded,
+    CustomerUnlocked, EmailVerified, Event, LoginFailureReason, LoginMethod, LoginSucceeded,
+    PasswordResetRequested, Personal, SecretHash, SessionsEnded,
 };
 
 use super::customer_password::{HOUR_MS, proven_login, reset_throttled};
@@ -14,75 +14,15 @@ use super::{
         activate, activation_requested, password_attempt, reset_password, update_password,
         wrong_password,
     },
-    customer_profile::{Profile, ProfileChange, change_profile, update_account},
-    lockout::{self, ClientLocks},
+    customer_profile::{ProfileChange, change_profile, update_account},
+    customer_state::{Profile, verification_requested},
 };
 pub use super::{
     customer_password::{login_outcome, reset_throttled_after},
+    customer_state::Customer,
     lockout::{BASE_LOCK_MS, MAX_LOCK_MS, lock_duration},
 };
 use crate::error::DomainError;
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Customer {
-    pub registered: bool,
-    pub email: String,
-    /// Empty for a customer who signed up with a one-time code.
-    pub password_hash: String,
-    pub email_verified: bool,
-    /// Unix ms.
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub suspended: bool,
-    /// Failed password logins (from any client) since the last success or
-    /// account-wide lock.
-    pub failed_logins: u32,
-    /// Account-wide locks since the last successful login: each one lasts longer.
-    pub locks: u32,
-    /// Unix ms; locked for every client while now < this.
-    pub locked_until: i64,
-    /// Failures and locks per client (see `lockout`).
-    pub clients: ClientLocks,
-    /// Sessions started at or before this stream sequence have ended, but `sessions_ended_except`.
-    pub sessions_ended_seq: u64,
-    pub sessions_ended_except: Option<String>,
-    pub verification: Option<(SecretHash, i64)>,
-    pub reset: Option<(SecretHash, i64)>,
-    /// When reset links were requested, within the last hour or so.
-    pub reset_requested_at: Vec<i64>,
-    pub profile: Profile,
-    /// An invitation's activation token (hash, expiry), until a password is set.
-    pub activation: Option<(SecretHash, i64)>,
-}
-
-impl Customer {
-    /// Whether a successful sign-in from `client` changes this state (it
-    /// clears failures and locks): only then is it a customer event.
-    pub(super) fn login_resets_something(&self, client: u64) -> bool {
-        self.failed_logins > 0 || self.locks > 0 || self.clients.has(client)
-    }
-
-    pub(super) fn lockout(&self) -> lockout::Account<'_> {
-        lockout::Account {
-            failed: self.failed_logins,
-            locks: self.locks,
-            locked_until: self.locked_until,
-            clients: &self.clients,
-        }
-    }
-
-    /// Until when `client` is refused (its own lock or the account's).
-    pub fn locked_for(&self, client: u64, now: i64) -> Option<i64> {
-        self.lockout().locked_for(client, now)
-    }
-
-    /// Whether a session started at stream sequence `started_seq` is still allowed.
-    pub fn session_allowed(&self, session_id: &str, started_seq: u64) -> bool {
-        !self.suspended
-            && (started_seq > self.sessions_ended_seq
-                || self.sessions_ended_except.as_deref() == Some(session_id))
-    }
-}
 
 pub enum CustomerCommand {
     Register {
@@ -318,13 +258,6 @@ fn register(
     Ok(events)
 }
 
-pub(super) fn verification_requested(token_hash: SecretHash, expires_at: i64) -> CustomerEvent {
-    CustomerEvent::EmailVerificationRequested(EmailVerificationRequested {
-        token_hash,
-        expires_at,
-    })
-}
-
 /// Support operations: each is a no-op when already in effect.
 fn support(s: &Customer, cmd: &CustomerCommand) -> Vec<CustomerEvent> {
     use CustomerCommand as C;
@@ -470,7 +403,8 @@ mod tests {
     use super::*;
     use crate::domain::aggregate::given::{self, T0};
     use authd_events::{
-        ClientLocked, CustomerLocked, LoginFailed, PasswordChangeVia, PasswordChanged,
+        ClientLocked, CustomerLocked, EmailVerificationRequested, LoginFailed, PasswordChangeVia,
+        PasswordChanged,
     };
 
     fn registered() -> CustomerEvent {

@@ -9,7 +9,7 @@ use authd_events::{
     SecretHash, SessionsEnded,
 };
 
-use super::customer::Customer;
+use super::customer_state::Customer;
 use crate::error::DomainError;
 
 /// A failed password login, for `reason`.

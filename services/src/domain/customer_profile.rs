@@ -2,25 +2,17 @@
 //! its event, and the signed-in customer's account update. The profile is personal data: each field travels in a
 //! `Personal` wrapper, never in a subject or header.
 
-use authd_events::{CustomerEmailChanged, CustomerEvent, CustomerProfile, Personal, SecretHash};
+use authd_events::{CustomerEmailChanged, CustomerEvent, Personal, SecretHash};
 
+pub use super::customer_state::Profile;
 use super::{
-    customer::{Customer, verification_requested},
     customer_password::update_password,
+    customer_state::{Customer, verification_requested},
 };
 use crate::error::{DomainError, ProfileProblem};
 
 /// The longest name Shopify accepts, in characters.
 pub const MAX_NAME_CHARS: usize = 255;
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Profile {
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    /// E.164 (`+16135551111`).
-    pub phone: Option<String>,
-    pub accepts_marketing: bool,
-}
 
 /// A change to some fields of a profile: `None` keeps a field; for the
 /// optional ones, `Some(None)` removes it.
@@ -56,29 +48,6 @@ impl ProfileChange {
             },
             accepts_marketing: self.accepts_marketing.unwrap_or(p.accepts_marketing),
         })
-    }
-}
-
-impl Profile {
-    pub fn to_event(&self) -> CustomerProfile {
-        let personal = |v: &Option<String>| v.as_ref().map(Personal::plain);
-        CustomerProfile {
-            first_name: personal(&self.first_name),
-            last_name: personal(&self.last_name),
-            phone: personal(&self.phone),
-            accepts_marketing: self.accepts_marketing.then(|| Personal::plain("true")),
-        }
-    }
-
-    pub fn from_event(e: &CustomerProfile) -> Self {
-        let plain =
-            |v: &Option<Personal>| v.as_ref().and_then(Personal::as_plain).map(str::to_string);
-        Self {
-            first_name: plain(&e.first_name),
-            last_name: plain(&e.last_name),
-            phone: plain(&e.phone),
-            accepts_marketing: plain(&e.accepts_marketing).as_deref() == Some("true"),
-        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use authd_events::{AuthProvider, ProviderKind, ProvidersConfig, Sealed};
 
-use super::project::secure_url;
+use super::urls::secure_url;
 use crate::error::DomainError;
 
 /// Most providers per project.

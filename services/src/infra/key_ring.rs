@@ -14,7 +14,7 @@ use ed25519_dalek::SigningKey;
 
 use super::{
     cache::fold,
-    runtime::{Shutdown, follow_subjects},
+    follow::{Shutdown, follow_subjects},
     tokens::{AccessClaims, SigningKeys, TrustedKey},
 };
 use crate::domain::signing_keys::KeyRing;

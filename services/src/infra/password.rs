@@ -18,6 +18,7 @@ use argon2::{
 
 use authd_events::PasswordPolicy;
 
+pub use crate::error::{BUSY_RETRY_AFTER_MS, HashError};
 use crate::error::{DomainError, PolicyRule};
 
 /// Longer inputs are refused before hashing, so nobody can make the server
@@ -118,9 +119,6 @@ pub fn is_common(password: &str) -> bool {
 /// 90 default-strength hashes a second per core, a full queue is drained in
 /// well under the gateway's command timeout.
 pub const DEFAULT_QUEUE_PER_THREAD: usize = 32;
-
-/// How long a caller is told to wait when the queue is full.
-pub const BUSY_RETRY_AFTER_MS: i64 = 1_000;
 
 tokio::task_local! {
     /// When the caller of the command being handled stops waiting for it.
@@ -383,18 +381,6 @@ impl HashPool {
             HashError::Failed
         })
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum HashError {
-    /// The queue is full: try again in a moment.
-    #[error("too many passwords are being checked; try again shortly")]
-    Busy,
-    /// The caller's deadline passed before a thread was free.
-    #[error("the request's deadline passed before its password could be checked")]
-    Expired,
-    #[error("password hashing failed")]
-    Failed,
 }
 
 #[cfg(test)]

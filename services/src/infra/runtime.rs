@@ -13,6 +13,7 @@ use authd_events::{
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 
+pub use super::follow::{Shutdown, follow_subjects};
 use super::{bus::TIMEOUT_HEADER, cache::StateCache, password};
 use crate::{
     commands::{self, CommandEnvelope, Reply},
@@ -22,8 +23,6 @@ use crate::{
 
 /// Commands handled at once by one instance; more wait in NATS.
 const MAX_IN_FLIGHT: usize = 1024;
-
-pub use tokio_util::sync::CancellationToken as Shutdown;
 
 /// Serves commands until `shutdown`; in-flight commands finish first.
 pub async fn serve(
@@ -125,49 +124,4 @@ pub async fn run_tail(store: EventStore, cache: Arc<StateCache>, shutdown: Shutd
         &shutdown,
     )
     .await;
-}
-
-/// Hands `apply` every message of the subjects `filter` matches after
-/// stream sequence `after`, in order, until `shutdown`; resubscribes after
-/// the last one applied when the subscription fails or ends (a broker
-/// restart, say). `what` names the follower in the logs.
-pub async fn follow_subjects(
-    store: &EventStore,
-    filter: &str,
-    after: u64,
-    what: &str,
-    mut apply: impl FnMut(&RecordedMessage),
-    shutdown: &Shutdown,
-) {
-    let mut last = after;
-    while !shutdown.is_cancelled() {
-        let stream = match store.subscribe_to(filter, last + 1).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "{what} cannot subscribe");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
-            }
-        };
-        let mut stream = std::pin::pin!(stream);
-        loop {
-            let item = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                item = stream.next() => item,
-            };
-            match item {
-                Some(Ok(m)) if m.seq > last => {
-                    apply(&m);
-                    last = m.seq;
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "{what} interrupted");
-                    break;
-                }
-                None => break,
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }

@@ -7,7 +7,9 @@ use aes_gcm::{
     aead::{Aead, Payload},
 };
 use authd_events::Sealed;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
+use sha2::Sha256;
 
 /// Binds a sealed value to what it is, so it cannot be passed off as
 /// another kind of secret.
@@ -64,6 +66,21 @@ impl SecretBox {
             .map_err(|_| OpenError)?;
         String::from_utf8(plain).map_err(|_| OpenError)
     }
+}
+
+/// The box that seals provider secrets and the key that derives login
+/// secrets from a state, both from the secrets key: the configured one, or
+/// (tests, tools) a random one for this process.
+pub(crate) fn provider_keys(configured: &[u8]) -> (SecretBox, Vec<u8>) {
+    let mut key = configured.to_vec();
+    if key.len() < 32 {
+        key = vec![0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+    }
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes any key length");
+    m.update(b"provider login state key");
+    let state_key = m.finalize().into_bytes().to_vec();
+    (SecretBox::new(&key), state_key)
 }
 
 #[cfg(test)]

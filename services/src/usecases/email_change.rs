@@ -5,11 +5,7 @@
 
 use authd_events::{AggregateSubject, ProjectConfig, keyed_hash::normalize_email};
 
-use super::{
-    Services, VERIFY_TTL_MS,
-    executor::{Batch, Tx},
-    link, link_token, valid_email,
-};
+use super::{Services, VERIFY_TTL_MS, batch::Batch, executor::Tx, link, link_token, valid_email};
 use crate::{
     commands::CommandEnvelope,
     domain::{

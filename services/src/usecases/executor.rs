@@ -4,11 +4,9 @@
 //! atomic batch, each message with its own aggregate's expected last
 //! subject sequence, so a command is recorded whole or not at all.
 //!
-//! An aggregate named with `guard` is one the decision depends on even when
-//! nothing is appended to it: when the command then writes a single new
-//! aggregate (a sign-in that only starts a session), that one message is
-//! appended alone, on the condition that the guarding aggregate is still
-//! at the sequence decided on (one publish instead of an atomic batch).
+//! This file is the load, retry and commit side (`Executor::commit`, the
+//! append, and the state each round sees, `Tx`); naming a command's
+//! aggregates is `batch.rs`.
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
@@ -45,7 +43,7 @@ pub(crate) struct Executor {
 }
 
 /// An aggregate's state as one round of a command sees it.
-struct Slot {
+pub(super) struct Slot {
     subject: AggregateSubject,
     /// Stream sequence of the aggregate's last message (0: none yet).
     seq: u64,
@@ -60,10 +58,11 @@ struct Slot {
     events: Vec<Event>,
 }
 
-type LoadFuture<'a> = Pin<Box<dyn Future<Output = Result<Slot, CommandError>> + Send + 'a>>;
-type Load = for<'a> fn(&'a Executor, &'a AggregateSubject, bool) -> LoadFuture<'a>;
+pub(super) type LoadFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Slot, CommandError>> + Send + 'a>>;
+pub(super) type Load = for<'a> fn(&'a Executor, &'a AggregateSubject, bool) -> LoadFuture<'a>;
 
-fn load_slot<'a, A: Aggregate>(
+pub(super) fn load_slot<'a, A: Aggregate>(
     x: &'a Executor,
     subject: &'a AggregateSubject,
     fresh: bool,
@@ -82,7 +81,7 @@ fn load_slot<'a, A: Aggregate>(
     })
 }
 
-fn new_slot<A: Aggregate>(subject: &AggregateSubject) -> Slot {
+pub(super) fn new_slot<A: Aggregate>(subject: &AggregateSubject) -> Slot {
     Slot {
         subject: subject.clone(),
         seq: 0,
@@ -201,63 +200,46 @@ impl<T> Committed<T> {
     }
 }
 
-enum Source {
+pub(super) enum Source {
     Load(Load),
-    /// Loaded like `Load`, and guarded (see the module's comment).
+    /// Loaded like `Load`, and guarded (see `Batch::guard`).
     Guard(Load),
     /// A brand-new id: nothing to read on the first attempt.
     New(fn(&AggregateSubject) -> Slot, Load),
 }
 
-/// The aggregates a command touches, decided on together.
-pub(crate) struct Batch<'a> {
-    x: &'a Executor,
-    env: &'a CommandEnvelope,
-    sources: Vec<(AggregateSubject, Source)>,
-}
-
-impl<'a> Batch<'a> {
-    /// An aggregate that may already exist: read from the cache or the log.
-    pub(crate) fn load<A: Aggregate>(mut self, subject: &AggregateSubject) -> Self {
-        self.sources
-            .push((subject.clone(), Source::Load(load_slot::<A>)));
-        self
+impl Executor {
+    pub(crate) fn new(store: EventStore, cache: Arc<StateCache>, clock: Clock) -> Self {
+        Self {
+            store,
+            cache,
+            clock,
+        }
     }
 
-    /// An aggregate the decision depends on even when it appends nothing to
-    /// it: the command is appended only while its last sequence is the one
-    /// decided on. When the command appends to it, its own message checks
-    /// that; when the command writes one aggregate made for it (`create`)
-    /// and nothing else, that message is published alone with this
-    /// aggregate's sequence as its condition. Any other shape is refused
-    /// (JetStream cannot check a subject that is not written in a batch).
-    pub(crate) fn guard<A: Aggregate>(mut self, subject: &AggregateSubject) -> Self {
-        self.sources
-            .push((subject.clone(), Source::Guard(load_slot::<A>)));
-        self
+    pub(crate) fn cache(&self) -> &Arc<StateCache> {
+        &self.cache
     }
 
-    /// An aggregate under an id made for this command (a ULID): it starts
-    /// empty without a read. Its append still expects sequence 0.
-    pub(crate) fn create<A: Aggregate>(mut self, subject: &AggregateSubject) -> Self {
-        self.sources
-            .push((subject.clone(), Source::New(new_slot::<A>, load_slot::<A>)));
-        self
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now()
     }
 
-    /// Loads, decides and appends everything decided as one atomic batch;
-    /// on a lost race (any aggregate changed since it was read), reloads
-    /// from the log and decides again. A rejection decided on cached state
-    /// is confirmed against the aggregates' real last sequences first.
-    pub(crate) async fn decide<T>(
-        self,
+    /// `Batch::decide`: loads the batch's aggregates, decides, appends as
+    /// one atomic batch; on a lost race reloads from the log and decides
+    /// again (at most `MAX_ATTEMPTS` rounds). A rejection decided on cached
+    /// state is confirmed against the aggregates' real last sequences first.
+    pub(super) async fn commit<T>(
+        &self,
+        env: &CommandEnvelope,
+        sources: &[(AggregateSubject, Source)],
         mut decide: impl FnMut(&mut Tx) -> Result<T, DomainError>,
     ) -> Result<Committed<T>, CommandError> {
-        let x = self.x;
+        let x = self;
         let mut fresh = false;
         for _ in 0..MAX_ATTEMPTS {
-            let mut slots = Vec::with_capacity(self.sources.len());
-            for (subject, source) in &self.sources {
+            let mut slots = Vec::with_capacity(sources.len());
+            for (subject, source) in sources {
                 slots.push(match source {
                     Source::New(new, _) if !fresh => new(subject),
                     Source::New(_, load) => Slot {
@@ -285,7 +267,7 @@ impl<'a> Batch<'a> {
                     return Err(e.into());
                 }
             };
-            match x.append(self.env, &mut tx).await {
+            match x.append(env, &mut tx).await {
                 Ok(duplicate) => {
                     let seq = tx.slots.iter().map(|s| s.seq).max().unwrap_or(0);
                     return Ok(Committed {
@@ -300,76 +282,10 @@ impl<'a> Batch<'a> {
             }
         }
         tracing::warn!(
-            command = self.env.command.name(),
+            command = env.command.name(),
             "gave up after {MAX_ATTEMPTS} concurrent modifications"
         );
         Err(CommandError::unavailable())
-    }
-}
-
-/// One aggregate's round (see `Executor::decide`).
-pub(crate) struct Decided<A: Aggregate> {
-    /// Sequence of the aggregate's last message after the round.
-    pub(crate) seq: u64,
-    pub(crate) state: A,
-    pub(crate) events: Vec<A::Event>,
-    pub(crate) duplicate: bool,
-}
-
-impl Executor {
-    pub(crate) fn new(store: EventStore, cache: Arc<StateCache>, clock: Clock) -> Self {
-        Self {
-            store,
-            cache,
-            clock,
-        }
-    }
-
-    pub(crate) fn cache(&self) -> &Arc<StateCache> {
-        &self.cache
-    }
-
-    pub(crate) fn now(&self) -> i64 {
-        self.clock.now()
-    }
-
-    pub(crate) fn batch<'a>(&'a self, env: &'a CommandEnvelope) -> Batch<'a> {
-        Batch {
-            x: self,
-            env,
-            sources: Vec::new(),
-        }
-    }
-
-    /// `command` put to one aggregate: load, decide, append, retry.
-    pub(crate) async fn run<A: Aggregate>(
-        &self,
-        env: &CommandEnvelope,
-        subject: &AggregateSubject,
-        command: &A::Command,
-    ) -> Result<Decided<A>, CommandError> {
-        self.decide(env, subject, |state: &A, now| state.decide(command, now))
-            .await
-    }
-
-    /// A decision on one aggregate: load, decide, append, retry.
-    pub(crate) async fn decide<A: Aggregate>(
-        &self,
-        env: &CommandEnvelope,
-        subject: &AggregateSubject,
-        mut decide: impl FnMut(&A, i64) -> Result<Vec<A::Event>, DomainError>,
-    ) -> Result<Decided<A>, CommandError> {
-        let done = self
-            .batch(env)
-            .load::<A>(subject)
-            .decide(|tx| tx.apply::<A>(subject, &mut decide))
-            .await?;
-        Ok(Decided {
-            seq: done.seq_of(subject),
-            state: done.state::<A>(subject).clone(),
-            events: done.value,
-            duplicate: done.duplicate,
-        })
     }
 
     /// Loads an aggregate: from the cache unless `fresh`, else from JetStream

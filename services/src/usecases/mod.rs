@@ -2,6 +2,7 @@
 //! impl over the executor (which alone loads, decides, appends, retries).
 
 mod activation;
+mod batch;
 mod customer_admin;
 mod email_change;
 mod email_verification;
@@ -29,8 +30,8 @@ use authd_events::{
 
 use crate::{
     commands::{
-        self, AccessToken, CommandEnvelope, CommandOk, CommandSpec, CustomerView, Reply, Sent,
-        SignedIn, StorefrontSignedIn, Tokens,
+        AccessToken, CommandEnvelope, CommandSpec, CustomerView, Sent, SignedIn,
+        StorefrontSignedIn, Tokens,
     },
     domain::{customer::Customer, email_claim::EmailClaim, project::Project},
     error::{CommandError, DomainError},
@@ -40,7 +41,7 @@ use crate::{
         mail::{MailJob, MailKind, Mailbox},
         oidc::Oidc,
         password::PasswordHasher,
-        sealing::SecretBox,
+        sealing::{self, SecretBox},
         tokens::{self, AccessClaims},
     },
 };
@@ -112,7 +113,7 @@ impl Services {
         mailbox: Mailbox,
         config: ServiceConfig,
     ) -> Self {
-        let (secrets, state_key) = providers::keys(&config.secrets_key);
+        let (secrets, state_key) = sealing::provider_keys(&config.secrets_key);
         Self {
             x: Executor::new(store, cache, config.clock.clone()),
             hasher,
@@ -128,19 +129,6 @@ impl Services {
 
     pub fn cache(&self) -> &Arc<StateCache> {
         self.x.cache()
-    }
-
-    /// Checks who sends the command against its declaration, then runs it.
-    pub async fn handle(&self, env: CommandEnvelope) -> Reply {
-        if !authd_events::subject::is_valid_token(&env.tenant) {
-            return Err(DomainError::InvalidInput("tenant").into());
-        }
-        if env.command_id.is_empty() || env.command_id.len() > 128 {
-            return Err(DomainError::InvalidInput("commandId").into());
-        }
-        env.command.who().check(&env.actor)?;
-        let (seq, outcome) = commands::dispatch(self, &env, env.command.clone()).await?;
-        Ok(CommandOk { seq, outcome })
     }
 
     fn now(&self) -> i64 {

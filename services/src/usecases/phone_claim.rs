@@ -4,11 +4,7 @@
 
 use authd_events::{AggregateKind, AggregateSubject, keyed_hash::phone_key};
 
-use super::{
-    Services,
-    executor::{Batch, Tx},
-    subject,
-};
+use super::{Services, batch::Batch, executor::Tx, subject};
 use crate::{
     domain::email_claim::{ClaimCommand, PhoneClaim},
     error::{CommandError, DomainError},

@@ -29,21 +29,6 @@ use crate::{
     },
 };
 
-/// The box that seals provider secrets and the key that derives login
-/// secrets from a state, both from the secrets key: the configured one, or
-/// (tests, tools) a random one for this process.
-pub(super) fn keys(configured: &[u8]) -> (crate::infra::sealing::SecretBox, Vec<u8>) {
-    let mut key = configured.to_vec();
-    if key.len() < 32 {
-        key = vec![0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut key);
-    }
-    let mut m = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
-    m.update(b"provider login state key");
-    let state_key = m.finalize().into_bytes().to_vec();
-    (crate::infra::sealing::SecretBox::new(&key), state_key)
-}
-
 impl UseCase for EditProviders {
     async fn run(
         self,

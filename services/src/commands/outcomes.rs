@@ -1,0 +1,136 @@
+//! What the commands answer (each command's `Outcome`), below the
+//! command table and the use cases alike.
+
+use serde::{Deserialize, Serialize};
+
+/// A state change with nothing more to tell.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Done;
+
+/// The request was taken; what happens next is told by mail (or not at all,
+/// for an address without an account).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Accepted {
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Registered {
+    pub customer: CustomerView,
+    /// None while the project requires the email to be verified first.
+    pub tokens: Option<Tokens>,
+    pub email_verification_required: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub customer: CustomerView,
+    pub tokens: Tokens,
+    /// A one-time code signed a new address up.
+    pub new_customer: bool,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct IssuedKey {
+    pub key_id: String,
+    /// Shown once; only its hash is stored.
+    pub key: String,
+}
+
+impl std::fmt::Debug for IssuedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IssuedKey({})", self.key_id)
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ProjectKeys {
+    pub project_id: String,
+    pub public_key: String,
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for ProjectKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ProjectKeys({})", self.project_id)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordReset {
+    pub customer: CustomerView,
+    /// With `storefront_sign_in`.
+    pub access_token: Option<AccessToken>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountUpdated {
+    pub customer: CustomerView,
+    /// A new password ended every session; this one replaces the caller's.
+    pub access_token: Option<AccessToken>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StorefrontSignedIn {
+    pub customer: CustomerView,
+    pub access_token: AccessToken,
+}
+
+/// A Storefront `customerAccessToken`: opaque, only its hash is stored.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AccessToken {
+    pub token: String,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+    pub session_id: String,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AccessToken(session {})", self.session_id)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Invited {
+    pub customer: CustomerView,
+    /// The customer existed (without a password): a new link was mailed.
+    pub invited_again: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Deleted {
+    pub session_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustomerView {
+    pub id: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub accepts_marketing: bool,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds of the last change to the account.
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Tokens {
+    pub access_token: String,
+    /// Unix seconds.
+    pub access_token_expires_at: i64,
+    pub refresh_token: String,
+    /// Unix milliseconds.
+    pub refresh_token_expires_at: i64,
+    pub session_id: String,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tokens(session {})", self.session_id)
+    }
+}
