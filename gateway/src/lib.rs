@@ -1,10 +1,10 @@
 //! The HTTP gateway: axum + async-graphql. Turns requests into commands
 //! (NATS request/reply) and queries (against its own read model).
-
 //!
 //! Layers, each using only those above it: `error`, `state`, `context`,
-//! `guards`, `command_client`, then the APIs (`public/`, `admin/`), then
-//! `http` (endpoints) and this file (the router).
+//! `guards`, `command_client`, then the APIs (`public/`, `storefront/`,
+//! `admin/`), then `http` (endpoints) and this file (the router); beside
+//! them `limits`, `listener`, `metrics` and `parsed`.
 
 pub mod admin;
 pub mod command_client;

@@ -1,5 +1,6 @@
-//! The admin API (`/graphql/admin`, `Authorization: Bearer sk_…`): the
-//! project's configuration and keys, and customer support operations.
+//! The admin API (`/graphql/admin`, `Authorization: Bearer sk_…`, or the
+//! operator key with `X-Project-Id`): the project's configuration, keys
+//! and sign-in providers, and customer support operations.
 
 pub mod customers;
 pub mod project;
