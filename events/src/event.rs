@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::address::*;
 use crate::personal::Personal;
 pub use crate::provider::*;
 pub use crate::signing::*;
@@ -210,6 +211,10 @@ pub enum CustomerEvent {
     /// store refused Multipass or did not answer): the fact and why,
     /// nothing of any token.
     ProviderLoginFailed(CustomerProviderLoginFailed), // 17
+    AddressAdded(CustomerAddressAdded),                     // 18
+    AddressUpdated(CustomerAddressUpdated),                 // 19
+    AddressRemoved(CustomerAddressRemoved),                 // 20
+    DefaultAddressChanged(DefaultAddressChanged),           // 21
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! authd's domain events, their envelope and codec, subject names, and the
 //! event-log client on NATS JetStream.
 
+pub mod address;
 pub mod envelope;
 pub mod event;
 pub mod keyed_hash;

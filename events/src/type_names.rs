@@ -40,6 +40,10 @@ impl Event {
                 CustomerEvent::EmailChanged(_) => "customer.email.changed",
                 CustomerEvent::ProviderLinked(_) => "customer.provider.linked",
                 CustomerEvent::ProviderLoginFailed(_) => "customer.provider_login.failed",
+                CustomerEvent::AddressAdded(_) => "customer.address.added",
+                CustomerEvent::AddressUpdated(_) => "customer.address.updated",
+                CustomerEvent::AddressRemoved(_) => "customer.address.removed",
+                CustomerEvent::DefaultAddressChanged(_) => "customer.default_address.changed",
             },
             Event::Session(e) => match e {
                 SessionEvent::Started(_) => "session.started",

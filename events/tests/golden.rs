@@ -320,6 +320,39 @@ fn samples_v1() -> Vec<Event> {
                 reason: ProviderFailure::Unavailable,
             },
         )),
+        Event::Customer(CustomerEvent::AddressAdded(CustomerAddressAdded {
+            address_id: "ad_1".into(),
+            address: Box::new(MailingAddress {
+                first_name: Some(Personal::plain("Ann")),
+                last_name: Some(Personal::plain("Lee")),
+                company: None,
+                address1: Some(Personal::plain("1 Main St")),
+                address2: None,
+                city: Some(Personal::plain("Ottawa")),
+                province: Some(Personal::plain("ON")),
+                country: Some(Personal::plain("CA")),
+                zip: Some(Personal::plain("K1A 0B1")),
+                phone: Some(Personal::plain("+16135551111")),
+            }),
+        })),
+        Event::Customer(CustomerEvent::AddressUpdated(CustomerAddressUpdated {
+            address_id: "ad_1".into(),
+            address: Box::new(MailingAddress {
+                company: Some(Personal::plain("Acme")),
+                ..MailingAddress::default()
+            }),
+        })),
+        Event::Customer(CustomerEvent::AddressRemoved(CustomerAddressRemoved {
+            address_id: "ad_1".into(),
+        })),
+        Event::Customer(CustomerEvent::DefaultAddressChanged(
+            DefaultAddressChanged {
+                address_id: Some("ad_2".into()),
+            },
+        )),
+        Event::Customer(CustomerEvent::DefaultAddressChanged(
+            DefaultAddressChanged { address_id: None },
+        )),
     ]
 }
 

@@ -34,7 +34,7 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Result<()> {
     let meta = &m.message.meta;
     let (project, id, at) = (&meta.tenant, &meta.aggregate_id, meta.time);
-    for event in m.message.bodies() {
+    for (index, event) in m.message.bodies().enumerate() {
         let Event::Customer(e) = event else { continue };
         match e {
             CustomerEvent::Registered(r) => {
@@ -130,6 +130,16 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                     marketing,
                     at
                 ])?;
+            }
+            CustomerEvent::AddressAdded(a) => {
+                crate::addresses::added(tx, m, index, &a.address_id, &a.address)?;
+            }
+            CustomerEvent::AddressUpdated(u) => {
+                crate::addresses::updated(tx, m, &u.address_id, &u.address)?;
+            }
+            CustomerEvent::AddressRemoved(r) => crate::addresses::removed(tx, m, &r.address_id)?,
+            CustomerEvent::DefaultAddressChanged(d) => {
+                crate::addresses::default_is(tx, m, d.address_id.as_deref())?;
             }
             // Sessions are ended in `sessions`; a lock on one client is
             // not the account's (its history shows it); the rest changes

@@ -66,15 +66,16 @@ pub fn finish_rebuild(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Bumped whenever a table changes. A file of another version is emptied
 /// and rebuilt from sequence 1: read models are disposable.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The read model's tables (besides `checkpoints`).
-pub const READ_MODEL_TABLES: [&str; 5] = [
+pub const READ_MODEL_TABLES: [&str; 6] = [
     "projects",
     "storefront_origins",
     "api_keys",
     "customers",
     "sessions",
+    "customer_addresses",
 ];
 /// The audit index's tables. A rebuild writes them into the read model's
 /// file; the live gateway keeps them in a file of their own.
@@ -111,6 +112,7 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     crate::projects::migrate(conn)?;
     crate::customers::migrate(conn)?;
     crate::sessions::migrate(conn)?;
+    crate::addresses::migrate(conn)?;
     Ok(())
 }
 

@@ -3,11 +3,13 @@
 //! in the same transaction as their rows, rebuildable from sequence 1 at
 //! any time.
 
+mod addresses;
 mod audit;
 mod customers;
 pub mod db;
 mod projects;
 pub mod read;
+pub mod read_addresses;
 pub mod runner;
 mod sessions;
 

@@ -72,6 +72,10 @@ pub enum DomainError {
     ProviderError(&'static str),
     #[error("returnTo is not one of the project's return URLs")]
     ReturnUrlNotAllowed,
+    #[error("the address does not exist")]
+    AddressNotFound,
+    #[error("a customer can have at most {0} addresses; delete one first")]
+    TooManyAddresses(usize),
     #[error("{field} {problem}")]
     Profile {
         field: &'static str,
@@ -206,6 +210,8 @@ error_codes! {
     ProviderUnavailable = "PROVIDER_UNAVAILABLE",
     ProviderError = "PROVIDER_ERROR",
     ReturnUrlNotAllowed = "RETURN_URL_NOT_ALLOWED",
+    /// A customer's list is full (addresses).
+    LimitReached = "LIMIT_REACHED",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -258,6 +264,8 @@ impl DomainError {
             Self::ProviderUnavailable => C::ProviderUnavailable,
             Self::ProviderError(_) => C::ProviderError,
             Self::ReturnUrlNotAllowed => C::ReturnUrlNotAllowed,
+            Self::AddressNotFound => C::NotFound,
+            Self::TooManyAddresses(_) => C::LimitReached,
             Self::Profile { problem, .. } => match problem {
                 ProfileProblem::TooLong(_) => C::TooLong,
                 ProfileProblem::ContainsHtmlTags => C::ContainsHtmlTags,
@@ -280,6 +288,7 @@ impl DomainError {
             Self::InvalidState => Some("state"),
             Self::ProviderNotFound => Some("providerKey"),
             Self::ReturnUrlNotAllowed => Some("returnTo"),
+            Self::AddressNotFound => Some("id"),
             Self::WrongCurrentPassword => Some("currentPassword"),
             Self::InvalidRefreshToken | Self::RefreshTokenReused | Self::SessionRevoked => {
                 Some("refreshToken")

@@ -4,8 +4,11 @@
 //! One small object per feature, merged.
 
 pub mod account;
+pub mod addresses;
 pub mod browser;
+pub mod in_context;
 pub mod input;
+pub mod mailing_address;
 pub mod recovery;
 mod resolver;
 pub mod session;
@@ -25,6 +28,7 @@ pub struct Mutation(
     tokens::TokenMutation,
     recovery::RecoveryMutation,
     recovery::ActivationMutation,
+    addresses::AddressMutation,
 );
 
 pub type StorefrontSchema = async_graphql::Schema<Query, Mutation, EmptySubscription>;
@@ -44,6 +48,9 @@ pub const COSTLY_FIELDS: &[&str] = &[
 
 pub fn build(limits: &crate::state::Limits, introspection: bool) -> StorefrontSchema {
     let schema =
-        async_graphql::Schema::build(Query::default(), Mutation::default(), EmptySubscription);
+        async_graphql::Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+            .register_input_type::<in_context::CountryCode>()
+            .register_input_type::<in_context::LanguageCode>()
+            .directive(in_context::InContext);
     crate::state::limited(schema, limits, introspection).finish()
 }

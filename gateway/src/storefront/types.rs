@@ -60,7 +60,8 @@ impl CustomerErrorCode {
             | E::SessionRevoked
             | E::SessionNotFound
             | E::Unauthenticated => Self::TokenInvalid,
-            E::CustomerNotFound => Self::NotFound,
+            E::CustomerNotFound | E::NotFound => Self::NotFound,
+            E::LimitReached => Self::Invalid,
             E::AlreadyEnabled => Self::AlreadyEnabled,
             _ => return None,
         })
@@ -159,6 +160,7 @@ impl CustomerAccessToken {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Customer {
     pub id: ID,
     pub email: Option<String>,

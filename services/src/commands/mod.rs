@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 pub use crate::domain::customer_profile::ProfileChange;
 use crate::error::{CommandError, ErrorCode};
 
+mod customer_data;
 mod keys_and_providers;
 mod outcomes;
+pub use customer_data::*;
 pub use keys_and_providers::*;
 pub use outcomes::*;
 
@@ -143,6 +145,10 @@ macro_rules! command_table {
             "provider.login.start"               => StartProviderLogin   -> ProviderStarted, Anonymous;
             "provider.login.complete"            => CompleteProviderLogin -> SignedIn,     Anonymous;
             "provider.shopify.renew"             => RenewShopifyToken    -> ShopifyAccess, Anonymous;
+            "customer.address.create"            => CreateAddress        -> AddressView,   Customer;
+            "customer.address.update"            => UpdateAddress        -> AddressView,   Customer;
+            "customer.address.delete"            => DeleteAddress        -> Done,          Customer;
+            "customer.address.default"           => SetDefaultAddress    -> CustomerView,  Customer;
         }
     };
 }

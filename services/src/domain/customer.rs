@@ -10,6 +10,7 @@ use authd_events::{
 use super::customer_password::{HOUR_MS, proven_login, reset_throttled};
 use super::{
     aggregate::{Aggregate, At},
+    customer_address::{self, AddressCommand},
     customer_password::{
         activate, activation_requested, password_attempt, reset_password, update_password,
         wrong_password,
@@ -113,6 +114,8 @@ pub enum CustomerCommand {
         lockout_threshold: u32,
         client: u64,
     },
+    /// The signed-in customer's mailing addresses.
+    Address(AddressCommand),
 }
 
 fn decide(
@@ -181,6 +184,7 @@ fn decide(
             now,
         ),
         C::RecordOtpLogin { session_id } => proven_login(s, session_id, LoginMethod::Otp, true),
+        C::Address(a) => customer_address::decide(s, a),
         C::RecordProviderLogin {
             session_id,
             email_proven,
@@ -388,6 +392,10 @@ impl Aggregate for Customer {
                 self.verification = None;
             }
             CustomerEvent::ProviderLinked(_) | CustomerEvent::ProviderLoginFailed(_) => {}
+            CustomerEvent::AddressAdded(_)
+            | CustomerEvent::AddressUpdated(_)
+            | CustomerEvent::AddressRemoved(_)
+            | CustomerEvent::DefaultAddressChanged(_) => customer_address::evolve(&mut self, e),
             CustomerEvent::PasswordResetRequested(r) => {
                 self.reset = Some((r.token_hash, r.expires_at));
                 self.reset_requested_at.retain(|t| at.time - t < HOUR_MS);

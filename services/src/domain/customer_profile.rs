@@ -8,6 +8,7 @@ pub use super::customer_state::Profile;
 use super::{
     customer_password::update_password,
     customer_state::{Customer, verification_requested},
+    text,
 };
 use crate::error::{DomainError, ProfileProblem};
 
@@ -86,33 +87,7 @@ pub(super) fn update_account(
 
 /// A name as stored: trimmed, `None` when blank.
 fn check_name(name: &str, field: &'static str) -> Result<Option<String>, DomainError> {
-    let name = name.trim();
-    let problem = |problem| DomainError::Profile { field, problem };
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(problem(ProfileProblem::TooLong(MAX_NAME_CHARS)));
-    }
-    if contains_html_tag(name) {
-        return Err(problem(ProfileProblem::ContainsHtmlTags));
-    }
-    if contains_url(name) {
-        return Err(problem(ProfileProblem::ContainsUrl));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(problem(ProfileProblem::Invalid));
-    }
-    Ok((!name.is_empty()).then(|| name.to_string()))
-}
-
-/// `<` followed by a letter, `/` or `!` opens a tag as browsers read it.
-fn contains_html_tag(s: &str) -> bool {
-    s.as_bytes()
-        .windows(2)
-        .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || w[1] == b'/' || w[1] == b'!'))
-}
-
-fn contains_url(s: &str) -> bool {
-    let lower = s.to_lowercase();
-    lower.contains("://") || lower.contains("www.") || lower.contains("http:")
+    text::check_name(name, field, MAX_NAME_CHARS)
 }
 
 /// A phone number in E.164: `+`, then 2 to 15 digits, the first not 0.

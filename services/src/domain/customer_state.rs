@@ -4,7 +4,8 @@
 //! this module, which uses none of them.
 
 use authd_events::{
-    CustomerEvent, CustomerProfile, EmailVerificationRequested, Personal, SecretHash,
+    CustomerEvent, CustomerProfile, EmailVerificationRequested, MailingAddress, Personal,
+    SecretHash,
 };
 
 use super::lockout::{self, ClientLocks};
@@ -39,6 +40,9 @@ pub struct Customer {
     pub profile: Profile,
     /// An invitation's activation token (hash, expiry), until a password is set.
     pub activation: Option<(SecretHash, i64)>,
+    /// Mailing addresses by id, oldest first.
+    pub addresses: Vec<(String, Address)>,
+    pub default_address: Option<String>,
 }
 
 impl Customer {
@@ -105,6 +109,59 @@ impl Profile {
             last_name: plain(&e.last_name),
             phone: plain(&e.phone),
             accepts_marketing: plain(&e.accepts_marketing).as_deref() == Some("true"),
+        }
+    }
+}
+
+/// An address as stored and answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Address {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company: Option<String>,
+    pub address1: Option<String>,
+    pub address2: Option<String>,
+    pub city: Option<String>,
+    /// ISO 3166-2 code without the country (`ON`) where the country has
+    /// subdivisions, else the text given.
+    pub province: Option<String>,
+    /// ISO 3166-1 alpha-2 (`CA`).
+    pub country: Option<String>,
+    pub zip: Option<String>,
+    /// E.164.
+    pub phone: Option<String>,
+}
+
+impl Address {
+    pub fn to_event(&self) -> MailingAddress {
+        let p = |v: &Option<String>| v.as_ref().map(|v| Personal::plain(v.clone()));
+        MailingAddress {
+            first_name: p(&self.first_name),
+            last_name: p(&self.last_name),
+            company: p(&self.company),
+            address1: p(&self.address1),
+            address2: p(&self.address2),
+            city: p(&self.city),
+            province: p(&self.province),
+            country: p(&self.country),
+            zip: p(&self.zip),
+            phone: p(&self.phone),
+        }
+    }
+
+    pub fn from_event(e: &MailingAddress) -> Self {
+        let p = |v: &Option<Personal>| v.as_ref().and_then(|v| v.as_plain()).map(str::to_string);
+        Self {
+            first_name: p(&e.first_name),
+            last_name: p(&e.last_name),
+            company: p(&e.company),
+            address1: p(&e.address1),
+            address2: p(&e.address2),
+            city: p(&e.city),
+            province: p(&e.province),
+            country: p(&e.country),
+            zip: p(&e.zip),
+            phone: p(&e.phone),
         }
     }
 }

@@ -3,10 +3,12 @@
 
 pub mod aggregate;
 pub mod customer;
+pub mod customer_address;
 mod customer_password;
 pub mod customer_profile;
 mod customer_state;
 pub mod email_claim;
+pub mod geo;
 pub mod lockout;
 pub mod login_attempts;
 pub mod otp;
@@ -15,4 +17,5 @@ pub mod provider_login;
 pub mod providers;
 pub mod session;
 pub mod signing_keys;
+mod text;
 mod urls;

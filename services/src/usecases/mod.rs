@@ -2,6 +2,7 @@
 //! impl over the executor (which alone loads, decides, appends, retries).
 
 mod activation;
+mod addresses;
 mod batch;
 mod customer_admin;
 mod email_change;

@@ -199,7 +199,7 @@ async fn new_password(
 
 /// The gateway checked the caller's token on its read model; the log has
 /// the last word (a deletion or suspension may have just landed).
-fn caller_is_live(
+pub(super) fn caller_is_live(
     tx: &Tx,
     caller: &AggregateSubject,
     customer: &AggregateSubject,

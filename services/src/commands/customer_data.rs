@@ -1,0 +1,53 @@
+//! The signed-in customer's own data: mailing addresses. Each command
+//! names the caller's session (`session_id`, from the Storefront token),
+//! which must still be live when it is decided.
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::domain::customer_address::AddressChange;
+
+/// `customerAddressCreate`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CreateAddress {
+    pub session_id: String,
+    pub address: AddressChange,
+}
+
+/// `customerAddressUpdate`: fields left out are kept.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct UpdateAddress {
+    pub session_id: String,
+    pub address_id: String,
+    pub address: AddressChange,
+}
+
+/// `customerAddressDelete`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct DeleteAddress {
+    pub session_id: String,
+    pub address_id: String,
+}
+
+/// `customerDefaultAddressUpdate`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SetDefaultAddress {
+    pub session_id: String,
+    pub address_id: String,
+}
+
+/// An address as stored: the country and province as ISO codes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressView {
+    pub id: String,
+    pub is_default: bool,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company: Option<String>,
+    pub address1: Option<String>,
+    pub address2: Option<String>,
+    pub city: Option<String>,
+    pub province: Option<String>,
+    pub country: Option<String>,
+    pub zip: Option<String>,
+    pub phone: Option<String>,
+}
