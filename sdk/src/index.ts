@@ -81,6 +81,68 @@ export interface ResetResult {
   accessToken: AccessToken;
 }
 
+/** A mailing address (Shopify's `MailingAddress`). */
+export interface MailingAddress {
+  /** `gid://authd/MailingAddress/…`: safe to put in a URL with encodeURIComponent. */
+  id: string;
+  firstName: string | null;
+  lastName: string | null;
+  name: string | null;
+  company: string | null;
+  address1: string | null;
+  address2: string | null;
+  city: string | null;
+  /** The province's name (`Ontario`) and its ISO 3166-2 code (`ON`). */
+  province: string | null;
+  provinceCode: string | null;
+  /** The country's name (`Canada`) and its ISO 3166-1 code (`CA`). */
+  country: string | null;
+  countryCodeV2: string | null;
+  zip: string | null;
+  /** E.164. */
+  phone: string | null;
+  /** The address as lines, in its country's layout. */
+  formatted: string[];
+}
+
+/**
+ * Every field optional. On `update`, a field left out is kept and `null`
+ * removes it; `country` and `province` may be names or codes.
+ */
+export interface MailingAddressInput {
+  firstName?: string | null;
+  lastName?: string | null;
+  company?: string | null;
+  address1?: string | null;
+  address2?: string | null;
+  city?: string | null;
+  province?: string | null;
+  country?: string | null;
+  zip?: string | null;
+  phone?: string | null;
+}
+
+/** One page of a Relay connection. */
+export interface PageOf<T> {
+  nodes: T[];
+  pageInfo: {
+    hasNextPage: boolean;
+    hasPreviousPage: boolean;
+    startCursor: string | null;
+    endCursor: string | null;
+  };
+}
+
+export interface AddressListOptions {
+  /** At most 250; 50 when neither `first` nor `last` is given. */
+  first?: number;
+  after?: string;
+  last?: number;
+  before?: string;
+  /** Newest first. */
+  reverse?: boolean;
+}
+
 export interface StorefrontClientOptions {
   /** `your-store.example` → `https://your-store.example/graphql/storefront`. */
   storeDomain?: string;
@@ -128,6 +190,8 @@ export class StorefrontTransportError extends StorefrontError {
 const CUSTOMER_FIELDS =
   'id email firstName lastName displayName phone acceptsMarketing createdAt updatedAt';
 const ERRORS = 'customerUserErrors { field message code }';
+const ADDRESS_FIELDS =
+  'id firstName lastName name company address1 address2 city province provinceCode country countryCodeV2 zip phone formatted';
 
 /** The header that proves a cookie-authenticated request came from script, not a form. */
 export const CSRF_HEADER = 'x-authd-csrf';
@@ -234,7 +298,12 @@ function unwrap<K extends string, T>(data: Payload<K, T>, field: K): T {
 }
 
 export class CustomerApi {
-  constructor(private readonly client: StorefrontClient) {}
+  /** The signed-in customer's mailing addresses. */
+  readonly addresses: AddressApi;
+
+  constructor(private readonly client: StorefrontClient) {
+    this.addresses = new AddressApi(client);
+  }
 
   /** Creates a customer (it does not sign them in: see `login`). */
   async create(input: CustomerCreateInput): Promise<Customer> {
@@ -363,5 +432,98 @@ export class CustomerApi {
       this.client.setAccessToken(done.customerAccessToken.accessToken);
     }
     return done.customer;
+  }
+}
+
+/** The signed-in customer's mailing addresses (`customer.addresses`). */
+export class AddressApi {
+  constructor(private readonly client: StorefrontClient) {}
+
+  private token(): string {
+    return this.client.tokenForRequest() ?? '';
+  }
+
+  /** A page of addresses, oldest first, and the default one; null when signed out. */
+  async list(
+    options: AddressListOptions = {},
+  ): Promise<(PageOf<MailingAddress> & { defaultAddress: MailingAddress | null }) | null> {
+    const { first, last, after, before, reverse } = options;
+    const page = first === undefined && last === undefined ? { first: 50 } : { first, last };
+    type T = {
+      customer: {
+        defaultAddress: MailingAddress | null;
+        addresses: PageOf<MailingAddress>;
+      } | null;
+    };
+    const data = await this.client.request<T>(
+      `query CustomerAddresses($token: String, $first: Int, $last: Int, $after: String, $before: String, $reverse: Boolean) {
+        customer(customerAccessToken: $token) {
+          defaultAddress { ${ADDRESS_FIELDS} }
+          addresses(first: $first, last: $last, after: $after, before: $before, reverse: $reverse) {
+            nodes { ${ADDRESS_FIELDS} }
+            pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+          }
+        }
+      }`,
+      { token: this.client.tokenForRequest(), ...page, after, before, reverse: reverse ?? false },
+    );
+    if (!data.customer) {
+      return null;
+    }
+    return { ...data.customer.addresses, defaultAddress: data.customer.defaultAddress };
+  }
+
+  /** Adds an address; the first one becomes the default. */
+  async create(address: MailingAddressInput): Promise<MailingAddress> {
+    type T = { customerAddress: MailingAddress };
+    const data = await this.client.request<Payload<'customerAddressCreate', T>>(
+      `mutation CustomerAddressCreate($token: String!, $address: MailingAddressInput!) {
+        customerAddressCreate(customerAccessToken: $token, address: $address) {
+          customerAddress { ${ADDRESS_FIELDS} } ${ERRORS}
+        }
+      }`,
+      { token: this.token(), address },
+    );
+    return unwrap(data, 'customerAddressCreate').customerAddress;
+  }
+
+  /** Changes the fields given; the others are kept. */
+  async update(id: string, address: MailingAddressInput): Promise<MailingAddress> {
+    type T = { customerAddress: MailingAddress };
+    const data = await this.client.request<Payload<'customerAddressUpdate', T>>(
+      `mutation CustomerAddressUpdate($token: String!, $id: ID!, $address: MailingAddressInput!) {
+        customerAddressUpdate(customerAccessToken: $token, id: $id, address: $address) {
+          customerAddress { ${ADDRESS_FIELDS} } ${ERRORS}
+        }
+      }`,
+      { token: this.token(), id, address },
+    );
+    return unwrap(data, 'customerAddressUpdate').customerAddress;
+  }
+
+  /** Deletes an address; deleting the default makes the newest remaining one the default. */
+  async delete(id: string): Promise<void> {
+    const data = await this.client.request<Payload<'customerAddressDelete', object>>(
+      `mutation CustomerAddressDelete($token: String!, $id: ID!) {
+        customerAddressDelete(customerAccessToken: $token, id: $id) {
+          deletedCustomerAddressId ${ERRORS}
+        }
+      }`,
+      { token: this.token(), id },
+    );
+    unwrap(data, 'customerAddressDelete');
+  }
+
+  /** Makes an address the default. */
+  async setDefault(id: string): Promise<void> {
+    const data = await this.client.request<Payload<'customerDefaultAddressUpdate', object>>(
+      `mutation CustomerDefaultAddressUpdate($token: String!, $id: ID!) {
+        customerDefaultAddressUpdate(customerAccessToken: $token, addressId: $id) {
+          customer { id } ${ERRORS}
+        }
+      }`,
+      { token: this.token(), id },
+    );
+    unwrap(data, 'customerDefaultAddressUpdate');
   }
 }

@@ -152,3 +152,53 @@ async function mailedLink(to) {
   }
   throw new Error(`no reset mail to ${to} in ${outbox}`);
 }
+
+test('customer.addresses: create, list, update, setDefault, delete, and refusals with codes', async () => {
+  const client = new StorefrontClient({ endpoint, apiKey });
+  const email = unique();
+  await client.customer.create({ email, password: 'secure-password' });
+  const session = await client.customer.login({ email, password: 'secure-password' });
+  client.setAccessToken(session.accessToken);
+
+  const home = await client.customer.addresses.create({
+    address1: '1 Main St', city: 'Ottawa', province: 'Ontario', country: 'Canada', zip: 'K1A 0B1',
+  });
+  assert.match(home.id, /^gid:\/\/authd\/MailingAddress\//);
+  assert.equal(home.provinceCode, 'ON');
+  assert.equal(home.countryCodeV2, 'CA');
+  assert.deepEqual(home.formatted, ['1 Main St', 'Ottawa ON K1A 0B1', 'Canada']);
+  const work = await client.customer.addresses.create({ city: 'Berlin', country: 'DE' });
+
+  let list = await client.customer.addresses.list();
+  assert.deepEqual(list.nodes.map((a) => a.id), [home.id, work.id]);
+  assert.equal(list.defaultAddress.id, home.id);
+  const newest = await client.customer.addresses.list({ first: 1, reverse: true });
+  assert.deepEqual(newest.nodes.map((a) => a.id), [work.id]);
+  assert.equal(newest.pageInfo.hasNextPage, true);
+
+  const moved = await client.customer.addresses.update(encodeURIComponent(work.id), { city: 'Bonn' });
+  assert.equal(moved.city, 'Bonn');
+  assert.equal(moved.country, 'Germany');
+  await client.customer.addresses.setDefault(work.id);
+  list = await client.customer.addresses.list();
+  assert.equal(list.defaultAddress.id, work.id);
+  await client.customer.addresses.delete(work.id);
+  list = await client.customer.addresses.list();
+  assert.deepEqual(list.nodes.map((a) => a.id), [home.id]);
+  assert.equal(list.defaultAddress.id, home.id);
+
+  await assert.rejects(
+    client.customer.addresses.create({ country: 'Atlantis' }),
+    (e) => e instanceof StorefrontUserError &&
+      e.userErrors[0].code === 'INVALID' &&
+      JSON.stringify(e.userErrors[0].field) === '["address","country"]',
+  );
+  await assert.rejects(
+    client.customer.addresses.delete(work.id),
+    (e) => e instanceof StorefrontUserError && e.userErrors[0].code === 'NOT_FOUND',
+  );
+  await assert.rejects(
+    client.customer.addresses.list({ first: 251 }),
+    (e) => e instanceof StorefrontTransportError && e.code === 'BAD_REQUEST',
+  );
+});
