@@ -122,6 +122,14 @@ pub enum AdminCmd {
     /// A project's external sign-in providers.
     #[command(subcommand)]
     Providers(crate::admin_providers::ProviderCmd),
+    /// Record a shop's order history from a JSON Lines file (one
+    /// `orderRecord` input per line); prints how many were imported,
+    /// replaced and unchanged, and the lines refused with why.
+    ImportOrders {
+        project: String,
+        #[arg(long)]
+        file: std::path::PathBuf,
+    },
 }
 
 /// Runs one admin command, printing its result as JSON on stdout.
@@ -317,6 +325,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             json!({ "kid": r.kid, "activeFrom": authd_events::format_millis(r.active_from), "retired": retired })
         }
         AdminCmd::Providers(cmd) => crate::admin_providers::run(&bus, &store, cmd).await?,
+        AdminCmd::ImportOrders { project, file } => {
+            crate::admin_orders::import(&bus, &project, &file).await?
+        }
         AdminCmd::ShowSigningKeys => {
             let (ring, _) = authd_services::key_ring::load(&store).await?;
             let now = authd_events::now_millis();

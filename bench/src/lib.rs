@@ -4,6 +4,7 @@
 //! harness briefly (CI runs it so it never rots); it asserts nothing about
 //! speed.
 
+mod customer_data;
 mod storefront;
 
 use std::{
@@ -260,6 +261,7 @@ struct Dev {
     pid: u32,
     url: String,
     key: String,
+    admin_key: String,
     nats_url: String,
     data: PathBuf,
     http: reqwest::Client,
@@ -319,6 +321,7 @@ async fn start_dev(authd: &Path, dir: &Path, extra: &[String]) -> anyhow::Result
                 pid,
                 url: keys["graphqlUrl"].as_str().unwrap().to_string(),
                 key: keys["publicApiKey"].as_str().unwrap().to_string(),
+                admin_key: keys["adminKey"].as_str().unwrap().to_string(),
                 nats_url: keys["natsUrl"].as_str().unwrap().to_string(),
                 data,
                 http,
@@ -673,6 +676,11 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         ratio: format!("{:.2}", shop.per_sec / bare.per_sec),
         target: "ratio ≥ 0.35, ≥ currentUser".into(),
     });
+
+    let many_orders = if args.quick { 500 } else { 10_000 };
+    let (data_rows, data_errors) = customer_data::figures(&dev, slice, many_orders).await?;
+    rows.extend(data_rows);
+    errors.push(("account page", data_errors));
 
     // customerRefreshToken at 16, with projection lag sampled meanwhile.
     let mut sessions = Vec::new();

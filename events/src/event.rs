@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::address::*;
+pub use crate::order::*;
 use crate::personal::Personal;
 pub use crate::provider::*;
 pub use crate::signing::*;
@@ -32,6 +33,8 @@ pub enum Event {
     /// A provider identity's claim (keyed hash of provider and subject):
     /// the same events as an email's.
     ProviderIdentity(EmailClaimEvent), // 9
+    /// An order the shop's backend reported for a customer.
+    Order(OrderEvent), // 10
 }
 
 // ---- project -------------------------------------------------------------

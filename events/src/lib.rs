@@ -6,6 +6,7 @@ pub mod envelope;
 pub mod event;
 pub mod keyed_hash;
 pub mod nats_url;
+pub mod order;
 pub mod personal;
 pub mod provider;
 pub mod signing;

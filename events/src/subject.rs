@@ -33,6 +33,8 @@ pub enum AggregateKind {
     ProviderLogin,
     /// A provider identity's claim: one customer per (provider, subject).
     ProviderIdentity,
+    /// An order, by a keyed hash of the project's `externalId`.
+    Order,
 }
 
 impl AggregateKind {
@@ -48,6 +50,7 @@ impl AggregateKind {
             Self::SigningKeys => "keys",
             Self::ProviderLogin => "plogin",
             Self::ProviderIdentity => "ident",
+            Self::Order => "order",
         }
     }
 
@@ -70,6 +73,7 @@ impl AggregateKind {
             "keys" => Self::SigningKeys,
             "plogin" => Self::ProviderLogin,
             "ident" => Self::ProviderIdentity,
+            "order" => Self::Order,
             _ => return None,
         })
     }

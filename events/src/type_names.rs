@@ -76,6 +76,10 @@ impl Event {
                 EmailClaimEvent::Claimed(_) => "provider_identity.claimed",
                 EmailClaimEvent::Released(_) => "provider_identity.released",
             },
+            Event::Order(e) => match e {
+                OrderEvent::Recorded(_) => "order.recorded",
+                OrderEvent::Canceled(_) => "order.canceled",
+            },
             Event::Otp(e) => match e {
                 OtpEvent::Issued(_) => "otp.issued",
                 OtpEvent::AttemptFailed(_) => "otp.attempt.failed",

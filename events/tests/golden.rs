@@ -353,6 +353,36 @@ fn samples_v1() -> Vec<Event> {
         Event::Customer(CustomerEvent::DefaultAddressChanged(
             DefaultAddressChanged { address_id: None },
         )),
+        Event::Order(OrderEvent::Recorded(Box::new(OrderRecorded {
+            customer_id: "c_1".into(),
+            external_id: "gid://shop/Order/1001".into(),
+            name: "#1001".into(),
+            processed_at: 1_767_225_600_000,
+            financial_status: Some("PAID".into()),
+            fulfillment_status: "FULFILLED".into(),
+            currency: "CAD".into(),
+            subtotal_price: Some("19.99".into()),
+            total_tax: Some("2.60".into()),
+            total_shipping: "5.00".into(),
+            total_price: "27.59".into(),
+            status_url: Some("https://shop.example/orders/1001".into()),
+            shipping_address: Some(Box::new(MailingAddress {
+                city: Some(Personal::plain("Ottawa")),
+                country: Some(Personal::plain("CA")),
+                ..MailingAddress::default()
+            })),
+            line_items: vec![OrderLineItem {
+                title: "Mug".into(),
+                variant_title: Some("Blue".into()),
+                sku: Some("MUG-B".into()),
+                quantity: 2,
+                price: "9.995".into(),
+            }],
+        }))),
+        Event::Order(OrderEvent::Canceled(OrderCanceled {
+            customer_id: "c_1".into(),
+            reason: "CUSTOMER".into(),
+        })),
     ]
 }
 

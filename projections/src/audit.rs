@@ -5,7 +5,7 @@
 //! emails, codes for addresses that never signed up) are not indexed; the
 //! log itself keeps them.
 
-use authd_events::{Actor, AggregateKind, Event, RecordedMessage, SessionEvent};
+use authd_events::{Actor, AggregateKind, Event, OrderEvent, RecordedMessage, SessionEvent};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
@@ -50,6 +50,14 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
     let meta = &m.message.meta;
     let (customer, session) = match m.subject.kind {
         AggregateKind::Customer => (Some(meta.aggregate_id.clone()), None),
+        AggregateKind::Order => {
+            let customer = m.message.bodies().find_map(|e| match e {
+                Event::Order(OrderEvent::Recorded(r)) => Some(r.customer_id.clone()),
+                Event::Order(OrderEvent::Canceled(c)) => Some(c.customer_id.clone()),
+                _ => None,
+            });
+            (customer, None)
+        }
         AggregateKind::Session => {
             let started = m.message.bodies().find_map(|e| match e {
                 Event::Session(SessionEvent::Started(s) | SessionEvent::StorefrontStarted(s)) => {

@@ -66,16 +66,18 @@ pub fn finish_rebuild(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Bumped whenever a table changes. A file of another version is emptied
 /// and rebuilt from sequence 1: read models are disposable.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// The read model's tables (besides `checkpoints`).
-pub const READ_MODEL_TABLES: [&str; 6] = [
+pub const READ_MODEL_TABLES: [&str; 8] = [
     "projects",
     "storefront_origins",
     "api_keys",
     "customers",
     "sessions",
     "customer_addresses",
+    "orders",
+    "order_line_items",
 ];
 /// The audit index's tables. A rebuild writes them into the read model's
 /// file; the live gateway keeps them in a file of their own.
@@ -113,6 +115,7 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     crate::customers::migrate(conn)?;
     crate::sessions::migrate(conn)?;
     crate::addresses::migrate(conn)?;
+    crate::orders::migrate(conn)?;
     Ok(())
 }
 

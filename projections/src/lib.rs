@@ -7,9 +7,11 @@ mod addresses;
 mod audit;
 mod customers;
 pub mod db;
+mod orders;
 mod projects;
 pub mod read;
 pub mod read_addresses;
+pub mod read_orders;
 pub mod runner;
 mod sessions;
 

@@ -36,6 +36,9 @@ impl Tables {
             crate::projects::apply(tx, m)?;
             crate::customers::apply(tx, m)?;
             crate::sessions::apply(tx, m)?;
+            if m.subject.kind == authd_events::AggregateKind::Order {
+                crate::orders::apply(tx, m)?;
+            }
         }
         if self != Tables::ReadModel {
             crate::audit::apply(tx, m)?;

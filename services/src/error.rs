@@ -74,6 +74,8 @@ pub enum DomainError {
     ReturnUrlNotAllowed,
     #[error("the address does not exist")]
     AddressNotFound,
+    #[error("no order with this externalId")]
+    OrderNotFound,
     #[error("a customer can have at most {0} addresses; delete one first")]
     TooManyAddresses(usize),
     #[error("{field} {problem}")]
@@ -264,7 +266,7 @@ impl DomainError {
             Self::ProviderUnavailable => C::ProviderUnavailable,
             Self::ProviderError(_) => C::ProviderError,
             Self::ReturnUrlNotAllowed => C::ReturnUrlNotAllowed,
-            Self::AddressNotFound => C::NotFound,
+            Self::AddressNotFound | Self::OrderNotFound => C::NotFound,
             Self::TooManyAddresses(_) => C::LimitReached,
             Self::Profile { problem, .. } => match problem {
                 ProfileProblem::TooLong(_) => C::TooLong,
@@ -289,6 +291,7 @@ impl DomainError {
             Self::ProviderNotFound => Some("providerKey"),
             Self::ReturnUrlNotAllowed => Some("returnTo"),
             Self::AddressNotFound => Some("id"),
+            Self::OrderNotFound => Some("externalId"),
             Self::WrongCurrentPassword => Some("currentPassword"),
             Self::InvalidRefreshToken | Self::RefreshTokenReused | Self::SessionRevoked => {
                 Some("refreshToken")

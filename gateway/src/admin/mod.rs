@@ -3,6 +3,7 @@
 //! and sign-in providers, and customer support operations.
 
 pub mod customers;
+pub mod orders;
 pub mod project;
 pub mod providers;
 
@@ -24,6 +25,7 @@ pub struct AdminMutation(
     project::ProjectMutation,
     customers::CustomerMutation,
     providers::ProviderMutation,
+    orders::OrderMutation,
 );
 
 pub type AdminSchema = async_graphql::Schema<AdminQuery, AdminMutation, EmptySubscription>;

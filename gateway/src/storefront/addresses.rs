@@ -37,24 +37,24 @@ pub struct MailingAddressInput {
     pub zip: MaybeUndefined<String>,
 }
 
-impl MailingAddressInput {
-    fn change(self) -> AddressChange {
+impl From<MailingAddressInput> for AddressChange {
+    fn from(a: MailingAddressInput) -> Self {
         let f = |v: MaybeUndefined<String>| match v {
             MaybeUndefined::Undefined => None,
             MaybeUndefined::Null => Some(None),
             MaybeUndefined::Value(v) => Some(Some(v)),
         };
         AddressChange {
-            first_name: f(self.first_name),
-            last_name: f(self.last_name),
-            company: f(self.company),
-            address1: f(self.address1),
-            address2: f(self.address2),
-            city: f(self.city),
-            province: f(self.province),
-            country: f(self.country),
-            zip: f(self.zip),
-            phone: f(self.phone),
+            first_name: f(a.first_name),
+            last_name: f(a.last_name),
+            company: f(a.company),
+            address1: f(a.address1),
+            address2: f(a.address2),
+            city: f(a.city),
+            province: f(a.province),
+            country: f(a.country),
+            zip: f(a.zip),
+            phone: f(a.phone),
         }
     }
 }
@@ -160,7 +160,7 @@ impl AddressMutation {
                 let (state, _, _) = super::resolver::request(ctx);
                 let create = CreateAddress {
                     session_id,
-                    address: address.change(),
+                    address: address.into(),
                 };
                 let saved = send(state, &from, create).await?;
                 Ok(CustomerAddressCreatePayload {
@@ -189,7 +189,7 @@ impl AddressMutation {
                 let update = UpdateAddress {
                     session_id,
                     address_id,
-                    address: address.change(),
+                    address: address.into(),
                 };
                 let saved = send(state, &from, update).await?;
                 Ok(CustomerAddressUpdatePayload {

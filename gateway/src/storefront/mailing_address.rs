@@ -2,11 +2,11 @@
 //! `addresses` and `defaultAddress`, and the opaque ids clients put in
 //! URLs (`gid://authd/MailingAddress/<id>`).
 
-use async_graphql::{ComplexObject, Context, ID, Result, SimpleObject};
+use async_graphql::{ComplexObject, ID, SimpleObject};
 use authd_projections::read_addresses::{AddressRow, Page, PageRequest};
 use authd_services::{commands::AddressView, domain::geo};
 
-use super::{in_context::CountryCode, types::Customer};
+use super::in_context::CountryCode;
 use crate::error::ApiError;
 
 const GID_PREFIX: &str = "gid://authd/MailingAddress/";
@@ -154,6 +154,25 @@ impl MailingAddress {
         )
     }
 
+    /// An address kept as JSON of its fields (an order's shipping address).
+    pub fn from_json(id: &str, json: &str) -> Option<Self> {
+        let v: serde_json::Value = serde_json::from_str(json).ok()?;
+        let f = |k: &str| v[k].as_str().map(str::to_string);
+        Some(Self::new(
+            id,
+            f("firstName"),
+            f("lastName"),
+            f("company"),
+            f("address1"),
+            f("address2"),
+            f("city"),
+            f("province"),
+            f("country"),
+            f("zip"),
+            f("phone"),
+        ))
+    }
+
     /// The province as the area line shows it: its code where it has one.
     fn area_province(&self) -> Option<&str> {
         self.province_code.as_deref().or(self.province.as_deref())
@@ -267,7 +286,8 @@ pub struct PageArgs {
 }
 
 impl PageArgs {
-    pub fn request(&self) -> Result<PageRequest, ApiError> {
+    /// How many, and whether from the end (`last`).
+    pub fn limits(&self) -> Result<(u32, bool), ApiError> {
         let (limit, from_end) = match (self.first, self.last) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::bad_request(
@@ -291,17 +311,22 @@ impl PageArgs {
         if limit < 0 {
             return Err(ApiError::bad_request(format!("{which} cannot be negative")));
         }
+        Ok((limit as u32, from_end))
+    }
+
+    pub fn request(&self) -> Result<PageRequest, ApiError> {
+        let (limit, from_end) = self.limits()?;
         Ok(PageRequest {
             after: self.after.as_deref().map(position).transpose()?,
             before: self.before.as_deref().map(position).transpose()?,
-            limit: limit as u32,
+            limit,
             from_end,
             reverse: self.reverse,
         })
     }
 }
 
-fn connection(page: Page<AddressRow>) -> MailingAddressConnection {
+pub(super) fn connection(page: Page<AddressRow>) -> MailingAddressConnection {
     let edges: Vec<MailingAddressEdge> = page
         .rows
         .into_iter()
@@ -321,43 +346,5 @@ fn connection(page: Page<AddressRow>) -> MailingAddressConnection {
         edges,
         nodes,
         page_info,
-    }
-}
-
-#[ComplexObject]
-impl Customer {
-    async fn default_address(&self, ctx: &Context<'_>) -> Result<Option<MailingAddress>> {
-        let (state, rc, _) = super::resolver::request(ctx);
-        let row = state
-            .read
-            .default_address(&rc.project_id, &self.id)
-            .map_err(ApiError::internal)?;
-        Ok(row.map(MailingAddress::from_row))
-    }
-
-    /// The customer's addresses, oldest first (newest with `reverse`).
-    async fn addresses(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-        #[graphql(default = false)] reverse: bool,
-    ) -> Result<MailingAddressConnection> {
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-            reverse,
-        };
-        let request = args.request()?;
-        let (state, rc, _) = super::resolver::request(ctx);
-        let page = state
-            .read
-            .addresses(&rc.project_id, &self.id, request)
-            .map_err(ApiError::internal)?;
-        Ok(connection(page))
     }
 }

@@ -6,9 +6,12 @@
 pub mod account;
 pub mod addresses;
 pub mod browser;
+mod customer_data;
 pub mod in_context;
 pub mod input;
 pub mod mailing_address;
+pub mod nodes;
+pub mod orders;
 pub mod recovery;
 mod resolver;
 pub mod session;
@@ -20,7 +23,7 @@ use async_graphql::{EmptySubscription, MergedObject};
 pub use browser::Carried;
 
 #[derive(MergedObject, Default)]
-pub struct Query(account::CustomerQuery);
+pub struct Query(account::CustomerQuery, nodes::NodeQuery);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(

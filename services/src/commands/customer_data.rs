@@ -51,3 +51,36 @@ pub struct AddressView {
     pub zip: Option<String>,
     pub phone: Option<String>,
 }
+
+pub use crate::domain::order::{LineItemInput, OrderInput};
+
+/// A shop's backend records an order for a customer (`customer_id`, or
+/// the customer with `email`): created, or replaced by its `externalId`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RecordOrder {
+    pub customer_id: Option<String>,
+    pub email: Option<String>,
+    pub order: Box<OrderInput>,
+}
+
+/// How a `RecordOrder` went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrderOutcome {
+    Created,
+    Replaced,
+    /// The same order as recorded: nothing new.
+    Unchanged,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderSaved {
+    pub customer_id: String,
+    pub outcome: OrderOutcome,
+}
+
+/// `orderCancel(externalId, reason)`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CancelOrder {
+    pub external_id: String,
+    pub reason: String,
+}

@@ -149,6 +149,8 @@ macro_rules! command_table {
             "customer.address.update"            => UpdateAddress        -> AddressView,   Customer;
             "customer.address.delete"            => DeleteAddress        -> Done,          Customer;
             "customer.address.default"           => SetDefaultAddress    -> CustomerView,  Customer;
+            "order.record"                       => RecordOrder          -> OrderSaved,    ProjectAdmin;
+            "order.cancel"                       => CancelOrder          -> Done,          ProjectAdmin;
         }
     };
 }

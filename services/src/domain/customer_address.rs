@@ -21,6 +21,7 @@ pub const MAX_FIELD_CHARS: usize = 255;
 /// field (an update), `Some(None)` or a blank value removes it. The
 /// country and province may be names or codes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AddressChange {
     pub first_name: Option<Option<String>>,
     pub last_name: Option<Option<String>>,

@@ -11,6 +11,7 @@ pub mod email_claim;
 pub mod geo;
 pub mod lockout;
 pub mod login_attempts;
+pub mod order;
 pub mod otp;
 pub mod project;
 pub mod provider_login;

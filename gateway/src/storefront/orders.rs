@@ -1,0 +1,519 @@
+//! The customer's orders as Shopify's Storefront API answers them:
+//! `Customer.orders` (Relay, `sortKey`, Shopify's search `query`,
+//! `totalCount`), `numberOfOrders`, and `Order` with `MoneyV2` prices and
+//! its `lineItems`.
+
+use async_graphql::{
+    ComplexObject, Context, Enum, ID, InputObject, Result, Scalar, ScalarType, SimpleObject, Value,
+};
+use authd_projections::{
+    read_addresses::Page,
+    read_orders::{LineItemRow, OrderFilter, OrderPageRequest, OrderRow, OrderSort},
+};
+
+use super::{
+    mailing_address::{MailingAddress, PageArgs, PageInfo},
+    types::{Customer, Url},
+};
+use crate::{error::ApiError, public::types::DateTime};
+
+pub const ORDER_GID: &str = "gid://authd/Order/";
+
+/// Shopify's `Decimal`: an amount as a string (`"19.99"`).
+pub struct Decimal(pub String);
+
+#[Scalar(name = "Decimal")]
+impl ScalarType for Decimal {
+    fn parse(value: Value) -> async_graphql::InputValueResult<Self> {
+        match value {
+            Value::String(s) => Ok(Self(s)),
+            other => Err(async_graphql::InputValueError::expected_type(other)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.clone())
+    }
+}
+
+/// Shopify's `UnsignedInt64`: a count as a string.
+pub struct UnsignedInt64(pub u64);
+
+#[Scalar(name = "UnsignedInt64")]
+impl ScalarType for UnsignedInt64 {
+    fn parse(value: Value) -> async_graphql::InputValueResult<Self> {
+        match &value {
+            Value::String(s) => s
+                .parse()
+                .map(Self)
+                .map_err(|_| async_graphql::InputValueError::expected_type(value)),
+            _ => Err(async_graphql::InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_string())
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct MoneyV2 {
+    pub amount: Decimal,
+    /// ISO 4217.
+    pub currency_code: String,
+}
+
+/// `price` × `quantity` in the amount's own decimals.
+fn times(price: &str, quantity: i64) -> String {
+    let (whole, fraction) = price.split_once('.').unwrap_or((price, ""));
+    let scale = fraction.len() as u32;
+    let units: i128 = format!("{whole}{fraction}").parse().unwrap_or(0);
+    let total = units * quantity as i128;
+    if scale == 0 {
+        return total.to_string();
+    }
+    let p = 10i128.pow(scale);
+    format!(
+        "{}.{:0width$}",
+        total / p,
+        total % p,
+        width = scale as usize
+    )
+}
+
+fn money(amount: &str, currency: &str) -> MoneyV2 {
+    MoneyV2 {
+        amount: Decimal(amount.to_string()),
+        currency_code: currency.to_string(),
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "OrderSortKeys")]
+pub enum OrderSortKeys {
+    Id,
+    ProcessedAt,
+    TotalPrice,
+    Relevance,
+}
+
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Order {
+    pub id: ID,
+    pub name: String,
+    pub order_number: i64,
+    pub processed_at: DateTime,
+    pub status_url: Option<Url>,
+    pub canceled_at: Option<DateTime>,
+    pub cancel_reason: Option<String>,
+    pub financial_status: Option<String>,
+    pub fulfillment_status: String,
+    pub currency_code: String,
+    pub subtotal_price: Option<MoneyV2>,
+    pub total_tax: Option<MoneyV2>,
+    pub total_shipping_price: MoneyV2,
+    pub total_price: MoneyV2,
+    /// The total as it is now (no refunds are known to authd: the total).
+    pub current_total_price: MoneyV2,
+    pub shipping_address: Option<MailingAddress>,
+    #[graphql(skip)]
+    pub stored_id: String,
+}
+
+impl Order {
+    pub fn from_row(r: OrderRow) -> Self {
+        let c = &r.currency;
+        let digits: String = r.name.chars().filter(char::is_ascii_digit).collect();
+        Self {
+            id: ID(format!("{ORDER_GID}{}", r.id)),
+            order_number: digits.parse().unwrap_or(0),
+            processed_at: DateTime(r.processed_at),
+            status_url: r.status_url.clone().map(Url),
+            canceled_at: r.canceled_at.map(DateTime),
+            cancel_reason: r.cancel_reason.clone(),
+            financial_status: r.financial_status.clone(),
+            fulfillment_status: r.fulfillment_status.clone(),
+            currency_code: c.clone(),
+            subtotal_price: r.subtotal_price.as_deref().map(|a| money(a, c)),
+            total_tax: r.total_tax.as_deref().map(|a| money(a, c)),
+            total_shipping_price: money(&r.total_shipping, c),
+            total_price: money(&r.total_price, c),
+            current_total_price: money(&r.total_price, c),
+            shipping_address: r
+                .shipping_address
+                .as_deref()
+                .and_then(|json| MailingAddress::from_json(&format!("{}-ship", r.id), json)),
+            name: r.name,
+            stored_id: r.id,
+        }
+    }
+}
+
+/// Shopify's `ProductVariant`. authd keeps no catalog, so an order
+/// line's `variant` is always null; the types exist so that clients'
+/// selections (Hydrogen's order card asks for `variant { image { url } }`)
+/// validate.
+#[derive(SimpleObject)]
+pub struct ProductVariant {
+    pub id: ID,
+    pub title: String,
+    pub sku: Option<String>,
+    pub image: Option<Image>,
+    pub price: MoneyV2,
+    pub product: Product,
+}
+
+#[derive(SimpleObject)]
+pub struct Product {
+    pub id: ID,
+    pub handle: String,
+    pub title: String,
+}
+
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Image {
+    pub id: Option<ID>,
+    pub alt_text: Option<String>,
+    pub height: Option<i32>,
+    pub width: Option<i32>,
+    #[graphql(skip)]
+    pub src: String,
+}
+
+#[ComplexObject]
+impl Image {
+    async fn url(&self, _transform: Option<ImageTransformInput>) -> Url {
+        Url(self.src.clone())
+    }
+}
+
+#[derive(InputObject)]
+pub struct ImageTransformInput {
+    pub crop: Option<CropRegion>,
+    pub max_height: Option<i32>,
+    pub max_width: Option<i32>,
+    pub scale: Option<i32>,
+    pub preferred_content_type: Option<ImageContentType>,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum CropRegion {
+    Bottom,
+    Center,
+    Left,
+    Region,
+    Right,
+    Top,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ImageContentType {
+    Jpg,
+    Png,
+    Webp,
+}
+
+#[derive(SimpleObject)]
+pub struct OrderLineItem {
+    /// Always null: authd keeps no catalog.
+    pub variant: Option<ProductVariant>,
+    pub title: String,
+    pub variant_title: Option<String>,
+    pub sku: Option<String>,
+    pub quantity: i64,
+    pub current_quantity: i64,
+    pub original_total_price: MoneyV2,
+    pub discounted_total_price: MoneyV2,
+}
+
+#[derive(SimpleObject)]
+pub struct OrderLineItemEdge {
+    pub cursor: String,
+    pub node: OrderLineItem,
+}
+
+#[derive(SimpleObject)]
+pub struct OrderLineItemConnection {
+    pub edges: Vec<OrderLineItemEdge>,
+    pub nodes: Vec<OrderLineItem>,
+    pub page_info: PageInfo,
+}
+
+fn line_item(r: &LineItemRow, currency: &str) -> OrderLineItem {
+    let total = times(&r.price, r.quantity);
+    OrderLineItem {
+        variant: None,
+        title: r.title.clone(),
+        variant_title: r.variant_title.clone(),
+        sku: r.sku.clone(),
+        quantity: r.quantity,
+        current_quantity: r.quantity,
+        original_total_price: money(&total, currency),
+        discounted_total_price: money(&total, currency),
+    }
+}
+
+fn encode(s: String) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+}
+
+fn decode(cursor: &str) -> Option<String> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim_end_matches('='))
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+}
+
+#[ComplexObject]
+impl Order {
+    /// The order's lines, in the order the backend sent them.
+    async fn line_items(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<OrderLineItemConnection> {
+        let limit = first.unwrap_or(super::mailing_address::MAX_PAGE);
+        if !(0..=super::mailing_address::MAX_PAGE).contains(&limit) {
+            return Err(ApiError::bad_request("first cannot exceed 250").into());
+        }
+        let after = match after {
+            None => None,
+            Some(c) => Some(
+                decode(&c)
+                    .and_then(|s| s.strip_prefix("l:").and_then(|i| i.parse().ok()))
+                    .ok_or_else(|| ApiError::bad_request("the cursor is invalid"))?,
+            ),
+        };
+        let (state, rc, _) = super::resolver::request(ctx);
+        let (rows, more) = state
+            .read
+            .line_items(&rc.project_id, &self.stored_id, after, limit as u32)
+            .map_err(ApiError::internal)?;
+        let edges: Vec<OrderLineItemEdge> = rows
+            .iter()
+            .map(|r| OrderLineItemEdge {
+                cursor: encode(format!("l:{}", r.idx)),
+                node: line_item(r, &self.currency_code),
+            })
+            .collect();
+        Ok(OrderLineItemConnection {
+            page_info: PageInfo {
+                has_next_page: more,
+                has_previous_page: after.is_some_and(|a| a >= 0),
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            nodes: rows
+                .iter()
+                .map(|r| line_item(r, &self.currency_code))
+                .collect(),
+            edges,
+        })
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct OrderEdge {
+    pub cursor: String,
+    pub node: Order,
+}
+
+#[derive(SimpleObject)]
+pub struct OrderConnection {
+    pub edges: Vec<OrderEdge>,
+    pub nodes: Vec<Order>,
+    pub page_info: PageInfo,
+    pub total_count: UnsignedInt64,
+}
+
+/// The filters of Shopify's search syntax this API understands, ANDed
+/// (`processed_at:>=2026-01-01 financial_status:paid`).
+pub fn filters(query: &str) -> Result<Vec<OrderFilter>, ApiError> {
+    let bad = |term: &str| ApiError::bad_request(format!("unsupported search term: {term}"));
+    let mut out = Vec::new();
+    for term in query.split_whitespace() {
+        if term.eq_ignore_ascii_case("AND") {
+            continue;
+        }
+        let (key, value) = term.split_once(':').ok_or_else(|| bad(term))?;
+        let value = value.trim_matches(|c| c == '"' || c == '\'');
+        out.push(match key.to_ascii_lowercase().as_str() {
+            "processed_at" | "created_at" => {
+                let (op, date) = ["<=", ">=", "<", ">", "="]
+                    .iter()
+                    .find_map(|op| value.strip_prefix(op).map(|d| (*op, d)))
+                    .unwrap_or(("=", value));
+                OrderFilter::ProcessedAt(op, date_millis(date, op).ok_or_else(|| bad(term))?)
+            }
+            "financial_status" => OrderFilter::FinancialStatus(value.to_ascii_uppercase()),
+            "fulfillment_status" => {
+                // Shopify's search says `shipped`/`unshipped` too.
+                let v = match value.to_ascii_lowercase().as_str() {
+                    "shipped" => "FULFILLED".to_string(),
+                    "unshipped" => "UNFULFILLED".to_string(),
+                    _ => value.to_ascii_uppercase(),
+                };
+                OrderFilter::FulfillmentStatus(v)
+            }
+            "name" => OrderFilter::Name(value.to_string()),
+            _ => return Err(bad(term)),
+        });
+    }
+    Ok(out)
+}
+
+/// `2026-01-01` (the day's start, or its end for `<=` and `>`) or an RFC
+/// 3339 time, as unix ms.
+fn date_millis(s: &str, op: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Some((t.unix_timestamp_nanos() / 1_000_000) as i64);
+    }
+    let f = time::macros::format_description!("[year]-[month]-[day]");
+    let day = time::Date::parse(s, &f).ok()?;
+    let start = day.midnight().assume_utc().unix_timestamp() * 1000;
+    Some(if op == "<=" || op == ">" {
+        start + 86_400_000 - 1
+    } else {
+        start
+    })
+}
+
+fn order_cursor(sort: OrderSort, key: (i64, i64)) -> String {
+    encode(format!("o:{sort:?}:{}:{}", key.0, key.1))
+}
+
+fn order_key(sort: OrderSort, cursor: &str) -> Result<(i64, i64), ApiError> {
+    let invalid = || ApiError::bad_request("the cursor is invalid");
+    let s = decode(cursor).ok_or_else(invalid)?;
+    let rest = s
+        .strip_prefix(&format!("o:{sort:?}:"))
+        .ok_or_else(invalid)?;
+    let (a, b) = rest.split_once(':').ok_or_else(invalid)?;
+    Ok((
+        a.parse().map_err(|_| invalid())?,
+        b.parse().map_err(|_| invalid())?,
+    ))
+}
+
+fn connection(sort: OrderSort, page: Page<OrderRow>, total: u64) -> OrderConnection {
+    let keys: Vec<(i64, i64)> = page.rows.iter().map(|r| r.key).collect();
+    let nodes: Vec<Order> = page.rows.iter().cloned().map(Order::from_row).collect();
+    let edges: Vec<OrderEdge> = page
+        .rows
+        .into_iter()
+        .zip(keys)
+        .map(|(r, key)| OrderEdge {
+            cursor: order_cursor(sort, key),
+            node: Order::from_row(r),
+        })
+        .collect();
+    OrderConnection {
+        page_info: PageInfo {
+            has_next_page: page.has_next,
+            has_previous_page: page.has_previous,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        },
+        edges,
+        nodes,
+        total_count: UnsignedInt64(total),
+    }
+}
+
+/// `Customer.orders` and `numberOfOrders` (merged into the `Customer`'s
+/// fields through `mailing_address`'s `ComplexObject`).
+impl Customer {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn order_page(
+        &self,
+        ctx: &Context<'_>,
+        args: PageArgs,
+        sort_key: OrderSortKeys,
+        query: Option<String>,
+    ) -> Result<OrderConnection> {
+        let sort = match sort_key {
+            OrderSortKeys::Id | OrderSortKeys::Relevance => OrderSort::Id,
+            OrderSortKeys::ProcessedAt => OrderSort::ProcessedAt,
+            OrderSortKeys::TotalPrice => OrderSort::TotalPrice,
+        };
+        let (limit, from_end) = args.limits()?;
+        let request = OrderPageRequest {
+            after: args
+                .after
+                .as_deref()
+                .map(|c| order_key(sort, c))
+                .transpose()?,
+            before: args
+                .before
+                .as_deref()
+                .map(|c| order_key(sort, c))
+                .transpose()?,
+            limit,
+            from_end,
+            reverse: args.reverse,
+        };
+        let filters = filters(query.as_deref().unwrap_or(""))?;
+        let (state, rc, _) = super::resolver::request(ctx);
+        let page = state
+            .read
+            .orders(&rc.project_id, &self.id, sort, &filters, &request)
+            .map_err(ApiError::internal)?;
+        let total = state
+            .read
+            .order_count(&rc.project_id, &self.id, &filters)
+            .map_err(ApiError::internal)?;
+        Ok(connection(sort, page, total))
+    }
+
+    pub(super) async fn order_count(&self, ctx: &Context<'_>) -> Result<UnsignedInt64> {
+        let (state, rc, _) = super::resolver::request(ctx);
+        let n = state
+            .read
+            .order_count(&rc.project_id, &self.id, &[])
+            .map_err(ApiError::internal)?;
+        Ok(UnsignedInt64(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_totals_keep_the_prices_decimals() {
+        assert_eq!(times("9.99", 3), "29.97");
+        assert_eq!(times("10", 2), "20");
+        assert_eq!(times("0.005", 3), "0.015");
+    }
+
+    #[test]
+    fn shopifys_search_terms() {
+        let f = filters(
+            "processed_at:>=2026-01-01 financial_status:paid fulfillment_status:shipped name:#1001",
+        )
+        .unwrap();
+        assert_eq!(
+            f,
+            [
+                OrderFilter::ProcessedAt(">=", 1_767_225_600_000),
+                OrderFilter::FinancialStatus("PAID".into()),
+                OrderFilter::FulfillmentStatus("FULFILLED".into()),
+                OrderFilter::Name("#1001".into()),
+            ]
+        );
+        assert_eq!(
+            filters("processed_at:<=2026-01-01").unwrap(),
+            [OrderFilter::ProcessedAt("<=", 1_767_311_999_999)]
+        );
+        assert!(filters("total:>5").is_err());
+        assert!(filters("processed_at:>=yesterday").is_err());
+        assert!(filters("paid").is_err());
+        assert_eq!(filters("").unwrap(), []);
+    }
+}

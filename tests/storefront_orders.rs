@@ -1,0 +1,581 @@
+//! Orders: recorded by the shop's backend through the admin API
+//! (`orderRecord`, `orderCancel`) and `authd admin import-orders`, read by
+//! the signed-in customer as Shopify's Storefront API answers them
+//! (`customer.orders` with sort keys, search and Relay paging,
+//! `numberOfOrders`, `node`), against a real gateway, services,
+//! nats-server and SQLite.
+
+mod common;
+
+use std::process::Command;
+
+use common::{PASSWORD, TestEnv};
+use serde_json::{Value, json};
+
+async fn sf(env: &TestEnv, bearer: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut req = env
+        .http
+        .post(env.url("/graphql/storefront"))
+        .header("x-api-key", &env.api_key)
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(t) = bearer {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+/// A signed-in customer: (id, Storefront token).
+async fn signed_in(env: &TestEnv, email: &str) -> (String, String) {
+    let created = sf(
+        env,
+        None,
+        "mutation C($i: CustomerCreateInput!) { customerCreate(input: $i) { customer { id } } }",
+        json!({ "i": { "email": email, "password": PASSWORD } }),
+    )
+    .await;
+    let id = created["data"]["customerCreate"]["customer"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_string();
+    let t = sf(
+        env,
+        None,
+        "mutation T($i: CustomerAccessTokenCreateInput!) { customerAccessTokenCreate(input: $i) {
+           customerAccessToken { accessToken } } }",
+        json!({ "i": { "email": email, "password": PASSWORD } }),
+    )
+    .await;
+    let token = t["data"]["customerAccessTokenCreate"]["customerAccessToken"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (id, token)
+}
+
+const RECORD: &str = "mutation R($input: OrderRecordInput!) { orderRecord(input: $input) {
+    success outcome customerId errors { field message code } } }";
+
+async fn record(env: &TestEnv, input: Value) -> Value {
+    env.admin(RECORD, json!({ "input": input })).await["data"]["orderRecord"].clone()
+}
+
+fn order(n: u32, customer: &str) -> Value {
+    json!({
+        "customerId": customer,
+        "externalId": format!("ext-{n}"),
+        "name": format!("#{}", 1000 + n),
+        "processedAt": format!("2026-01-{:02}T10:00:00Z", n),
+        "financialStatus": if n.is_multiple_of(2) { "paid" } else { "PENDING" },
+        "fulfillmentStatus": if n.is_multiple_of(3) { "FULFILLED" } else { "UNFULFILLED" },
+        "currencyCode": "CAD",
+        "subtotalPrice": format!("{}.00", 10 * n),
+        "totalTax": "1.30",
+        "totalShipping": "5.00",
+        // Totals not in processedAt order, so the sort keys differ.
+        "totalPrice": format!("{}.50", (n * 37) % 100 + 1),
+        "statusUrl": format!("https://shop.example/orders/{n}"),
+        "lineItems": [
+            { "title": "Mug", "variantTitle": "Blue", "sku": "MUG-B", "quantity": 3, "price": "9.99" },
+            { "title": "Tea", "quantity": 1, "price": "4.5" },
+        ],
+    })
+}
+
+const ORDERS: &str =
+    "query O($t: String!, $first: Int, $after: String, $last: Int, $before: String,
+    $sortKey: OrderSortKeys, $reverse: Boolean, $query: String) {
+  customer(customerAccessToken: $t) {
+    numberOfOrders
+    orders(first: $first, after: $after, last: $last, before: $before, sortKey: $sortKey,
+           reverse: $reverse, query: $query) {
+      totalCount
+      edges { cursor node { id name orderNumber } }
+      pageInfo { hasNextPage hasPreviousPage endCursor startCursor }
+    }
+  }
+}";
+
+fn names(v: &Value) -> Vec<String> {
+    v["data"]["customer"]["orders"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .map(|e| e["node"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customer_reads_the_orders_the_backend_recorded() {
+    let env = TestEnv::start().await;
+    let (ann, token) = signed_in(&env, "ann@example.com").await;
+    let (_, bob_token) = signed_in(&env, "bob@example.com").await;
+    for n in 1..=12 {
+        let r = record(&env, order(n, &ann)).await;
+        assert_eq!(r["success"], true, "{r}");
+        assert_eq!(r["outcome"], "CREATED", "{r}");
+    }
+    // The same input twice is one order; a change replaces it.
+    let again = record(&env, order(1, &ann)).await;
+    assert_eq!(again["outcome"], "UNCHANGED", "{again}");
+    let mut changed = order(1, &ann);
+    changed["fulfillmentStatus"] = json!("FULFILLED");
+    changed["shippingAddress"] =
+        json!({ "city": "Ottawa", "province": "ON", "country": "CA", "firstName": "Ann" });
+    assert_eq!(record(&env, changed).await["outcome"], "REPLACED");
+    // By email, too.
+    let mut by_email = order(13, "");
+    by_email["customerId"] = Value::Null;
+    by_email["email"] = json!("ANN@example.com");
+    let r = record(&env, by_email).await;
+    assert_eq!(
+        (r["outcome"].clone(), r["customerId"].clone()),
+        (json!("CREATED"), json!(ann))
+    );
+
+    let read = |vars: Value| {
+        let env = &env;
+        let token = token.clone();
+        async move {
+            let mut vars = vars;
+            vars["t"] = json!(token);
+            sf(env, None, ORDERS, vars).await
+        }
+    };
+    let v = read(json!({ "first": 5 })).await;
+    assert_eq!(v["data"]["customer"]["numberOfOrders"], "13", "{v}");
+    assert_eq!(v["data"]["customer"]["orders"]["totalCount"], "13");
+    assert_eq!(names(&v), ["#1001", "#1002", "#1003", "#1004", "#1005"]);
+    assert_eq!(
+        v["data"]["customer"]["orders"]["edges"][0]["node"]["orderNumber"],
+        1001
+    );
+
+    // Newest first, as Hydrogen asks, paged through with cursors.
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let v =
+            read(json!({ "first": 4, "after": after, "sortKey": "PROCESSED_AT", "reverse": true }))
+                .await;
+        seen.extend(names(&v));
+        let info = &v["data"]["customer"]["orders"]["pageInfo"];
+        if info["hasNextPage"] == false {
+            break;
+        }
+        after = info["endCursor"].clone();
+    }
+    let newest_first: Vec<String> = (1..=13).rev().map(|n| format!("#{}", 1000 + n)).collect();
+    assert_eq!(seen, newest_first);
+    // Backwards from the end.
+    let v = read(json!({ "last": 3, "sortKey": "PROCESSED_AT" })).await;
+    assert_eq!(names(&v), ["#1011", "#1012", "#1013"]);
+    let before = v["data"]["customer"]["orders"]["pageInfo"]["startCursor"].clone();
+    let v = read(json!({ "last": 2, "before": before, "sortKey": "PROCESSED_AT" })).await;
+    assert_eq!(names(&v), ["#1009", "#1010"]);
+    assert_eq!(
+        v["data"]["customer"]["orders"]["pageInfo"]["hasNextPage"],
+        true
+    );
+    // By total price.
+    let v = read(json!({ "first": 13, "sortKey": "TOTAL_PRICE" })).await;
+    let mut by_total: Vec<(u32, String)> = (1..=13)
+        .map(|n| ((n * 37) % 100 + 1, format!("#{}", 1000 + n)))
+        .collect();
+    by_total.sort();
+    assert_eq!(
+        names(&v),
+        by_total.into_iter().map(|(_, n)| n).collect::<Vec<_>>()
+    );
+    // A cursor of one sort key is no cursor of another.
+    let cursor = v["data"]["customer"]["orders"]["pageInfo"]["endCursor"].clone();
+    let wrong = read(json!({ "first": 2, "after": cursor, "sortKey": "ID" })).await;
+    assert_eq!(
+        wrong["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{wrong}"
+    );
+
+    // Shopify's search syntax.
+    let v =
+        read(json!({ "first": 50, "query": "processed_at:>=2026-01-10 financial_status:paid" }))
+            .await;
+    assert_eq!(names(&v), ["#1010", "#1012"]);
+    assert_eq!(v["data"]["customer"]["orders"]["totalCount"], "2");
+    let v = read(json!({ "first": 50, "query": "fulfillment_status:fulfilled" })).await;
+    assert_eq!(names(&v), ["#1001", "#1003", "#1006", "#1009", "#1012"]);
+    let v = read(json!({ "first": 50, "query": "name:#1007" })).await;
+    assert_eq!(names(&v), ["#1007"]);
+    let v = read(json!({ "first": 50, "query": "price:>5" })).await;
+    assert_eq!(v["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{v}");
+
+    // One order whole, as the order page asks for it.
+    let detail = sf(
+        &env,
+        None,
+        "query D($t: String!) { customer(customerAccessToken: $t) { orders(first: 1) { nodes {
+            id name processedAt statusUrl financialStatus fulfillmentStatus currencyCode
+            canceledAt cancelReason
+            subtotalPrice { amount currencyCode } totalTax { amount currencyCode }
+            totalShippingPrice { amount } totalPrice { amount currencyCode } currentTotalPrice { amount }
+            shippingAddress { city provinceCode country formatted }
+            lineItems(first: 5) { nodes { title variantTitle quantity currentQuantity
+              originalTotalPrice { amount currencyCode } discountedTotalPrice { amount } } }
+        } } } }",
+        json!({ "t": token }),
+    )
+    .await;
+    let o = &detail["data"]["customer"]["orders"]["nodes"][0];
+    assert_eq!(o["name"], "#1001", "{detail}");
+    assert_eq!(o["processedAt"], "2026-01-01T10:00:00.000Z");
+    assert_eq!(o["statusUrl"], "https://shop.example/orders/1");
+    assert_eq!(o["financialStatus"], "PENDING");
+    assert_eq!(o["fulfillmentStatus"], "FULFILLED");
+    assert_eq!(
+        o["subtotalPrice"],
+        json!({ "amount": "10.00", "currencyCode": "CAD" })
+    );
+    assert_eq!(o["totalShippingPrice"]["amount"], "5.00");
+    assert_eq!(
+        o["totalPrice"],
+        json!({ "amount": "38.50", "currencyCode": "CAD" })
+    );
+    assert_eq!(o["canceledAt"], Value::Null);
+    assert_eq!(o["shippingAddress"]["provinceCode"], "ON");
+    assert_eq!(o["shippingAddress"]["country"], "Canada");
+    let lines = &o["lineItems"]["nodes"];
+    assert_eq!(lines[0]["title"], "Mug");
+    assert_eq!(
+        lines[0]["originalTotalPrice"],
+        json!({ "amount": "29.97", "currencyCode": "CAD" })
+    );
+    assert_eq!(lines[1]["discountedTotalPrice"]["amount"], "4.5");
+    let id = o["id"].as_str().unwrap().to_string();
+
+    // node / nodes: the caller's own only.
+    let node = "query N($id: ID!, $ids: [ID!]!) { node(id: $id) { id ... on Order { name } }
+        nodes(ids: $ids) { id } }";
+    let mine = sf(
+        &env,
+        Some(&token),
+        node,
+        json!({ "id": id, "ids": [id, "gid://authd/Order/nope"] }),
+    )
+    .await;
+    assert_eq!(mine["data"]["node"]["name"], "#1001", "{mine}");
+    assert_eq!(mine["data"]["nodes"], json!([{ "id": id }, null]));
+    let theirs = sf(
+        &env,
+        Some(&bob_token),
+        node,
+        json!({ "id": id, "ids": [id] }),
+    )
+    .await;
+    assert_eq!(theirs["data"]["node"], Value::Null, "{theirs}");
+    assert_eq!(theirs["data"]["nodes"], json!([null]));
+    let nobody = sf(&env, None, node, json!({ "id": id, "ids": [] })).await;
+    assert_eq!(nobody["data"]["node"], Value::Null, "{nobody}");
+    // Bob has no orders.
+    let v = sf(&env, None, ORDERS, json!({ "t": bob_token, "first": 5 })).await;
+    assert_eq!(v["data"]["customer"]["numberOfOrders"], "0");
+    assert_eq!(names(&v), Vec::<String>::new());
+
+    // Canceled.
+    let c = env
+        .admin(
+            "mutation C($e: String!, $r: String!) { orderCancel(externalId: $e, reason: $r) { success errors { field code } } }",
+            json!({ "e": "ext-2", "r": "customer" }),
+        )
+        .await;
+    assert_eq!(c["data"]["orderCancel"]["success"], true, "{c}");
+    let v = sf(
+        &env,
+        None,
+        "query D($t: String!) { customer(customerAccessToken: $t) { orders(first: 1, query: \"name:#1002\") { nodes { canceledAt cancelReason } } } }",
+        json!({ "t": token }),
+    )
+    .await;
+    let o = &v["data"]["customer"]["orders"]["nodes"][0];
+    assert_eq!(o["cancelReason"], "CUSTOMER", "{v}");
+    assert!(o["canceledAt"].is_string());
+    let missing = env
+        .admin(
+            "mutation C($e: String!) { orderCancel(externalId: $e, reason: \"OTHER\") { success errors { field code } } }",
+            json!({ "e": "no-such-order" }),
+        )
+        .await;
+    assert_eq!(
+        missing["data"]["orderCancel"]["errors"][0]["code"], "NOT_FOUND",
+        "{missing}"
+    );
+
+    // The read model is what a rebuild from the log makes.
+    let rebuilt = env.dir.path().join("rebuilt.db");
+    authd_projections::rebuild(
+        &env.store,
+        &rebuilt,
+        authd_projections::runner::Until::Latest,
+        false,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    let conn = rusqlite::Connection::open(&rebuilt).unwrap();
+    let live = env.read_model().dump().unwrap();
+    assert!(live.iter().filter(|r| r.starts_with("orders:")).count() == 13);
+    assert_eq!(authd_projections::db::dump(&conn).unwrap(), live);
+}
+
+// Hydrogen's demo-store account page (Storefront API era), verbatim.
+const HYDROGEN_ACCOUNT: &str = "query CustomerDetails(
+    $customerAccessToken: String!
+    $country: CountryCode
+    $language: LanguageCode
+  ) @inContext(country: $country, language: $language) {
+    customer(customerAccessToken: $customerAccessToken) {
+      ...CustomerDetails
+    }
+  }
+
+  fragment AddressPartial on MailingAddress {
+    id
+    formatted
+    firstName
+    lastName
+    company
+    address1
+    address2
+    country
+    province
+    city
+    zip
+    phone
+  }
+
+  fragment CustomerDetails on Customer {
+    firstName
+    lastName
+    phone
+    email
+    defaultAddress {
+      ...AddressPartial
+    }
+    addresses(first: 6) {
+      edges {
+        node {
+          ...AddressPartial
+        }
+      }
+    }
+    orders(first: 250, sortKey: PROCESSED_AT, reverse: true) {
+      edges {
+        node {
+          ...OrderCard
+        }
+      }
+    }
+  }
+
+  fragment OrderCard on Order {
+    id
+    orderNumber
+    processedAt
+    financialStatus
+    fulfillmentStatus
+    currentTotalPrice {
+      amount
+      currencyCode
+    }
+    lineItems(first: 2) {
+      edges {
+        node {
+          variant {
+            image {
+              url
+              altText
+              height
+              width
+            }
+          }
+          title
+        }
+      }
+    }
+  }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hydrogens_account_page_reads_profile_addresses_and_orders() {
+    let env = TestEnv::start().await;
+    let (ann, token) = signed_in(&env, "ann@example.com").await;
+    for n in 1..=3 {
+        assert_eq!(record(&env, order(n, &ann)).await["success"], true);
+    }
+    let v = sf(
+        &env,
+        None,
+        HYDROGEN_ACCOUNT,
+        json!({ "customerAccessToken": token, "country": "CA", "language": "EN" }),
+    )
+    .await;
+    assert!(v["errors"].is_null(), "{v}");
+    let c = &v["data"]["customer"];
+    assert_eq!(c["email"], "ann@example.com");
+    let orders = c["orders"]["edges"].as_array().unwrap();
+    let numbers: Vec<i64> = orders
+        .iter()
+        .map(|e| e["node"]["orderNumber"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, [1003, 1002, 1001]);
+    let card = &orders[0]["node"];
+    assert_eq!(card["financialStatus"], "PENDING");
+    assert_eq!(card["currentTotalPrice"]["currencyCode"], "CAD");
+    assert_eq!(card["lineItems"]["edges"][0]["node"]["title"], "Mug");
+    assert_eq!(
+        card["lineItems"]["edges"][0]["node"]["variant"],
+        Value::Null
+    );
+    assert_eq!(card["lineItems"]["edges"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_orders_are_refused_and_record_nothing() {
+    let env = TestEnv::start().await;
+    let (ann, token) = signed_in(&env, "ann@example.com").await;
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (json!({ "currencyCode": "XYZ" }), "currencyCode", "INVALID"),
+        (
+            json!({ "totalPrice": "19.999999" }),
+            "totalPrice",
+            "INVALID",
+        ),
+        (json!({ "totalPrice": "1e3" }), "totalPrice", "INVALID"),
+        (json!({ "totalPrice": "-5.00" }), "totalPrice", "INVALID"),
+        (
+            json!({ "processedAt": "yesterday" }),
+            "processedAt",
+            "INVALID",
+        ),
+        (
+            json!({ "financialStatus": "MAYBE" }),
+            "financialStatus",
+            "INVALID",
+        ),
+        (json!({ "externalId": "  " }), "externalId", "INVALID"),
+        (json!({ "name": "x".repeat(300) }), "name", "TOO_LONG"),
+        (
+            json!({ "statusUrl": "javascript:alert(1)" }),
+            "statusUrl",
+            "INVALID",
+        ),
+        (
+            json!({ "lineItems": [{ "title": "Mug", "quantity": 0, "price": "1" }] }),
+            "lineItems.quantity",
+            "INVALID",
+        ),
+        (
+            json!({ "shippingAddress": { "country": "Atlantis" } }),
+            "country",
+            "INVALID",
+        ),
+        (
+            json!({ "customerId": "c_nobody" }),
+            "",
+            "CUSTOMER_NOT_FOUND",
+        ),
+        (
+            json!({ "customerId": null, "email": "nobody@example.com" }),
+            "",
+            "CUSTOMER_NOT_FOUND",
+        ),
+    ];
+    for (change, field, code) in cases {
+        let mut input = order(1, &ann);
+        for (k, v) in change.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        let r = record(&env, input).await;
+        assert_eq!(r["success"], false, "{change}: {r}");
+        assert_eq!(r["errors"][0]["code"], code, "{change}: {r}");
+        if !field.is_empty() {
+            assert_eq!(r["errors"][0]["field"], json!([field]), "{change}: {r}");
+        }
+    }
+    let v = sf(&env, None, ORDERS, json!({ "t": token, "first": 5 })).await;
+    assert_eq!(v["data"]["customer"]["numberOfOrders"], "0", "{v}");
+    // The Storefront key cannot record orders.
+    let forged = sf(
+        &env,
+        Some(&token),
+        RECORD,
+        json!({ "input": order(1, &ann) }),
+    )
+    .await;
+    assert!(forged["errors"][0]["message"].is_string(), "{forged}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_history_is_imported_from_json_lines() {
+    let env = TestEnv::start().await;
+    let (ann, token) = signed_in(&env, "ann@example.com").await;
+    let mut lines: Vec<String> = (1..=30).map(|n| order(n, &ann).to_string()).collect();
+    lines.insert(5, "{ not json".into());
+    let mut bad = order(20, &ann);
+    bad["externalId"] = json!("ext-bad");
+    bad["currencyCode"] = json!("XYZ");
+    lines.insert(10, bad.to_string());
+    lines.push(String::new());
+    let file = env.dir.path().join("orders.jsonl");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let import = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args([
+                "admin",
+                "--nats-url",
+                &env.nats.url(),
+                "import-orders",
+                &env.project_id,
+            ])
+            .arg("--file")
+            .arg(&file)
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let summary = import();
+    assert_eq!(summary["imported"], 30, "{summary}");
+    assert_eq!(summary["unchanged"], 0);
+    let refused = summary["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 2, "{summary}");
+    assert_eq!(refused[0]["line"], 6);
+    assert_eq!(refused[1]["line"], 11);
+    assert!(
+        refused[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("currencyCode"),
+        "{summary}"
+    );
+    // Run again: nothing new.
+    let again = import();
+    assert_eq!(
+        (again["imported"].clone(), again["unchanged"].clone()),
+        (json!(0), json!(30)),
+        "{again}"
+    );
+    // Recorded over NATS: wait until this gateway's read model has it all.
+    let last = env.last_seq().await;
+    let mut applied = env.gateway.as_ref().unwrap().applied.clone();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        applied.wait_for(|s| *s >= last),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let v = sf(&env, None, ORDERS, json!({ "t": token, "first": 1 })).await;
+    assert_eq!(v["data"]["customer"]["numberOfOrders"], "30", "{v}");
+}
