@@ -21,6 +21,8 @@ async fn the_sdk_builds_and_its_tests_pass_against_authd_dev() {
                 format!("http://127.0.0.1:{}/graphql/storefront", dev.port),
             ),
             ("AUTHD_API_KEY", dev.key("publicApiKey")),
+            // The tests record orders as the shop's backend would.
+            ("AUTHD_ADMIN_KEY", dev.key("adminKey")),
             ("AUTHD_OUTBOX", dev.outbox.display().to_string()),
         ],
     );

@@ -166,6 +166,28 @@ async fn a_customer_reads_the_orders_the_backend_recorded() {
     }
     let newest_first: Vec<String> = (1..=13).rev().map(|n| format!("#{}", 1000 + n)).collect();
     assert_eq!(seen, newest_first);
+    // The same with nodes and pageInfo only (no edges asked for).
+    let nodes_only = "query O($t: String!, $after: String) { customer(customerAccessToken: $t) {
+        orders(first: 5, after: $after) { nodes { name } pageInfo { hasNextPage endCursor } } } }";
+    let (mut pages, mut after) = (0, Value::Null);
+    loop {
+        let v = sf(
+            &env,
+            None,
+            nodes_only,
+            json!({ "t": token, "after": after }),
+        )
+        .await;
+        let o = &v["data"]["customer"]["orders"];
+        pages += 1;
+        assert!(o["pageInfo"]["endCursor"].is_string(), "{v}");
+        if o["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        assert!(pages < 5, "paging does not end: {v}");
+        after = o["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(pages, 3);
     // Backwards from the end.
     let v = read(json!({ "last": 3, "sortKey": "PROCESSED_AT" })).await;
     assert_eq!(names(&v), ["#1011", "#1012", "#1013"]);
@@ -273,6 +295,37 @@ async fn a_customer_reads_the_orders_the_backend_recorded() {
     assert_eq!(theirs["data"]["nodes"], json!([null]));
     let nobody = sf(&env, None, node, json!({ "id": id, "ids": [] })).await;
     assert_eq!(nobody["data"]["node"], Value::Null, "{nobody}");
+    // A line-item page after a cursor: read with the page of orders, and
+    // alone through node.
+    let lines = "query L($t: String!, $id: ID!) { customer(customerAccessToken: $t) {
+        orders(first: 1) { nodes { lineItems(first: 1) { edges { cursor node { title } } pageInfo { hasNextPage } } } } }
+        node(id: $id) { ... on Order { lineItems(first: 5, after: \"bDow\") { nodes { title } pageInfo { hasPreviousPage hasNextPage } } } } }";
+    let v = sf(&env, Some(&token), lines, json!({ "t": token, "id": id })).await;
+    let first = &v["data"]["customer"]["orders"]["nodes"][0]["lineItems"];
+    assert_eq!(first["edges"][0]["node"]["title"], "Mug", "{v}");
+    assert_eq!(first["pageInfo"]["hasNextPage"], true);
+    let cursor = first["edges"][0]["cursor"].as_str().unwrap().to_string();
+    assert_eq!(cursor, "bDow", "the first line's cursor");
+    let after = &v["data"]["node"]["lineItems"];
+    assert_eq!(after["nodes"], json!([{ "title": "Tea" }]), "{v}");
+    assert_eq!(
+        after["pageInfo"],
+        json!({ "hasPreviousPage": true, "hasNextPage": false })
+    );
+    let paged = sf(
+        &env,
+        None,
+        "query P($t: String!) { customer(customerAccessToken: $t) { orders(first: 1) { nodes {
+           lineItems(first: 5, after: \"bDow\") { nodes { title } } } } } }",
+        json!({ "t": token }),
+    )
+    .await;
+    assert_eq!(
+        paged["data"]["customer"]["orders"]["nodes"][0]["lineItems"]["nodes"],
+        json!([{ "title": "Tea" }]),
+        "{paged}"
+    );
+
     // Bob has no orders.
     let v = sf(&env, None, ORDERS, json!({ "t": bob_token, "first": 5 })).await;
     assert_eq!(v["data"]["customer"]["numberOfOrders"], "0");

@@ -57,6 +57,10 @@ pub struct Args {
     /// the login path.
     #[arg(long)]
     pub logins_only: bool,
+    /// Measure only the Storefront customer's data (the account page's
+    /// query, paging many orders), for A/B runs of that path.
+    #[arg(long)]
+    pub customer_data_only: bool,
     /// An extra argument for `authd dev` (repeat it), e.g. `--authd-arg=--audit-index`.
     #[arg(long = "authd-arg", allow_hyphen_values = true)]
     pub authd_args: Vec<String>,
@@ -511,6 +515,16 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
 
     let dev = Arc::new(start_dev(&authd, dir.as_path(), &args.authd_args).await?);
     eprintln!("authd dev up at {}", dev.url);
+    let many_orders = if args.quick { 500 } else { 10_000 };
+    if args.customer_data_only {
+        let (rows, e) = customer_data::figures(&dev, duration / SLICES, many_orders).await?;
+        return Ok(Report {
+            cores,
+            quick: args.quick,
+            rows,
+            errors: vec![("account page", e)],
+        });
+    }
 
     // customerLogin at 2 × cores against raw argon2id verifications (authd
     // idle meanwhile), alternating.
@@ -677,7 +691,6 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         target: "ratio ≥ 0.35, ≥ currentUser".into(),
     });
 
-    let many_orders = if args.quick { 500 } else { 10_000 };
     let (data_rows, data_errors) = customer_data::figures(&dev, slice, many_orders).await?;
     rows.extend(data_rows);
     errors.push(("account page", data_errors));

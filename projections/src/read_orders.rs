@@ -241,6 +241,38 @@ impl crate::read::ReadModel {
         })
     }
 
+    /// The line items of several orders (a page's), in one read: by
+    /// order id, each in its order.
+    pub fn line_items_of(
+        &self,
+        project: &str,
+        orders: &[&str],
+    ) -> rusqlite::Result<std::collections::HashMap<String, Vec<LineItemRow>>> {
+        let ids = serde_json::to_string(orders).unwrap_or_else(|_| "[]".into());
+        self.with(|c| {
+            let mut out: std::collections::HashMap<String, Vec<LineItemRow>> =
+                std::collections::HashMap::new();
+            let mut stmt = c.prepare_cached(
+                "SELECT order_id, idx, title, variant_title, sku, quantity, price
+                 FROM order_line_items
+                 WHERE project_id = ?1 AND order_id IN (SELECT value FROM json_each(?2))
+                 ORDER BY order_id, idx",
+            )?;
+            let mut rows = stmt.query(rusqlite::params![project, ids])?;
+            while let Some(r) = rows.next()? {
+                out.entry(r.get(0)?).or_default().push(LineItemRow {
+                    idx: r.get(1)?,
+                    title: r.get(2)?,
+                    variant_title: r.get(3)?,
+                    sku: r.get(4)?,
+                    quantity: r.get(5)?,
+                    price: r.get(6)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
     /// An order's line items after index `after`, at most `limit` (and
     /// whether more follow).
     pub fn line_items(

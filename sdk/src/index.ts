@@ -143,6 +143,51 @@ export interface AddressListOptions {
   reverse?: boolean;
 }
 
+/** An amount as Shopify's `MoneyV2` answers it: `amount` is a decimal string. */
+export interface MoneyV2 {
+  amount: string;
+  currencyCode: string;
+}
+
+export interface OrderLineItem {
+  title: string;
+  variantTitle: string | null;
+  quantity: number;
+  originalTotalPrice: MoneyV2;
+}
+
+/** An order the shop's backend recorded (Shopify's `Order`). */
+export interface Order {
+  id: string;
+  name: string;
+  orderNumber: number;
+  /** ISO 8601. */
+  processedAt: string;
+  canceledAt: string | null;
+  cancelReason: string | null;
+  financialStatus: string | null;
+  fulfillmentStatus: string;
+  statusUrl: string | null;
+  subtotalPrice: MoneyV2 | null;
+  totalTax: MoneyV2 | null;
+  totalShippingPrice: MoneyV2;
+  totalPrice: MoneyV2;
+  shippingAddress: MailingAddress | null;
+  /** The first 50 lines. */
+  lineItems: OrderLineItem[];
+}
+
+export type OrderSortKey = 'ID' | 'PROCESSED_AT' | 'TOTAL_PRICE' | 'RELEVANCE';
+
+export interface OrderListOptions extends AddressListOptions {
+  sortKey?: OrderSortKey;
+  /**
+   * Shopify's search syntax, terms ANDed: `processed_at:>=2026-01-01`,
+   * `financial_status:paid`, `fulfillment_status:fulfilled`, `name:#1001`.
+   */
+  query?: string;
+}
+
 export interface StorefrontClientOptions {
   /** `your-store.example` → `https://your-store.example/graphql/storefront`. */
   storeDomain?: string;
@@ -190,6 +235,10 @@ export class StorefrontTransportError extends StorefrontError {
 const CUSTOMER_FIELDS =
   'id email firstName lastName displayName phone acceptsMarketing createdAt updatedAt';
 const ERRORS = 'customerUserErrors { field message code }';
+const ORDER_FIELDS = `id name orderNumber processedAt canceledAt cancelReason financialStatus
+  fulfillmentStatus statusUrl subtotalPrice { amount currencyCode } totalTax { amount currencyCode }
+  totalShippingPrice { amount currencyCode } totalPrice { amount currencyCode }
+  lineItems(first: 50) { nodes { title variantTitle quantity originalTotalPrice { amount currencyCode } } }`;
 const ADDRESS_FIELDS =
   'id firstName lastName name company address1 address2 city province provinceCode country countryCodeV2 zip phone formatted';
 
@@ -300,9 +349,12 @@ function unwrap<K extends string, T>(data: Payload<K, T>, field: K): T {
 export class CustomerApi {
   /** The signed-in customer's mailing addresses. */
   readonly addresses: AddressApi;
+  /** The signed-in customer's orders. */
+  readonly orders: OrderApi;
 
   constructor(private readonly client: StorefrontClient) {
     this.addresses = new AddressApi(client);
+    this.orders = new OrderApi(client);
   }
 
   /** Creates a customer (it does not sign them in: see `login`). */
@@ -525,5 +577,80 @@ export class AddressApi {
       { token: this.token(), id },
     );
     unwrap(data, 'customerDefaultAddressUpdate');
+  }
+}
+
+type RawOrder = Omit<Order, 'lineItems' | 'shippingAddress'> & {
+  lineItems: { nodes: OrderLineItem[] };
+  shippingAddress: MailingAddress | null;
+};
+
+/** The signed-in customer's orders (`customer.orders`). */
+export class OrderApi {
+  constructor(private readonly client: StorefrontClient) {}
+
+  /** A page of orders (50 by default, at most 250) and how many match; null when signed out. */
+  async list(
+    options: OrderListOptions = {},
+  ): Promise<(PageOf<Order> & { totalCount: number }) | null> {
+    const { first, last, after, before, reverse, sortKey, query } = options;
+    const page = first === undefined && last === undefined ? { first: 50 } : { first, last };
+    type T = {
+      customer: {
+        orders: {
+          nodes: RawOrder[];
+          pageInfo: PageOf<Order>['pageInfo'];
+          totalCount: string;
+        };
+      } | null;
+    };
+    const data = await this.client.request<T>(
+      `query CustomerOrders($token: String, $first: Int, $last: Int, $after: String,
+          $before: String, $reverse: Boolean, $sortKey: OrderSortKeys, $query: String) {
+        customer(customerAccessToken: $token) {
+          orders(first: $first, last: $last, after: $after, before: $before, reverse: $reverse,
+                 sortKey: $sortKey, query: $query) {
+            nodes { ${ORDER_FIELDS} shippingAddress { ${ADDRESS_FIELDS} } }
+            pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+            totalCount
+          }
+        }
+      }`,
+      {
+        token: this.client.tokenForRequest(),
+        ...page,
+        after,
+        before,
+        reverse: reverse ?? false,
+        sortKey: sortKey ?? 'ID',
+        query,
+      },
+    );
+    if (!data.customer) {
+      return null;
+    }
+    const o = data.customer.orders;
+    return {
+      nodes: o.nodes.map((n) => ({ ...n, lineItems: n.lineItems.nodes })),
+      pageInfo: o.pageInfo,
+      // UnsignedInt64 comes as a string.
+      totalCount: Number(o.totalCount),
+    };
+  }
+
+  /** Every matching order, page after page (`first` is the page size). */
+  async *all(options: Omit<OrderListOptions, 'after' | 'before' | 'last'> = {}): AsyncGenerator<Order> {
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.list(after === undefined ? options : { ...options, after });
+      if (!page) {
+        return;
+      }
+      yield* page.nodes;
+      if (!page.pageInfo.hasNextPage || !page.pageInfo.endCursor) {
+        return;
+      }
+      after = page.pageInfo.endCursor;
+    }
   }
 }

@@ -202,3 +202,48 @@ test('customer.addresses: create, list, update, setDefault, delete, and refusals
     (e) => e instanceof StorefrontTransportError && e.code === 'BAD_REQUEST',
   );
 });
+
+test('customer.orders: list with sort, search and paging, and all() across pages', async () => {
+  // Orders come from the shop's backend: recorded here through the admin API.
+  const adminKey = process.env.AUTHD_ADMIN_KEY;
+  assert.ok(adminKey, 'tests/sdk.rs sets AUTHD_ADMIN_KEY');
+  const client = new StorefrontClient({ endpoint, apiKey });
+  const email = unique();
+  const created = await client.customer.create({ email, password: 'secure-password' });
+  client.setAccessToken((await client.customer.login({ email, password: 'secure-password' })).accessToken);
+  const admin = endpoint.replace('/graphql/storefront', '/graphql/admin');
+  for (let n = 1; n <= 7; n++) {
+    const r = await fetch(admin, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
+      body: JSON.stringify({
+        query: 'mutation R($i: OrderRecordInput!) { orderRecord(input: $i) { success errors { message } } }',
+        variables: { i: {
+          customerId: created.id, externalId: `${email}-${n}`, name: `#${100 + n}`,
+          processedAt: `2026-02-0${n}T12:00:00Z`, currencyCode: 'EUR', totalPrice: `${n}0.00`,
+          financialStatus: n % 2 ? 'PAID' : 'PENDING',
+          lineItems: [{ title: 'Book', quantity: n, price: '10.00' }],
+        } },
+      }),
+    });
+    const body = await r.json();
+    assert.equal(body.data.orderRecord.success, true, JSON.stringify(body));
+  }
+  const newest = await client.customer.orders.list({ first: 3, sortKey: 'PROCESSED_AT', reverse: true });
+  assert.deepEqual(newest.nodes.map((o) => o.name), ['#107', '#106', '#105']);
+  assert.equal(newest.totalCount, 7);
+  assert.equal(newest.pageInfo.hasNextPage, true);
+  assert.deepEqual(newest.nodes[0].totalPrice, { amount: '70.00', currencyCode: 'EUR' });
+  assert.deepEqual(newest.nodes[0].lineItems[0].originalTotalPrice, { amount: '70.00', currencyCode: 'EUR' });
+  const paid = await client.customer.orders.list({ query: 'financial_status:paid' });
+  assert.deepEqual(paid.nodes.map((o) => o.name), ['#101', '#103', '#105', '#107']);
+  const names = [];
+  for await (const o of client.customer.orders.all({ first: 2 })) {
+    names.push(o.name);
+  }
+  assert.deepEqual(names, ['#101', '#102', '#103', '#104', '#105', '#106', '#107']);
+  await assert.rejects(
+    client.customer.orders.list({ query: 'total:>5' }),
+    (e) => e instanceof StorefrontTransportError && e.code === 'BAD_REQUEST',
+  );
+});

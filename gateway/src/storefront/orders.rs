@@ -20,6 +20,7 @@ use crate::{error::ApiError, public::types::DateTime};
 pub const ORDER_GID: &str = "gid://authd/Order/";
 
 /// Shopify's `Decimal`: an amount as a string (`"19.99"`).
+#[derive(Clone)]
 pub struct Decimal(pub String);
 
 #[Scalar(name = "Decimal")]
@@ -56,7 +57,7 @@ impl ScalarType for UnsignedInt64 {
     }
 }
 
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 pub struct MoneyV2 {
     pub amount: Decimal,
     /// ISO 4217.
@@ -97,7 +98,7 @@ pub enum OrderSortKeys {
     Relevance,
 }
 
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct Order {
     pub id: ID,
@@ -119,6 +120,10 @@ pub struct Order {
     pub shipping_address: Option<MailingAddress>,
     #[graphql(skip)]
     pub stored_id: String,
+    /// The order's lines, read with the page's other orders' in one query
+    /// when the page asked for them.
+    #[graphql(skip)]
+    pub lines: Option<Vec<LineItemRow>>,
 }
 
 impl Order {
@@ -146,6 +151,7 @@ impl Order {
                 .and_then(|json| MailingAddress::from_json(&format!("{}-ship", r.id), json)),
             name: r.name,
             stored_id: r.id,
+            lines: None,
         }
     }
 }
@@ -289,11 +295,26 @@ impl Order {
                     .ok_or_else(|| ApiError::bad_request("the cursor is invalid"))?,
             ),
         };
-        let (state, rc, _) = super::resolver::request(ctx);
-        let (rows, more) = state
-            .read
-            .line_items(&rc.project_id, &self.stored_id, after, limit as u32)
-            .map_err(ApiError::internal)?;
+        let (rows, more) = match &self.lines {
+            Some(all) => {
+                let mut rows: Vec<LineItemRow> = all
+                    .iter()
+                    .filter(|r| after.is_none_or(|a| r.idx > a))
+                    .take(limit as usize + 1)
+                    .cloned()
+                    .collect();
+                let more = rows.len() > limit as usize;
+                rows.truncate(limit as usize);
+                (rows, more)
+            }
+            None => {
+                let (state, rc, _) = super::resolver::request(ctx);
+                state
+                    .read
+                    .line_items(&rc.project_id, &self.stored_id, after, limit as u32)
+                    .map_err(ApiError::internal)?
+            }
+        };
         let edges: Vec<OrderLineItemEdge> = rows
             .iter()
             .map(|r| OrderLineItemEdge {
@@ -401,24 +422,66 @@ fn order_key(sort: OrderSort, cursor: &str) -> Result<(i64, i64), ApiError> {
     ))
 }
 
-fn connection(sort: OrderSort, page: Page<OrderRow>, total: u64) -> OrderConnection {
+/// What a page's selection asks for, so nothing else is read or built.
+struct Wanted {
+    edges: bool,
+    nodes: bool,
+    total: bool,
+    lines: bool,
+}
+
+impl Wanted {
+    fn of(ctx: &Context<'_>) -> Self {
+        let look = ctx.look_ahead();
+        let (edges, nodes) = (look.field("edges"), look.field("nodes"));
+        Self {
+            edges: edges.exists(),
+            nodes: nodes.exists(),
+            total: look.field("totalCount").exists(),
+            lines: nodes.field("lineItems").exists()
+                || edges.field("node").field("lineItems").exists(),
+        }
+    }
+}
+
+fn connection(
+    sort: OrderSort,
+    page: Page<OrderRow>,
+    total: u64,
+    wanted: &Wanted,
+    mut lines: std::collections::HashMap<String, Vec<LineItemRow>>,
+) -> OrderConnection {
     let keys: Vec<(i64, i64)> = page.rows.iter().map(|r| r.key).collect();
-    let nodes: Vec<Order> = page.rows.iter().cloned().map(Order::from_row).collect();
-    let edges: Vec<OrderEdge> = page
-        .rows
+    let mut build = |r: OrderRow| {
+        let mut o = Order::from_row(r);
+        if wanted.lines {
+            o.lines = Some(lines.remove(&o.stored_id).unwrap_or_default());
+        }
+        o
+    };
+    let mut built: Vec<Order> = page.rows.into_iter().map(&mut build).collect();
+    let nodes = if wanted.nodes && wanted.edges {
+        built.clone()
+    } else if wanted.nodes {
+        std::mem::take(&mut built)
+    } else {
+        vec![]
+    };
+    let edges: Vec<OrderEdge> = built
         .into_iter()
-        .zip(keys)
-        .map(|(r, key)| OrderEdge {
+        .zip(keys.iter().copied())
+        .map(|(node, key)| OrderEdge {
             cursor: order_cursor(sort, key),
-            node: Order::from_row(r),
+            node,
         })
         .collect();
     OrderConnection {
         page_info: PageInfo {
             has_next_page: page.has_next,
             has_previous_page: page.has_previous,
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
+            // From the keys: the edges are not built unless asked for.
+            start_cursor: keys.first().map(|k| order_cursor(sort, *k)),
+            end_cursor: keys.last().map(|k| order_cursor(sort, *k)),
         },
         edges,
         nodes,
@@ -464,11 +527,25 @@ impl Customer {
             .read
             .orders(&rc.project_id, &self.id, sort, &filters, &request)
             .map_err(ApiError::internal)?;
-        let total = state
-            .read
-            .order_count(&rc.project_id, &self.id, &filters)
-            .map_err(ApiError::internal)?;
-        Ok(connection(sort, page, total))
+        let wanted = Wanted::of(ctx);
+        let total = if wanted.total {
+            state
+                .read
+                .order_count(&rc.project_id, &self.id, &filters)
+                .map_err(ApiError::internal)?
+        } else {
+            0
+        };
+        let lines = if wanted.lines && !page.rows.is_empty() {
+            let ids: Vec<&str> = page.rows.iter().map(|r| r.id.as_str()).collect();
+            state
+                .read
+                .line_items_of(&rc.project_id, &ids)
+                .map_err(ApiError::internal)?
+        } else {
+            Default::default()
+        };
+        Ok(connection(sort, page, total, &wanted, lines))
     }
 
     pub(super) async fn order_count(&self, ctx: &Context<'_>) -> Result<UnsignedInt64> {

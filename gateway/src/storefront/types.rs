@@ -69,6 +69,7 @@ impl CustomerErrorCode {
 }
 
 /// Shopify's `URL` scalar: an absolute URL, as a string.
+#[derive(Clone)]
 pub struct Url(pub String);
 
 #[Scalar(name = "URL")]
