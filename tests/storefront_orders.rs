@@ -632,3 +632,66 @@ async fn an_order_history_is_imported_from_json_lines() {
     let v = sf(&env, None, ORDERS, json!({ "t": token, "first": 1 })).await;
     assert_eq!(v["data"]["customer"]["numberOfOrders"], "30", "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admins_tag_customers_and_the_customer_reads_the_tags() {
+    let env = TestEnv::start().await;
+    let (ann, token) = signed_in(&env, "ann@example.com").await;
+    let set = |tags: Value| {
+        let env = &env;
+        let ann = ann.clone();
+        async move {
+            env.admin(
+                "mutation T($id: ID!, $tags: [String!]!) { customerTagsSet(id: $id, tags: $tags) {
+                   success errors { field code } } }",
+                json!({ "id": ann, "tags": tags }),
+            )
+            .await["data"]["customerTagsSet"]
+                .clone()
+        }
+    };
+    let tags = "query T($t: String!) { customer(customerAccessToken: $t) { tags } }";
+    let read = || {
+        let env = &env;
+        let token = token.clone();
+        async move {
+            sf(env, None, tags, json!({ "t": token })).await["data"]["customer"]["tags"].clone()
+        }
+    };
+    assert_eq!(read().await, json!([]));
+    assert_eq!(
+        set(json!([" VIP ", "vip", "wholesale", ""])).await["success"],
+        true
+    );
+    assert_eq!(read().await, json!(["VIP", "wholesale"]));
+    let before = env.last_seq().await;
+    assert_eq!(
+        set(json!(["VIP", "wholesale ", "vip"])).await["success"],
+        true
+    );
+    assert_eq!(
+        env.last_seq().await,
+        before,
+        "the same tags again record nothing"
+    );
+    for (bad, code) in [
+        (json!(["a,b"]), "INVALID"),
+        (json!(["<b>x</b>"]), "CONTAINS_HTML_TAGS"),
+        (json!(["x".repeat(256)]), "TOO_LONG"),
+    ] {
+        let r = set(bad.clone()).await;
+        assert_eq!(r["success"], false, "{bad}: {r}");
+        assert_eq!(r["errors"][0]["code"], code, "{bad}: {r}");
+        assert_eq!(r["errors"][0]["field"], json!(["tags"]), "{r}");
+    }
+    assert_eq!(read().await, json!(["VIP", "wholesale"]));
+    // Only an admin sets them: the Storefront has no such operation.
+    let forged = sf(
+        &env,
+        Some(&token),
+        "mutation { customerTagsSet(id: \"x\", tags: [\"free\"]) { success } }",
+        json!({}),
+    )
+    .await;
+    assert!(forged["errors"][0]["message"].is_string(), "{forged}");
+}

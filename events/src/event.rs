@@ -218,6 +218,13 @@ pub enum CustomerEvent {
     AddressUpdated(CustomerAddressUpdated),                 // 19
     AddressRemoved(CustomerAddressRemoved),                 // 20
     DefaultAddressChanged(DefaultAddressChanged),           // 21
+    /// The customer's tags, whole, as an admin set them.
+    TagsSet(CustomerTagsSet), // 22
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerTagsSet {
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

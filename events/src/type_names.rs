@@ -44,6 +44,7 @@ impl Event {
                 CustomerEvent::AddressUpdated(_) => "customer.address.updated",
                 CustomerEvent::AddressRemoved(_) => "customer.address.removed",
                 CustomerEvent::DefaultAddressChanged(_) => "customer.default_address.changed",
+                CustomerEvent::TagsSet(_) => "customer.tags.set",
             },
             Event::Session(e) => match e {
                 SessionEvent::Started(_) => "session.started",

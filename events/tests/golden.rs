@@ -383,6 +383,9 @@ fn samples_v1() -> Vec<Event> {
             customer_id: "c_1".into(),
             reason: "CUSTOMER".into(),
         })),
+        Event::Customer(CustomerEvent::TagsSet(CustomerTagsSet {
+            tags: vec!["VIP".into(), "wholesale".into()],
+        })),
     ]
 }
 

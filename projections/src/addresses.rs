@@ -1,4 +1,5 @@
-//! Read model: customers' mailing addresses, in the order they were added
+//! Read model: customers' mailing addresses (and tags, their other data
+//! kept beside the customer row), addresses in the order they were added
 //! (`position`: the adding message's stream sequence, times 256, plus the
 //! event's index in it), which Relay cursors name.
 
@@ -26,7 +27,13 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             PRIMARY KEY (project_id, customer_id, id)
          );
          CREATE UNIQUE INDEX IF NOT EXISTS customer_addresses_in_order
-            ON customer_addresses (project_id, customer_id, position);",
+            ON customer_addresses (project_id, customer_id, position);
+         CREATE TABLE IF NOT EXISTS customer_tags (
+            project_id  TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            tags        TEXT NOT NULL,
+            PRIMARY KEY (project_id, customer_id)
+         );",
     )
 }
 
@@ -106,6 +113,24 @@ pub(crate) fn removed(tx: &Transaction<'_>, m: &RecordedMessage, id: &str) -> ru
         "DELETE FROM customer_addresses WHERE project_id = ?1 AND customer_id = ?2 AND id = ?3",
     )?
     .execute(params![meta.tenant, meta.aggregate_id, id])?;
+    Ok(())
+}
+
+/// The customer's tags, whole (`customer_tags`, one row per customer).
+pub(crate) fn tags_set(
+    tx: &Transaction<'_>,
+    m: &RecordedMessage,
+    tags: &[String],
+) -> rusqlite::Result<()> {
+    let meta = &m.message.meta;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO customer_tags (project_id, customer_id, tags) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![
+        meta.tenant,
+        meta.aggregate_id,
+        serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())
+    ])?;
     Ok(())
 }
 

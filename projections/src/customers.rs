@@ -138,6 +138,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                 crate::addresses::updated(tx, m, &u.address_id, &u.address)?;
             }
             CustomerEvent::AddressRemoved(r) => crate::addresses::removed(tx, m, &r.address_id)?,
+            CustomerEvent::TagsSet(t) => crate::addresses::tags_set(tx, m, &t.tags)?,
             CustomerEvent::DefaultAddressChanged(d) => {
                 crate::addresses::default_is(tx, m, d.address_id.as_deref())?;
             }

@@ -66,16 +66,17 @@ pub fn finish_rebuild(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Bumped whenever a table changes. A file of another version is emptied
 /// and rebuilt from sequence 1: read models are disposable.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// The read model's tables (besides `checkpoints`).
-pub const READ_MODEL_TABLES: [&str; 8] = [
+pub const READ_MODEL_TABLES: [&str; 9] = [
     "projects",
     "storefront_origins",
     "api_keys",
     "customers",
     "sessions",
     "customer_addresses",
+    "customer_tags",
     "orders",
     "order_line_items",
 ];

@@ -79,6 +79,21 @@ impl crate::read::ReadModel {
         })
     }
 
+    /// The customer's tags, as an admin set them.
+    pub fn customer_tags(&self, project: &str, customer: &str) -> rusqlite::Result<Vec<String>> {
+        use rusqlite::OptionalExtension;
+        let json: Option<String> = self.with(|c| {
+            c.prepare_cached(
+                "SELECT tags FROM customer_tags WHERE project_id = ?1 AND customer_id = ?2",
+            )?
+            .query_row(params![project, customer], |r| r.get(0))
+            .optional()
+        })?;
+        Ok(json
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default())
+    }
+
     /// One address of the customer's (`None` for anyone else's).
     pub fn address(
         &self,

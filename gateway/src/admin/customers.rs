@@ -5,7 +5,8 @@ use async_graphql::{ComplexObject, Context, ID, Object, Result, SimpleObject};
 use authd_services::{
     ErrorCode,
     commands::{
-        InviteCustomer, ProfileChange, ReactivateCustomer, SuspendCustomer, UnlockCustomer,
+        InviteCustomer, ProfileChange, ReactivateCustomer, SetCustomerTags, SuspendCustomer,
+        UnlockCustomer,
     },
 };
 
@@ -237,6 +238,25 @@ impl CustomerMutation {
             send(ctx, suspend)
                 .await
                 .map(|_| MutationResponse::done("customer suspended")),
+        )
+    }
+
+    /// Sets the customer's tags (the whole list: trimmed, repeats in any
+    /// case dropped; at most 250, each at most 255 characters, no commas).
+    async fn customer_tags_set(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        tags: Vec<String>,
+    ) -> Result<MutationResponse> {
+        let set = SetCustomerTags {
+            customer_id: id.0,
+            tags,
+        };
+        respond(
+            send(ctx, set)
+                .await
+                .map(|_| MutationResponse::done("tags set")),
         )
     }
 

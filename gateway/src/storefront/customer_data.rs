@@ -76,6 +76,15 @@ impl Customer {
         self.order_page(ctx, args, sort_key, query).await
     }
 
+    /// Set by the shop's admins (`customerTagsSet`).
+    async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        let (state, rc, _) = super::resolver::request(ctx);
+        Ok(state
+            .read
+            .customer_tags(&rc.project_id, &self.id)
+            .map_err(ApiError::internal)?)
+    }
+
     async fn number_of_orders(&self, ctx: &Context<'_>) -> Result<UnsignedInt64> {
         self.order_count(ctx).await
     }

@@ -6,11 +6,13 @@
 pub mod account;
 pub mod addresses;
 pub mod browser;
+pub mod catalog;
 mod customer_data;
 pub mod in_context;
 pub mod input;
 pub mod mailing_address;
 pub mod nodes;
+pub mod order_search;
 pub mod orders;
 pub mod recovery;
 mod resolver;

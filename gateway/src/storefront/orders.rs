@@ -4,38 +4,22 @@
 //! its `lineItems`.
 
 use async_graphql::{
-    ComplexObject, Context, Enum, ID, InputObject, Result, Scalar, ScalarType, SimpleObject, Value,
+    ComplexObject, Context, Enum, ID, Result, Scalar, ScalarType, SimpleObject, Value,
 };
 use authd_projections::{
     read_addresses::Page,
-    read_orders::{LineItemRow, OrderFilter, OrderPageRequest, OrderRow, OrderSort},
+    read_orders::{LineItemRow, OrderPageRequest, OrderRow, OrderSort},
 };
 
 use super::{
+    catalog::{Decimal, MoneyV2, ProductVariant},
     mailing_address::{MailingAddress, PageArgs, PageInfo},
+    order_search::filters,
     types::{Customer, Url},
 };
 use crate::{error::ApiError, public::types::DateTime};
 
 pub const ORDER_GID: &str = "gid://authd/Order/";
-
-/// Shopify's `Decimal`: an amount as a string (`"19.99"`).
-#[derive(Clone)]
-pub struct Decimal(pub String);
-
-#[Scalar(name = "Decimal")]
-impl ScalarType for Decimal {
-    fn parse(value: Value) -> async_graphql::InputValueResult<Self> {
-        match value {
-            Value::String(s) => Ok(Self(s)),
-            other => Err(async_graphql::InputValueError::expected_type(other)),
-        }
-    }
-
-    fn to_value(&self) -> Value {
-        Value::String(self.0.clone())
-    }
-}
 
 /// Shopify's `UnsignedInt64`: a count as a string.
 pub struct UnsignedInt64(pub u64);
@@ -55,13 +39,6 @@ impl ScalarType for UnsignedInt64 {
     fn to_value(&self) -> Value {
         Value::String(self.0.to_string())
     }
-}
-
-#[derive(SimpleObject, Clone)]
-pub struct MoneyV2 {
-    pub amount: Decimal,
-    /// ISO 4217.
-    pub currency_code: String,
 }
 
 /// `price` × `quantity` in the amount's own decimals.
@@ -154,71 +131,6 @@ impl Order {
             lines: None,
         }
     }
-}
-
-/// Shopify's `ProductVariant`. authd keeps no catalog, so an order
-/// line's `variant` is always null; the types exist so that clients'
-/// selections (Hydrogen's order card asks for `variant { image { url } }`)
-/// validate.
-#[derive(SimpleObject)]
-pub struct ProductVariant {
-    pub id: ID,
-    pub title: String,
-    pub sku: Option<String>,
-    pub image: Option<Image>,
-    pub price: MoneyV2,
-    pub product: Product,
-}
-
-#[derive(SimpleObject)]
-pub struct Product {
-    pub id: ID,
-    pub handle: String,
-    pub title: String,
-}
-
-#[derive(SimpleObject)]
-#[graphql(complex)]
-pub struct Image {
-    pub id: Option<ID>,
-    pub alt_text: Option<String>,
-    pub height: Option<i32>,
-    pub width: Option<i32>,
-    #[graphql(skip)]
-    pub src: String,
-}
-
-#[ComplexObject]
-impl Image {
-    async fn url(&self, _transform: Option<ImageTransformInput>) -> Url {
-        Url(self.src.clone())
-    }
-}
-
-#[derive(InputObject)]
-pub struct ImageTransformInput {
-    pub crop: Option<CropRegion>,
-    pub max_height: Option<i32>,
-    pub max_width: Option<i32>,
-    pub scale: Option<i32>,
-    pub preferred_content_type: Option<ImageContentType>,
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-pub enum CropRegion {
-    Bottom,
-    Center,
-    Left,
-    Region,
-    Right,
-    Top,
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-pub enum ImageContentType {
-    Jpg,
-    Png,
-    Webp,
 }
 
 #[derive(SimpleObject)]
@@ -350,59 +262,6 @@ pub struct OrderConnection {
     pub nodes: Vec<Order>,
     pub page_info: PageInfo,
     pub total_count: UnsignedInt64,
-}
-
-/// The filters of Shopify's search syntax this API understands, ANDed
-/// (`processed_at:>=2026-01-01 financial_status:paid`).
-pub fn filters(query: &str) -> Result<Vec<OrderFilter>, ApiError> {
-    let bad = |term: &str| ApiError::bad_request(format!("unsupported search term: {term}"));
-    let mut out = Vec::new();
-    for term in query.split_whitespace() {
-        if term.eq_ignore_ascii_case("AND") {
-            continue;
-        }
-        let (key, value) = term.split_once(':').ok_or_else(|| bad(term))?;
-        let value = value.trim_matches(|c| c == '"' || c == '\'');
-        out.push(match key.to_ascii_lowercase().as_str() {
-            "processed_at" | "created_at" => {
-                let (op, date) = ["<=", ">=", "<", ">", "="]
-                    .iter()
-                    .find_map(|op| value.strip_prefix(op).map(|d| (*op, d)))
-                    .unwrap_or(("=", value));
-                OrderFilter::ProcessedAt(op, date_millis(date, op).ok_or_else(|| bad(term))?)
-            }
-            "financial_status" => OrderFilter::FinancialStatus(value.to_ascii_uppercase()),
-            "fulfillment_status" => {
-                // Shopify's search says `shipped`/`unshipped` too.
-                let v = match value.to_ascii_lowercase().as_str() {
-                    "shipped" => "FULFILLED".to_string(),
-                    "unshipped" => "UNFULFILLED".to_string(),
-                    _ => value.to_ascii_uppercase(),
-                };
-                OrderFilter::FulfillmentStatus(v)
-            }
-            "name" => OrderFilter::Name(value.to_string()),
-            _ => return Err(bad(term)),
-        });
-    }
-    Ok(out)
-}
-
-/// `2026-01-01` (the day's start, or its end for `<=` and `>`) or an RFC
-/// 3339 time, as unix ms.
-fn date_millis(s: &str, op: &str) -> Option<i64> {
-    use time::format_description::well_known::Rfc3339;
-    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
-        return Some((t.unix_timestamp_nanos() / 1_000_000) as i64);
-    }
-    let f = time::macros::format_description!("[year]-[month]-[day]");
-    let day = time::Date::parse(s, &f).ok()?;
-    let start = day.midnight().assume_utc().unix_timestamp() * 1000;
-    Some(if op == "<=" || op == ">" {
-        start + 86_400_000 - 1
-    } else {
-        start
-    })
 }
 
 fn order_cursor(sort: OrderSort, key: (i64, i64)) -> String {
@@ -567,30 +426,5 @@ mod tests {
         assert_eq!(times("9.99", 3), "29.97");
         assert_eq!(times("10", 2), "20");
         assert_eq!(times("0.005", 3), "0.015");
-    }
-
-    #[test]
-    fn shopifys_search_terms() {
-        let f = filters(
-            "processed_at:>=2026-01-01 financial_status:paid fulfillment_status:shipped name:#1001",
-        )
-        .unwrap();
-        assert_eq!(
-            f,
-            [
-                OrderFilter::ProcessedAt(">=", 1_767_225_600_000),
-                OrderFilter::FinancialStatus("PAID".into()),
-                OrderFilter::FulfillmentStatus("FULFILLED".into()),
-                OrderFilter::Name("#1001".into()),
-            ]
-        );
-        assert_eq!(
-            filters("processed_at:<=2026-01-01").unwrap(),
-            [OrderFilter::ProcessedAt("<=", 1_767_311_999_999)]
-        );
-        assert!(filters("total:>5").is_err());
-        assert!(filters("processed_at:>=yesterday").is_err());
-        assert!(filters("paid").is_err());
-        assert_eq!(filters("").unwrap(), []);
     }
 }

@@ -78,6 +78,13 @@ pub struct OrderSaved {
     pub outcome: OrderOutcome,
 }
 
+/// An admin sets a customer's tags (`customerTagsSet`), the whole list.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SetCustomerTags {
+    pub customer_id: String,
+    pub tags: Vec<String>,
+}
+
 /// `orderCancel(externalId, reason)`.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct CancelOrder {

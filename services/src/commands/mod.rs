@@ -151,6 +151,7 @@ macro_rules! command_table {
             "customer.address.default"           => SetDefaultAddress    -> CustomerView,  Customer;
             "order.record"                       => RecordOrder          -> OrderSaved,    ProjectAdmin;
             "order.cancel"                       => CancelOrder          -> Done,          ProjectAdmin;
+            "customer.tags.set"                  => SetCustomerTags      -> Done,          ProjectAdmin;
         }
     };
 }

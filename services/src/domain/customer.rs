@@ -17,6 +17,7 @@ use super::{
     },
     customer_profile::{ProfileChange, change_profile, update_account},
     customer_state::{Profile, verification_requested},
+    customer_tags,
 };
 pub use super::{
     customer_password::{login_outcome, reset_throttled_after},
@@ -116,6 +117,8 @@ pub enum CustomerCommand {
     },
     /// The signed-in customer's mailing addresses.
     Address(AddressCommand),
+    /// An admin sets the customer's tags (the whole list).
+    SetTags(Vec<String>),
 }
 
 fn decide(
@@ -185,6 +188,7 @@ fn decide(
         ),
         C::RecordOtpLogin { session_id } => proven_login(s, session_id, LoginMethod::Otp, true),
         C::Address(a) => customer_address::decide(s, a),
+        C::SetTags(tags) => customer_tags::set(s, tags),
         C::RecordProviderLogin {
             session_id,
             email_proven,
@@ -396,6 +400,7 @@ impl Aggregate for Customer {
             | CustomerEvent::AddressUpdated(_)
             | CustomerEvent::AddressRemoved(_)
             | CustomerEvent::DefaultAddressChanged(_) => customer_address::evolve(&mut self, e),
+            CustomerEvent::TagsSet(t) => self.tags = t.tags.clone(),
             CustomerEvent::PasswordResetRequested(r) => {
                 self.reset = Some((r.token_hash, r.expires_at));
                 self.reset_requested_at.retain(|t| at.time - t < HOUR_MS);

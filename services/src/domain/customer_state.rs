@@ -43,6 +43,8 @@ pub struct Customer {
     /// Mailing addresses by id, oldest first.
     pub addresses: Vec<(String, Address)>,
     pub default_address: Option<String>,
+    /// Set by an admin.
+    pub tags: Vec<String>,
 }
 
 impl Customer {

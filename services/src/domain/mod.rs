@@ -7,6 +7,7 @@ pub mod customer_address;
 mod customer_password;
 pub mod customer_profile;
 mod customer_state;
+mod customer_tags;
 pub mod email_claim;
 pub mod geo;
 pub mod lockout;

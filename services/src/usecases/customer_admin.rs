@@ -5,7 +5,10 @@ use authd_events::AggregateKind;
 
 use super::{Services, UseCase, subject};
 use crate::{
-    commands::{CommandEnvelope, Done, ReactivateCustomer, Sent, SuspendCustomer, UnlockCustomer},
+    commands::{
+        CommandEnvelope, Done, ReactivateCustomer, Sent, SetCustomerTags, SuspendCustomer,
+        UnlockCustomer,
+    },
     domain::customer::{Customer, CustomerCommand},
     error::CommandError,
 };
@@ -47,6 +50,18 @@ impl UseCase for SuspendCustomer {
 impl UseCase for ReactivateCustomer {
     async fn run(self, s: &Services, env: &CommandEnvelope) -> Result<Sent<Done>, CommandError> {
         on_customer(s, env, &self.customer_id, CustomerCommand::Reactivate).await
+    }
+}
+
+impl UseCase for SetCustomerTags {
+    async fn run(self, s: &Services, env: &CommandEnvelope) -> Result<Sent<Done>, CommandError> {
+        on_customer(
+            s,
+            env,
+            &self.customer_id,
+            CustomerCommand::SetTags(self.tags),
+        )
+        .await
     }
 }
 
