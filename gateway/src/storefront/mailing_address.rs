@@ -123,18 +123,19 @@ impl MailingAddress {
     }
 
     pub fn from_view(v: AddressView) -> Self {
+        let a = v.address;
         Self::new(
             &v.id,
-            v.first_name,
-            v.last_name,
-            v.company,
-            v.address1,
-            v.address2,
-            v.city,
-            v.province,
-            v.country,
-            v.zip,
-            v.phone,
+            a.first_name,
+            a.last_name,
+            a.company,
+            a.address1,
+            a.address2,
+            a.city,
+            a.province,
+            a.country,
+            a.zip,
+            a.phone,
         )
     }
 

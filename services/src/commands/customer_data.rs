@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::domain::customer_address::AddressChange;
+pub use crate::domain::customer_address::{Address, AddressChange};
 
 /// `customerAddressCreate`.
 #[derive(Clone, Serialize, Deserialize)]
@@ -35,21 +35,13 @@ pub struct SetDefaultAddress {
     pub address_id: String,
 }
 
-/// An address as stored: the country and province as ISO codes.
+/// An address as stored (the country and province as ISO codes), with
+/// its id.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressView {
     pub id: String,
     pub is_default: bool,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub company: Option<String>,
-    pub address1: Option<String>,
-    pub address2: Option<String>,
-    pub city: Option<String>,
-    pub province: Option<String>,
-    pub country: Option<String>,
-    pub zip: Option<String>,
-    pub phone: Option<String>,
+    pub address: Address,
 }
 
 pub use crate::domain::order::{LineItemInput, OrderInput};

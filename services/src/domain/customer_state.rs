@@ -116,7 +116,7 @@ impl Profile {
 }
 
 /// An address as stored and answered.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Address {
     pub first_name: Option<String>,
     pub last_name: Option<String>,

@@ -15,7 +15,7 @@ use crate::{
     },
     domain::{
         customer::{Customer, CustomerCommand},
-        customer_address::{Address, AddressCommand},
+        customer_address::AddressCommand,
         session::Session,
     },
     error::{CommandError, DomainError},
@@ -50,36 +50,15 @@ async fn decide(
 }
 
 fn view(c: &Customer, id: &str) -> Result<AddressView, DomainError> {
-    let (_, a) = c
+    let (_, address) = c
         .addresses
         .iter()
         .find(|(a, _)| a == id)
         .ok_or(DomainError::AddressNotFound)?;
-    let Address {
-        first_name,
-        last_name,
-        company,
-        address1,
-        address2,
-        city,
-        province,
-        country,
-        zip,
-        phone,
-    } = a.clone();
     Ok(AddressView {
         id: id.to_string(),
         is_default: c.default_address.as_deref() == Some(id),
-        first_name,
-        last_name,
-        company,
-        address1,
-        address2,
-        city,
-        province,
-        country,
-        zip,
-        phone,
+        address: address.clone(),
     })
 }
 
