@@ -695,3 +695,80 @@ async fn admins_tag_customers_and_the_customer_reads_the_tags() {
     .await;
     assert!(forged["errors"][0]["message"].is_string(), "{forged}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_projects_keys_never_reach_anothers_orders() {
+    let env = TestEnv::start().await;
+    let (ann, token) = signed_in(&env, "ann@example.com").await;
+    assert_eq!(record(&env, order(1, &ann)).await["outcome"], "CREATED");
+    let created = env
+        .admin_as(
+            &env.operator_key,
+            None,
+            "mutation { projectCreate(name: \"Other shop\") { success projectId publicApiKey adminKey } }",
+            json!({}),
+        )
+        .await;
+    let other = &created["data"]["projectCreate"];
+    assert_eq!(other["success"], true, "{created}");
+    let (other_admin, other_public) = (
+        other["adminKey"].as_str().unwrap().to_string(),
+        other["publicApiKey"].as_str().unwrap().to_string(),
+    );
+    let as_other = |query: &'static str, variables: Value| {
+        let env = &env;
+        let key = other_admin.clone();
+        async move { env.admin_as(&key, None, query, variables).await }
+    };
+    // The other project's admin can neither record for Ann nor touch her order.
+    let mut stolen = None;
+    for _ in 0..50 {
+        let r = as_other(RECORD, json!({ "input": order(1, &ann) })).await;
+        if r["data"]["orderRecord"]["errors"][0]["code"] != "INVALID_API_KEY" {
+            stolen = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let stolen = stolen.unwrap();
+    assert_eq!(
+        stolen["data"]["orderRecord"]["errors"][0]["code"], "CUSTOMER_NOT_FOUND",
+        "{stolen}"
+    );
+    let cancel = as_other(
+        "mutation { orderCancel(externalId: \"ext-1\", reason: \"FRAUD\") { success errors { code } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        cancel["data"]["orderCancel"]["errors"][0]["code"], "NOT_FOUND",
+        "{cancel}"
+    );
+    // Ann's token with the other project's public key reads nothing.
+    let v = env
+        .http
+        .post(env.url("/graphql/storefront"))
+        .header("x-api-key", &other_public)
+        .bearer_auth(&token)
+        .json(&json!({ "query": ORDERS, "variables": { "t": token, "first": 5 } }))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(v["data"]["customer"], Value::Null, "{v}");
+    // Her own project still has the order, uncanceled.
+    let mine = sf(
+        &env,
+        None,
+        "query D($t: String!) { customer(customerAccessToken: $t) { orders(first: 5) { nodes { name canceledAt } } } }",
+        json!({ "t": token }),
+    )
+    .await;
+    assert_eq!(
+        mine["data"]["customer"]["orders"]["nodes"],
+        json!([{ "name": "#1001", "canceledAt": null }]),
+        "{mine}"
+    );
+}
