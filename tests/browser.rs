@@ -85,13 +85,15 @@ async fn the_example_storefront_works_in_chromium_and_a_third_origin_cannot_use_
                 format!("http://localhost:{}/graphql/storefront", dev.port),
             ),
             ("AUTHD_API_KEY", dev.key("publicApiKey")),
+            ("AUTHD_ADMIN_KEY", dev.key("adminKey")),
             ("SHOP_PORT", shop_port.to_string()),
             ("EVIL_PORT", evil_port.to_string()),
             ("CHROMIUM", chromium),
             ("OUTPUT_DIR", output.display().to_string()),
         ],
     );
-    let shot = output.join("storefront-signed-in.png");
-    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+    for shot in ["storefront-signed-in.png", "storefront-account.png"] {
+        assert!(std::fs::metadata(output.join(shot)).unwrap().len() > 1000);
+    }
     println!("screenshots in {}", output.display());
 }

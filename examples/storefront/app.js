@@ -1,5 +1,5 @@
-// The example storefront: sign up, sign in, who am I, sign out, with the
-// SDK in cookie mode. `?endpoint=…&apiKey=…` point it at an authd.
+// The example storefront: sign up, sign in, who am I, sign out, and the
+// account page (addresses, order history), with the SDK in cookie mode. `?endpoint=…&apiKey=…` point it at an authd.
 import { StorefrontClient, StorefrontUserError } from './sdk/index.js';
 
 const params = new URLSearchParams(location.search);
@@ -41,4 +41,44 @@ $('signout').onclick = () =>
   run(async () => {
     await client.customer.logout();
     return 'signed out';
+  });
+
+// The account page: the default address first, then the others, and the
+// order history newest first.
+const list = (id, title, lines) => {
+  const section = $(id);
+  section.replaceChildren();
+  const h = document.createElement('h3');
+  h.textContent = title;
+  section.append(h);
+  for (const line of lines) {
+    const p = document.createElement('p');
+    p.textContent = line;
+    section.append(p);
+  }
+};
+
+$('add-address').onclick = () =>
+  run(async () => {
+    const a = await client.customer.addresses.create({
+      address1: $('address1').value,
+      city: $('city').value,
+      province: $('province').value || null,
+      country: $('country').value,
+    });
+    return `address added: ${a.formatted.join(', ')}`;
+  });
+$('account').onclick = () =>
+  run(async () => {
+    const addresses = await client.customer.addresses.list({ first: 10 });
+    if (!addresses) return 'signed out';
+    const orders = await client.customer.orders.list({ first: 20, sortKey: 'PROCESSED_AT', reverse: true });
+    const def = addresses.defaultAddress?.id;
+    list('addresses', 'Addresses', addresses.nodes.map(
+      (a) => `${a.id === def ? '★ ' : ''}${a.formatted.join(', ')}`,
+    ));
+    list('orders', `Orders (${orders.totalCount})`, orders.nodes.map(
+      (o) => `${o.name} · ${o.processedAt.slice(0, 10)} · ${o.fulfillmentStatus} · ${o.totalPrice.amount} ${o.totalPrice.currencyCode}`,
+    ));
+    return `account: ${addresses.nodes.length} addresses, ${orders.totalCount} orders`;
   });

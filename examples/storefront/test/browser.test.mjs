@@ -3,6 +3,7 @@
 // tests/browser.rs, which starts authd and sets:
 //   AUTHD_ENDPOINT  http://localhost:<port>/graphql/storefront
 //   AUTHD_API_KEY   the shop project's public key (cookieSessions, allowedOrigins: the shop)
+//   AUTHD_ADMIN_KEY its secret key (the test records orders as the shop's backend would)
 //   SHOP_PORT       where the shop page is served (http://localhost:<port>)
 //   EVIL_PORT       a third origin, allowed by another project only
 //   CHROMIUM        the browser binary
@@ -115,4 +116,54 @@ test('sign up, sign in, who am I and sign out in cookie mode; scripts cannot rea
   assert.equal((await context.cookies(endpoint)).find((c) => c.name === 'authd_sf'), undefined);
   await page.screenshot({ path: join(output, 'storefront-signed-out.png') });
   assert.deepEqual(failures, []);
+});
+
+test('the account page shows the addresses and the order history', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${shop}/?endpoint=${encodeURIComponent(endpoint)}&apiKey=${encodeURIComponent(apiKey)}`);
+  const email = `acct${Date.now()}@example.com`;
+  const click = async (button, expected) => {
+    await page.evaluate(() => (document.getElementById('out').textContent = '…'));
+    await page.click(button);
+    await page.waitForFunction((want) => document.getElementById('out').textContent.includes(want), expected);
+    return page.evaluate(() => document.getElementById('out').textContent);
+  };
+  await page.fill('#email', email);
+  await page.fill('#password', 'correct horse battery staple');
+  await click('#signup', 'created');
+  await click('#signin', 'signed in until');
+  await page.fill('#address1', '1 Main St');
+  await page.fill('#city', 'Ottawa');
+  await page.fill('#province', 'Ontario');
+  await page.fill('#country', 'Canada');
+  assert.equal(await click('#add-address', 'address added'), 'address added: 1 Main St, Ottawa ON, Canada');
+  await page.fill('#country', 'Atlantis');
+  assert.match(await click('#add-address', 'INVALID'), /INVALID/);
+
+  // The shop's backend records two orders for this customer.
+  const admin = endpoint.replace('/graphql/storefront', '/graphql/admin');
+  for (const [n, day] of [[1001, '03'], [1002, '05']]) {
+    const r = await fetch(admin, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${env('AUTHD_ADMIN_KEY')}` },
+      body: JSON.stringify({
+        query: 'mutation R($i: OrderRecordInput!) { orderRecord(input: $i) { success errors { message } } }',
+        variables: { i: {
+          email, externalId: `${email}-${n}`, name: `#${n}`, processedAt: `2026-03-${day}T09:00:00Z`,
+          currencyCode: 'CAD', totalPrice: '42.00', fulfillmentStatus: 'FULFILLED',
+        } },
+      }),
+    });
+    assert.equal((await r.json()).data.orderRecord.success, true);
+  }
+  assert.equal(await click('#account', 'account:'), 'account: 1 addresses, 2 orders');
+  const addresses = await page.locator('#addresses p').allTextContents();
+  assert.deepEqual(addresses, ['★ 1 Main St, Ottawa ON, Canada']);
+  const orders = await page.locator('#orders p').allTextContents();
+  assert.deepEqual(orders, [
+    '#1002 · 2026-03-05 · FULFILLED · 42.00 CAD',
+    '#1001 · 2026-03-03 · FULFILLED · 42.00 CAD',
+  ]);
+  await page.screenshot({ path: join(output, 'storefront-account.png'), fullPage: true });
+  await page.close();
 });
