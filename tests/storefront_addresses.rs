@@ -451,6 +451,19 @@ async fn bad_addresses_are_refused_with_shopifys_codes_and_paths() {
         m["data"]["customerAddressCreate"]["customerAddress"]["city"], "Bonn",
         "{m}"
     );
+    // Hydrogen 2024+'s arguments, as variables of Shopify's input types.
+    let newer = sf(
+        &env,
+        "query Q($t: String!, $buyer: BuyerInput, $consent: VisitorConsent)
+           @inContext(country: US, buyer: $buyer, visitorConsent: $consent, preferredLocationId: \"gid://shopify/Location/1\") {
+           customer(customerAccessToken: $t) { email } }",
+        json!({ "t": ann, "buyer": { "customerAccessToken": ann }, "consent": { "analytics": true, "saleOfData": false } }),
+    )
+    .await;
+    assert_eq!(
+        newer["data"]["customer"]["email"], "ann@example.com",
+        "{newer}"
+    );
     let unknown = sf(
         &env,
         "query Q($t: String!) @inContext(currency: USD) { customer(customerAccessToken: $t) { email } }",

@@ -1,7 +1,7 @@
-//! Shopify's `@inContext(country: CountryCode, language: LanguageCode)` on
-//! an operation, which Hydrogen sends with every request: accepted, and
-//! changes nothing yet (prices and languages are the shop's, not
-//! authd's). `CountryCode` and `LanguageCode` are the ISO codes Shopify's
+//! Shopify's `@inContext(country, language, buyer, preferredLocationId,
+//! visitorConsent)` on an operation, which Hydrogen sends with every
+//! request: accepted, and changes nothing yet (prices, languages, B2B
+//! buyers and consent are the shop's, not authd's). `CountryCode` and `LanguageCode` are the ISO codes Shopify's
 //! enums list, as scalars that take an enum literal or a string.
 
 use std::borrow::Cow;
@@ -73,6 +73,22 @@ impl ScalarType for LanguageCode {
     }
 }
 
+/// Shopify's `BuyerInput` (a B2B buyer's context).
+#[derive(async_graphql::InputObject)]
+pub struct BuyerInput {
+    pub customer_access_token: String,
+    pub company_location_id: Option<async_graphql::ID>,
+}
+
+/// Shopify's `VisitorConsent`.
+#[derive(async_graphql::InputObject)]
+pub struct VisitorConsent {
+    pub analytics: Option<bool>,
+    pub marketing: Option<bool>,
+    pub preferences: Option<bool>,
+    pub sale_of_data: Option<bool>,
+}
+
 pub struct InContext;
 
 struct Ignored;
@@ -103,6 +119,9 @@ impl CustomDirectiveFactory for InContext {
         let args = [
             arg("country", "CountryCode"),
             arg("language", "LanguageCode"),
+            arg("buyer", "BuyerInput"),
+            arg("preferredLocationId", "ID"),
+            arg("visitorConsent", "VisitorConsent"),
         ]
         .into_iter()
         .map(|a| (a.name.clone(), a))

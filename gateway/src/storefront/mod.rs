@@ -56,6 +56,8 @@ pub fn build(limits: &crate::state::Limits, introspection: bool) -> StorefrontSc
         async_graphql::Schema::build(Query::default(), Mutation::default(), EmptySubscription)
             .register_input_type::<in_context::CountryCode>()
             .register_input_type::<in_context::LanguageCode>()
+            .register_input_type::<in_context::BuyerInput>()
+            .register_input_type::<in_context::VisitorConsent>()
             .directive(in_context::InContext);
     crate::state::limited(schema, limits, introspection).finish()
 }
