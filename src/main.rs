@@ -1,6 +1,6 @@
 //! `authd`: the CLI. Parses flags and hands over to `authd::app`.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use authd::{
@@ -181,8 +181,16 @@ async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()> {
     } else {
         None
     };
-    if dev && let Some(g) = &gateway_handle {
-        let keys = app::ensure_dev_project(&config, &client, g).await?;
+    // The dev project is made through the services, which a broker gone
+    // before they answer never lets happen: a signal meanwhile stops waiting.
+    let dev_keys = match &gateway_handle {
+        Some(g) if dev => tokio::select! {
+            keys = app::ensure_dev_project(&config, &client, g) => Some(keys?),
+            _ = shutdown.cancelled() => None,
+        },
+        _ => None,
+    };
+    if let Some(keys) = dev_keys {
         println!("authd dev is running");
         println!("  GraphQL:        {}", keys.graphql_url);
         println!("  NATS:           {}", keys.nats_url);
@@ -195,16 +203,25 @@ async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()> {
     }
     if let Some(g) = gateway_handle {
         g.done.await??;
+        tracing::info!("gateway stopped");
     } else {
         shutdown.cancelled().await;
     }
     if let Some(t) = services_task {
         t.await??;
+        tracing::info!("services stopped");
     }
     if let Some(t) = mailer_task {
         t.await??;
+        tracing::info!("mailer stopped");
     }
-    let _ = client.flush().await;
+    // What was published reaches the broker, if it is still there: one
+    // stopped first (everything signalled at once) never answers, and the
+    // client would wait for it forever.
+    let flushed = tokio::time::timeout(Duration::from_secs(5), client.flush()).await;
+    if !matches!(flushed, Ok(Ok(()))) {
+        tracing::warn!("the broker did not confirm the last messages before shutdown");
+    }
     Ok(())
 }
 
@@ -224,7 +241,13 @@ fn main() -> anyhow::Result<()> {
         Cmd::Replay(_) => tokio::runtime::Builder::new_current_thread(),
         _ => tokio::runtime::Builder::new_multi_thread(),
     };
-    runtime.enable_all().build()?.block_on(run(cli))
+    let runtime = runtime.enable_all().build()?;
+    let result = runtime.block_on(run(cli));
+    // Dropping a runtime waits for its blocking tasks without end; a
+    // client still retrying a broker that is gone (everything signalled
+    // at once) must not keep the process alive.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    result
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -264,3 +264,54 @@ fn servers_on(store: &Path) -> usize {
         .filter(|pid| authd::nats_server::serves_store(*pid, store))
         .count()
 }
+
+/// `docker compose down` or a systemd stop signals every process at once:
+/// authd dev must stop even when its nats-server is gone first, whether it
+/// was still making its dev project (`ready: false`: the gateway answers
+/// health before that) or was fully up (a final flush to a broker that
+/// never comes back would wait forever).
+async fn stops_when_its_broker_died_first(ready: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = authd::nats_server::free_port();
+    let mut dev = Dev::start(&data, port);
+    wait_healthy(&reqwest::Client::new(), &format!("http://127.0.0.1:{port}")).await;
+    if ready {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !data.join("dev-keys.json").exists() {
+            assert!(Instant::now() < deadline, "no dev-keys.json");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let store = data.join("nats");
+    let broker: Vec<i32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| authd::nats_server::serves_store(*pid, &store))
+        .collect();
+    assert_eq!(broker.len(), 1);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(broker[0]),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = Instant::now();
+    dev.signal(nix::sys::signal::Signal::SIGTERM);
+    dev.wait_exit();
+    assert!(
+        asked.elapsed() < Duration::from_secs(20),
+        "authd dev took {:?} to stop",
+        asked.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authd_dev_stops_when_its_broker_died_while_it_started() {
+    stops_when_its_broker_died_first(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authd_dev_stops_when_its_broker_died_once_it_was_up() {
+    stops_when_its_broker_died_first(true).await;
+}

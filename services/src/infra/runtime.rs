@@ -80,7 +80,9 @@ pub async fn serve(
     let _ = sub.unsubscribe().await;
     // Let in-flight commands finish and reply.
     let _ = permits.acquire_many(MAX_IN_FLIGHT as u32).await;
-    let _ = client.flush().await;
+    // The replies reach the broker, if it is still there: one stopped
+    // first never answers, and the client would wait for it forever.
+    let _ = tokio::time::timeout(Duration::from_secs(5), client.flush()).await;
     tail.abort();
     Ok(())
 }
