@@ -232,14 +232,11 @@ mod tests {
             address_id: id.into(),
         })
     }
-    fn when(a: AddressCommand) -> AddressCommand {
-        a
-    }
     fn add(id: &str, change: AddressChange) -> AddressCommand {
-        when(AddressCommand::Add {
+        AddressCommand::Add {
             address_id: id.into(),
             change,
-        })
+        }
     }
     /// Given these customer events, when this command, then this.
     #[track_caller]
@@ -277,10 +274,8 @@ mod tests {
             added("ad_2", "B"),
             added("ad_3", "C"),
         ];
-        let remove = |id: &str| {
-            when(AddressCommand::Remove {
-                address_id: id.into(),
-            })
+        let remove = |id: &str| AddressCommand::Remove {
+            address_id: id.into(),
         };
         check(
             &given,
@@ -317,7 +312,7 @@ mod tests {
                 address_id: "ad_9".into(),
             },
         ] {
-            check(&given, when(cmd), Err(DomainError::AddressNotFound));
+            check(&given, cmd, Err(DomainError::AddressNotFound));
         }
     }
 
@@ -329,18 +324,14 @@ mod tests {
             default(Some("ad_1")),
             added("ad_2", "B"),
         ];
-        let set = |id: &str| {
-            when(AddressCommand::SetDefault {
-                address_id: id.into(),
-            })
+        let set = |id: &str| AddressCommand::SetDefault {
+            address_id: id.into(),
         };
         check(&given, set("ad_1"), Ok(vec![]));
         check(&given, set("ad_2"), Ok(vec![default(Some("ad_2"))]));
-        let update = |change| {
-            when(AddressCommand::Update {
-                address_id: "ad_2".into(),
-                change,
-            })
+        let update = |change| AddressCommand::Update {
+            address_id: "ad_2".into(),
+            change,
         };
         check(&given, update(city("B")), Ok(vec![]));
         // An update keeps the fields it leaves out.
