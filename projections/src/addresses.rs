@@ -4,7 +4,7 @@
 //! event's index in it), which Relay cursors name.
 
 use authd_events::{MailingAddress, Personal, RecordedMessage};
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, ToSql, Transaction, params, params_from_iter};
 
 pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
@@ -37,8 +37,36 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-fn plain(v: &Option<Personal>) -> Option<&str> {
-    v.as_ref().and_then(|v| v.as_plain())
+/// An address's columns (and an order's shipping address's JSON keys),
+/// in the order `fields` gives their values.
+pub(crate) const FIELDS: [&str; 10] = [
+    "first_name",
+    "last_name",
+    "company",
+    "address1",
+    "address2",
+    "city",
+    "province",
+    "country",
+    "zip",
+    "phone",
+];
+
+/// The address's values as `FIELDS` names them (sealed ones read as null).
+pub(crate) fn fields(a: &MailingAddress) -> [Option<&str>; 10] {
+    [
+        &a.first_name,
+        &a.last_name,
+        &a.company,
+        &a.address1,
+        &a.address2,
+        &a.city,
+        &a.province,
+        &a.country,
+        &a.zip,
+        &a.phone,
+    ]
+    .map(|v: &Option<Personal>| v.as_ref().and_then(|v| v.as_plain()))
 }
 
 /// `index`: the event's place in its message.
@@ -51,28 +79,16 @@ pub(crate) fn added(
 ) -> rusqlite::Result<()> {
     let meta = &m.message.meta;
     let position = (m.seq as i64) * 256 + index.min(255) as i64;
-    tx.prepare_cached(
+    let values = fields(a);
+    let mut args: Vec<&dyn ToSql> = vec![&meta.tenant, &meta.aggregate_id, &id, &position];
+    args.extend(values.iter().map(|v| v as &dyn ToSql));
+    tx.prepare_cached(&format!(
         "INSERT OR REPLACE INTO customer_addresses
-           (project_id, customer_id, id, position, first_name, last_name, company,
-            address1, address2, city, province, country, zip, phone)
+           (project_id, customer_id, id, position, {})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    )?
-    .execute(params![
-        meta.tenant,
-        meta.aggregate_id,
-        id,
-        position,
-        plain(&a.first_name),
-        plain(&a.last_name),
-        plain(&a.company),
-        plain(&a.address1),
-        plain(&a.address2),
-        plain(&a.city),
-        plain(&a.province),
-        plain(&a.country),
-        plain(&a.zip),
-        plain(&a.phone),
-    ])?;
+        FIELDS.join(", ")
+    ))?
+    .execute(params_from_iter(args))?;
     Ok(())
 }
 
@@ -83,27 +99,20 @@ pub(crate) fn updated(
     a: &MailingAddress,
 ) -> rusqlite::Result<()> {
     let meta = &m.message.meta;
-    tx.prepare_cached(
-        "UPDATE customer_addresses SET first_name = ?4, last_name = ?5, company = ?6,
-           address1 = ?7, address2 = ?8, city = ?9, province = ?10, country = ?11,
-           zip = ?12, phone = ?13
+    let values = fields(a);
+    let mut args: Vec<&dyn ToSql> = vec![&meta.tenant, &meta.aggregate_id, &id];
+    args.extend(values.iter().map(|v| v as &dyn ToSql));
+    let set: Vec<String> = FIELDS
+        .iter()
+        .enumerate()
+        .map(|(i, f)| format!("{f} = ?{}", i + 4))
+        .collect();
+    tx.prepare_cached(&format!(
+        "UPDATE customer_addresses SET {}
          WHERE project_id = ?1 AND customer_id = ?2 AND id = ?3",
-    )?
-    .execute(params![
-        meta.tenant,
-        meta.aggregate_id,
-        id,
-        plain(&a.first_name),
-        plain(&a.last_name),
-        plain(&a.company),
-        plain(&a.address1),
-        plain(&a.address2),
-        plain(&a.city),
-        plain(&a.province),
-        plain(&a.country),
-        plain(&a.zip),
-        plain(&a.phone),
-    ])?;
+        set.join(", ")
+    ))?
+    .execute(params_from_iter(args))?;
     Ok(())
 }
 

@@ -59,17 +59,14 @@ pub(crate) fn units(amount: &str) -> i64 {
         + fraction[..4].parse::<i64>().unwrap_or(0)
 }
 
+/// The shipping address as JSON, keyed as `addresses::FIELDS`.
 fn address_json(a: &MailingAddress) -> String {
-    fn p(v: &Option<authd_events::Personal>) -> Option<&str> {
-        v.as_ref().and_then(|v| v.as_plain())
-    }
-    serde_json::json!({
-        "firstName": p(&a.first_name), "lastName": p(&a.last_name), "company": p(&a.company),
-        "address1": p(&a.address1), "address2": p(&a.address2), "city": p(&a.city),
-        "province": p(&a.province), "country": p(&a.country), "zip": p(&a.zip),
-        "phone": p(&a.phone),
-    })
-    .to_string()
+    let object: serde_json::Map<String, serde_json::Value> = crate::addresses::FIELDS
+        .iter()
+        .zip(crate::addresses::fields(a))
+        .map(|(k, v)| (k.to_string(), v.into()))
+        .collect();
+    serde_json::Value::Object(object).to_string()
 }
 
 pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Result<()> {

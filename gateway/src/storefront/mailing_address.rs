@@ -161,8 +161,8 @@ impl MailingAddress {
         let f = |k: &str| v[k].as_str().map(str::to_string);
         Some(Self::new(
             id,
-            f("firstName"),
-            f("lastName"),
+            f("first_name"),
+            f("last_name"),
             f("company"),
             f("address1"),
             f("address2"),
@@ -261,18 +261,28 @@ pub struct MailingAddressConnection {
     pub page_info: PageInfo,
 }
 
-/// A cursor: the position, opaque to clients.
-fn cursor(position: i64) -> String {
+/// A Relay cursor: `key`, opaque to clients (every connection here).
+pub fn encode_cursor(key: &str) -> String {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("p:{position}"))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
 }
 
-fn position(cursor: &str) -> Result<i64, ApiError> {
+/// The key of a cursor `encode_cursor` made; `None` for anything else.
+pub fn decode_cursor(cursor: &str) -> Option<String> {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor.trim_end_matches('='))
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
+}
+
+/// An address cursor: its position.
+fn cursor(position: i64) -> String {
+    encode_cursor(&format!("p:{position}"))
+}
+
+fn position(cursor: &str) -> Result<i64, ApiError> {
+    decode_cursor(cursor)
         .and_then(|s| s.strip_prefix("p:").and_then(|p| p.parse().ok()))
         .ok_or_else(|| ApiError::bad_request("the cursor is invalid"))
 }

@@ -13,7 +13,7 @@ use authd_projections::{
 
 use super::{
     catalog::{Decimal, MoneyV2, ProductVariant},
-    mailing_address::{MailingAddress, PageArgs, PageInfo},
+    mailing_address::{MailingAddress, PageArgs, PageInfo, decode_cursor, encode_cursor},
     order_search::filters,
     types::{Customer, Url},
 };
@@ -173,19 +173,6 @@ fn line_item(r: &LineItemRow, currency: &str) -> OrderLineItem {
     }
 }
 
-fn encode(s: String) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
-}
-
-fn decode(cursor: &str) -> Option<String> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor.trim_end_matches('='))
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-}
-
 #[ComplexObject]
 impl Order {
     /// The order's lines, in the order the backend sent them.
@@ -202,7 +189,7 @@ impl Order {
         let after = match after {
             None => None,
             Some(c) => Some(
-                decode(&c)
+                decode_cursor(&c)
                     .and_then(|s| s.strip_prefix("l:").and_then(|i| i.parse().ok()))
                     .ok_or_else(|| ApiError::bad_request("the cursor is invalid"))?,
             ),
@@ -230,7 +217,7 @@ impl Order {
         let edges: Vec<OrderLineItemEdge> = rows
             .iter()
             .map(|r| OrderLineItemEdge {
-                cursor: encode(format!("l:{}", r.idx)),
+                cursor: encode_cursor(&format!("l:{}", r.idx)),
                 node: line_item(r, &self.currency_code),
             })
             .collect();
@@ -265,12 +252,12 @@ pub struct OrderConnection {
 }
 
 fn order_cursor(sort: OrderSort, key: (i64, i64)) -> String {
-    encode(format!("o:{sort:?}:{}:{}", key.0, key.1))
+    encode_cursor(&format!("o:{sort:?}:{}:{}", key.0, key.1))
 }
 
 fn order_key(sort: OrderSort, cursor: &str) -> Result<(i64, i64), ApiError> {
     let invalid = || ApiError::bad_request("the cursor is invalid");
-    let s = decode(cursor).ok_or_else(invalid)?;
+    let s = decode_cursor(cursor).ok_or_else(invalid)?;
     let rest = s
         .strip_prefix(&format!("o:{sort:?}:"))
         .ok_or_else(invalid)?;
