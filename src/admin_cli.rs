@@ -215,6 +215,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 ConfigureProject {
                     config: c.clone(),
                     storefront: None,
+                    customer_metafields: None,
                 },
             )
             .await?;

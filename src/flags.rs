@@ -42,7 +42,7 @@ pub(crate) struct Common {
     #[arg(long, env = "AUTHD_SESSION_TTL", default_value_t = 30 * 24 * 3600)]
     session_ttl: u64,
     /// Largest accepted request body, in bytes.
-    #[arg(long, env = "AUTHD_BODY_LIMIT", default_value_t = 64 * 1024)]
+    #[arg(long, env = "AUTHD_BODY_LIMIT", default_value_t = 128 * 1024)]
     body_limit: usize,
     /// Deepest accepted GraphQL query.
     #[arg(long, env = "AUTHD_MAX_QUERY_DEPTH", default_value_t = 10)]

@@ -49,7 +49,7 @@ async fn malformed_requests_get_a_coded_error() {
     assert_eq!((status, code(&body)), (400, "BAD_REQUEST"));
     assert!(message(&body).contains("batched requests"), "{body}");
 
-    let huge = json!({ "query": format!("{{ currentUser {{ id }} }} #{}", "x".repeat(100_000)) })
+    let huge = json!({ "query": format!("{{ currentUser {{ id }} }} #{}", "x".repeat(200_000)) })
         .to_string();
     let (status, body) = env.post_raw(&[JSON, key], huge).await;
     assert_eq!((status, code(&body)), (413, "PAYLOAD_TOO_LARGE"));

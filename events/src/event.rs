@@ -49,6 +49,8 @@ pub enum ProjectEvent {
     StorefrontConfigured(StorefrontConfig), // 4
     /// The external sign-in providers, whole (secrets sealed).
     ProvidersConfigured(ProvidersConfig), // 5
+    /// The customer metafields the project declares, whole.
+    CustomerMetafieldsDeclared(crate::metafield::CustomerMetafieldsDeclared), // 6
 }
 
 /// How the Storefront API (`/graphql/storefront`) treats this project's
@@ -220,6 +222,7 @@ pub enum CustomerEvent {
     DefaultAddressChanged(DefaultAddressChanged),           // 21
     /// The customer's tags, whole, as an admin set them.
     TagsSet(CustomerTagsSet), // 22
+    MetafieldsSet(crate::metafield::CustomerMetafieldsSet), // 23
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ pub mod address;
 pub mod envelope;
 pub mod event;
 pub mod keyed_hash;
+pub mod metafield;
 pub mod nats_url;
 pub mod order;
 pub mod personal;

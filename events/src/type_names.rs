@@ -14,6 +14,9 @@ impl Event {
                 ProjectEvent::ConfigChanged(_) => "project.config.changed",
                 ProjectEvent::StorefrontConfigured(_) => "project.storefront.configured",
                 ProjectEvent::ProvidersConfigured(_) => "project.providers.configured",
+                ProjectEvent::CustomerMetafieldsDeclared(_) => {
+                    "project.customer_metafields.declared"
+                }
             },
             Event::EmailClaim(e) => match e {
                 EmailClaimEvent::Claimed(_) => "email.claimed",
@@ -45,6 +48,7 @@ impl Event {
                 CustomerEvent::AddressRemoved(_) => "customer.address.removed",
                 CustomerEvent::DefaultAddressChanged(_) => "customer.default_address.changed",
                 CustomerEvent::TagsSet(_) => "customer.tags.set",
+                CustomerEvent::MetafieldsSet(_) => "customer.metafields.set",
             },
             Event::Session(e) => match e {
                 SessionEvent::Started(_) => "session.started",

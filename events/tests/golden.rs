@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use authd_events::envelope::{EventEnvelope, EventMessage, MessageMeta};
+use authd_events::metafield::*;
 use authd_events::*;
 
 fn meta() -> MessageMeta {
@@ -385,6 +386,24 @@ fn samples_v1() -> Vec<Event> {
         })),
         Event::Customer(CustomerEvent::TagsSet(CustomerTagsSet {
             tags: vec!["VIP".into(), "wholesale".into()],
+        })),
+        Event::Project(ProjectEvent::CustomerMetafieldsDeclared(
+            CustomerMetafieldsDeclared {
+                definitions: vec![MetafieldDefinition {
+                    namespace: "custom".into(),
+                    key: "birthday".into(),
+                    type_name: "date".into(),
+                    access: MetafieldAccess::ReadWrite,
+                }],
+            },
+        )),
+        Event::Customer(CustomerEvent::MetafieldsSet(CustomerMetafieldsSet {
+            values: vec![MetafieldValue {
+                namespace: "custom".into(),
+                key: "birthday".into(),
+                type_name: "date".into(),
+                value: Personal::plain("1990-04-01"),
+            }],
         })),
     ]
 }

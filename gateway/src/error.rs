@@ -125,7 +125,8 @@ pub struct UserError {
 impl From<CommandError> for UserError {
     fn from(e: CommandError) -> Self {
         Self {
-            field: e.field.map(|f| vec![f]),
+            // A dotted field (`metafields.2.value`) is a path.
+            field: e.field.map(|f| f.split('.').map(Into::into).collect()),
             message: e.message,
             code: e.code.as_str().to_string(),
             retry_after_seconds: e.retry_after_ms.map(|ms| (ms + 999) / 1000),

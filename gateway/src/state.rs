@@ -81,7 +81,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            body_limit: 64 * 1024,
+            body_limit: 128 * 1024,
             max_depth: 10,
             max_complexity: 200,
             request_timeout: Duration::from_secs(15),

@@ -66,10 +66,10 @@ pub fn finish_rebuild(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Bumped whenever a table changes. A file of another version is emptied
 /// and rebuilt from sequence 1: read models are disposable.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// The read model's tables (besides `checkpoints`).
-pub const READ_MODEL_TABLES: [&str; 9] = [
+pub const READ_MODEL_TABLES: [&str; 10] = [
     "projects",
     "storefront_origins",
     "api_keys",
@@ -79,6 +79,7 @@ pub const READ_MODEL_TABLES: [&str; 9] = [
     "customer_tags",
     "orders",
     "order_line_items",
+    "customer_metafields",
 ];
 /// The audit index's tables. A rebuild writes them into the read model's
 /// file; the live gateway keeps them in a file of their own.
@@ -117,6 +118,7 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     crate::sessions::migrate(conn)?;
     crate::addresses::migrate(conn)?;
     crate::orders::migrate(conn)?;
+    crate::metafields::migrate(conn)?;
     Ok(())
 }
 

@@ -17,7 +17,9 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             -- StorefrontConfig as JSON.
             storefront TEXT NOT NULL DEFAULT '{}',
             -- ProvidersConfig as JSON, every sealed secret left out.
-            providers  TEXT NOT NULL DEFAULT '{}'
+            providers  TEXT NOT NULL DEFAULT '{}',
+            -- The declared customer metafields, JSON.
+            customer_metafields TEXT NOT NULL DEFAULT '[]'
          );
          -- Browser origins each project allows (CORS for the Storefront API).
          CREATE TABLE IF NOT EXISTS storefront_origins (
@@ -104,6 +106,11 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                 let providers = serde_json::to_string(&c).expect("config serializes");
                 tx.prepare_cached("UPDATE projects SET providers = ?2 WHERE id = ?1")?
                     .execute(params![project, providers])?;
+            }
+            ProjectEvent::CustomerMetafieldsDeclared(d) => {
+                let json = serde_json::to_string(&d.definitions).expect("config serializes");
+                tx.prepare_cached("UPDATE projects SET customer_metafields = ?2 WHERE id = ?1")?
+                    .execute(params![project, json])?;
             }
             ProjectEvent::ApiKeyRevoked(r) => {
                 tx.prepare_cached(

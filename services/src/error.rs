@@ -83,6 +83,48 @@ pub enum DomainError {
         field: &'static str,
         problem: ProfileProblem,
     },
+    /// One entry of a list of metafields (`list`: `metafields` in a write,
+    /// `customerMetafields` in a declaration) is refused; its field path is
+    /// `list.index.field`.
+    #[error("{list}[{index}].{field} {problem}")]
+    Metafield {
+        list: &'static str,
+        index: usize,
+        field: &'static str,
+        problem: MetafieldProblem,
+    },
+}
+
+/// What is wrong with a metafield or its declaration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetafieldProblem {
+    NotDeclared,
+    ReadOnly,
+    WrongType(&'static str),
+    BadValue(&'static str),
+    ValueTooLong(usize),
+    TooMany(usize),
+    BadIdentifier,
+    UnknownType,
+    Repeated,
+}
+
+impl std::fmt::Display for MetafieldProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotDeclared => f.write_str("is not a metafield this project declares"),
+            Self::ReadOnly => f.write_str("is read-only for customers"),
+            Self::WrongType(t) => write!(f, "does not match the declared type {t}"),
+            Self::BadValue(t) => write!(f, "is not a valid {t} value"),
+            Self::ValueTooLong(n) => write!(f, "is too long (at most {n} bytes)"),
+            Self::TooMany(n) => write!(f, "is one too many (at most {n})"),
+            Self::BadIdentifier => {
+                f.write_str("must be 2 to 64 (a key) or 255 (a namespace) of A-Z a-z 0-9 _ -")
+            }
+            Self::UnknownType => f.write_str("is not a supported metafield type"),
+            Self::Repeated => f.write_str("is given twice"),
+        }
+    }
 }
 
 /// What is wrong with a profile field (a name, the phone).
@@ -274,6 +316,20 @@ impl DomainError {
                 ProfileProblem::ContainsUrl => C::ContainsUrl,
                 ProfileProblem::Invalid => C::Invalid,
             },
+            Self::Metafield { problem, .. } => match problem {
+                MetafieldProblem::ValueTooLong(_) => C::TooLong,
+                _ => C::Invalid,
+            },
+        }
+    }
+
+    /// The input path at fault, dotted (`metafields.2.value`).
+    pub fn field_path(&self) -> Option<String> {
+        match self {
+            Self::Metafield {
+                list, index, field, ..
+            } => Some(format!("{list}.{index}.{field}")),
+            other => other.field().map(Into::into),
         }
     }
 
@@ -367,7 +423,7 @@ impl From<DomainError> for CommandError {
         };
         Self {
             code: e.code(),
-            field: e.field().map(Into::into),
+            field: e.field_path(),
             message: e.to_string(),
             retry_after_ms,
         }

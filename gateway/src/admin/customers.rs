@@ -56,6 +56,14 @@ impl AdminCustomer {
         Ok(at.map(DateTime))
     }
 
+    /// The customer's values under every declared metafield key.
+    async fn metafields(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::storefront::metafields::Metafield>> {
+        super::metafields::of_customer(ctx, &self.id)
+    }
+
     /// The customer's history from the audit index, newest first: their own
     /// events and their sessions', each with the request it came from.
     async fn events(

@@ -3,6 +3,7 @@
 //! and sign-in providers, and customer support operations.
 
 pub mod customers;
+pub mod metafields;
 pub mod orders;
 pub mod project;
 pub mod providers;
@@ -26,6 +27,7 @@ pub struct AdminMutation(
     customers::CustomerMutation,
     providers::ProviderMutation,
     orders::OrderMutation,
+    metafields::MetafieldMutation,
 );
 
 pub type AdminSchema = async_graphql::Schema<AdminQuery, AdminMutation, EmptySubscription>;

@@ -5,7 +5,10 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject
 use authd_events::{ApiKeyKind, ProjectConfig, StorefrontConfig};
 use authd_services::commands::{ConfigureProject, CreateProject, IssueApiKey, RevokeApiKey};
 
-use super::resolver::{ctx_of, send};
+use super::{
+    metafields::CustomerMetafieldDefinition,
+    resolver::{ctx_of, send},
+};
 use crate::{
     error::{ApiError, Payload, UserError, respond},
     public::types::{AuthConfig, DateTime, MutationResponse},
@@ -26,6 +29,8 @@ pub struct ProjectSettings {
     pub cookie_sessions: bool,
     /// Browser origins the Storefront API answers CORS requests from.
     pub allowed_origins: Vec<String>,
+    /// The metafields customers may hold.
+    pub customer_metafields: Vec<CustomerMetafieldDefinition>,
 }
 
 #[derive(SimpleObject)]
@@ -72,6 +77,8 @@ pub struct ProjectConfigInput {
     /// Origins exactly as browsers send them: `https://shop.example`
     /// (http only for localhost).
     pub allowed_origins: Option<Vec<String>>,
+    /// The metafields customers may hold, the whole list (at most 100).
+    pub customer_metafields: Option<Vec<CustomerMetafieldDefinition>>,
 }
 
 #[derive(InputObject)]
@@ -151,6 +158,13 @@ impl ProjectQuery {
                 customer_access_token_ttl_seconds: p.storefront.access_token_ttl_secs as i64,
                 cookie_sessions: p.storefront.cookie_sessions,
                 allowed_origins: p.storefront.allowed_origins.clone(),
+                customer_metafields: state
+                    .read
+                    .metafield_definitions(id)
+                    .map_err(ApiError::internal)?
+                    .into_iter()
+                    .map(Into::into)
+                    .collect(),
             },
             api_keys: keys
                 .into_iter()
@@ -219,9 +233,14 @@ impl ProjectMutation {
             .map(|p| (p.config, p.storefront))
             .unwrap_or_default();
         let storefront = merged_storefront(storefront, &input);
+        let customer_metafields = input
+            .customer_metafields
+            .clone()
+            .map(|defs| defs.into_iter().map(Into::into).collect());
         let configure = ConfigureProject {
             config: merged(config, input),
             storefront,
+            customer_metafields,
         };
         respond(
             send(ctx, configure)

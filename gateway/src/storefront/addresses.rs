@@ -96,7 +96,7 @@ refusable!(
 );
 
 /// The caller, by the token (argument or carried), and its session.
-async fn caller(ctx: &Context<'_>, token: &str) -> Result<(Sender, String), Failure> {
+pub(super) async fn caller(ctx: &Context<'_>, token: &str) -> Result<(Sender, String), Failure> {
     let (state, rc, carried) = super::resolver::request(ctx);
     let token = carried.token(Some(token)).unwrap_or_default();
     let Some(live) = live_session(state, &rc.project_id, token).await? else {

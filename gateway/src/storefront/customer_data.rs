@@ -6,6 +6,7 @@ use async_graphql::{ComplexObject, Context, Result};
 
 use super::{
     mailing_address::{MailingAddress, MailingAddressConnection, PageArgs, connection},
+    metafields::{self, HasMetafieldsIdentifier, Metafield},
     orders::{OrderConnection, OrderSortKeys, UnsignedInt64},
     types::Customer,
 };
@@ -83,6 +84,32 @@ impl Customer {
             .read
             .customer_tags(&rc.project_id, &self.id)
             .map_err(ApiError::internal)?)
+    }
+
+    /// The value under a key the project declares (`namespace` defaults
+    /// to `custom`); null when there is none.
+    async fn metafield(
+        &self,
+        ctx: &Context<'_>,
+        namespace: Option<String>,
+        key: String,
+    ) -> Result<Option<Metafield>> {
+        let id = metafields::identifier(namespace, key);
+        Ok(metafields::read(ctx, &self.id, &[id])?.pop().flatten())
+    }
+
+    /// The values under `identifiers`, in their order (null where there
+    /// is none); at most 250.
+    async fn metafields(
+        &self,
+        ctx: &Context<'_>,
+        identifiers: Vec<HasMetafieldsIdentifier>,
+    ) -> Result<Vec<Option<Metafield>>> {
+        let ids: Vec<_> = identifiers
+            .into_iter()
+            .map(|i| metafields::identifier(i.namespace, i.key))
+            .collect();
+        metafields::read(ctx, &self.id, &ids)
     }
 
     async fn number_of_orders(&self, ctx: &Context<'_>) -> Result<UnsignedInt64> {

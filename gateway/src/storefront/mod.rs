@@ -11,6 +11,7 @@ mod customer_data;
 pub mod in_context;
 pub mod input;
 pub mod mailing_address;
+pub mod metafields;
 pub mod nodes;
 pub mod order_search;
 pub mod orders;
@@ -34,6 +35,7 @@ pub struct Mutation(
     recovery::RecoveryMutation,
     recovery::ActivationMutation,
     addresses::AddressMutation,
+    metafields::MetafieldMutation,
 );
 
 pub type StorefrontSchema = async_graphql::Schema<Query, Mutation, EmptySubscription>;

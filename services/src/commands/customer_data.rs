@@ -83,3 +83,37 @@ pub struct CancelOrder {
     pub external_id: String,
     pub reason: String,
 }
+
+pub use crate::domain::customer_metafields::MetafieldInput;
+
+/// The signed-in customer sets metafield values (Storefront
+/// `customerMetafieldsSet`): READ_WRITE keys only.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SetMetafields {
+    pub session_id: String,
+    pub metafields: Vec<MetafieldInput>,
+}
+
+/// An admin sets a customer's metafield values: any declared key.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AdminSetMetafields {
+    pub customer_id: String,
+    pub metafields: Vec<MetafieldInput>,
+}
+
+/// One value as stored, with its times (Unix ms).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedMetafield {
+    pub namespace: String,
+    pub key: String,
+    pub type_name: String,
+    pub value: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The values a write named, as they are after it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetafieldsSaved {
+    pub metafields: Vec<SavedMetafield>,
+}

@@ -152,6 +152,8 @@ macro_rules! command_table {
             "order.record"                       => RecordOrder          -> OrderSaved,    ProjectAdmin;
             "order.cancel"                       => CancelOrder          -> Done,          ProjectAdmin;
             "customer.tags.set"                  => SetCustomerTags      -> Done,          ProjectAdmin;
+            "customer.metafields.set"            => SetMetafields        -> MetafieldsSaved, Customer;
+            "customer.metafields.admin_set"      => AdminSetMetafields   -> MetafieldsSaved, ProjectAdmin;
         }
     };
 }
@@ -265,6 +267,8 @@ pub struct ResendVerification;
 pub struct ConfigureProject {
     pub config: ProjectConfig,
     pub storefront: Option<StorefrontConfig>,
+    /// The customer metafields declared, whole, when they change.
+    pub customer_metafields: Option<Vec<authd_events::metafield::MetafieldDefinition>>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ use super::customer_password::{HOUR_MS, proven_login, reset_throttled};
 use super::{
     aggregate::{Aggregate, At},
     customer_address::{self, AddressCommand},
+    customer_metafields,
     customer_password::{
         activate, activation_requested, password_attempt, reset_password, update_password,
         wrong_password,
@@ -119,6 +120,8 @@ pub enum CustomerCommand {
     Address(AddressCommand),
     /// An admin sets the customer's tags (the whole list).
     SetTags(Vec<String>),
+    /// The customer (or an admin) sets metafield values.
+    SetMetafields(customer_metafields::SetMetafields),
 }
 
 fn decide(
@@ -189,6 +192,7 @@ fn decide(
         C::RecordOtpLogin { session_id } => proven_login(s, session_id, LoginMethod::Otp, true),
         C::Address(a) => customer_address::decide(s, a),
         C::SetTags(tags) => customer_tags::set(s, tags),
+        C::SetMetafields(m) => customer_metafields::set(s, m),
         C::RecordProviderLogin {
             session_id,
             email_proven,
@@ -401,6 +405,7 @@ impl Aggregate for Customer {
             | CustomerEvent::AddressRemoved(_)
             | CustomerEvent::DefaultAddressChanged(_) => customer_address::evolve(&mut self, e),
             CustomerEvent::TagsSet(t) => self.tags = t.tags.clone(),
+            CustomerEvent::MetafieldsSet(m) => customer_metafields::evolve(&mut self, m, at.time),
             CustomerEvent::PasswordResetRequested(r) => {
                 self.reset = Some((r.token_hash, r.expires_at));
                 self.reset_requested_at.retain(|t| at.time - t < HOUR_MS);

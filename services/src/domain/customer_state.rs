@@ -45,6 +45,8 @@ pub struct Customer {
     pub default_address: Option<String>,
     /// Set by an admin.
     pub tags: Vec<String>,
+    /// The metafield values set, as digests (enough to tell a change).
+    pub metafields: Vec<super::metafields::StoredMetafield>,
 }
 
 impl Customer {

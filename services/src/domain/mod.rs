@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod customer;
 pub mod customer_address;
+pub mod customer_metafields;
 mod customer_password;
 pub mod customer_profile;
 mod customer_state;
@@ -12,6 +13,7 @@ pub mod email_claim;
 pub mod geo;
 pub mod lockout;
 pub mod login_attempts;
+pub mod metafields;
 pub mod order;
 pub mod otp;
 pub mod project;

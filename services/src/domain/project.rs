@@ -3,6 +3,7 @@
 use authd_events::{
     AggregateKind, ApiKeyIssued, ApiKeyKind, ApiKeyRevoked, Event, ProjectConfig,
     ProjectConfigChanged, ProjectCreated, ProjectEvent, ProvidersConfig, StorefrontConfig,
+    metafield::{CustomerMetafieldsDeclared, MetafieldDefinition},
 };
 
 use super::{
@@ -19,6 +20,8 @@ pub struct Project {
     pub keys: Vec<(String, ApiKeyKind)>,
     pub storefront: StorefrontConfig,
     pub providers: ProvidersConfig,
+    /// The customer metafields declared.
+    pub customer_metafields: Vec<MetafieldDefinition>,
 }
 
 pub enum ProjectCommand {
@@ -31,6 +34,10 @@ pub enum ProjectCommand {
     },
     ConfigureStorefront {
         config: StorefrontConfig,
+    },
+    /// The customer metafields, the whole list.
+    DeclareCustomerMetafields {
+        definitions: Vec<MetafieldDefinition>,
     },
     /// One change to the external sign-in providers (secrets sealed).
     EditProviders(super::providers::ProviderEdit),
@@ -127,6 +134,16 @@ fn decide(s: &Project, cmd: &ProjectCommand) -> Result<Vec<ProjectEvent>, Domain
                 vec![ProjectEvent::StorefrontConfigured(config.clone())]
             })
         }
+        ProjectCommand::DeclareCustomerMetafields { definitions } => {
+            let definitions = super::metafields::checked_definitions(definitions)?;
+            Ok(if definitions == s.customer_metafields {
+                vec![]
+            } else {
+                vec![ProjectEvent::CustomerMetafieldsDeclared(
+                    CustomerMetafieldsDeclared { definitions },
+                )]
+            })
+        }
         ProjectCommand::EditProviders(edit) => {
             let next = super::providers::edit(&s.providers, edit)?;
             Ok(if next == s.providers {
@@ -185,6 +202,9 @@ impl Aggregate for Project {
             ProjectEvent::ConfigChanged(c) => self.config = c.config.clone(),
             ProjectEvent::StorefrontConfigured(c) => self.storefront = c.clone(),
             ProjectEvent::ProvidersConfigured(c) => self.providers = c.clone(),
+            ProjectEvent::CustomerMetafieldsDeclared(d) => {
+                self.customer_metafields = d.definitions.clone()
+            }
         }
         self
     }
@@ -245,6 +265,38 @@ mod tests {
             Err(DomainError::ProjectExists)
         );
         assert_eq!(state(&events).config, ProjectConfig::default());
+    }
+
+    #[test]
+    fn customer_metafields_are_declared_whole_and_recorded_only_when_they_change() {
+        let mut events = created();
+        let declare = |definitions: Vec<MetafieldDefinition>| {
+            ProjectCommand::DeclareCustomerMetafields { definitions }
+        };
+        let birthday = MetafieldDefinition {
+            namespace: " custom".into(),
+            key: "birthday".into(),
+            type_name: "date".into(),
+            access: authd_events::metafield::MetafieldAccess::ReadWrite,
+        };
+        let first = decide(&state(&events), declare(vec![birthday.clone()])).unwrap();
+        let [ProjectEvent::CustomerMetafieldsDeclared(d)] = &first[..] else {
+            panic!("{first:?}")
+        };
+        assert_eq!(d.definitions[0].namespace, "custom");
+        events.extend(first.clone());
+        assert_eq!(state(&events).customer_metafields, d.definitions);
+        assert_eq!(
+            decide(&state(&events), declare(vec![birthday.clone()])),
+            Ok(vec![])
+        );
+        let bad = MetafieldDefinition {
+            type_name: "money".into(),
+            ..birthday
+        };
+        assert!(decide(&state(&events), declare(vec![bad])).is_err());
+        // An empty list takes every declaration back.
+        assert_eq!(decide(&state(&events), declare(vec![])).unwrap().len(), 1);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod email_verification;
 pub(crate) mod executor;
 mod login_otp;
 mod login_password;
+mod metafields;
 mod orders;
 mod password_reset;
 mod password_update;

@@ -88,12 +88,15 @@ impl UseCase for ConfigureProject {
         let storefront = self
             .storefront
             .map(|config| ProjectCommand::ConfigureStorefront { config });
-        // Both in one message: all of the change or none of it.
+        let metafields = self
+            .customer_metafields
+            .map(|definitions| ProjectCommand::DeclareCustomerMetafields { definitions });
+        // All in one message: all of the change or none of it.
         let d =
             s.x.decide(env, &project, |p: &Project, now| {
                 let mut events = p.decide(&configure, now)?;
-                if let Some(storefront) = &storefront {
-                    events.extend(p.decide(storefront, now)?);
+                for part in [&storefront, &metafields].into_iter().flatten() {
+                    events.extend(p.decide(part, now)?);
                 }
                 Ok(events)
             })
