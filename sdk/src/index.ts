@@ -188,6 +188,31 @@ export interface OrderListOptions extends AddressListOptions {
   query?: string;
 }
 
+/** A value under a `namespace.key` the project declares. */
+export interface Metafield {
+  id: string;
+  namespace: string;
+  key: string;
+  /** The Shopify metafield type (`single_line_text_field`, `json`, `date`…). */
+  type: string;
+  /** Always a string, as Shopify's API gives it (`"true"`, `"42"`, JSON text). */
+  value: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Which metafield: `namespace` is `custom` when left out. */
+export interface MetafieldIdentifier {
+  namespace?: string;
+  key: string;
+}
+
+/** A value to write under a READ_WRITE key; `type`, when given, must be the declared one. */
+export interface MetafieldSetInput extends MetafieldIdentifier {
+  type?: string;
+  value: string;
+}
+
 export interface StorefrontClientOptions {
   /** `your-store.example` → `https://your-store.example/graphql/storefront`. */
   storeDomain?: string;
@@ -351,10 +376,13 @@ export class CustomerApi {
   readonly addresses: AddressApi;
   /** The signed-in customer's orders. */
   readonly orders: OrderApi;
+  /** The signed-in customer's metafields. */
+  readonly metafields: MetafieldApi;
 
   constructor(private readonly client: StorefrontClient) {
     this.addresses = new AddressApi(client);
     this.orders = new OrderApi(client);
+    this.metafields = new MetafieldApi(client);
   }
 
   /** Creates a customer (it does not sign them in: see `login`). */
@@ -652,5 +680,46 @@ export class OrderApi {
       }
       after = page.pageInfo.endCursor;
     }
+  }
+}
+
+const METAFIELD_FIELDS = 'id namespace key type value createdAt updatedAt';
+
+/** The signed-in customer's metafields (`customer.metafields`, `customerMetafieldsSet`). */
+export class MetafieldApi {
+  constructor(private readonly client: StorefrontClient) {}
+
+  /**
+   * The values under `identifiers`, in their order: null where there is none
+   * (or the key is not declared). Null when signed out. At most 250.
+   */
+  async get(identifiers: MetafieldIdentifier[]): Promise<(Metafield | null)[] | null> {
+    type T = { customer: { metafields: (Metafield | null)[] } | null };
+    const data = await this.client.request<T>(
+      `query CustomerMetafields($token: String, $identifiers: [HasMetafieldsIdentifier!]!) {
+        customer(customerAccessToken: $token) {
+          metafields(identifiers: $identifiers) { ${METAFIELD_FIELDS} }
+        }
+      }`,
+      { token: this.client.tokenForRequest(), identifiers },
+    );
+    return data.customer ? data.customer.metafields : null;
+  }
+
+  /**
+   * Sets values under keys the project declares READ_WRITE, all or none;
+   * a refusal throws StorefrontUserError with the path (`["metafields", "0", "value"]`).
+   */
+  async set(values: MetafieldSetInput[]): Promise<Metafield[]> {
+    type T = { metafields: Metafield[] };
+    const data = await this.client.request<Payload<'customerMetafieldsSet', T>>(
+      `mutation CustomerMetafieldsSet($token: String!, $metafields: [CustomerMetafieldsSetInput!]!) {
+        customerMetafieldsSet(customerAccessToken: $token, metafields: $metafields) {
+          metafields { ${METAFIELD_FIELDS} } ${ERRORS}
+        }
+      }`,
+      { token: this.client.tokenForRequest() ?? '', metafields: values },
+    );
+    return unwrap(data, 'customerMetafieldsSet').metafields;
   }
 }

@@ -247,3 +247,50 @@ test('customer.orders: list with sort, search and paging, and all() across pages
     (e) => e instanceof StorefrontTransportError && e.code === 'BAD_REQUEST',
   );
 });
+
+test('customer.metafields: get and set the keys the project declares, refusals with paths', async () => {
+  const adminKey = process.env.AUTHD_ADMIN_KEY;
+  assert.ok(adminKey, 'tests/sdk.rs sets AUTHD_ADMIN_KEY');
+  const admin = endpoint.replace('/graphql/storefront', '/graphql/admin');
+  const r = await fetch(admin, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
+    body: JSON.stringify({
+      query: 'mutation C($i: ProjectConfigInput!) { projectConfigure(input: $i) { success errors { message } } }',
+      variables: { i: { customerMetafields: [
+        { namespace: 'custom', key: 'birthday', type: 'date', access: 'READ_WRITE' },
+        { namespace: 'custom', key: 'tier', type: 'single_line_text_field', access: 'READ' },
+      ] } },
+    }),
+  });
+  const body = await r.json();
+  assert.equal(body.data.projectConfigure.success, true, JSON.stringify(body));
+
+  const client = new StorefrontClient({ endpoint, apiKey });
+  assert.equal(await client.customer.metafields.get([{ key: 'birthday' }]), null, 'signed out');
+  const email = unique();
+  await client.customer.create({ email, password: 'secure-password' });
+  client.setAccessToken((await client.customer.login({ email, password: 'secure-password' })).accessToken);
+
+  assert.deepEqual(await client.customer.metafields.get([{ key: 'birthday' }, { key: 'tier' }]), [null, null]);
+  const [saved] = await client.customer.metafields.set([{ key: 'birthday', value: '1990-04-01' }]);
+  assert.equal(saved.namespace, 'custom');
+  assert.equal(saved.type, 'date');
+  assert.match(saved.id, /^gid:\/\/authd\/Metafield\//);
+  const [read, none] = await client.customer.metafields.get([
+    { namespace: 'custom', key: 'birthday' }, { key: 'undeclared' },
+  ]);
+  assert.equal(read.value, '1990-04-01');
+  assert.equal(none, null);
+  await assert.rejects(
+    client.customer.metafields.set([{ key: 'tier', value: 'gold' }]),
+    (e) => e instanceof StorefrontUserError &&
+      e.userErrors[0].code === 'INVALID' &&
+      JSON.stringify(e.userErrors[0].field) === '["metafields","0","key"]',
+  );
+  await assert.rejects(
+    client.customer.metafields.set([{ key: 'birthday', value: 'soon' }]),
+    (e) => e instanceof StorefrontUserError &&
+      JSON.stringify(e.userErrors[0].field) === '["metafields","0","value"]',
+  );
+});
