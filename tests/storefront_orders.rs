@@ -488,6 +488,280 @@ async fn hydrogens_account_page_reads_profile_addresses_and_orders() {
     assert_eq!(card["lineItems"]["edges"].as_array().unwrap().len(), 2);
 }
 
+// Hydrogen's demo-store order page (`account.orders.$id`, Storefront API
+// era), verbatim: it rebuilds the id as `gid://shopify/Order/<id>?key=<key>`.
+const HYDROGEN_ORDER: &str = "fragment Money on MoneyV2 {
+    amount
+    currencyCode
+  }
+  fragment AddressFull on MailingAddress {
+    address1
+    address2
+    city
+    company
+    country
+    countryCodeV2
+    firstName
+    formatted
+    id
+    lastName
+    name
+    phone
+    province
+    provinceCode
+    zip
+  }
+  fragment DiscountApplication on DiscountApplication {
+    value {
+      ... on MoneyV2 {
+        amount
+        currencyCode
+      }
+      ... on PricingPercentageValue {
+        percentage
+      }
+    }
+  }
+  fragment Image on Image {
+    altText
+    height
+    src: url(transform: {crop: CENTER, maxHeight: 96, maxWidth: 96, scale: 2})
+    id
+    width
+  }
+  fragment ProductVariant on ProductVariant {
+    id
+    image {
+      ...Image
+    }
+    price {
+      ...Money
+    }
+    product {
+      handle
+    }
+    sku
+    title
+  }
+  fragment LineItemFull on OrderLineItem {
+    title
+    quantity
+    discountAllocations {
+      allocatedAmount {
+        ...Money
+      }
+      discountApplication {
+        ...DiscountApplication
+      }
+    }
+    originalTotalPrice {
+      ...Money
+    }
+    discountedTotalPrice {
+      ...Money
+    }
+    variant {
+      ...ProductVariant
+    }
+  }
+
+  query CustomerOrder(
+    $country: CountryCode
+    $language: LanguageCode
+    $orderId: ID!
+  ) @inContext(country: $country, language: $language) {
+    node(id: $orderId) {
+      ... on Order {
+        id
+        name
+        orderNumber
+        processedAt
+        fulfillmentStatus
+        totalTaxV2 {
+          ...Money
+        }
+        totalPriceV2 {
+          ...Money
+        }
+        subtotalPriceV2 {
+          ...Money
+        }
+        shippingAddress {
+          ...AddressFull
+        }
+        discountApplications(first: 100) {
+          nodes {
+            ...DiscountApplication
+          }
+        }
+        lineItems(first: 100) {
+          nodes {
+            ...LineItemFull
+          }
+        }
+      }
+    }
+  }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hydrogens_order_page_reads_an_order_with_its_discounts() {
+    let env = TestEnv::start().await;
+    let (ann, token) = signed_in(&env, "ann@example.com").await;
+    let (_, bob) = signed_in(&env, "bob@example.com").await;
+    let mut input = order(1, &ann);
+    input["shippingAddress"] = json!({ "firstName": "Ann", "city": "Ottawa", "province": "ON",
+        "country": "CA", "address1": "1 Main St", "zip": "K1A 0B1" });
+    input["discountApplications"] = json!([
+        { "kind": "DISCOUNT_CODE", "code": "SPRING10", "percentage": "10" },
+        { "kind": "AUTOMATIC", "title": "Tea time", "amount": "0.50" },
+    ]);
+    input["lineItems"][0]["discountAllocations"] =
+        json!([{ "amount": "2.997", "discountApplicationIndex": 0 }]);
+    input["lineItems"][1]["discountAllocations"] = json!([
+        { "amount": "0.45", "discountApplicationIndex": 0 },
+        { "amount": "0.50", "discountApplicationIndex": 1 },
+    ]);
+    let r = record(&env, input.clone()).await;
+    assert_eq!(r["outcome"], "CREATED", "{r}");
+    assert_eq!(record(&env, input.clone()).await["outcome"], "UNCHANGED");
+
+    // The list gives the id; Hydrogen's card splits it and its page rebuilds it.
+    let list = sf(&env, None, ORDERS, json!({ "t": token, "first": 1 })).await;
+    let id = list["data"]["customer"]["orders"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let legacy = id.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let page = |order_id: String, bearer: String| {
+        let env = &env;
+        async move {
+            sf(
+                env,
+                Some(&bearer),
+                HYDROGEN_ORDER,
+                json!({ "orderId": order_id, "country": "CA", "language": "EN" }),
+            )
+            .await
+        }
+    };
+    let v = page(
+        format!("gid://shopify/Order/{legacy}?key=null"),
+        token.clone(),
+    )
+    .await;
+    assert!(v["errors"].is_null(), "{v}");
+    let o = &v["data"]["node"];
+    assert_eq!(o["id"], id.as_str(), "{v}");
+    assert_eq!(o["name"], "#1001");
+    assert_eq!(
+        o["totalPriceV2"],
+        json!({ "amount": "38.50", "currencyCode": "CAD" })
+    );
+    assert_eq!(o["subtotalPriceV2"]["amount"], "10.00");
+    assert_eq!(o["totalTaxV2"]["amount"], "1.30");
+    assert_eq!(o["shippingAddress"]["provinceCode"], "ON");
+    assert_eq!(
+        o["discountApplications"]["nodes"],
+        json!([{ "value": { "percentage": 10.0 } },
+               { "value": { "amount": "0.50", "currencyCode": "CAD" } }])
+    );
+    let lines = o["lineItems"]["nodes"].as_array().unwrap();
+    assert_eq!(lines[0]["originalTotalPrice"]["amount"], "29.97");
+    assert_eq!(lines[0]["discountedTotalPrice"]["amount"], "26.973");
+    assert_eq!(
+        lines[0]["discountAllocations"],
+        json!([{ "allocatedAmount": { "amount": "2.997", "currencyCode": "CAD" },
+                 "discountApplication": { "value": { "percentage": 10.0 } } }])
+    );
+    assert_eq!(lines[1]["discountedTotalPrice"]["amount"], "3.55");
+    assert_eq!(lines[1]["discountAllocations"].as_array().unwrap().len(), 2);
+    assert_eq!(lines[1]["variant"], Value::Null);
+    // Our own id form and its URL-encoded form work too; Bob gets nothing.
+    let own = page(id.clone(), token.clone()).await;
+    assert_eq!(own["data"]["node"]["name"], "#1001", "{own}");
+    let theirs = page(format!("gid://shopify/Order/{legacy}"), bob.clone()).await;
+    assert_eq!(theirs["data"]["node"], Value::Null, "{theirs}");
+
+    // The discount codes' own fields, and paging the applications.
+    let q = "query N($id: ID!) { node(id: $id) { ... on Order {
+        discountApplications(first: 1, reverse: true) {
+          edges { cursor node { targetType allocationMethod
+            ... on AutomaticDiscountApplication { title }
+            ... on DiscountCodeApplication { code applicable } } }
+          pageInfo { hasNextPage hasPreviousPage } } } } }";
+    let d = sf(&env, Some(&token), q, json!({ "id": id })).await;
+    let apps = &d["data"]["node"]["discountApplications"];
+    assert_eq!(apps["edges"][0]["node"]["title"], "Tea time", "{d}");
+    assert_eq!(apps["edges"][0]["node"]["targetType"], "LINE_ITEM");
+    assert_eq!(apps["pageInfo"]["hasNextPage"], true);
+    let after = apps["edges"][0]["cursor"].as_str().unwrap();
+    let q2 = q
+        .replace(
+            "first: 1, reverse: true",
+            "first: 1, reverse: true, after: $after",
+        )
+        .replace("query N($id: ID!)", "query N($id: ID!, $after: String)");
+    let d = sf(&env, Some(&token), &q2, json!({ "id": id, "after": after })).await;
+    let apps = &d["data"]["node"]["discountApplications"];
+    assert_eq!(apps["edges"][0]["node"]["code"], "SPRING10", "{d}");
+    assert_eq!(apps["edges"][0]["node"]["applicable"], true);
+    assert_eq!(apps["pageInfo"]["hasNextPage"], false);
+
+    // Recorded again without discounts: they are gone.
+    let mut plain = input.clone();
+    plain
+        .as_object_mut()
+        .unwrap()
+        .remove("discountApplications");
+    for l in plain["lineItems"].as_array_mut().unwrap() {
+        l.as_object_mut().unwrap().remove("discountAllocations");
+    }
+    assert_eq!(record(&env, plain).await["outcome"], "REPLACED");
+    let v = page(id.clone(), token.clone()).await;
+    assert_eq!(
+        v["data"]["node"]["discountApplications"]["nodes"],
+        json!([]),
+        "{v}"
+    );
+    assert_eq!(
+        v["data"]["node"]["lineItems"]["nodes"][0]["discountedTotalPrice"]["amount"],
+        "29.97"
+    );
+
+    // Bad discounts are refused and record nothing.
+    for (change, path) in [
+        (
+            json!([{ "kind": "DISCOUNT_CODE", "percentage": "10" }]),
+            json!(["discountApplications", "code"]),
+        ),
+        (
+            json!([{ "title": "x", "percentage": "150" }]),
+            json!(["discountApplications", "percentage"]),
+        ),
+        (
+            json!([{ "title": "x", "amount": "1", "percentage": "1" }]),
+            json!(["discountApplications"]),
+        ),
+    ] {
+        let mut bad = input.clone();
+        bad["discountApplications"] = change.clone();
+        bad["lineItems"][0]["discountAllocations"] = json!([]);
+        bad["lineItems"][1]["discountAllocations"] = json!([]);
+        let r = record(&env, bad).await;
+        assert_eq!(r["errors"][0]["code"], "INVALID", "{change}: {r}");
+        assert_eq!(r["errors"][0]["field"], path, "{change}: {r}");
+    }
+    let mut over = input.clone();
+    over["lineItems"][1]["discountAllocations"] =
+        json!([{ "amount": "4.51", "discountApplicationIndex": 1 }]);
+    let r = record(&env, over).await;
+    assert_eq!(
+        r["errors"][0]["field"],
+        json!(["lineItems", "discountAllocations", "amount"]),
+        "{r}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_orders_are_refused_and_record_nothing() {
     let env = TestEnv::start().await;
@@ -548,7 +822,8 @@ async fn bad_orders_are_refused_and_record_nothing() {
         assert_eq!(r["success"], false, "{change}: {r}");
         assert_eq!(r["errors"][0]["code"], code, "{change}: {r}");
         if !field.is_empty() {
-            assert_eq!(r["errors"][0]["field"], json!([field]), "{change}: {r}");
+            let path: Vec<&str> = field.split('.').collect();
+            assert_eq!(r["errors"][0]["field"], json!(path), "{change}: {r}");
         }
     }
     let v = sf(&env, None, ORDERS, json!({ "t": token, "first": 5 })).await;

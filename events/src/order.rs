@@ -12,6 +12,9 @@ pub enum OrderEvent {
     /// The order, whole, as it is from this event on (created or replaced).
     Recorded(Box<OrderRecorded>), // 0
     Canceled(OrderCanceled), // 1
+    /// The order's discounts, whole: they follow `Recorded` in its message
+    /// whenever the order has (or had) any.
+    DiscountsSet(OrderDiscountsSet), // 2
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,4 +59,53 @@ pub struct OrderCanceled {
     /// Shopify's `OrderCancelReason` (`CUSTOMER`, `FRAUD`, `INVENTORY`,
     /// `DECLINED`, `STAFF`, `OTHER`).
     pub reason: String,
+}
+
+/// Shopify's `DiscountApplication` implementations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DiscountKind {
+    Automatic, // 0
+    Code,      // 1
+    Manual,    // 2
+    Script,    // 3
+}
+
+/// Shopify's `PricingValue`: an amount in the order's currency, or a
+/// percentage; both decimal strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DiscountValue {
+    Amount(String),     // 0
+    Percentage(String), // 1
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscountApplication {
+    pub kind: DiscountKind,
+    /// The automatic, manual or script discount's title.
+    pub title: Option<String>,
+    /// The code a customer entered (`DiscountKind::Code`).
+    pub code: Option<String>,
+    pub value: DiscountValue,
+    /// Shopify's `DiscountApplicationAllocationMethod` (`ACROSS`).
+    pub allocation_method: String,
+    /// Shopify's `DiscountApplicationTargetSelection` (`ALL`).
+    pub target_selection: String,
+    /// Shopify's `DiscountApplicationTargetType` (`LINE_ITEM`).
+    pub target_type: String,
+}
+
+/// What one discount took off one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscountAllocation {
+    /// The line's index in `OrderRecorded::line_items`.
+    pub line: u32,
+    /// The discount's index in `applications`.
+    pub application: u32,
+    pub amount: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDiscountsSet {
+    pub applications: Vec<DiscountApplication>,
+    pub allocations: Vec<DiscountAllocation>,
 }

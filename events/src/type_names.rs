@@ -84,6 +84,7 @@ impl Event {
             Event::Order(e) => match e {
                 OrderEvent::Recorded(_) => "order.recorded",
                 OrderEvent::Canceled(_) => "order.canceled",
+                OrderEvent::DiscountsSet(_) => "order.discounts.set",
             },
             Event::Otp(e) => match e {
                 OtpEvent::Issued(_) => "otp.issued",

@@ -405,6 +405,22 @@ fn samples_v1() -> Vec<Event> {
                 value: Personal::plain("1990-04-01"),
             }],
         })),
+        Event::Order(OrderEvent::DiscountsSet(OrderDiscountsSet {
+            applications: vec![DiscountApplication {
+                kind: DiscountKind::Code,
+                title: None,
+                code: Some("SPRING10".into()),
+                value: DiscountValue::Percentage("10".into()),
+                allocation_method: "ACROSS".into(),
+                target_selection: "ALL".into(),
+                target_type: "LINE_ITEM".into(),
+            }],
+            allocations: vec![DiscountAllocation {
+                line: 0,
+                application: 0,
+                amount: "2.00".into(),
+            }],
+        })),
     ]
 }
 

@@ -27,6 +27,8 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             cancel_reason     TEXT,
             -- The shipping address's fields as JSON (personal data).
             shipping_address  TEXT,
+            -- OrderDiscountsSet as JSON, when the order has discounts.
+            discounts         TEXT,
             position          INTEGER NOT NULL,
             PRIMARY KEY (project_id, id)
          );
@@ -74,6 +76,13 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
     for event in m.message.bodies() {
         match event {
             Event::Order(OrderEvent::Recorded(r)) => recorded(tx, m, r)?,
+            Event::Order(OrderEvent::DiscountsSet(d)) => {
+                let json = serde_json::to_string(d).expect("discounts serialize");
+                tx.prepare_cached(
+                    "UPDATE orders SET discounts = ?3 WHERE project_id = ?1 AND id = ?2",
+                )?
+                .execute(params![meta.tenant, meta.aggregate_id, json])?;
+            }
             Event::Order(OrderEvent::Canceled(c)) => {
                 tx.prepare_cached(
                     "UPDATE orders SET canceled_at = ?3, cancel_reason = ?4
@@ -108,7 +117,7 @@ fn recorded(tx: &Transaction<'_>, m: &RecordedMessage, r: &OrderRecorded) -> rus
             subtotal_price = excluded.subtotal_price, total_tax = excluded.total_tax,
             total_shipping = excluded.total_shipping, total_price = excluded.total_price,
             total_price_units = excluded.total_price_units, status_url = excluded.status_url,
-            shipping_address = excluded.shipping_address",
+            shipping_address = excluded.shipping_address, discounts = NULL",
     )?
     .execute(params![
         project,

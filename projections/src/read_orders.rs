@@ -25,6 +25,8 @@ pub struct OrderRow {
     pub cancel_reason: Option<String>,
     /// JSON of the address's fields.
     pub shipping_address: Option<String>,
+    /// Its discount applications and what they took off which line.
+    pub discounts: authd_events::OrderDiscountsSet,
     /// The order's place under its sort key, for cursors.
     pub key: (i64, i64),
 }
@@ -83,7 +85,7 @@ pub struct OrderPageRequest {
 
 const COLUMNS: &str = "id, customer_id, external_id, name, processed_at, financial_status, \
     fulfillment_status, currency, subtotal_price, total_tax, total_shipping, total_price, \
-    status_url, canceled_at, cancel_reason, shipping_address";
+    status_url, canceled_at, cancel_reason, shipping_address, discounts";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrderRow> {
     Ok(OrderRow {
@@ -103,7 +105,11 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrderRow> {
         canceled_at: r.get(13)?,
         cancel_reason: r.get(14)?,
         shipping_address: r.get(15)?,
-        key: (r.get(16)?, r.get(17)?),
+        discounts: r
+            .get::<_, Option<String>>(16)?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default(),
+        key: (r.get(17)?, r.get(18)?),
     })
 }
 

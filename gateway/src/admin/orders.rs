@@ -4,7 +4,8 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use authd_services::commands::{
-    AddressChange, CancelOrder, LineItemInput, OrderInput, OrderOutcome, RecordOrder,
+    AddressChange, CancelOrder, DiscountAllocationInput, DiscountApplicationInput, LineItemInput,
+    OrderInput, OrderOutcome, RecordOrder,
 };
 
 use super::resolver::send;
@@ -22,6 +23,38 @@ pub struct OrderLineItemInput {
     pub quantity: i32,
     /// The price of one, as a decimal string (`"9.99"`).
     pub price: String,
+    /// What the order's discounts took off this line.
+    #[graphql(default)]
+    pub discount_allocations: Vec<OrderDiscountAllocationInput>,
+}
+
+#[derive(InputObject)]
+pub struct OrderDiscountAllocationInput {
+    /// A decimal string in the order's currency.
+    pub amount: String,
+    /// Which of the order's `discountApplications` (from 0).
+    pub discount_application_index: i32,
+}
+
+/// One of Shopify's discount applications.
+#[derive(InputObject)]
+pub struct OrderDiscountApplicationInput {
+    /// `AUTOMATIC`, `DISCOUNT_CODE`, `MANUAL` (the default) or `SCRIPT`.
+    pub kind: Option<String>,
+    /// Required but for `DISCOUNT_CODE`.
+    pub title: Option<String>,
+    /// Required for `DISCOUNT_CODE`.
+    pub code: Option<String>,
+    /// Exactly one of `amount` (a decimal string in the order's currency)
+    /// and `percentage` (a decimal string, 0 to 100).
+    pub amount: Option<String>,
+    pub percentage: Option<String>,
+    /// `ACROSS` (the default), `EACH` or `ONE`.
+    pub allocation_method: Option<String>,
+    /// `ALL` (the default), `ENTITLED` or `EXPLICIT`.
+    pub target_selection: Option<String>,
+    /// `LINE_ITEM` (the default) or `SHIPPING_LINE`.
+    pub target_type: Option<String>,
 }
 
 /// One order as the backend knows it. Amounts are decimal strings
@@ -48,6 +81,8 @@ pub struct OrderRecordInput {
     pub shipping_address: Option<MailingAddressInput>,
     #[graphql(default)]
     pub line_items: Vec<OrderLineItemInput>,
+    #[graphql(default)]
+    pub discount_applications: Vec<OrderDiscountApplicationInput>,
 }
 
 impl OrderRecordInput {
@@ -78,6 +113,32 @@ impl OrderRecordInput {
                         // A negative count is as invalid as zero.
                         quantity: u32::try_from(l.quantity).unwrap_or(0),
                         price: l.price,
+                        discount_allocations: l
+                            .discount_allocations
+                            .into_iter()
+                            .map(|a| DiscountAllocationInput {
+                                amount: a.amount,
+                                // A negative index names no discount.
+                                discount_application_index: u32::try_from(
+                                    a.discount_application_index,
+                                )
+                                .unwrap_or(u32::MAX),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+                discount_applications: self
+                    .discount_applications
+                    .into_iter()
+                    .map(|a| DiscountApplicationInput {
+                        kind: a.kind,
+                        title: a.title,
+                        code: a.code,
+                        amount: a.amount,
+                        percentage: a.percentage,
+                        allocation_method: a.allocation_method,
+                        target_selection: a.target_selection,
+                        target_type: a.target_type,
                     })
                     .collect(),
             }),

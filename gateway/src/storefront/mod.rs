@@ -8,6 +8,7 @@ pub mod addresses;
 pub mod browser;
 pub mod catalog;
 mod customer_data;
+pub mod discounts;
 pub mod in_context;
 pub mod input;
 pub mod mailing_address;

@@ -21,9 +21,19 @@ pub enum Node {
     Order(Order),
 }
 
-/// The stored id of an order's global id.
+/// The prefix Hydrogen's order page rebuilds an order's id with
+/// (`gid://shopify/Order/<id>?key=<key>` from the `/account/orders/<id>`
+/// URL): the same order. Its `key` is not needed: only the caller's own
+/// orders resolve.
+const SHOPIFY_ORDER_GID: &str = "gid://shopify/Order/";
+
+/// The stored id of an order's global id (ours or Shopify's form; a
+/// `?key=` query is ignored).
 fn order_id(gid: &str) -> Option<&str> {
-    let id = gid.trim().strip_prefix(ORDER_GID)?;
+    let gid = gid.trim();
+    let id = gid
+        .strip_prefix(ORDER_GID)
+        .or_else(|| gid.strip_prefix(SHOPIFY_ORDER_GID))?;
     let id = id.split('?').next().unwrap_or(id);
     let ok = !id.is_empty() && id.len() <= 128 && authd_events::subject::is_valid_token(id);
     ok.then_some(id)

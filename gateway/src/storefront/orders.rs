@@ -13,6 +13,7 @@ use authd_projections::{
 
 use super::{
     catalog::{Decimal, MoneyV2, ProductVariant},
+    discounts::{self, DiscountAllocation, DiscountApplication, DiscountApplicationConnection},
     mailing_address::{MailingAddress, PageArgs, PageInfo, decode_cursor, encode_cursor},
     order_search::filters,
     types::{Customer, Url},
@@ -94,9 +95,18 @@ pub struct Order {
     pub total_price: MoneyV2,
     /// The total as it is now (no refunds are known to authd: the total).
     pub current_total_price: MoneyV2,
+    /// The total before any edit (authd knows none: the total).
+    pub original_total_price: MoneyV2,
+    /// Deprecated names Hydrogen's order page still asks for.
+    pub total_price_v2: MoneyV2,
+    pub subtotal_price_v2: Option<MoneyV2>,
+    pub total_tax_v2: Option<MoneyV2>,
+    pub total_shipping_price_v2: MoneyV2,
     pub shipping_address: Option<MailingAddress>,
     #[graphql(skip)]
     pub stored_id: String,
+    #[graphql(skip)]
+    pub discounts: authd_events::OrderDiscountsSet,
     /// The order's lines, read with the page's other orders' in one query
     /// when the page asked for them.
     #[graphql(skip)]
@@ -118,16 +128,22 @@ impl Order {
             fulfillment_status: r.fulfillment_status.clone(),
             currency_code: c.clone(),
             subtotal_price: r.subtotal_price.as_deref().map(|a| money(a, c)),
+            subtotal_price_v2: r.subtotal_price.as_deref().map(|a| money(a, c)),
             total_tax: r.total_tax.as_deref().map(|a| money(a, c)),
+            total_tax_v2: r.total_tax.as_deref().map(|a| money(a, c)),
             total_shipping_price: money(&r.total_shipping, c),
+            total_shipping_price_v2: money(&r.total_shipping, c),
             total_price: money(&r.total_price, c),
+            total_price_v2: money(&r.total_price, c),
             current_total_price: money(&r.total_price, c),
+            original_total_price: money(&r.total_price, c),
             shipping_address: r
                 .shipping_address
                 .as_deref()
                 .and_then(|json| MailingAddress::from_json(&format!("{}-ship", r.id), json)),
             name: r.name,
             stored_id: r.id,
+            discounts: r.discounts,
             lines: None,
         }
     }
@@ -143,7 +159,9 @@ pub struct OrderLineItem {
     pub quantity: i64,
     pub current_quantity: i64,
     pub original_total_price: MoneyV2,
+    /// The original total less what discounts took off the line.
     pub discounted_total_price: MoneyV2,
+    pub discount_allocations: Vec<DiscountAllocation>,
 }
 
 #[derive(SimpleObject)]
@@ -159,8 +177,47 @@ pub struct OrderLineItemConnection {
     pub page_info: PageInfo,
 }
 
-fn line_item(r: &LineItemRow, currency: &str) -> OrderLineItem {
+/// `total` less the allocations' amounts (never more than it: checked
+/// when recorded), in the most decimals any of them has.
+fn less(total: &str, allocations: &[DiscountAllocation]) -> String {
+    let amounts: Vec<&str> = allocations
+        .iter()
+        .map(|a| a.allocated_amount.amount.0.as_str())
+        .collect();
+    let decimals = amounts
+        .iter()
+        .chain([&total])
+        .map(|a| a.split_once('.').map_or(0, |(_, f)| f.len()))
+        .max()
+        .unwrap_or(0);
+    let units = |a: &str| -> i128 {
+        let (whole, fraction) = a.split_once('.').unwrap_or((a, ""));
+        format!("{whole}{fraction:0<decimals$}")
+            .parse()
+            .unwrap_or(0)
+    };
+    let left = (units(total) - amounts.iter().map(|a| units(a)).sum::<i128>()).max(0);
+    if decimals == 0 {
+        return left.to_string();
+    }
+    let p = 10i128.pow(decimals as u32);
+    format!("{}.{:0decimals$}", left / p, left % p)
+}
+
+fn line_item(
+    r: &LineItemRow,
+    order: &Order,
+    applications: &[DiscountApplication],
+) -> OrderLineItem {
+    let currency = &order.currency_code;
     let total = times(&r.price, r.quantity);
+    let discount_allocations =
+        discounts::allocations(&order.discounts, applications, r.idx, currency);
+    let discounted = if discount_allocations.is_empty() {
+        total.clone()
+    } else {
+        less(&total, &discount_allocations)
+    };
     OrderLineItem {
         variant: None,
         title: r.title.clone(),
@@ -169,12 +226,29 @@ fn line_item(r: &LineItemRow, currency: &str) -> OrderLineItem {
         quantity: r.quantity,
         current_quantity: r.quantity,
         original_total_price: money(&total, currency),
-        discounted_total_price: money(&total, currency),
+        discounted_total_price: money(&discounted, currency),
+        discount_allocations,
     }
 }
 
 #[ComplexObject]
 impl Order {
+    /// The discounts the backend recorded, in its order.
+    async fn discount_applications(
+        &self,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default_with = "Some(false)")] reverse: Option<bool>,
+    ) -> Result<DiscountApplicationConnection> {
+        let all = discounts::applications(&self.discounts, &self.currency_code);
+        let reverse = reverse.unwrap_or(false);
+        Ok(discounts::connection(
+            all, first, after, last, before, reverse,
+        )?)
+    }
+
     /// The order's lines, in the order the backend sent them.
     async fn line_items(
         &self,
@@ -214,11 +288,12 @@ impl Order {
                     .map_err(ApiError::internal)?
             }
         };
+        let applications = discounts::applications(&self.discounts, &self.currency_code);
         let edges: Vec<OrderLineItemEdge> = rows
             .iter()
             .map(|r| OrderLineItemEdge {
                 cursor: encode_cursor(&format!("l:{}", r.idx)),
-                node: line_item(r, &self.currency_code),
+                node: line_item(r, self, &applications),
             })
             .collect();
         Ok(OrderLineItemConnection {
@@ -230,7 +305,7 @@ impl Order {
             },
             nodes: rows
                 .iter()
-                .map(|r| line_item(r, &self.currency_code))
+                .map(|r| line_item(r, self, &applications))
                 .collect(),
             edges,
         })

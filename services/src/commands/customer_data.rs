@@ -44,7 +44,10 @@ pub struct AddressView {
     pub address: Address,
 }
 
-pub use crate::domain::order::{LineItemInput, OrderInput};
+pub use crate::domain::{
+    order::{LineItemInput, OrderInput},
+    order_discounts::{DiscountAllocationInput, DiscountApplicationInput},
+};
 
 /// A shop's backend records an order for a customer (`customer_id`, or
 /// the customer with `email`): created, or replaced by its `externalId`.

@@ -2,6 +2,7 @@
 //! `evolve` behind the one `Aggregate` trait, tested given/when/then.
 
 pub mod aggregate;
+pub mod amounts;
 pub mod customer;
 pub mod customer_address;
 pub mod customer_metafields;
@@ -15,6 +16,7 @@ pub mod lockout;
 pub mod login_attempts;
 pub mod metafields;
 pub mod order;
+pub mod order_discounts;
 pub mod otp;
 pub mod project;
 pub mod provider_login;

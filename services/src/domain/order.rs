@@ -3,13 +3,18 @@
 //! shipping address), recorded whole and replaced by `externalId`, once
 //! per content (the same input twice is one order), and canceled.
 
-use authd_events::{AggregateKind, Event, OrderCanceled, OrderEvent, OrderLineItem, OrderRecorded};
+use authd_events::{
+    AggregateKind, Event, OrderCanceled, OrderDiscountsSet, OrderEvent, OrderLineItem,
+    OrderRecorded,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{
     aggregate::{Aggregate, At},
+    amounts::amount,
     customer_address::AddressChange,
     customer_state::Address,
+    order_discounts::{self, DiscountAllocationInput, DiscountApplicationInput},
     text,
 };
 use crate::error::{DomainError, ProfileProblem};
@@ -69,6 +74,8 @@ pub struct OrderInput {
     pub shipping_address: Option<AddressChange>,
     #[serde(default)]
     pub line_items: Vec<LineItemInput>,
+    #[serde(default)]
+    pub discount_applications: Vec<DiscountApplicationInput>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +86,8 @@ pub struct LineItemInput {
     pub sku: Option<String>,
     pub quantity: u32,
     pub price: String,
+    #[serde(default)]
+    pub discount_allocations: Vec<DiscountAllocationInput>,
 }
 
 fn invalid(field: &'static str) -> DomainError {
@@ -97,24 +106,6 @@ fn optional(v: &Option<String>, field: &'static str) -> Result<Option<String>, D
     match v {
         Some(v) => text::check(v, field, MAX_TEXT),
         None => Ok(None),
-    }
-}
-
-/// A non-negative decimal amount (`19.99`): at most 15 digits before the
-/// point and 4 after, as given but trimmed.
-pub fn amount(v: &str, field: &'static str) -> Result<String, DomainError> {
-    let v = v.trim();
-    let (whole, fraction) = v.split_once('.').unwrap_or((v, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    let ok = (1..=15).contains(&whole.len())
-        && digits(whole)
-        && fraction.len() <= 4
-        && digits(fraction)
-        && !(v.contains('.') && fraction.is_empty());
-    if ok {
-        Ok(v.to_string())
-    } else {
-        Err(invalid(field))
     }
 }
 
@@ -142,6 +133,16 @@ fn status_url(v: &Option<String>) -> Result<Option<String>, DomainError> {
 }
 
 impl OrderInput {
+    /// The order's discounts, checked against its lines.
+    pub fn checked_discounts(&self, r: &OrderRecorded) -> Result<OrderDiscountsSet, DomainError> {
+        let per_line: Vec<Vec<DiscountAllocationInput>> = self
+            .line_items
+            .iter()
+            .map(|l| l.discount_allocations.clone())
+            .collect();
+        order_discounts::checked(&self.discount_applications, &per_line, &r.line_items)
+    }
+
     /// The order to record for `customer_id`, every field checked.
     pub fn checked(&self, customer_id: &str) -> Result<OrderRecorded, DomainError> {
         let external_id = required(&self.external_id, "externalId")?;
@@ -219,12 +220,13 @@ impl OrderInput {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Order {
     pub recorded: Option<OrderRecorded>,
+    pub discounts: OrderDiscountsSet,
     pub canceled: bool,
 }
 
 pub enum OrderCommand {
-    /// Checked already (`OrderInput::checked`).
-    Record(Box<OrderRecorded>),
+    /// Checked already (`OrderInput::checked`, `checked_discounts`).
+    Record(Box<OrderRecorded>, OrderDiscountsSet),
     Cancel {
         reason: String,
     },
@@ -233,8 +235,18 @@ pub enum OrderCommand {
 fn decide(s: &Order, cmd: &OrderCommand) -> Result<Vec<OrderEvent>, DomainError> {
     match cmd {
         // The same order again records nothing.
-        OrderCommand::Record(r) if s.recorded.as_ref() == Some(r) => Ok(vec![]),
-        OrderCommand::Record(r) => Ok(vec![OrderEvent::Recorded(r.clone())]),
+        OrderCommand::Record(r, d) if s.recorded.as_ref() == Some(r) && s.discounts == *d => {
+            Ok(vec![])
+        }
+        // Recorded clears the discounts; DiscountsSet, when there are any,
+        // follows it.
+        OrderCommand::Record(r, d) => {
+            let mut events = vec![OrderEvent::Recorded(r.clone())];
+            if *d != OrderDiscountsSet::default() {
+                events.push(OrderEvent::DiscountsSet(d.clone()));
+            }
+            Ok(events)
+        }
         OrderCommand::Cancel { reason } => {
             let Some(recorded) = &s.recorded else {
                 return Err(DomainError::OrderNotFound);
@@ -265,7 +277,11 @@ impl Aggregate for Order {
 
     fn evolve(mut self, event: &Event, _at: At) -> Self {
         match event {
-            Event::Order(OrderEvent::Recorded(r)) => self.recorded = Some((**r).clone()),
+            Event::Order(OrderEvent::Recorded(r)) => {
+                self.recorded = Some((**r).clone());
+                self.discounts = OrderDiscountsSet::default();
+            }
+            Event::Order(OrderEvent::DiscountsSet(d)) => self.discounts = d.clone(),
             Event::Order(OrderEvent::Canceled(_)) => self.canceled = true,
             _ => {}
         }
@@ -332,13 +348,13 @@ mod tests {
         let first = OrderEvent::Recorded(recorded());
         check::<Order>(
             &[],
-            OrderCommand::Record(recorded()),
+            OrderCommand::Record(recorded(), OrderDiscountsSet::default()),
             T0,
             Ok(vec![first.clone()]),
         );
         check::<Order>(
             std::slice::from_ref(&first),
-            OrderCommand::Record(recorded()),
+            OrderCommand::Record(recorded(), OrderDiscountsSet::default()),
             T0,
             Ok(vec![]),
         );
@@ -346,7 +362,7 @@ mod tests {
         changed.fulfillment_status = "FULFILLED".into();
         check::<Order>(
             &[first],
-            OrderCommand::Record(changed.clone()),
+            OrderCommand::Record(changed.clone(), OrderDiscountsSet::default()),
             T0,
             Ok(vec![OrderEvent::Recorded(changed)]),
         );

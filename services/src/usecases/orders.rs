@@ -56,8 +56,9 @@ impl UseCase for RecordOrder {
             (None, None) => return Err(DomainError::InvalidInput("customerId").into()),
         };
         let recorded = self.order.checked(&customer_id)?;
+        let discounts = self.order.checked_discounts(&recorded)?;
         let order = s.order_subject(&env.tenant, &recorded.external_id)?;
-        let record = OrderCommand::Record(Box::new(recorded));
+        let record = OrderCommand::Record(Box::new(recorded), discounts);
         // Whether the last (deciding) round found the order recorded.
         let mut existed = false;
         let done =
