@@ -460,6 +460,32 @@ async fn the_shipped_per_role_nats_users_run_the_stack_and_fence_each_role() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(delivered, "the mailer delivered nothing\n{}", logs());
+    // It may erase the jobs it is done with (an acknowledgement alone can
+    // leave their bytes in the block file): the stream API answers its
+    // delete (no such message), where a missing permission would time out.
+    let mailer = async_nats::ConnectOptions::with_user_and_password(
+        "mailer".into(),
+        "mailer-change-me".into(),
+    )
+    .custom_inbox_prefix("_INBOX_mailer")
+    .connect(format!("nats://127.0.0.1:{}", nats.port()))
+    .await
+    .unwrap();
+    let mut mail_js = async_nats::jetstream::new(mailer);
+    mail_js.set_timeout(Duration::from_secs(2));
+    let erase = mail_js
+        .get_stream_no_info("AUTH_MAIL")
+        .await
+        .unwrap()
+        .delete_message(999_999)
+        .await;
+    assert!(
+        matches!(
+            erase.as_ref().map_err(|e| e.kind()),
+            Err(async_nats::jetstream::stream::DeleteMessageErrorKind::JetStream(_))
+        ),
+        "the mailer cannot erase from AUTH_MAIL: {erase:?}"
+    );
 
     // The fences. No anonymous client.
     let anonymous = async_nats::ConnectOptions::new()

@@ -2,6 +2,7 @@
 //! event-log client on NATS JetStream.
 
 pub mod address;
+pub mod data_keys;
 pub mod envelope;
 pub mod event;
 pub mod keyed_hash;

@@ -39,7 +39,18 @@ pub struct Received {
     pub text: String,
 }
 
+/// Mail to this domain is refused with a temporary error (451), so the
+/// job stays queued and is retried.
+pub const REFUSED_DOMAIN: &str = "@refused.example";
+
 impl Handler for Sink {
+    fn rcpt(&mut self, to: &str) -> Response {
+        if to.contains(REFUSED_DOMAIN) {
+            return response::INTERNAL_ERROR;
+        }
+        response::OK
+    }
+
     fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
         self.to = to.to_vec();
         self.buf.clear();

@@ -161,6 +161,7 @@ async fn consume(
             Ok(j) => j,
             Err(e) => {
                 tracing::error!(error = %e, "undecodable mail job dropped");
+                erase(&stream, &msg).await;
                 let _ = msg.ack_with(AckKind::Term).await;
                 continue;
             }
@@ -170,12 +171,14 @@ async fn consume(
             Err(e) => {
                 // A malformed address never gets better by retrying.
                 tracing::error!(job = ?job, error = %e, "mail job cannot be built; dropped");
+                erase(&stream, &msg).await;
                 let _ = msg.ack_with(AckKind::Term).await;
                 continue;
             }
         };
         match transport.deliver(&message).await {
             Ok(()) => {
+                erase(&stream, &msg).await;
                 // Double ack: the job is gone only once the server has it.
                 if let Err(e) = msg.double_ack().await {
                     tracing::warn!(job = ?job, error = %e, "delivered but not acknowledged; may be sent twice");
@@ -188,6 +191,19 @@ async fn consume(
                 let _ = msg.ack_with(AckKind::Nak(Some(delay))).await;
             }
         }
+    }
+}
+
+/// Deletes a finished job's message with erase: the server overwrites its
+/// bytes (the address, the code or link token) in the stream's block file.
+/// An acknowledgement alone leaves them there for as long as any other
+/// message of the block is pending (measured on nats-server 2.12.8), which
+/// with a slow or failing relay is every delivered job.
+async fn erase(stream: &jetstream::stream::Stream, msg: &jetstream::Message) {
+    let Ok(info) = msg.info() else { return };
+    if let Err(e) = stream.delete_message(info.stream_sequence).await {
+        // Still acknowledged: it goes from the queue, not yet from the disk.
+        tracing::warn!(error = %e, seq = info.stream_sequence, "a finished mail job was not erased");
     }
 }
 

@@ -1,0 +1,313 @@
+//! Customers' data keys (crypto-shredding): one random AES-256 key per
+//! customer, kept apart from the events in the `AUTH_KEYS` stream (one
+//! subject per customer, `authd.key.<project>.<customer>`), each wrapped
+//! under the key-encryption key of `--data-key-file`. A `Personal` value
+//! sealed under a customer's key names the customer and its field as
+//! associated data, so it cannot be moved to another customer or field.
+//! Destroying a key deletes its message with erase: nats-server
+//! overwrites its bytes in the block file (a purge, a per-subject limit
+//! or an acknowledgement would leave them there until compaction).
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use aes_gcm::{
+    Aes256Gcm, KeyInit,
+    aead::{Aead, Payload},
+};
+use async_nats::jetstream::{
+    self,
+    context::PublishErrorKind,
+    stream::{self, StorageType},
+};
+use rand::RngCore;
+
+use crate::{personal::Personal, subject::is_valid_token};
+
+pub const KEY_STREAM: &str = "AUTH_KEYS";
+pub const KEY_SUBJECTS: &str = "authd.key.>";
+
+/// Binds a wrapped key to what it is and whose.
+const WRAP_AAD: &str = "authd data key v1";
+/// Binds a sealed value to its customer and field.
+const SEAL_AAD: &str = "authd personal v1";
+/// The first byte of a key message: how it is wrapped.
+const FORMAT: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("the key store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("not a valid project or customer id")]
+    BadId,
+    #[error("a data key does not unwrap with this key-encryption key")]
+    WrongKek,
+}
+
+/// The subject of a customer's key.
+pub fn key_subject(project: &str, customer: &str) -> Result<String, KeyError> {
+    if !is_valid_token(project) || !is_valid_token(customer) {
+        return Err(KeyError::BadId);
+    }
+    Ok(format!("authd.key.{project}.{customer}"))
+}
+
+/// Creates `AUTH_KEYS` when missing (services, at start).
+pub async fn ensure_stream(js: &jetstream::Context, replicas: usize) -> Result<(), KeyError> {
+    js.get_or_create_stream(stream::Config {
+        name: KEY_STREAM.to_string(),
+        subjects: vec![KEY_SUBJECTS.to_string()],
+        storage: StorageType::File,
+        num_replicas: replicas.max(1),
+        allow_direct: true,
+        // A key is written once and erased, never replaced or aged out.
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| KeyError::Unavailable(e.to_string()))?;
+    Ok(())
+}
+
+/// One customer's key, unwrapped.
+#[derive(Clone)]
+pub struct DataKey {
+    project: String,
+    customer: String,
+    cipher: Aes256Gcm,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a sealed value does not open with this customer's key")]
+pub struct OpenError;
+
+impl DataKey {
+    fn aad(&self, field: &str) -> String {
+        format!("{SEAL_AAD}\0{}\0{}\0{field}", self.project, self.customer)
+    }
+
+    /// `plaintext` sealed under this key for `field`.
+    pub fn seal(&self, field: &str, plaintext: &str) -> Personal {
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let aad = self.aad(field);
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                (&nonce).into(),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: aad.as_bytes(),
+                },
+            )
+            .expect("AES-GCM seals any value under 64 GiB");
+        Personal::Sealed {
+            key_id: self.customer.clone(),
+            nonce: nonce.to_vec(),
+            ciphertext,
+        }
+    }
+
+    /// The plaintext of `value` (a plain one as it is).
+    pub fn open(&self, field: &str, value: &Personal) -> Result<String, OpenError> {
+        match value {
+            Personal::Plain(v) => Ok(v.clone()),
+            Personal::Sealed {
+                key_id,
+                nonce,
+                ciphertext,
+            } => {
+                if *key_id != self.customer || nonce.len() != 12 {
+                    return Err(OpenError);
+                }
+                let aad = self.aad(field);
+                let plain = self
+                    .cipher
+                    .decrypt(
+                        nonce.as_slice().into(),
+                        Payload {
+                            msg: ciphertext,
+                            aad: aad.as_bytes(),
+                        },
+                    )
+                    .map_err(|_| OpenError)?;
+                String::from_utf8(plain).map_err(|_| OpenError)
+            }
+        }
+    }
+}
+
+/// The data keys, read from and written to `AUTH_KEYS`; clones share a
+/// cache of unwrapped keys.
+#[derive(Clone)]
+pub struct DataKeys {
+    js: jetstream::Context,
+    kek: Aes256Gcm,
+    cache: Arc<Mutex<HashMap<String, DataKey>>>,
+}
+
+impl DataKeys {
+    /// `kek`: at least 32 bytes; the first 32 are the AES-256 key.
+    pub fn new(js: jetstream::Context, kek: &[u8]) -> Self {
+        assert!(kek.len() >= 32, "a key-encryption key has 32 bytes");
+        Self {
+            js,
+            kek: Aes256Gcm::new_from_slice(&kek[..32]).expect("32 bytes is an AES-256 key"),
+            cache: Default::default(),
+        }
+    }
+
+    fn wrap_aad(subject: &str) -> String {
+        format!("{WRAP_AAD}\0{subject}")
+    }
+
+    fn wrap(&self, subject: &str, key: &[u8; 32]) -> Vec<u8> {
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let aad = Self::wrap_aad(subject);
+        let wrapped = self
+            .kek
+            .encrypt(
+                (&nonce).into(),
+                Payload {
+                    msg: key,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .expect("AES-GCM wraps 32 bytes");
+        [&[FORMAT][..], &nonce, &wrapped].concat()
+    }
+
+    fn unwrap(&self, subject: &str, bytes: &[u8]) -> Result<Aes256Gcm, KeyError> {
+        if bytes.len() != 1 + 12 + 32 + 16 || bytes[0] != FORMAT {
+            return Err(KeyError::WrongKek);
+        }
+        let aad = Self::wrap_aad(subject);
+        let key = self
+            .kek
+            .decrypt(
+                bytes[1..13].into(),
+                Payload {
+                    msg: &bytes[13..],
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|_| KeyError::WrongKek)?;
+        Aes256Gcm::new_from_slice(&key).map_err(|_| KeyError::WrongKek)
+    }
+
+    fn remember(&self, subject: &str, key: DataKey) -> DataKey {
+        self.cache
+            .lock()
+            .expect("key cache lock")
+            .insert(subject.to_string(), key.clone());
+        key
+    }
+
+    /// The customer's key, made now when they have none (the first one
+    /// written wins a race).
+    pub async fn create(&self, project: &str, customer: &str) -> Result<DataKey, KeyError> {
+        if let Some(key) = self.get(project, customer).await? {
+            return Ok(key);
+        }
+        let subject = key_subject(project, customer)?;
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        let mut headers = async_nats::HeaderMap::new();
+        // Only when the customer has no key yet.
+        headers.insert("Nats-Expected-Last-Subject-Sequence", "0");
+        let published = self
+            .js
+            .publish_with_headers(subject.clone(), headers, self.wrap(&subject, &key).into())
+            .await;
+        let acked = match published {
+            Ok(ack) => ack.await,
+            Err(e) => Err(e),
+        };
+        match acked {
+            Ok(_) => {
+                let cipher = Aes256Gcm::new_from_slice(&key).expect("32 bytes");
+                Ok(self.remember(
+                    &subject,
+                    DataKey {
+                        project: project.to_string(),
+                        customer: customer.to_string(),
+                        cipher,
+                    },
+                ))
+            }
+            // Another writer made it first: theirs is the key.
+            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => self
+                .get(project, customer)
+                .await?
+                .ok_or_else(|| KeyError::Unavailable("a new key vanished".into())),
+            Err(e) => Err(KeyError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// The customer's key; `None` when they never had one or it was
+    /// destroyed.
+    pub async fn get(&self, project: &str, customer: &str) -> Result<Option<DataKey>, KeyError> {
+        let subject = key_subject(project, customer)?;
+        if let Some(key) = self.cache.lock().expect("key cache lock").get(&subject) {
+            return Ok(Some(key.clone()));
+        }
+        let Some((_, bytes)) = self.last(&subject).await? else {
+            return Ok(None);
+        };
+        let cipher = self.unwrap(&subject, &bytes)?;
+        Ok(Some(self.remember(
+            &subject,
+            DataKey {
+                project: project.to_string(),
+                customer: customer.to_string(),
+                cipher,
+            },
+        )))
+    }
+
+    /// The sequence and payload of the subject's message, if any.
+    async fn last(&self, subject: &str) -> Result<Option<(u64, Vec<u8>)>, KeyError> {
+        let stream = self
+            .js
+            .get_stream_no_info(KEY_STREAM)
+            .await
+            .map_err(|e| KeyError::Unavailable(e.to_string()))?;
+        match stream.direct_get_last_for_subject(subject).await {
+            Ok(m) => Ok(Some((m.sequence, m.payload.to_vec()))),
+            Err(e) if e.kind() == async_nats::jetstream::stream::DirectGetErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(e) => Err(KeyError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Destroys the customer's key: its message is deleted with erase.
+    /// Whether there was one.
+    pub async fn destroy(&self, project: &str, customer: &str) -> Result<bool, KeyError> {
+        let subject = key_subject(project, customer)?;
+        self.cache.lock().expect("key cache lock").remove(&subject);
+        let Some((seq, _)) = self.last(&subject).await? else {
+            return Ok(false);
+        };
+        let stream = self
+            .js
+            .get_stream_no_info(KEY_STREAM)
+            .await
+            .map_err(|e| KeyError::Unavailable(e.to_string()))?;
+        // `delete_message` asks for the secure erase (no `no_erase`).
+        stream
+            .delete_message(seq)
+            .await
+            .map_err(|e| KeyError::Unavailable(e.to_string()))?;
+        Ok(true)
+    }
+
+    /// Forgets a cached key (another process destroyed it).
+    pub fn forget(&self, project: &str, customer: &str) {
+        if let Ok(subject) = key_subject(project, customer) {
+            self.cache.lock().expect("key cache lock").remove(&subject);
+        }
+    }
+}
