@@ -95,13 +95,6 @@ pub struct Order {
     pub total_price: MoneyV2,
     /// The total as it is now (no refunds are known to authd: the total).
     pub current_total_price: MoneyV2,
-    /// The total before any edit (authd knows none: the total).
-    pub original_total_price: MoneyV2,
-    /// Deprecated names Hydrogen's order page still asks for.
-    pub total_price_v2: MoneyV2,
-    pub subtotal_price_v2: Option<MoneyV2>,
-    pub total_tax_v2: Option<MoneyV2>,
-    pub total_shipping_price_v2: MoneyV2,
     pub shipping_address: Option<MailingAddress>,
     #[graphql(skip)]
     pub stored_id: String,
@@ -128,15 +121,10 @@ impl Order {
             fulfillment_status: r.fulfillment_status.clone(),
             currency_code: c.clone(),
             subtotal_price: r.subtotal_price.as_deref().map(|a| money(a, c)),
-            subtotal_price_v2: r.subtotal_price.as_deref().map(|a| money(a, c)),
             total_tax: r.total_tax.as_deref().map(|a| money(a, c)),
-            total_tax_v2: r.total_tax.as_deref().map(|a| money(a, c)),
             total_shipping_price: money(&r.total_shipping, c),
-            total_shipping_price_v2: money(&r.total_shipping, c),
             total_price: money(&r.total_price, c),
-            total_price_v2: money(&r.total_price, c),
             current_total_price: money(&r.total_price, c),
-            original_total_price: money(&r.total_price, c),
             shipping_address: r
                 .shipping_address
                 .as_deref()
@@ -233,6 +221,31 @@ fn line_item(
 
 #[ComplexObject]
 impl Order {
+    /// The total before any edit (authd knows none: the total).
+    async fn original_total_price(&self) -> MoneyV2 {
+        self.total_price.clone()
+    }
+
+    /// Deprecated: `totalPrice` (Hydrogen's order page asks for it).
+    async fn total_price_v2(&self) -> MoneyV2 {
+        self.total_price.clone()
+    }
+
+    /// Deprecated: `subtotalPrice`.
+    async fn subtotal_price_v2(&self) -> Option<MoneyV2> {
+        self.subtotal_price.clone()
+    }
+
+    /// Deprecated: `totalTax`.
+    async fn total_tax_v2(&self) -> Option<MoneyV2> {
+        self.total_tax.clone()
+    }
+
+    /// Deprecated: `totalShippingPrice`.
+    async fn total_shipping_price_v2(&self) -> MoneyV2 {
+        self.total_shipping_price.clone()
+    }
+
     /// The discounts the backend recorded, in its order.
     async fn discount_applications(
         &self,
