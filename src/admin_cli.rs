@@ -130,6 +130,15 @@ pub enum AdminCmd {
         #[arg(long)]
         file: std::path::PathBuf,
     },
+    /// Everything authd holds of a customer (by id or email), as one JSON
+    /// document (`authd.customer-export/1`), read from the log; on stdout,
+    /// or into `--out` (created mode 0600).
+    ExportCustomer {
+        project: String,
+        customer: String,
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 /// Runs one admin command, printing its result as JSON on stdout.
@@ -329,6 +338,11 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCmd::ImportOrders { project, file } => {
             crate::admin_orders::import(&bus, &project, &file).await?
         }
+        AdminCmd::ExportCustomer {
+            project,
+            customer,
+            out,
+        } => crate::admin_export::export(&store, &project, &customer, out.as_deref()).await?,
         AdminCmd::ShowSigningKeys => {
             let (ring, _) = authd_services::key_ring::load(&store).await?;
             let now = authd_events::now_millis();

@@ -2,6 +2,7 @@
 
 pub mod admin_cli;
 mod admin_client;
+mod admin_export;
 mod admin_orders;
 pub mod admin_providers;
 pub mod app;

@@ -158,3 +158,217 @@ async fn a_destroyed_data_key_is_gone_from_the_brokers_files() {
     let b = bob.seal("email", "bob@example.com");
     assert_eq!(bob_again.open("email", &b).unwrap(), "bob@example.com");
 }
+
+async fn storefront(env: &TestEnv, query: &str, variables: serde_json::Value) -> serde_json::Value {
+    env.http
+        .post(env.url("/graphql/storefront"))
+        .header("x-api-key", &env.api_key)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+const EXPORT: &str = "query E($id: ID!) { customerDataExport(id: $id) }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customer_export_holds_their_data_and_no_secret() {
+    let env = TestEnv::start_with(|c| c.audit_index = true).await;
+    // Ann: a profile, a Storefront session, an address, an order, a
+    // metafield, tags; and a Customer Auth API session.
+    let created = storefront(
+        &env,
+        "mutation C($i: CustomerCreateInput!) { customerCreate(input: $i) { customer { id } } }",
+        json!({ "i": { "email": "ann@example.com", "password": PASSWORD, "firstName": "Ann",
+                       "lastName": "Lee", "phone": "+16135550123", "acceptsMarketing": true } }),
+    )
+    .await;
+    let ann = created["data"]["customerCreate"]["customer"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = storefront(
+        &env,
+        "mutation T($i: CustomerAccessTokenCreateInput!) { customerAccessTokenCreate(input: $i) {
+           customerAccessToken { accessToken } } }",
+        json!({ "i": { "email": "ann@example.com", "password": PASSWORD } }),
+    )
+    .await;
+    let sf_token = t["data"]["customerAccessTokenCreate"]["customerAccessToken"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let a = storefront(
+        &env,
+        "mutation A($t: String!, $a: MailingAddressInput!) { customerAddressCreate(
+           customerAccessToken: $t, address: $a) { customerAddress { id } } }",
+        json!({ "t": sf_token, "a": { "address1": "1 Main St", "city": "Ottawa", "country": "CA",
+                                      "province": "ON", "zip": "K1A 0B1" } }),
+    )
+    .await;
+    assert!(
+        a["data"]["customerAddressCreate"]["customerAddress"]["id"].is_string(),
+        "{a}"
+    );
+    env.configure(json!({ "customerMetafields": [
+        { "namespace": "custom", "key": "shoe_size", "type": "number_integer", "access": "READ_WRITE" }
+    ] }))
+    .await;
+    let m = storefront(
+        &env,
+        "mutation M($t: String!) { customerMetafieldsSet(customerAccessToken: $t,
+           metafields: [{ key: \"shoe_size\", value: \"38\" }]) { customerUserErrors { code } } }",
+        json!({ "t": sf_token }),
+    )
+    .await;
+    assert_eq!(
+        m["data"]["customerMetafieldsSet"]["customerUserErrors"],
+        json!([]),
+        "{m}"
+    );
+    let r = env
+        .admin(
+            "mutation R($i: OrderRecordInput!) { orderRecord(input: $i) { success } }",
+            json!({ "i": { "customerId": ann, "externalId": "ext-1", "name": "#1001",
+                "processedAt": "2026-01-01T10:00:00Z", "currencyCode": "CAD", "totalPrice": "19.98",
+                "lineItems": [{ "title": "Mug", "quantity": 2, "price": "9.99" }] } }),
+        )
+        .await;
+    assert_eq!(r["data"]["orderRecord"]["success"], true, "{r}");
+    env.admin(
+        "mutation T($id: ID!) { customerTagsSet(id: $id, tags: [\"VIP\"]) { success } }",
+        json!({ "id": ann }),
+    )
+    .await;
+    let login = env
+        .gql(
+            "mutation L($e: String!, $p: String!) { customerLogin(email: $e, password: $p) {
+               accessToken refreshToken } }",
+            json!({ "e": "ann@example.com", "p": PASSWORD }),
+        )
+        .await;
+    let access = login["data"]["customerLogin"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{login}"))
+        .to_string();
+    let refresh = login["data"]["customerLogin"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let v = env.admin(EXPORT, json!({ "id": ann })).await;
+    let doc = &v["data"]["customerDataExport"];
+    assert_eq!(doc["schema"], "authd.customer-export/1", "{v}");
+    assert_eq!(doc["customer"]["id"], ann.as_str());
+    assert_eq!(doc["customer"]["email"], "ann@example.com");
+    assert_eq!(doc["customer"]["firstName"], "Ann");
+    assert_eq!(doc["customer"]["phone"], "+16135550123");
+    assert_eq!(doc["consents"]["acceptsMarketing"], true);
+    assert_eq!(doc["tags"], json!(["VIP"]));
+    assert_eq!(doc["addresses"][0]["city"], "Ottawa");
+    assert_eq!(doc["addresses"][0]["province"], "ON");
+    assert_eq!(doc["addresses"][0]["default"], true);
+    assert_eq!(doc["orders"][0]["name"], "#1001");
+    assert_eq!(doc["orders"][0]["lineItems"][0]["title"], "Mug");
+    assert_eq!(doc["metafields"][0]["value"], "38");
+    let sessions = doc["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{doc}");
+    assert!(sessions.iter().all(|s| s["startedAt"].is_string()));
+    let history: Vec<&str> = doc["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    for t in [
+        "customer.registered",
+        "customer.address.added",
+        "customer.metafields.set",
+        "order.recorded",
+        "session.started",
+    ] {
+        assert!(history.contains(&t), "{t} missing from {history:?}");
+    }
+    assert_eq!(doc["providerLinks"], json!([]));
+    // Never a hash, token, code or key. (Tokens are `<session>.<secret>…`:
+    // the session is the customer's data, the secret is not.)
+    let text = doc.to_string();
+    let secrets = [
+        "argon2",
+        sf_token.split('.').nth(1).unwrap(),
+        refresh.split('.').nth(1).unwrap_or(&refresh),
+        access.rsplit('.').next().unwrap(),
+        env.admin_key.as_str(),
+    ];
+    for secret in secrets {
+        assert!(secret.len() >= 6, "{secret}");
+        assert!(!text.contains(secret), "the export holds {secret}");
+    }
+    for key in ["passwordHash", "tokenHash", "token_hash", "password_hash"] {
+        assert!(!text.contains(key), "the export holds {key}");
+    }
+
+    // The customer's own copy, on the Customer Auth API.
+    let own = env
+        .gql_as(Some(&access), "{ customerDataExport }", json!({}))
+        .await;
+    assert_eq!(
+        own["data"]["customerDataExport"]["customer"]["id"],
+        ann.as_str(),
+        "{own}"
+    );
+    let anonymous = env.gql("{ customerDataExport }", json!({})).await;
+    assert_eq!(
+        anonymous["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{anonymous}"
+    );
+    // Nobody else's.
+    let unknown = env.admin(EXPORT, json!({ "id": "c_nobody" })).await;
+    assert_eq!(
+        unknown["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{unknown}"
+    );
+
+    // The same from the log alone: `authd admin export-customer`.
+    let file = env.dir.path().join("ann.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args(["admin", "--nats-url", &env.nats.url(), "export-customer"])
+        .args([&env.project_id, "ann@example.com", "--out"])
+        .arg(&file)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let cli: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    for part in [
+        "customer",
+        "addresses",
+        "orders",
+        "metafields",
+        "sessions",
+        "tags",
+    ] {
+        assert_eq!(cli[part], doc[part], "{part}");
+    }
+    assert_eq!(cli["history"].as_array().unwrap().len(), history.len());
+    let nobody = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args(["admin", "--nats-url", &env.nats.url(), "export-customer"])
+        .args([&env.project_id, "nobody@example.com"])
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(!nobody.status.success());
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("NOT_FOUND"));
+}

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod command_client;
 pub mod context;
 pub mod error;
+pub mod export;
 pub mod guards;
 pub mod http;
 pub mod limits;
@@ -35,8 +36,9 @@ pub struct GatewayParts {
     pub store: authd_events::EventStore,
     pub limits: Limits,
     pub dev: bool,
-    /// Whether the read model's audit index is kept (and can be queried).
-    pub audit_index: bool,
+    /// How far the audit index has applied the log, when it is kept (and
+    /// can be queried).
+    pub audit_applied: Option<tokio::sync::watch::Receiver<u64>>,
     /// The key that alone creates projects (and may manage any).
     pub operator_key: Option<String>,
 }
@@ -60,7 +62,8 @@ pub fn state(parts: GatewayParts) -> http::Gateway {
         store: parts.store,
         limits: parts.limits,
         dev: parts.dev,
-        audit_index: parts.audit_index,
+        audit_index: parts.audit_applied.is_some(),
+        audit_applied: parts.audit_applied,
         operator_key: parts.operator_key.as_deref().map(state::OperatorKey::new),
         parsed: Default::default(),
     }));

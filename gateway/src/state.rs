@@ -20,6 +20,7 @@ pub struct Inner {
     pub limits: Limits,
     pub dev: bool,
     pub audit_index: bool,
+    pub audit_applied: Option<watch::Receiver<u64>>,
     pub rate_limits: crate::limits::RateLimits,
     pub operator_key: Option<OperatorKey>,
     pub parsed: crate::parsed::ParsedQueries,
@@ -48,6 +49,19 @@ impl AppState {
             );
         }
         ok
+    }
+
+    /// Waits, bounded, until the audit index has caught up with the read
+    /// model (it trails it by some milliseconds); whether it did.
+    pub async fn wait_audit(&self) -> bool {
+        let Some(audit) = &self.audit_applied else {
+            return false;
+        };
+        let seq = self.applied_seq();
+        let mut rx = audit.clone();
+        let reached =
+            tokio::time::timeout(self.limits.consistency_wait, rx.wait_for(|s| *s >= seq)).await;
+        matches!(reached, Ok(Ok(_)))
     }
 
     pub fn applied_seq(&self) -> u64 {

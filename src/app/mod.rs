@@ -157,7 +157,7 @@ pub async fn start_gateway(
             ..config.limits.clone()
         },
         dev: config.dev,
-        audit_index: config.audit_index,
+        audit_applied: audit_applied.clone(),
         operator_key: keys.operator.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)

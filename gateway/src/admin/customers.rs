@@ -193,6 +193,28 @@ impl CustomerQuery {
         .map_err(ApiError::internal)?;
         Ok(row.map(customer))
     }
+
+    /// Everything authd holds of a customer, as one JSON document
+    /// (`authd.customer-export/1`, see the README's "Data export");
+    /// `NOT_FOUND` for a customer the project does not have.
+    async fn customer_data_export(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<async_graphql::Json<serde_json::Value>> {
+        let (state, admin) = ctx_of(ctx);
+        state.wait_audit().await;
+        let doc = crate::export::customer_export(
+            &state.read,
+            &state.store,
+            state.audit_index,
+            &admin.inner.project_id,
+            &id,
+        )
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such customer"))?;
+        Ok(async_graphql::Json(doc))
+    }
 }
 
 #[derive(Default)]

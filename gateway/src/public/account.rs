@@ -3,6 +3,8 @@
 use async_graphql::{Context, Object, Result};
 
 use super::types::{AuthConfig, User};
+use authd_services::ErrorCode;
+
 use crate::{error::ApiError, guards};
 
 #[derive(Default)]
@@ -24,6 +26,31 @@ impl AccountQuery {
                 ApiError::unauthenticated("the access token's customer does not exist")
             })?;
         Ok(Some(User::from_row(row)))
+    }
+
+    /// Everything authd holds of the signed-in customer, as one JSON
+    /// document (`authd.customer-export/1`, see the README's "Data
+    /// export"): profile, consents, addresses, orders, metafields,
+    /// sessions, linked providers, history. Never a hash, token or code.
+    async fn customer_data_export(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<async_graphql::Json<serde_json::Value>> {
+        let (state, rc) = guards::request(ctx);
+        let Some(session) = rc.auth.require(state).await? else {
+            return Err(ApiError::unauthenticated("sign in first").into());
+        };
+        state.wait_audit().await;
+        let doc = crate::export::customer_export(
+            &state.read,
+            &state.store,
+            state.audit_index,
+            &rc.project_id,
+            &session.customer_id,
+        )
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such customer"))?;
+        Ok(async_graphql::Json(doc))
     }
 
     /// How customers of this project may sign in and sign up.
