@@ -83,6 +83,37 @@ pub struct DataKey {
 pub struct OpenError;
 
 impl DataKey {
+    /// A key from its 32 bytes (tools, tests; services make keys with
+    /// `DataKeys::create`).
+    pub fn from_bytes(project: &str, customer: &str, key: &[u8; 32]) -> Self {
+        Self {
+            project: project.to_string(),
+            customer: customer.to_string(),
+            cipher: Aes256Gcm::new_from_slice(key).expect("32 bytes is an AES-256 key"),
+        }
+    }
+
+    /// Seals every plain personal value of `event`, each bound to its field.
+    pub fn seal_event(&self, event: &mut crate::event::Event) {
+        for (field, value) in event.personal_values_mut() {
+            if let Personal::Plain(plain) = value {
+                let sealed = self.seal(&field, plain);
+                *value = sealed;
+            }
+        }
+    }
+
+    /// Opens every personal value of `event` sealed under this key.
+    pub fn open_event(&self, event: &mut crate::event::Event) -> Result<(), OpenError> {
+        for (field, value) in event.personal_values_mut() {
+            if matches!(value, Personal::Sealed { .. }) {
+                let plain = self.open(&field, value)?;
+                *value = Personal::Plain(plain);
+            }
+        }
+        Ok(())
+    }
+
     fn aad(&self, field: &str) -> String {
         format!("{SEAL_AAD}\0{}\0{}\0{field}", self.project, self.customer)
     }

@@ -10,6 +10,7 @@ pub mod metafield;
 pub mod nats_url;
 pub mod order;
 pub mod personal;
+mod personal_fields;
 pub mod provider;
 pub mod signing;
 pub mod store;
