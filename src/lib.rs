@@ -8,3 +8,4 @@ pub mod admin_providers;
 pub mod app;
 pub mod events_cli;
 pub mod nats_server;
+pub mod verify;

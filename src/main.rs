@@ -45,6 +45,9 @@ enum Cmd {
     Mailer(RoleArgs),
     /// Rebuild the read model from the event log into a new SQLite file.
     Replay(ReplayArgs),
+    /// Prove a read model matches the log: replay up to its checkpoint and
+    /// compare every table row by row; exits 1 on any difference.
+    Verify(VerifyArgs),
     /// Operator commands: projects, keys, customers (prints JSON).
     Admin(authd::admin_cli::AdminArgs),
     /// Read the event log: tail it, or show one customer's or session's history (JSON lines).
@@ -95,6 +98,16 @@ struct ReplayArgs {
     /// Also build the audit index's tables (each customer's history).
     #[arg(long)]
     audit_index: bool,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    #[arg(long, env = "AUTHD_NATS_URL")]
+    nats_url: String,
+    /// The live read model (a gateway's `<data-dir>/read-model.db`; its
+    /// audit index beside it is compared too).
+    #[arg(long, default_value = "data/read-model.db")]
+    read_model: PathBuf,
 }
 
 fn parse_rfc3339_ms(s: &str) -> Result<i64, String> {
@@ -238,7 +251,7 @@ fn main() -> anyhow::Result<()> {
     // applies: one thread for NATS and the reading is faster on two cores
     // than a worker pool handing messages across (BENCHMARKS.md, session 9).
     let mut runtime = match cli.command {
-        Cmd::Replay(_) => tokio::runtime::Builder::new_current_thread(),
+        Cmd::Replay(_) | Cmd::Verify(_) => tokio::runtime::Builder::new_current_thread(),
         _ => tokio::runtime::Builder::new_multi_thread(),
     };
     let runtime = runtime.enable_all().build()?;
@@ -347,6 +360,45 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let listener = tokio::net::TcpListener::bind(listen).await?;
             axum::serve(listener, app).await?;
+            Ok(())
+        }
+        Cmd::Verify(args) => {
+            let nats = app::connect(&args.nats_url).await?;
+            let store = app::open_store(&nats).await?;
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:40}] {pos}/{len} events ({per_sec}, {eta} left)",
+                )?
+                .progress_chars("=> "),
+            );
+            let report = authd::verify::verify(&store, &args.read_model, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await?;
+            bar.finish_and_clear();
+            let rate = report.sequence as f64 / report.replayed_in.as_secs_f64().max(1e-3);
+            const SHOWN: usize = 200;
+            for line in report.drift.iter().take(SHOWN) {
+                println!("{line}");
+            }
+            if report.drift.len() > SHOWN {
+                println!("… and {} more", report.drift.len() - SHOWN);
+            }
+            println!(
+                "compared {} rows in {} tables at sequence {} (replayed at {rate:.0} events/s): {}",
+                report.rows,
+                report.tables,
+                report.sequence,
+                if report.drift.is_empty() {
+                    "no drift".to_string()
+                } else {
+                    format!("{} differences", report.drift.len())
+                }
+            );
+            if !report.drift.is_empty() {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Cmd::Replay(args) => {
