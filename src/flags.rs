@@ -87,6 +87,10 @@ pub(crate) struct Common {
     /// messages stay in the event log (anyone can add them); 0 keeps them forever.
     #[arg(long, env = "AUTHD_ANONYMOUS_EVENT_TTL_DAYS", default_value_t = 30)]
     anonymous_event_ttl_days: u64,
+    /// Replicas of every stream authd creates (events, mail): 3 on a
+    /// three-node JetStream cluster. A stream with fewer is raised at start.
+    #[arg(long, env = "AUTHD_STREAM_REPLICAS", default_value_t = 1)]
+    stream_replicas: usize,
     /// NATS credentials file (`.creds`: user JWT and nkey seed). A
     /// `user:password@` in the NATS URL works too.
     #[arg(long, env = "AUTHD_NATS_CREDS")]
@@ -188,6 +192,11 @@ pub(crate) fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Re
     };
     c.anonymous_event_ttl = (common.anonymous_event_ttl_days > 0)
         .then(|| Duration::from_secs(common.anonymous_event_ttl_days.saturating_mul(86_400)));
+    anyhow::ensure!(
+        (1..=5).contains(&common.stream_replicas),
+        "--stream-replicas must be between 1 and 5"
+    );
+    c.stream_replicas = common.stream_replicas;
     c.limits.trusted_proxies = common.trusted_proxies.clone();
     anyhow::ensure!(
         (1..=3600).contains(&common.header_read_timeout),

@@ -53,6 +53,9 @@ pub struct Config {
     pub anonymous_event_ttl: Option<Duration>,
     /// The services' clock (tests advance it to test expiry).
     pub clock: authd_services::clock::Clock,
+    /// Replicas of every stream authd creates (3 on a three-node cluster);
+    /// a stream with fewer is raised at start.
+    pub stream_replicas: usize,
 }
 
 impl Config {
@@ -82,6 +85,7 @@ impl Config {
             nats: NatsOptions::default(),
             anonymous_event_ttl: Some(authd_events::store::DEFAULT_ANONYMOUS_TTL),
             clock: Default::default(),
+            stream_replicas: 1,
         }
     }
 
@@ -95,6 +99,7 @@ impl Config {
     pub fn store_config(&self) -> StoreConfig {
         StoreConfig {
             anonymous_ttl: self.anonymous_event_ttl,
+            replicas: self.stream_replicas,
             ..StoreConfig::default()
         }
     }

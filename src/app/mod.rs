@@ -36,7 +36,8 @@ pub async fn run_services(
 ) -> anyhow::Result<()> {
     let hasher =
         PasswordHasher::new(config.hash, config.hash_concurrency).map_err(anyhow::Error::msg)?;
-    let mailbox = authd_services::mail::Mailbox::open(client.clone()).await?;
+    let mailbox =
+        authd_services::mail::Mailbox::open(client.clone(), config.stream_replicas).await?;
     let root = keys
         .signing
         .clone()
@@ -95,7 +96,7 @@ pub async fn run_mailer(
             Transport::outbox(dir)?
         }
     };
-    let mailbox = authd_services::mail::Mailbox::open(client).await?;
+    let mailbox = authd_services::mail::Mailbox::open(client, config.stream_replicas).await?;
     mailer::run(mailbox, transport, shutdown).await
 }
 

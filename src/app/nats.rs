@@ -43,7 +43,17 @@ pub async fn connect_with(url: &str, options: &NatsOptions) -> anyhow::Result<Na
     // async-nats' TLS (rustls) needs a process-wide crypto provider; two
     // are compiled in through other crates, so none is picked by itself.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let (url, from_url) = authd_events::nats_url::split_credentials(url);
+    // Each seed may carry `user:password@`; the first one given is used.
+    let mut from_url = None;
+    let bare: Vec<String> = url
+        .split(',')
+        .map(|seed| {
+            let (bare, credentials) = authd_events::nats_url::split_credentials(seed.trim());
+            from_url = from_url.take().or(credentials);
+            bare
+        })
+        .collect();
+    let url = bare.join(",");
     let url = url.as_str();
     let mut connect = async_nats::ConnectOptions::new();
     if let Some((user, password)) = from_url {
@@ -96,10 +106,23 @@ pub async fn connect_with(url: &str, options: &NatsOptions) -> anyhow::Result<Na
         // 65,536): a consumer catching up must not pile the stream up in memory.
         .subscription_capacity(4096)
         .connection_timeout(Duration::from_secs(5))
-        .connect(url)
+        .connect(servers(url)?)
         .await
         .with_context(|| format!("cannot connect to NATS at {url}"))?;
     Ok(Nats { client, reconnects })
+}
+
+/// The seed servers of a `--nats-url`: one URL, or several separated by
+/// commas (`nats://a:4222,nats://b:4222`); the client reconnects to any.
+fn servers(url: &str) -> anyhow::Result<Vec<async_nats::ServerAddr>> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| {
+            u.parse::<async_nats::ServerAddr>()
+                .map_err(|e| anyhow::anyhow!("{u:?} is not a NATS URL: {e}"))
+        })
+        .collect()
 }
 
 pub async fn open_store(nats: &Nats) -> anyhow::Result<EventStore> {

@@ -75,6 +75,34 @@ impl Default for StoreConfig {
     }
 }
 
+/// Updates a stream created with fewer replicas than `wanted` (a cluster
+/// grew, or `--stream-replicas` was raised): never silently left as it was.
+/// Fewer wanted than it has are left alone (lowering is an operator's
+/// deliberate act). Returns the configuration as it is now.
+pub async fn raise_replicas(
+    js: &jetstream::Context,
+    mut config: stream::Config,
+    wanted: usize,
+) -> Result<stream::Config, StoreError> {
+    if config.num_replicas >= wanted {
+        return Ok(config);
+    }
+    tracing::warn!(
+        stream = %config.name,
+        from = config.num_replicas,
+        to = wanted,
+        "the stream has fewer replicas than --stream-replicas asks: raising them"
+    );
+    config.num_replicas = wanted;
+    js.update_stream(config.clone()).await.map_err(|e| {
+        StoreError::Other(format!(
+            "cannot raise {}'s replicas to {wanted}: {e}",
+            config.name
+        ))
+    })?;
+    Ok(config)
+}
+
 #[derive(Clone)]
 pub struct EventStore {
     client: async_nats::Client,
@@ -134,6 +162,13 @@ impl EventStore {
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let mut have = info.config.clone();
+        if have.num_replicas < config.replicas {
+            have = raise_replicas(&js, have, config.replicas).await?;
+            stream = js
+                .get_stream(EVENT_STREAM)
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        }
         if !have.allow_atomic_publish || !have.allow_message_ttl {
             // Created by an older build: update it in place (neither can
             // be turned off again, and neither changes what is stored).

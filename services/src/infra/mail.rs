@@ -148,21 +148,33 @@ pub struct Mailbox {
 pub struct MailboxError(String);
 
 impl Mailbox {
-    /// Creates `AUTH_MAIL` (work queue, file storage) if it does not exist.
-    pub async fn open(client: async_nats::Client) -> Result<Self, MailboxError> {
+    /// Creates `AUTH_MAIL` (work queue, file storage, `replicas`) if it
+    /// does not exist, and raises its replicas to `replicas` if fewer.
+    pub async fn open(client: async_nats::Client, replicas: usize) -> Result<Self, MailboxError> {
         let js = jetstream::new(client);
-        js.get_or_create_stream(jetstream::stream::Config {
-            name: MAIL_STREAM.to_string(),
-            subjects: vec!["authd.mail.>".to_string()],
-            retention: RetentionPolicy::WorkQueue,
-            storage: StorageType::File,
-            duplicate_window: Duration::from_secs(120),
-            // Undelivered mail is worthless after a week.
-            max_age: Duration::from_secs(7 * 24 * 3600),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| MailboxError(e.to_string()))?;
+        let mut stream = js
+            .get_or_create_stream(jetstream::stream::Config {
+                name: MAIL_STREAM.to_string(),
+                subjects: vec!["authd.mail.>".to_string()],
+                retention: RetentionPolicy::WorkQueue,
+                storage: StorageType::File,
+                duplicate_window: Duration::from_secs(120),
+                // Undelivered mail is worthless after a week.
+                max_age: Duration::from_secs(7 * 24 * 3600),
+                num_replicas: replicas.max(1),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| MailboxError(e.to_string()))?;
+        let have = stream
+            .info()
+            .await
+            .map_err(|e| MailboxError(e.to_string()))?
+            .config
+            .clone();
+        authd_events::store::raise_replicas(&js, have, replicas)
+            .await
+            .map_err(|e| MailboxError(e.to_string()))?;
         Ok(Self { js })
     }
 

@@ -1,0 +1,136 @@
+//! authd on a three-node JetStream cluster (real nats-server processes
+//! on loopback, routed to each other): `--nats-url` with three seeds,
+//! `--stream-replicas 3` raising a stream an earlier start made with one,
+//! and sign-ups going on after the event stream's leader is killed.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use authd::nats_server::{NatsServer, free_port, locate};
+use authd_events::{EventStore, StoreConfig};
+use common::{PASSWORD, TestEnv};
+
+/// Three nodes routed to each other, JetStream on each.
+fn cluster(dir: &std::path::Path) -> Vec<NatsServer> {
+    let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let all = routes
+        .iter()
+        .map(|p| format!("nats-route://127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (0..3)
+        .map(|i| {
+            let conf = dir.join(format!("n{i}.conf"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "server_name: n{i}\ncluster {{\n  name: authd\n  listen: 127.0.0.1:{}\n  routes: [{all}]\n}}\n",
+                    routes[i]
+                ),
+            )
+            .unwrap();
+            NatsServer::start_configured(locate(None).unwrap(), &dir.join(format!("n{i}")), None, Some(conf))
+                .expect("a cluster node starts")
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_three_node_cluster_keeps_signing_up_when_the_stream_leader_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nodes = cluster(dir.path());
+    let seeds = nodes.iter().map(|n| n.url()).collect::<Vec<_>>().join(",");
+
+    // An earlier start made the event stream with one replica.
+    let first = async_nats::connect(nodes[0].url()).await.unwrap();
+    let mut made = None;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while made.is_none() && Instant::now() < deadline {
+        match EventStore::open(first.clone(), StoreConfig::default()).await {
+            Ok(s) => made = Some(s),
+            // The cluster is still electing its JetStream leader.
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    assert!(made.is_some(), "the cluster never offered JetStream");
+    let js = async_nats::jetstream::new(first.clone());
+    let replicas = |name: &'static str| {
+        let js = js.clone();
+        async move {
+            let mut s = js.get_stream(name).await.unwrap();
+            let info = s.info().await.unwrap();
+            let peers = info.cluster.as_ref().map_or(0, |c| c.replicas.len());
+            (
+                info.config.num_replicas,
+                peers,
+                info.cluster.clone().and_then(|c| c.leader),
+            )
+        }
+    };
+    assert_eq!(replicas("AUTH_EVENTS").await.0, 1);
+
+    // authd on the three seeds, asking for three replicas: raised.
+    let env = TestEnv::start_with(|c| {
+        c.nats_url = seeds.clone();
+        c.stream_replicas = 3;
+    })
+    .await;
+    for stream in ["AUTH_EVENTS", "AUTH_MAIL"] {
+        let (wanted, peers, _) = replicas(stream).await;
+        assert_eq!(wanted, 3, "{stream}");
+        // The leader and two followers (they may still be catching up).
+        assert_eq!(peers, 2, "{stream}");
+    }
+    let ann = env.register("ann@example.com", PASSWORD).await;
+    assert_eq!(ann["success"], true, "{ann}");
+
+    // The event stream's leader dies; sign-ups go on once another is elected.
+    let (_, _, leader) = replicas("AUTH_EVENTS").await;
+    let leader = leader.expect("the stream has a leader");
+    let i: usize = leader.trim_start_matches('n').parse().unwrap();
+    nodes[i].kill();
+    let started = Instant::now();
+    let mut bob = serde_json::Value::Null;
+    let mut seen = std::collections::BTreeSet::new();
+    while started.elapsed() < Duration::from_secs(30) {
+        let asked = Instant::now();
+        bob = env.register("bob@example.com", PASSWORD).await;
+        // Never a hang: each answer comes within the command's deadline.
+        assert!(asked.elapsed() < Duration::from_secs(15), "{bob}");
+        seen.insert(
+            bob["errors"][0]["code"]
+                .as_str()
+                .unwrap_or("none")
+                .to_string(),
+        );
+        // A try whose answer was lost in the election may have landed:
+        // then the next one finds the address taken.
+        if bob["success"] == true || bob["errors"][0]["code"] == "EMAIL_TAKEN" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        bob["success"] == true || bob["errors"][0]["code"] == "EMAIL_TAKEN",
+        "no sign-up in 30 s after the leader died: {bob}"
+    );
+    eprintln!(
+        "sign-ups resumed {:?} after the leader was killed; answers meanwhile: {seen:?}",
+        started.elapsed()
+    );
+    // Meanwhile a clear, retryable refusal, nothing else.
+    for code in &seen {
+        assert!(
+            ["none", "SERVICE_UNAVAILABLE", "EMAIL_TAKEN"].contains(&code.as_str()),
+            "{seen:?}"
+        );
+    }
+    // Nothing was lost or doubled: both sign in, and Bob once.
+    for email in ["ann@example.com", "bob@example.com"] {
+        let login = env.login(email, PASSWORD).await;
+        assert_eq!(login["success"], true, "{email}: {login}");
+    }
+    let again = env.register("bob@example.com", PASSWORD).await;
+    assert_eq!(again["errors"][0]["code"], "EMAIL_TAKEN", "{again}");
+}
