@@ -187,3 +187,198 @@ async fn without_the_audit_index_the_history_is_a_coded_error() {
         "no audit file is written when the index is off"
     );
 }
+
+const AUDIT_LOG: &str = "query A($f: AuditLogFilter, $first: Int, $after: String, $last: Int, $before: String) {
+  auditLog(filter: $f, first: $first, after: $after, last: $last, before: $before) {
+    edges { cursor node { sequence type customerId sessionId actor actorType ip userAgent requestId commandId eventId at projectId } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  } }";
+
+async fn audit_log(env: &TestEnv, vars: Value) -> Value {
+    env.admin(AUDIT_LOG, vars).await
+}
+
+fn log_types(v: &Value) -> Vec<String> {
+    v["data"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no auditLog in {v}"))
+        .iter()
+        .map(|e| e["node"]["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_projects_audit_log_is_filtered_and_paged_newest_first() {
+    let env = TestEnv::start_with(|c| c.audit_index = true).await;
+    let ann = env.register("ann@example.com", PASSWORD).await;
+    let ann_id = ann["user"]["id"].as_str().unwrap().to_string();
+    env.login("ann@example.com", "wrong password").await;
+    let login = env.login("ann@example.com", PASSWORD).await;
+    env.refresh(login["refreshToken"].as_str().unwrap()).await;
+    let bob = env.register("bob@example.com", PASSWORD).await;
+    let bob_id = bob["user"]["id"].as_str().unwrap().to_string();
+    let s = env
+        .admin(
+            "mutation S($id: ID!) { customerSuspend(id: $id) { success } }",
+            json!({ "id": bob_id }),
+        )
+        .await;
+    assert_eq!(s["data"]["customerSuspend"]["success"], true, "{s}");
+    let last = env.last_seq().await;
+    let mut applied = env.gateway.as_ref().unwrap().audit_applied.clone().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), applied.wait_for(|s| *s >= last))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let all = audit_log(&env, json!({ "first": 100 })).await;
+    let edges = all["data"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{all}"))
+        .clone();
+    assert!(edges.len() >= 8, "{all}");
+    let seqs: Vec<u64> = edges
+        .iter()
+        .map(|e| e["node"]["sequence"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {seqs:?}"
+    );
+    // The suspension's message (customer.suspended, customer.sessions.ended)
+    // is the newest.
+    let first = &edges
+        .iter()
+        .take(2)
+        .find(|e| e["node"]["type"] == "customer.suspended")
+        .unwrap_or_else(|| panic!("{all}"))["node"];
+    assert_eq!(first["actorType"], "ADMIN_KEY");
+    assert_eq!(first["customerId"], bob_id.as_str());
+    assert_eq!(first["projectId"], env.project_id.as_str());
+    assert!(first["commandId"].as_str().unwrap().len() > 5, "{first}");
+    assert!(first["requestId"].as_str().unwrap().len() > 5, "{first}");
+    assert_eq!(all["data"]["auditLog"]["pageInfo"]["hasNextPage"], false);
+
+    // Each filter.
+    let only = |f: Value| {
+        let env = &env;
+        async move { log_types(&audit_log(env, json!({ "f": f, "first": 100 })).await) }
+    };
+    let anns = audit_log(&env, json!({ "f": { "customerId": ann_id }, "first": 100 })).await;
+    assert!(
+        anns["data"]["auditLog"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["node"]["customerId"] == ann_id.as_str())
+    );
+    let bobs = only(json!({ "email": "BOB@example.com" })).await;
+    assert!(
+        bobs[..2].contains(&"customer.suspended".to_string()),
+        "{bobs:?}"
+    );
+    assert!(
+        !bobs.contains(&"customer.login.failed".to_string()),
+        "{bobs:?}"
+    );
+    assert_eq!(
+        only(json!({ "email": "nobody@example.com" })).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        only(json!({ "eventTypes": ["customer.login.failed"] })).await,
+        ["customer.login.failed"]
+    );
+    let by_admin = only(json!({ "actorType": "ADMIN_KEY" })).await;
+    assert_eq!(by_admin, ["customer.sessions.ended", "customer.suspended"]);
+    let security = only(json!({ "securityOnly": true })).await;
+    for t in ["customer.suspended", "customer.login.failed"] {
+        assert!(security.contains(&t.to_string()), "{t} not in {security:?}");
+    }
+    assert!(
+        !security.contains(&"customer.registered".to_string()),
+        "{security:?}"
+    );
+    let everything = log_types(&all);
+    assert_eq!(only(json!({ "ip": "127.0.0.1" })).await, everything);
+    assert_eq!(only(json!({ "ip": "127.0.0.0/8" })).await, everything);
+    assert_eq!(
+        only(json!({ "ip": "10.0.0.0/8" })).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        only(json!({ "to": "2000-01-01T00:00:00Z" })).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        only(json!({ "from": "2000-01-01T00:00:00Z" })).await,
+        everything
+    );
+
+    // Two at a time, forwards, is the whole log; `last` gives the oldest.
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = audit_log(&env, json!({ "first": 2, "after": after })).await;
+        paged.extend(log_types(&page));
+        let info = &page["data"]["auditLog"]["pageInfo"];
+        if info["hasNextPage"] != true {
+            break;
+        }
+        after = Some(info["endCursor"].as_str().unwrap().to_string());
+    }
+    assert_eq!(paged, everything);
+    let oldest = audit_log(&env, json!({ "last": 2 })).await;
+    assert_eq!(log_types(&oldest), everything[everything.len() - 2..]);
+    assert_eq!(
+        oldest["data"]["auditLog"]["pageInfo"]["hasPreviousPage"],
+        true
+    );
+    // A CIDR filter pages the same way.
+    let cidr_page = audit_log(&env, json!({ "f": { "ip": "127.0.0.0/8" }, "first": 3 })).await;
+    assert_eq!(log_types(&cidr_page), everything[..3]);
+
+    // Bad input is a coded error, never a scan.
+    let cursor = all["data"]["auditLog"]["edges"][0]["cursor"]
+        .as_str()
+        .unwrap();
+    for bad in [
+        json!({ "f": { "eventTypes": ["customer.teleported"] } }),
+        json!({ "f": { "ip": "300.1.1.1/8" } }),
+        json!({ "first": 251 }),
+        json!({ "first": 2, "last": 2 }),
+        json!({ "f": { "customerId": ann_id }, "after": cursor }),
+        json!({ "after": "bm90LWEtY3Vyc29y" }),
+    ] {
+        let r = audit_log(&env, bad.clone()).await;
+        assert_eq!(
+            r["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+            "{bad}: {r}"
+        );
+    }
+
+    // Another project's key sees none of it.
+    let created = env
+        .admin_as(
+            &env.operator_key,
+            None,
+            "mutation { projectCreate(name: \"Other\") { adminKey } }",
+            json!({}),
+        )
+        .await;
+    let other = created["data"]["projectCreate"]["adminKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut theirs = Value::Null;
+    for _ in 0..50 {
+        theirs = env
+            .admin_as(&other, None, AUDIT_LOG, json!({ "first": 10 }))
+            .await;
+        if theirs["errors"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(theirs["data"]["auditLog"]["edges"], json!([]), "{theirs}");
+}

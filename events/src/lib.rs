@@ -16,6 +16,7 @@ pub mod signing;
 pub mod store;
 pub mod subject;
 mod type_names;
+pub use type_names::EVENT_TYPES;
 
 pub use envelope::{Actor, EventMessage, MessageMeta, RecordedMessage, RequestMeta};
 pub use event::*;

@@ -494,3 +494,13 @@ fn unknown_versions_and_garbage_are_errors_not_panics() {
     assert!(EventMessage::decode(&[]).is_err());
     assert!(EventMessage::decode(&[1, 0xff, 0xff, 0xff]).is_err());
 }
+
+#[test]
+fn event_types_lists_exactly_the_type_names() {
+    let mut named: Vec<&str> = samples_v1().iter().map(|e| e.type_name()).collect();
+    named.sort();
+    named.dedup();
+    let mut listed = authd_events::EVENT_TYPES.to_vec();
+    listed.sort();
+    assert_eq!(listed, named);
+}

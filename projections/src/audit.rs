@@ -23,8 +23,13 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             request_id  TEXT NOT NULL,
             ip          TEXT,
             user_agent  TEXT,
+            command_id  TEXT NOT NULL DEFAULT '',
             PRIMARY KEY (project_id, customer_id, seq, idx)
          ) WITHOUT ROWID;
+         -- The project's audit log, newest first, whole or by type or session.
+         CREATE INDEX IF NOT EXISTS audit_by_project ON audit (project_id, seq, idx);
+         CREATE INDEX IF NOT EXISTS audit_by_type ON audit (project_id, type, seq, idx);
+         CREATE INDEX IF NOT EXISTS audit_by_session ON audit (project_id, session_id, seq, idx);
          -- Whose each session is, for the events after its start.
          CREATE TABLE IF NOT EXISTS audit_sessions (
             project_id  TEXT NOT NULL,
@@ -93,8 +98,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
     let mut insert = tx.prepare_cached(
         "INSERT OR REPLACE INTO audit
            (project_id, customer_id, seq, idx, event_id, type, at, actor, session_id,
-            request_id, ip, user_agent)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            request_id, ip, user_agent, command_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
     for (idx, e) in m.message.events.iter().enumerate() {
         insert.execute(params![
@@ -110,6 +115,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
             meta.request.request_id,
             meta.request.ip,
             meta.request.user_agent,
+            meta.command_id,
         ])?;
     }
     Ok(())

@@ -66,7 +66,7 @@ pub fn finish_rebuild(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Bumped whenever a table changes. A file of another version is emptied
 /// and rebuilt from sequence 1: read models are disposable.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// The read model's tables (besides `checkpoints`).
 pub const READ_MODEL_TABLES: [&str; 10] = [

@@ -13,6 +13,7 @@ mod orders;
 mod projects;
 pub mod read;
 pub mod read_addresses;
+pub mod read_audit;
 pub mod read_metafields;
 pub mod read_orders;
 pub mod runner;

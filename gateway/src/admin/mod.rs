@@ -2,6 +2,7 @@
 //! operator key with `X-Project-Id`): the project's configuration, keys
 //! and sign-in providers, and customer support operations.
 
+pub mod audit_log;
 pub mod customers;
 pub mod metafields;
 pub mod orders;
@@ -17,6 +18,7 @@ pub use resolver::AdminContext;
 #[derive(MergedObject, Default)]
 pub struct AdminQuery(
     project::ProjectQuery,
+    audit_log::AuditLogQuery,
     customers::CustomerQuery,
     providers::ProviderQuery,
 );

@@ -8,7 +8,7 @@ use authd_services::commands::{CustomerView, Tokens};
 use crate::error::{UserError, payloads};
 
 /// ISO-8601 date and time in UTC, e.g. `2026-11-22T01:45:56.123Z`.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct DateTime(pub i64);
 
 #[Scalar(name = "DateTime")]
