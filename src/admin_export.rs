@@ -9,22 +9,36 @@ use authd_events::EventStore;
 use authd_projections::{ReadModel, runner::Until};
 use serde_json::Value;
 
+/// The log read into a read model with its audit index, in a temporary
+/// directory (removed when the returned guard drops).
+pub(crate) async fn temp_read_model(
+    store: &EventStore,
+) -> anyhow::Result<(tempfile::TempDir, ReadModel)> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("log.db");
+    authd_projections::rebuild(store, &path, Until::Latest, true, |_, _| {}).await?;
+    let read = ReadModel::new(&path);
+    Ok((dir, read))
+}
+
+/// The id of the customer `who` names: an id, or an email address.
+pub(crate) fn customer_id(read: &ReadModel, project: &str, who: &str) -> anyhow::Result<String> {
+    let customer = if who.contains('@') {
+        read.customer_by_email(project, who)?.map(|c| c.id)
+    } else {
+        read.customer(project, who)?.map(|c| c.id)
+    };
+    customer.ok_or_else(|| anyhow::anyhow!("NOT_FOUND: no such customer"))
+}
+
 pub(crate) async fn export(
     store: &EventStore,
     project: &str,
     who: &str,
     out: Option<&Path>,
 ) -> anyhow::Result<Value> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("export.db");
-    authd_projections::rebuild(store, &path, Until::Latest, true, |_, _| {}).await?;
-    let read = ReadModel::new(&path);
-    let customer = if who.contains('@') {
-        read.customer_by_email(project, who)?.map(|c| c.id)
-    } else {
-        read.customer(project, who)?.map(|c| c.id)
-    };
-    let customer = customer.ok_or_else(|| anyhow::anyhow!("NOT_FOUND: no such customer"))?;
+    let (_dir, read) = temp_read_model(store).await?;
+    let customer = customer_id(&read, project, who)?;
     let doc = authd_gateway::export::customer_export(&read, store, true, project, &customer)
         .await
         .map_err(|e| match e {

@@ -35,6 +35,10 @@ pub enum EventsCmd {
     },
     /// Print one session's history.
     Session { project: String, session_id: String },
+    /// One customer's whole history (theirs, their sessions', their
+    /// orders'), by id or email, oldest first, a readable line per event:
+    /// time, sequence, type, actor, IP, user agent, request.
+    Show { project: String, customer: String },
 }
 
 fn line(m: &RecordedMessage) -> String {
@@ -94,6 +98,41 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
             let subject = AggregateSubject::new(project, AggregateKind::Customer, customer_id)?;
             for m in store.read_aggregate(&subject).await? {
                 println!("{}", line(&m));
+            }
+        }
+        EventsCmd::Show { project, customer } => {
+            let (_dir, read) = crate::admin_export::temp_read_model(&store).await?;
+            let id = crate::admin_export::customer_id(&read, &project, &customer)?;
+            let mut rows = Vec::new();
+            let mut before = None;
+            loop {
+                let page = read.customer_events(&project, &id, before, 1000)?;
+                let Some(last) = page.last() else { break };
+                before = Some((last.seq, last.idx));
+                let done = page.len() < 1000;
+                rows.extend(page);
+                if done {
+                    break;
+                }
+            }
+            rows.reverse();
+            println!("history of {id} in {project}: {} events", rows.len());
+            for r in rows {
+                println!(
+                    "{}  #{:<7} {:<40} {:<36} ip={} ua={} request={}{}",
+                    authd_events::format_millis(r.at),
+                    r.seq,
+                    r.event_type,
+                    r.actor,
+                    r.ip.as_deref().unwrap_or("-"),
+                    r.user_agent
+                        .as_deref()
+                        .map_or("-".to_string(), |u| format!("{u:?}")),
+                    r.request_id,
+                    r.session_id
+                        .map(|s| format!(" session={s}"))
+                        .unwrap_or_default(),
+                );
             }
         }
         EventsCmd::Session {

@@ -382,3 +382,51 @@ async fn the_projects_audit_log_is_filtered_and_paged_newest_first() {
     }
     assert_eq!(theirs["data"]["auditLog"]["edges"], json!([]), "{theirs}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_show_prints_a_customers_whole_history_readably() {
+    let env = TestEnv::start().await;
+    env.register("ann@example.com", PASSWORD).await;
+    env.login("ann@example.com", "wrong password").await;
+    env.login("ann@example.com", PASSWORD).await;
+    env.register("bob@example.com", PASSWORD).await;
+    let show = |who: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args(["events", "--nats-url", &env.nats.url(), "show"])
+            .args([&env.project_id, who])
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let out = show("ANN@example.com");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("history of c_"), "{text}");
+    let position = |t: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(&format!(" {t} ")))
+            .unwrap_or_else(|| panic!("{t} not in {text}"))
+    };
+    assert!(position("customer.registered") < position("customer.login.failed"));
+    // Registration signs in (a session), the good login starts another.
+    let last_session = lines
+        .iter()
+        .rposition(|l| l.contains(" session.started "))
+        .unwrap();
+    assert!(position("customer.login.failed") < last_session, "{text}");
+    assert!(text.contains("ip=127.0.0.1"), "{text}");
+    assert_eq!(
+        text.matches("customer.registered").count(),
+        1,
+        "bob's is not ann's: {text}"
+    );
+    let nobody = show("nobody@example.com");
+    assert!(!nobody.status.success());
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("NOT_FOUND"));
+}
