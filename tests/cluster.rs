@@ -134,3 +134,77 @@ async fn a_three_node_cluster_keeps_signing_up_when_the_stream_leader_dies() {
     let again = env.register("bob@example.com", PASSWORD).await;
     assert_eq!(again["errors"][0]["code"], "EMAIL_TAKEN", "{again}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_cluster_configs_form_a_jetstream_cluster_with_the_role_users() {
+    // deploy/cluster/nats-*.conf as shipped, but for host names, ports and
+    // stores (the containers' `nats-N:6222` become loopback ports here).
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    std::fs::copy(
+        deploy.join("nats-roles.conf"),
+        dir.path().join("nats-roles.conf"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("cluster")).unwrap();
+    let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        let mut conf =
+            std::fs::read_to_string(deploy.join(format!("cluster/nats-{}.conf", i + 1))).unwrap();
+        for (j, port) in routes.iter().enumerate() {
+            conf = conf.replace(
+                &format!("nats-route://nats-{}:6222", j + 1),
+                &format!("nats-route://127.0.0.1:{port}"),
+            );
+        }
+        conf = conf
+            .replace(
+                "listen: 0.0.0.0:6222",
+                &format!("listen: 127.0.0.1:{}", routes[i]),
+            )
+            .replace(
+                "http: 0.0.0.0:8222",
+                &format!("http: 127.0.0.1:{}", free_port()),
+            )
+            // The store is the test's (`-sd`, which may not be given twice).
+            .replace("  store_dir: /data/jetstream\n", "");
+        let path = dir.path().join(format!("cluster/nats-{}.conf", i + 1));
+        std::fs::write(&path, conf).unwrap();
+        nodes.push(
+            NatsServer::start_configured(
+                locate(None).unwrap(),
+                &dir.path().join(format!("n{i}")),
+                None,
+                Some(path),
+            )
+            .expect("a shipped cluster node starts"),
+        );
+    }
+    // The services' user makes the event stream with three replicas.
+    let url = format!(
+        "nats://services:services-change-me@127.0.0.1:{}",
+        nodes[2].port()
+    );
+    let nats = authd::app::connect(&url).await.unwrap();
+    let store = authd::app::open_store_with(
+        &nats,
+        StoreConfig {
+            replicas: 3,
+            ..StoreConfig::default()
+        },
+    )
+    .await
+    .expect("a three-replica stream on the shipped cluster");
+    let mut stream = store.jetstream().get_stream("AUTH_EVENTS").await.unwrap();
+    let info = stream.info().await.unwrap();
+    assert_eq!(info.config.num_replicas, 3);
+    let peers = info.cluster.as_ref().map_or(0, |c| c.replicas.len());
+    assert_eq!(peers, 2, "{:?}", info.cluster);
+    // And nobody gets in without a user.
+    let anonymous = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(3))
+        .connect(nodes[0].url())
+        .await;
+    assert!(anonymous.is_err());
+}
