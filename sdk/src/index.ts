@@ -149,11 +149,31 @@ export interface MoneyV2 {
   currencyCode: string;
 }
 
+/** Shopify's `PricingValue`: an amount or a percentage. */
+export type PricingValue = MoneyV2 | { percentage: number };
+
+/** One of an order's discounts (Shopify's `DiscountApplication`). */
+export interface DiscountApplication {
+  /** `AutomaticDiscountApplication`, `DiscountCodeApplication`, `ManualDiscountApplication` or `ScriptDiscountApplication`. */
+  kind: string;
+  /** The automatic, manual or script discount's title. */
+  title: string | null;
+  /** The code the customer entered. */
+  code: string | null;
+  value: PricingValue;
+  allocationMethod: string;
+  targetSelection: string;
+  targetType: string;
+}
+
 export interface OrderLineItem {
   title: string;
   variantTitle: string | null;
   quantity: number;
   originalTotalPrice: MoneyV2;
+  /** The original total less what discounts took off the line. */
+  discountedTotalPrice: MoneyV2;
+  discountAllocations: { allocatedAmount: MoneyV2; discountApplication: DiscountApplication }[];
 }
 
 /** An order the shop's backend recorded (Shopify's `Order`). */
@@ -175,6 +195,8 @@ export interface Order {
   shippingAddress: MailingAddress | null;
   /** The first 50 lines. */
   lineItems: OrderLineItem[];
+  /** The order's discounts (the first 100). */
+  discountApplications: DiscountApplication[];
 }
 
 export type OrderSortKey = 'ID' | 'PROCESSED_AT' | 'TOTAL_PRICE' | 'RELEVANCE';
@@ -260,10 +282,43 @@ export class StorefrontTransportError extends StorefrontError {
 const CUSTOMER_FIELDS =
   'id email firstName lastName displayName phone acceptsMarketing createdAt updatedAt';
 const ERRORS = 'customerUserErrors { field message code }';
+const DISCOUNT_FIELDS = `__typename allocationMethod targetSelection targetType
+  value { __typename ... on MoneyV2 { amount currencyCode } ... on PricingPercentageValue { percentage } }
+  ... on DiscountCodeApplication { code } ... on AutomaticDiscountApplication { title }
+  ... on ManualDiscountApplication { title } ... on ScriptDiscountApplication { title }`;
 const ORDER_FIELDS = `id name orderNumber processedAt canceledAt cancelReason financialStatus
   fulfillmentStatus statusUrl subtotalPrice { amount currencyCode } totalTax { amount currencyCode }
   totalShippingPrice { amount currencyCode } totalPrice { amount currencyCode }
-  lineItems(first: 50) { nodes { title variantTitle quantity originalTotalPrice { amount currencyCode } } }`;
+  discountApplications(first: 100) { nodes { ${DISCOUNT_FIELDS} } }
+  lineItems(first: 50) { nodes { title variantTitle quantity originalTotalPrice { amount currencyCode }
+    discountedTotalPrice { amount currencyCode }
+    discountAllocations { allocatedAmount { amount currencyCode } discountApplication { ${DISCOUNT_FIELDS} } } } }`;
+
+interface RawDiscount {
+  __typename: string;
+  allocationMethod: string;
+  targetSelection: string;
+  targetType: string;
+  value: { __typename: string; amount?: string; currencyCode?: string; percentage?: number };
+  code?: string;
+  title?: string;
+}
+
+function discount(d: RawDiscount): DiscountApplication {
+  const value: PricingValue =
+    d.value.__typename === 'PricingPercentageValue'
+      ? { percentage: d.value.percentage ?? 0 }
+      : { amount: d.value.amount ?? '0', currencyCode: d.value.currencyCode ?? '' };
+  return {
+    kind: d.__typename,
+    title: d.title ?? null,
+    code: d.code ?? null,
+    value,
+    allocationMethod: d.allocationMethod,
+    targetSelection: d.targetSelection,
+    targetType: d.targetType,
+  };
+}
 const ADDRESS_FIELDS =
   'id firstName lastName name company address1 address2 city province provinceCode country countryCodeV2 zip phone formatted';
 
@@ -608,10 +663,29 @@ export class AddressApi {
   }
 }
 
-type RawOrder = Omit<Order, 'lineItems' | 'shippingAddress'> & {
-  lineItems: { nodes: OrderLineItem[] };
+type RawLine = Omit<OrderLineItem, 'discountAllocations'> & {
+  discountAllocations: { allocatedAmount: MoneyV2; discountApplication: RawDiscount }[];
+};
+
+type RawOrder = Omit<Order, 'lineItems' | 'shippingAddress' | 'discountApplications'> & {
+  lineItems: { nodes: RawLine[] };
+  discountApplications: { nodes: RawDiscount[] };
   shippingAddress: MailingAddress | null;
 };
+
+function order(n: RawOrder): Order {
+  return {
+    ...n,
+    discountApplications: n.discountApplications.nodes.map(discount),
+    lineItems: n.lineItems.nodes.map((l) => ({
+      ...l,
+      discountAllocations: l.discountAllocations.map((a) => ({
+        allocatedAmount: a.allocatedAmount,
+        discountApplication: discount(a.discountApplication),
+      })),
+    })),
+  };
+}
 
 /** The signed-in customer's orders (`customer.orders`). */
 export class OrderApi {
@@ -659,7 +733,7 @@ export class OrderApi {
     }
     const o = data.customer.orders;
     return {
-      nodes: o.nodes.map((n) => ({ ...n, lineItems: n.lineItems.nodes })),
+      nodes: o.nodes.map(order),
       pageInfo: o.pageInfo,
       // UnsignedInt64 comes as a string.
       totalCount: Number(o.totalCount),

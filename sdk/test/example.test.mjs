@@ -222,7 +222,9 @@ test('customer.orders: list with sort, search and paging, and all() across pages
           customerId: created.id, externalId: `${email}-${n}`, name: `#${100 + n}`,
           processedAt: `2026-02-0${n}T12:00:00Z`, currencyCode: 'EUR', totalPrice: `${n}0.00`,
           financialStatus: n % 2 ? 'PAID' : 'PENDING',
-          lineItems: [{ title: 'Book', quantity: n, price: '10.00' }],
+          lineItems: [{ title: 'Book', quantity: n, price: '10.00',
+            discountAllocations: n === 1 ? [{ amount: '1.00', discountApplicationIndex: 0 }] : [] }],
+          discountApplications: n === 1 ? [{ kind: 'DISCOUNT_CODE', code: 'SPRING', percentage: '10' }] : [],
         } },
       }),
     });
@@ -235,6 +237,13 @@ test('customer.orders: list with sort, search and paging, and all() across pages
   assert.equal(newest.pageInfo.hasNextPage, true);
   assert.deepEqual(newest.nodes[0].totalPrice, { amount: '70.00', currencyCode: 'EUR' });
   assert.deepEqual(newest.nodes[0].lineItems[0].originalTotalPrice, { amount: '70.00', currencyCode: 'EUR' });
+  const [first] = (await client.customer.orders.list({ first: 1 })).nodes;
+  assert.equal(first.name, '#101');
+  assert.deepEqual(first.discountApplications.map((d) => [d.kind, d.code, d.value]), [
+    ['DiscountCodeApplication', 'SPRING', { percentage: 10 }],
+  ]);
+  assert.deepEqual(first.lineItems[0].discountedTotalPrice, { amount: '9.00', currencyCode: 'EUR' });
+  assert.equal(first.lineItems[0].discountAllocations[0].discountApplication.code, 'SPRING');
   const paid = await client.customer.orders.list({ query: 'financial_status:paid' });
   assert.deepEqual(paid.nodes.map((o) => o.name), ['#101', '#103', '#105', '#107']);
   const names = [];
