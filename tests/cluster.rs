@@ -208,3 +208,203 @@ async fn the_shipped_cluster_configs_form_a_jetstream_cluster_with_the_role_user
         .await;
     assert!(anonymous.is_err());
 }
+
+/// An authd role as its own process, logging to `log`.
+fn role(args: &[&str], log: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+async fn register_at(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    email: &str,
+) -> serde_json::Value {
+    let r = http
+        .post(format!("{base}/graphql/public"))
+        .header("x-api-key", key)
+        .json(&serde_json::json!({
+            "query": "mutation R($e: String!, $p: String!) { customerRegister(email: $e, password: $p) {
+                success accessToken errors { code } } }",
+            "variables": { "e": email, "p": PASSWORD },
+        }))
+        .send()
+        .await;
+    match r {
+        Ok(r) => r.json().await.unwrap_or_default(),
+        Err(e) => serde_json::json!({ "transport": e.to_string() }),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_gateway_and_a_services_process_die_and_the_others_serve_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let _nodes = cluster(dir.path());
+    let seeds = _nodes.iter().map(|n| n.url()).collect::<Vec<_>>().join(",");
+    // Gateway 1 and services 1 in this process; gateway 2 and services 2
+    // as processes of their own, with the same keys.
+    let env = TestEnv::start_with(|c| {
+        c.nats_url = seeds.clone();
+        c.stream_replicas = 3;
+    })
+    .await;
+    let data = env.config.data_dir.clone();
+    let key = |f: &str| data.join(f).to_string_lossy().into_owned();
+    let common = |dir: &str| {
+        vec![
+            "--nats-url".to_string(),
+            seeds.clone(),
+            "--stream-replicas".into(),
+            "3".into(),
+            "--data-dir".into(),
+            dir.to_string(),
+            "--index-key-file".into(),
+            key("index.key"),
+            "--argon2-m-cost".into(),
+            "64".into(),
+            "--argon2-t-cost".into(),
+            "1".into(),
+        ]
+    };
+    let s2_dir = dir.path().join("s2").to_string_lossy().into_owned();
+    let mut s2_args = vec!["services".to_string()];
+    s2_args.extend(common(&s2_dir));
+    s2_args.extend([
+        "--signing-key-file".into(),
+        key("jwt-signing-key.pem"),
+        "--secrets-key-file".into(),
+        key("secrets.key"),
+    ]);
+    let mut services_2 = role(
+        &s2_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &dir.path().join("s2.log"),
+    );
+    let port = free_port();
+    let g2_dir = dir.path().join("g2").to_string_lossy().into_owned();
+    let mut g2_args = vec!["gateway".to_string()];
+    g2_args.extend(common(&g2_dir));
+    g2_args.extend(["--listen".into(), format!("127.0.0.1:{port}")]);
+    let g2_args: Vec<&str> = g2_args.iter().map(String::as_str).collect();
+    let mut gateway_2 = role(&g2_args, &dir.path().join("g2.log"));
+    let g2 = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let logs = || {
+        ["s2.log", "g2.log"]
+            .iter()
+            .map(|f| {
+                format!(
+                    "--- {f}\n{}",
+                    std::fs::read_to_string(dir.path().join(f)).unwrap_or_default()
+                )
+            })
+            .collect::<String>()
+    };
+    let mut up = false;
+    for _ in 0..200 {
+        if http
+            .get(format!("{g2}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "gateway 2 never came up\n{}", logs());
+
+    // Both gateways serve, whichever services answer.
+    for i in 0..6 {
+        let r = register_at(&http, &g2, &env.api_key, &format!("g2-{i}@example.com")).await;
+        assert_eq!(
+            r["data"]["customerRegister"]["success"],
+            true,
+            "{r}\n{}",
+            logs()
+        );
+        let r = env.register(&format!("g1-{i}@example.com"), PASSWORD).await;
+        assert_eq!(r["success"], true, "{r}");
+    }
+
+    // One gateway and one services process die; the others serve on, and
+    // every request gets one clear answer in its deadline.
+    services_2.kill().unwrap();
+    gateway_2.kill().unwrap();
+    let (_, _) = (services_2.wait(), gateway_2.wait());
+    let mut failures = Vec::new();
+    for i in 0..20 {
+        let asked = std::time::Instant::now();
+        let r = env
+            .register(&format!("after-{i}@example.com"), PASSWORD)
+            .await;
+        assert!(asked.elapsed() < Duration::from_secs(15), "{r}");
+        if r["success"] != true {
+            failures.push(r["errors"][0]["code"].clone());
+        }
+    }
+    assert!(
+        failures.iter().all(|c| c == "SERVICE_UNAVAILABLE"),
+        "{failures:?}"
+    );
+    assert!(
+        failures.len() <= 1,
+        "services 1 should take over at once: {failures:?}"
+    );
+    let r = env.login("g2-0@example.com", PASSWORD).await;
+    assert_eq!(r["success"], true, "registered through gateway 2: {r}");
+
+    // Gateway 2 comes back from its own read model and catches up.
+    let mut gateway_2 = role(&g2_args, &dir.path().join("g2b.log"));
+    let mut token = serde_json::Value::Null;
+    for _ in 0..200 {
+        let r = http
+            .post(format!("{g2}/graphql/public"))
+            .header("x-api-key", &env.api_key)
+            .json(&serde_json::json!({
+                "query": "mutation L($e: String!, $p: String!) { customerLogin(email: $e, password: $p) { accessToken } }",
+                "variables": { "e": "after-19@example.com", "p": PASSWORD },
+            }))
+            .send()
+            .await;
+        if let Ok(r) = r
+            && let Ok(v) = r.json::<serde_json::Value>().await
+            && v["data"]["customerLogin"]["accessToken"].is_string()
+        {
+            token = v["data"]["customerLogin"]["accessToken"].clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let token = token
+        .as_str()
+        .expect("a sign-in through the restarted gateway")
+        .to_string();
+    let me: serde_json::Value = http
+        .post(format!("{g2}/graphql/public"))
+        .header("x-api-key", &env.api_key)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "query": "{ currentUser { email } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        me["data"]["currentUser"]["email"], "after-19@example.com",
+        "{me}"
+    );
+    let _ = gateway_2.kill();
+    let _ = gateway_2.wait();
+}
