@@ -7,5 +7,6 @@ mod admin_orders;
 pub mod admin_providers;
 pub mod app;
 pub mod events_cli;
+pub mod json_logs;
 pub mod nats_server;
 pub mod verify;

@@ -26,8 +26,18 @@ use tokio_util::sync::CancellationToken;
     about = "Event-sourced customer authentication service"
 )]
 struct Cli {
+    /// How log lines are written to stderr: `text` for people, `json` (one
+    /// object a line: time, level, target, message, fields) for collectors.
+    #[arg(long, global = true, env = "AUTHD_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Cmd,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -239,14 +249,17 @@ async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,async_nats=warn".into()),
         )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.event_format(authd::json_logs::JsonLines).init(),
+    }
     // A replay receives and decodes on this thread while its own thread
     // applies: one thread for NATS and the reading is faster on two cores
     // than a worker pool handing messages across (BENCHMARKS.md, session 9).

@@ -315,3 +315,95 @@ async fn authd_dev_stops_when_its_broker_died_while_it_started() {
 async fn authd_dev_stops_when_its_broker_died_once_it_was_up() {
     stops_when_its_broker_died_first(true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_a_line_without_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = authd::nats_server::free_port();
+    let log = dir.path().join("authd.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args([
+            "dev",
+            "--log-format",
+            "json",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args([
+            "--argon2-m-cost",
+            "64",
+            "--argon2-t-cost",
+            "1",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .env("RUST_LOG", "debug,async_nats=warn,hyper=warn,h2=warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut dev = Dev { child };
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_healthy(&http, &base).await;
+    for _ in 0..100 {
+        if data.join("dev-keys.json").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let keys: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("dev-keys.json")).unwrap())
+            .unwrap();
+    let key = keys["publicApiKey"].as_str().unwrap();
+    let email = "zoe.json-logs@example.com";
+    let password = "a passphrase nobody logs";
+    let r = gql(
+        &http,
+        &format!("{base}/graphql/public"),
+        key,
+        None,
+        "mutation R($e: String!, $p: String!) { customerRegister(email: $e, password: $p) { success refreshToken } }",
+        json!({ "e": email, "p": password }),
+    )
+    .await;
+    assert_eq!(r["data"]["customerRegister"]["success"], true, "{r}");
+    let refresh = r["data"]["customerRegister"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A failed sign-in logs too.
+    gql(
+        &http,
+        &format!("{base}/graphql/public"),
+        key,
+        None,
+        "mutation L($e: String!, $p: String!) { customerLogin(email: $e, password: $p) { success } }",
+        json!({ "e": email, "p": "wrong" }),
+    )
+    .await;
+    dev.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(dev.wait_exit().success());
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut lines = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        for field in ["time", "level", "target", "message", "fields"] {
+            assert!(v.get(field).is_some(), "no {field} in {line}");
+        }
+        lines += 1;
+    }
+    assert!(lines > 5, "{text}");
+    assert!(text.contains("\"message\":\"gateway listening\""), "{text}");
+    for secret in [
+        email,
+        "json-logs",
+        password,
+        &refresh[..refresh.len().min(20)],
+    ] {
+        assert!(!text.contains(secret), "the log holds {secret}");
+    }
+}
