@@ -346,6 +346,21 @@ async fn bad_metafield_writes_are_refused_whole_with_their_paths() {
         assert_eq!(r["errors"][0]["code"], "INVALID", "{r}");
         assert_eq!(r["errors"][0]["field"], field, "{r}");
     }
+    // An admin's write for a customer the project does not have.
+    let unknown = env
+        .admin(
+            "mutation S($m: [CustomerMetafieldsSetInput!]!) {
+               customerMetafieldsSet(id: \"c_nobody\", metafields: $m) {
+                 success errors { field code } } }",
+            json!({ "m": [{ "key": "tier", "value": "gold" }] }),
+        )
+        .await;
+    let unknown = &unknown["data"]["customerMetafieldsSet"];
+    assert_eq!(unknown["success"], false, "{unknown}");
+    assert_eq!(
+        unknown["errors"][0],
+        json!({ "field": ["id"], "code": "CUSTOMER_NOT_FOUND" })
+    );
     // The Storefront cannot declare or write as an admin.
     let forged = sf(
         &env,

@@ -13,6 +13,16 @@ use crate::{
     error::CommandError,
 };
 
+/// A refusal of an admin command that names its customer by `id`: an
+/// unknown customer is the `id`'s fault.
+pub(super) fn named_by_id(e: CommandError) -> CommandError {
+    if e.field.is_none() && e.code == crate::error::ErrorCode::CustomerNotFound {
+        e.with_field("id")
+    } else {
+        e
+    }
+}
+
 /// Decides `command` on the customer `customer_id`.
 async fn on_customer(
     s: &Services,
@@ -24,14 +34,7 @@ async fn on_customer(
     let d =
         s.x.run::<Customer>(env, &customer, &command)
             .await
-            .map_err(|e| {
-                // These commands name the customer by id.
-                if e.field.is_none() && e.code == crate::error::ErrorCode::CustomerNotFound {
-                    e.with_field("id")
-                } else {
-                    e
-                }
-            })?;
+            .map_err(named_by_id)?;
     Ok(Sent {
         seq: d.seq,
         outcome: Done,

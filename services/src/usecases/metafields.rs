@@ -105,13 +105,7 @@ impl UseCase for AdminSetMetafields {
                     Ok(())
                 })
                 .await
-                .map_err(|e| {
-                    if e.field.is_none() && e.code == crate::error::ErrorCode::CustomerNotFound {
-                        e.with_field("id")
-                    } else {
-                        e
-                    }
-                })?;
+                .map_err(super::customer_admin::named_by_id)?;
         Ok(Sent {
             seq: done.seq,
             outcome: saved(done.state::<Customer>(&customer), &cmd),
