@@ -234,7 +234,9 @@ async fn a_customer_export_holds_their_data_and_no_secret() {
             "mutation R($i: OrderRecordInput!) { orderRecord(input: $i) { success } }",
             json!({ "i": { "customerId": ann, "externalId": "ext-1", "name": "#1001",
                 "processedAt": "2026-01-01T10:00:00Z", "currencyCode": "CAD", "totalPrice": "19.98",
-                "lineItems": [{ "title": "Mug", "quantity": 2, "price": "9.99" }] } }),
+                "lineItems": [{ "title": "Mug", "quantity": 2, "price": "9.99",
+                    "discountAllocations": [{ "amount": "2.00", "discountApplicationIndex": 0 }] }],
+                "discountApplications": [{ "kind": "DISCOUNT_CODE", "code": "MUGS", "amount": "2.00" }] } }),
         )
         .await;
     assert_eq!(r["data"]["orderRecord"]["success"], true, "{r}");
@@ -273,6 +275,15 @@ async fn a_customer_export_holds_their_data_and_no_secret() {
     assert_eq!(doc["addresses"][0]["default"], true);
     assert_eq!(doc["orders"][0]["name"], "#1001");
     assert_eq!(doc["orders"][0]["lineItems"][0]["title"], "Mug");
+    assert_eq!(
+        doc["orders"][0]["discounts"],
+        json!({
+            "applications": [{ "kind": "DISCOUNT_CODE", "title": null, "code": "MUGS",
+                "value": { "amount": "2.00" }, "allocationMethod": "ACROSS",
+                "targetSelection": "ALL", "targetType": "LINE_ITEM" }],
+            "allocations": [{ "line": 0, "application": 0, "amount": "2.00" }],
+        })
+    );
     assert_eq!(doc["metafields"][0]["value"], "38");
     let sessions = doc["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 2, "{doc}");

@@ -114,7 +114,8 @@ fn orders(c: &Connection, project: &str, customer: &str) -> rusqlite::Result<Val
                         .map(|a| camel_keys(&a)),
                     "discounts": r
                         .get::<_, Option<String>>(15)?
-                        .and_then(|j| serde_json::from_str::<Value>(&j).ok()),
+                        .and_then(|j| serde_json::from_str::<authd_events::OrderDiscountsSet>(&j).ok())
+                        .map(|d| discounts(&d)),
                 }),
             ))
         })?
@@ -136,6 +137,41 @@ fn orders(c: &Connection, project: &str, customer: &str) -> rusqlite::Result<Val
         out.push(order);
     }
     Ok(Value::Array(out))
+}
+
+/// An order's discounts in the export's own words (`DISCOUNT_CODE`,
+/// `{ "percentage": "10" }`, camelCase keys).
+fn discounts(d: &authd_events::OrderDiscountsSet) -> Value {
+    use authd_events::{DiscountKind, DiscountValue};
+    let applications: Vec<Value> = d
+        .applications
+        .iter()
+        .map(|a| {
+            json!({
+                "kind": match a.kind {
+                    DiscountKind::Automatic => "AUTOMATIC",
+                    DiscountKind::Code => "DISCOUNT_CODE",
+                    DiscountKind::Manual => "MANUAL",
+                    DiscountKind::Script => "SCRIPT",
+                },
+                "title": a.title,
+                "code": a.code,
+                "value": match &a.value {
+                    DiscountValue::Amount(v) => json!({ "amount": v }),
+                    DiscountValue::Percentage(p) => json!({ "percentage": p }),
+                },
+                "allocationMethod": a.allocation_method,
+                "targetSelection": a.target_selection,
+                "targetType": a.target_type,
+            })
+        })
+        .collect();
+    let allocations: Vec<Value> = d
+        .allocations
+        .iter()
+        .map(|a| json!({ "line": a.line, "application": a.application, "amount": a.amount }))
+        .collect();
+    json!({ "applications": applications, "allocations": allocations })
 }
 
 fn camel_keys(v: &Value) -> Value {
