@@ -22,6 +22,7 @@ async fn quick_benchmark_measures_every_figure() {
         "projection lag",
         "resident memory",
         "replay",
+        "auditLog",
     ] {
         assert!(
             figures.iter().any(|f| f.contains(wanted)),

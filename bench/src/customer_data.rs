@@ -21,7 +21,7 @@ const ACCOUNT: &str = "query A($t: String) { customer(customerAccessToken: $t) {
 
 impl Dev {
     /// POSTs to the admin API with the dev project's secret key.
-    async fn admin(&self, query: &str, vars: Value) -> anyhow::Result<Value> {
+    pub(crate) async fn admin(&self, query: &str, vars: Value) -> anyhow::Result<Value> {
         let url = self.url.replace("/graphql/public", "/graphql/admin");
         let req = self
             .http
@@ -57,7 +57,7 @@ async fn record_orders(dev: &Dev, customer: &str, n: usize) -> anyhow::Result<()
 }
 
 /// The customer's id.
-async fn id_of(dev: &Dev, token: &str) -> anyhow::Result<String> {
+pub(crate) async fn id_of(dev: &Dev, token: &str) -> anyhow::Result<String> {
     let v = dev
         .sf(
             "query Q($t: String) { customer(customerAccessToken: $t) { id } }",

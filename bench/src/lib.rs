@@ -4,6 +4,7 @@
 //! harness briefly (CI runs it so it never rots); it asserts nothing about
 //! speed.
 
+mod audit_log;
 mod customer_data;
 mod storefront;
 
@@ -694,6 +695,15 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     let (data_rows, data_errors) = customer_data::figures(&dev, slice, many_orders).await?;
     rows.extend(data_rows);
     errors.push(("account page", data_errors));
+    // The audit index is on in `authd dev`, unless asked off.
+    if !args
+        .authd_args
+        .iter()
+        .any(|a| a.contains("audit-index=false"))
+    {
+        let audited = if args.quick { 300 } else { 10_000 };
+        rows.push(audit_log::figure(&dev, audited).await?);
+    }
 
     // customerRefreshToken at 16, with projection lag sampled meanwhile.
     let mut sessions = Vec::new();

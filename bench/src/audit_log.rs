@@ -1,0 +1,73 @@
+//! `auditLog` (#23) for a customer with many events: every page of 50,
+//! newest first, timed.
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use crate::{Dev, Measured, Row, customer_data::id_of, storefront};
+
+pub(crate) async fn figure(dev: &Dev, events: usize) -> anyhow::Result<Row> {
+    let token = storefront::create_and_sign_in(dev, "audited@shop.example").await?;
+    let customer = id_of(dev, &token).await?;
+    eprintln!("recording {events} events for one customer…");
+    // Each change of the tags is one event on the customer; one at a time
+    // (they are decisions on the same aggregate).
+    let set = "mutation T($id: ID!, $tags: [String!]!) { customerTagsSet(id: $id, tags: $tags) { success } }";
+    for i in 0..events {
+        let tags = [format!("t{}", i % 2)];
+        let v = dev
+            .admin(set, json!({ "id": customer, "tags": tags }))
+            .await?;
+        anyhow::ensure!(
+            v["data"]["customerTagsSet"]["success"] == true,
+            "tags not set: {v}"
+        );
+    }
+    let page = "query A($f: AuditLogFilter, $after: String) {
+        auditLog(filter: $f, first: 50, after: $after) {
+          nodes { sequence type at actor ip }
+          pageInfo { hasNextPage endCursor } } }";
+    // The audit index trails the read model by some milliseconds: scan
+    // until it holds every event, and time that (last) scan.
+    let mut tries = 0;
+    let (mut latencies, seen, elapsed) = loop {
+        let mut latencies = Vec::new();
+        let mut after = Value::Null;
+        let (mut seen, started) = (0usize, Instant::now());
+        loop {
+            let t = Instant::now();
+            let v = dev
+                .admin(
+                    page,
+                    json!({ "f": { "customerId": customer }, "after": after }),
+                )
+                .await?;
+            latencies.push(t.elapsed());
+            let log = &v["data"]["auditLog"];
+            let n = log["nodes"].as_array().map_or(0, Vec::len);
+            anyhow::ensure!(n > 0 || seen > 0, "no audit log: {v}");
+            seen += n;
+            if log["pageInfo"]["hasNextPage"] != true {
+                break;
+            }
+            after = log["pageInfo"]["endCursor"].clone();
+        }
+        tries += 1;
+        if seen >= events || tries == 25 {
+            break (latencies, seen, started.elapsed());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    // The tags' events and the sign-up's.
+    anyhow::ensure!(seen >= events, "paged {seen} entries for {events} events");
+    let pages = Measured::from(&mut latencies, elapsed, 0);
+    Ok(Row {
+        figure: format!("auditLog for one customer, pages of 50 ({seen} entries)"),
+        value: format!("{} pages", seen.div_ceil(50)),
+        latency: pages.latency(),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "p99 < 50 ms a page".into(),
+    })
+}
