@@ -160,16 +160,7 @@ async fn a_destroyed_data_key_is_gone_from_the_brokers_files() {
 }
 
 async fn storefront(env: &TestEnv, query: &str, variables: serde_json::Value) -> serde_json::Value {
-    env.http
-        .post(env.url("/graphql/storefront"))
-        .header("x-api-key", &env.api_key)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    env.storefront(None, query, variables).await
 }
 
 const EXPORT: &str = "query E($id: ID!) { customerDataExport(id: $id) }";

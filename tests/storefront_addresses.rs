@@ -7,45 +7,16 @@
 mod common;
 
 use authd_projections::runner::Until;
-use common::{PASSWORD, TestEnv};
+use common::TestEnv;
 use serde_json::{Value, json};
 
 async fn sf(env: &TestEnv, query: &str, variables: Value) -> Value {
-    env.http
-        .post(env.url("/graphql/storefront"))
-        .header("x-api-key", &env.api_key)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    env.storefront(None, query, variables).await
 }
 
 /// A customer, signed in: their Storefront token.
 async fn signed_in(env: &TestEnv, email: &str) -> String {
-    let created = sf(
-        env,
-        "mutation C($i: CustomerCreateInput!) { customerCreate(input: $i) { customer { id } } }",
-        json!({ "i": { "email": email, "password": PASSWORD } }),
-    )
-    .await;
-    assert!(
-        created["data"]["customerCreate"]["customer"]["id"].is_string(),
-        "{created}"
-    );
-    let t = sf(
-        env,
-        "mutation T($i: CustomerAccessTokenCreateInput!) { customerAccessTokenCreate(input: $i) {
-           customerAccessToken { accessToken } } }",
-        json!({ "i": { "email": email, "password": PASSWORD } }),
-    )
-    .await;
-    t["data"]["customerAccessTokenCreate"]["customerAccessToken"]["accessToken"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{t}"))
-        .to_string()
+    env.storefront_customer(email).await.1
 }
 
 // Hydrogen's demo-store operations (Storefront API era), verbatim but for

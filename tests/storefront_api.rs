@@ -17,19 +17,8 @@ fn op(name: &str) -> String {
     .unwrap()
 }
 
-/// POSTs to the Storefront API with the project's public key and an
-/// optional `Authorization: Bearer` token.
 async fn sf(env: &TestEnv, bearer: Option<&str>, query: &str, variables: Value) -> Value {
-    let mut req = env
-        .http
-        .post(env.url("/graphql/storefront"))
-        .header("x-api-key", &env.api_key)
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(t) = bearer {
-        req = req.bearer_auth(t);
-    }
-    let v: Value = req.send().await.unwrap().json().await.unwrap();
-    v
+    env.storefront(bearer, query, variables).await
 }
 
 const CREATE: &str = "mutation C($input: CustomerCreateInput!) { customerCreate(input: $input) {

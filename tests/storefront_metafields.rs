@@ -8,46 +8,16 @@
 mod common;
 
 use authd_projections::runner::Until;
-use common::{PASSWORD, TestEnv};
+use common::TestEnv;
 use serde_json::{Value, json};
 
 async fn sf(env: &TestEnv, query: &str, variables: Value) -> Value {
-    env.http
-        .post(env.url("/graphql/storefront"))
-        .header("x-api-key", &env.api_key)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    env.storefront(None, query, variables).await
 }
 
 /// A signed-in customer: (id, Storefront token).
 async fn signed_in(env: &TestEnv, email: &str) -> (String, String) {
-    let created = sf(
-        env,
-        "mutation C($i: CustomerCreateInput!) { customerCreate(input: $i) { customer { id } } }",
-        json!({ "i": { "email": email, "password": PASSWORD } }),
-    )
-    .await;
-    let id = created["data"]["customerCreate"]["customer"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{created}"))
-        .to_string();
-    let t = sf(
-        env,
-        "mutation T($i: CustomerAccessTokenCreateInput!) { customerAccessTokenCreate(input: $i) {
-           customerAccessToken { accessToken } } }",
-        json!({ "i": { "email": email, "password": PASSWORD } }),
-    )
-    .await;
-    let token = t["data"]["customerAccessTokenCreate"]["customerAccessToken"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (id, token)
+    env.storefront_customer(email).await
 }
 
 const DECLARED: &str = r#"[

@@ -9,47 +9,16 @@ mod common;
 
 use std::process::Command;
 
-use common::{PASSWORD, TestEnv};
+use common::TestEnv;
 use serde_json::{Value, json};
 
 async fn sf(env: &TestEnv, bearer: Option<&str>, query: &str, variables: Value) -> Value {
-    let mut req = env
-        .http
-        .post(env.url("/graphql/storefront"))
-        .header("x-api-key", &env.api_key)
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(t) = bearer {
-        req = req.bearer_auth(t);
-    }
-    req.send().await.unwrap().json().await.unwrap()
+    env.storefront(bearer, query, variables).await
 }
 
 /// A signed-in customer: (id, Storefront token).
 async fn signed_in(env: &TestEnv, email: &str) -> (String, String) {
-    let created = sf(
-        env,
-        None,
-        "mutation C($i: CustomerCreateInput!) { customerCreate(input: $i) { customer { id } } }",
-        json!({ "i": { "email": email, "password": PASSWORD } }),
-    )
-    .await;
-    let id = created["data"]["customerCreate"]["customer"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{created}"))
-        .to_string();
-    let t = sf(
-        env,
-        None,
-        "mutation T($i: CustomerAccessTokenCreateInput!) { customerAccessTokenCreate(input: $i) {
-           customerAccessToken { accessToken } } }",
-        json!({ "i": { "email": email, "password": PASSWORD } }),
-    )
-    .await;
-    let token = t["data"]["customerAccessTokenCreate"]["customerAccessToken"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (id, token)
+    env.storefront_customer(email).await
 }
 
 const RECORD: &str = "mutation R($input: OrderRecordInput!) { orderRecord(input: $input) {

@@ -183,6 +183,48 @@ impl TestEnv {
             .unwrap()
     }
 
+    /// POSTs to the Storefront API with the project's public key and an
+    /// optional `Authorization: Bearer` token.
+    pub async fn storefront(&self, bearer: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .http
+            .post(self.url("/graphql/storefront"))
+            .header("x-api-key", &self.api_key)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// A new Storefront customer (`PASSWORD`), signed in: (id, token).
+    pub async fn storefront_customer(&self, email: &str) -> (String, String) {
+        let created = self
+            .storefront(
+                None,
+                "mutation C($i: CustomerCreateInput!) { customerCreate(input: $i) { customer { id } } }",
+                json!({ "i": { "email": email, "password": PASSWORD } }),
+            )
+            .await;
+        let id = created["data"]["customerCreate"]["customer"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{created}"))
+            .to_string();
+        let t = self
+            .storefront(
+                None,
+                "mutation T($i: CustomerAccessTokenCreateInput!) { customerAccessTokenCreate(input: $i) {
+                   customerAccessToken { accessToken } } }",
+                json!({ "i": { "email": email, "password": PASSWORD } }),
+            )
+            .await;
+        let token = t["data"]["customerAccessTokenCreate"]["customerAccessToken"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{t}"))
+            .to_string();
+        (id, token)
+    }
+
     /// Changes the project's configuration through the admin API.
     pub async fn configure(&self, input: Value) {
         let r = self
