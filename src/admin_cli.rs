@@ -8,8 +8,8 @@ use authd_events::{AggregateKind, ApiKeyKind, ProjectConfig};
 use authd_services::{
     CommandBus,
     commands::{
-        ConfigureProject, CreateProject, IssueApiKey, ReactivateCustomer, RevokeApiKey,
-        RotateSigningKey, SuspendCustomer, UnlockCustomer,
+        ConfigureProject, CreateProject, EraseCustomer, IssueApiKey, ReactivateCustomer,
+        RevokeApiKey, RotateSigningKey, SuspendCustomer, UnlockCustomer,
     },
     customer::Customer,
     project::Project,
@@ -23,6 +23,10 @@ use crate::admin_client::{load, send};
 pub struct AdminArgs {
     #[arg(long, env = "AUTHD_NATS_URL")]
     pub nats_url: String,
+    /// The key-encryption key of customers' data keys (the services'
+    /// --data-key-file): export-customer needs it to open personal data.
+    #[arg(long, env = "AUTHD_DATA_KEY_FILE")]
+    pub data_key_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: AdminCmd,
 }
@@ -139,12 +143,22 @@ pub enum AdminCmd {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// Erase a customer (GDPR art. 17), by id or email (an email is looked
+    /// up in a read model rebuilt from the log: slower); prints what the
+    /// erasure did as JSON. The reason is recorded for good.
+    EraseCustomer {
+        project: String,
+        customer: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// Runs one admin command, printing its result as JSON on stdout.
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let nats = crate::app::connect(&args.nats_url).await?;
     let store = crate::app::open_store(&nats).await?;
+    let store = crate::app::tool_store(store, args.data_key_file.as_deref()).await?;
     let bus = CommandBus::new(nats.client.clone(), Duration::from_secs(10));
     let out = match args.command {
         AdminCmd::CreateProject { name } => {
@@ -343,6 +357,29 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             customer,
             out,
         } => crate::admin_export::export(&store, &project, &customer, out.as_deref()).await?,
+        AdminCmd::EraseCustomer {
+            project,
+            customer,
+            reason,
+        } => {
+            let customer_id = if customer.contains('@') {
+                let (_dir, read) = crate::admin_export::temp_read_model(&store).await?;
+                crate::admin_export::customer_id(&read, &project, &customer)?
+            } else {
+                customer
+            };
+            let command = EraseCustomer {
+                customer_id: customer_id.clone(),
+                reason,
+            };
+            let done = send(&bus, &project, command).await?;
+            json!({
+                "customerId": customer_id,
+                "erased": true,
+                "keyDestroyed": done.key_destroyed,
+                "mailJobsDropped": done.mail_jobs_dropped,
+            })
+        }
         AdminCmd::ShowSigningKeys => {
             let (ring, _) = authd_services::key_ring::load(&store).await?;
             let now = authd_events::now_millis();

@@ -12,6 +12,10 @@ use serde_json::json;
 pub struct EventsArgs {
     #[arg(long, env = "AUTHD_NATS_URL")]
     pub nats_url: String,
+    /// The key-encryption key of customers' data keys (the services'
+    /// --data-key-file); without it personal data shows sealed.
+    #[arg(long, env = "AUTHD_DATA_KEY_FILE")]
+    pub data_key_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: EventsCmd,
 }
@@ -58,6 +62,7 @@ fn line(m: &RecordedMessage) -> String {
 pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
     let nats = crate::app::connect(&args.nats_url).await?;
     let store = crate::app::open_store(&nats).await?;
+    let store = crate::app::tool_store(store, args.data_key_file.as_deref()).await?;
     match args.command {
         EventsCmd::Tail {
             from,

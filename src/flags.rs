@@ -23,6 +23,9 @@ pub(crate) struct Common {
     /// Services only: key that seals provider secrets in the log and keys provider-login states; every services instance must share it [default: <data-dir>/secrets.key, created if missing].
     #[arg(long, env = "AUTHD_SECRETS_KEY_FILE")]
     secrets_key_file: Option<PathBuf>,
+    /// Key-encryption key of customers' data keys (personal data in the log is sealed under those); every role must share it [default: <data-dir>/data.key, created if missing].
+    #[arg(long, env = "AUTHD_DATA_KEY_FILE")]
+    data_key_file: Option<PathBuf>,
     /// Services only: let sign-in providers (OpenID Connect issuers, OAuth endpoints, Shopify stores) be at loopback and private addresses, e.g. an identity provider inside your network. Always on in dev.
     #[arg(long, env = "AUTHD_ALLOW_PRIVATE_PROVIDER_URLS")]
     allow_private_provider_urls: bool,
@@ -156,6 +159,7 @@ pub(crate) fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Re
     c.signing_key_file = common.signing_key_file.clone();
     c.index_key_file = common.index_key_file.clone();
     c.secrets_key_file = common.secrets_key_file.clone();
+    c.data_key_file = common.data_key_file.clone();
     c.allow_private_provider_urls = common.allow_private_provider_urls;
     c.hash = authd_services::password::HashParams {
         m_cost: common.argon2_m_cost,

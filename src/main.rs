@@ -95,6 +95,10 @@ struct RoleArgs {
 struct ReplayArgs {
     #[arg(long, env = "AUTHD_NATS_URL")]
     nats_url: String,
+    /// The key-encryption key of customers' data keys (the services'
+    /// --data-key-file); without it personal data stays sealed.
+    #[arg(long, env = "AUTHD_DATA_KEY_FILE")]
+    data_key_file: Option<PathBuf>,
     /// The new SQLite file to write (must not exist).
     #[arg(long)]
     out: PathBuf,
@@ -114,6 +118,10 @@ struct ReplayArgs {
 struct VerifyArgs {
     #[arg(long, env = "AUTHD_NATS_URL")]
     nats_url: String,
+    /// The key-encryption key of customers' data keys (the services'
+    /// --data-key-file); without it personal data stays sealed.
+    #[arg(long, env = "AUTHD_DATA_KEY_FILE")]
+    data_key_file: Option<PathBuf>,
     /// The live read model (a gateway's `<data-dir>/read-model.db`; its
     /// audit index beside it is compared too).
     #[arg(long, default_value = "data/read-model.db")]
@@ -161,6 +169,8 @@ async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()> {
     let keys = app::Keys::load_for(&config, services || dev)?;
     let nats = app::connect_with(&config.nats_url, &config.nats).await?;
     let store = app::open_store_with(&nats, config.store_config()).await?;
+    let store =
+        app::with_data_keys(store, &keys.data, services || dev, config.stream_replicas).await?;
     let client = nats.client.clone();
     let services_task = services.then(|| {
         let (config, keys, client, store, shutdown) = (
@@ -378,6 +388,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Verify(args) => {
             let nats = app::connect(&args.nats_url).await?;
             let store = app::open_store(&nats).await?;
+            let store = app::tool_store(store, args.data_key_file.as_deref()).await?;
             let bar = indicatif::ProgressBar::new(0).with_style(
                 indicatif::ProgressStyle::with_template(
                     "{elapsed_precise} [{bar:40}] {pos}/{len} events ({per_sec}, {eta} left)",
@@ -417,6 +428,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Replay(args) => {
             let nats = app::connect(&args.nats_url).await?;
             let store = app::open_store(&nats).await?;
+            let store = app::tool_store(store, args.data_key_file.as_deref()).await?;
             let until = match (args.until, args.until_time) {
                 (Some(seq), _) => authd_projections::Until::Sequence(seq),
                 (None, Some(ms)) => authd_projections::Until::Time(ms),

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 fn admin(env: &TestEnv, args: &[&str]) -> Result<Value, String> {
     let out = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .env("AUTHD_DATA_KEY_FILE", env.config.data_key_path())
         .args(["admin", "--nats-url", &env.nats.url()])
         .args(args)
         .env("RUST_LOG", "error")
@@ -98,6 +99,7 @@ async fn operators_manage_projects_keys_and_customers_from_the_command_line() {
 
     // The customer's whole history, as JSON lines.
     let out = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .env("AUTHD_DATA_KEY_FILE", env.config.data_key_path())
         .args(["events", "--nats-url", &env.nats.url(), "customer", &p, id])
         .env("RUST_LOG", "error")
         .output()
@@ -125,6 +127,7 @@ async fn operators_manage_projects_keys_and_customers_from_the_command_line() {
         "{types:?}"
     );
     let tail = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .env("AUTHD_DATA_KEY_FILE", env.config.data_key_path())
         .args([
             "events",
             "--nats-url",
@@ -162,6 +165,7 @@ async fn authd_replay_rebuilds_up_to_a_moment_and_refuses_a_bad_one() {
 
     let replay = |out: &std::path::Path, extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_authd"))
+            .env("AUTHD_DATA_KEY_FILE", env.config.data_key_path())
             .args(["replay", "--nats-url", &env.nats.url(), "--out"])
             .arg(out)
             .args(extra)
@@ -242,6 +246,7 @@ async fn operators_manage_sign_in_providers_from_the_command_line() {
     assert_eq!(urls["returnUrls"][0], "https://shop.example/callback");
     // The secret comes from the environment, never from the command line.
     let out = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .env("AUTHD_DATA_KEY_FILE", env.config.data_key_path())
         .args([
             "admin",
             "--nats-url",

@@ -392,6 +392,7 @@ async fn events_show_prints_a_customers_whole_history_readably() {
     env.register("bob@example.com", PASSWORD).await;
     let show = |who: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+            .env("AUTHD_DATA_KEY_FILE", env.config.data_key_path())
             .args(["events", "--nats-url", &env.nats.url(), "show"])
             .args([&env.project_id, who])
             .env("RUST_LOG", "error")

@@ -267,6 +267,8 @@ async fn a_gateway_and_a_services_process_die_and_the_others_serve_on() {
             dir.to_string(),
             "--index-key-file".into(),
             key("index.key"),
+            "--data-key-file".into(),
+            key("data.key"),
             "--argon2-m-cost".into(),
             "64".into(),
             "--argon2-t-cost".into(),

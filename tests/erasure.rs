@@ -5,43 +5,14 @@
 
 mod common;
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::time::Duration;
 
 use common::{
     PASSWORD, TestEnv,
+    disk::{files, holding},
     smtp::{REFUSED_DOMAIN, token_in},
 };
 use serde_json::json;
-
-/// Every file under `dir`.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
-/// The files under `dir` that hold `needle`.
-fn holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
-    files(dir)
-        .into_iter()
-        .filter(|f| {
-            std::fs::read(f).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
-        })
-        .collect()
-}
 
 const RESET: &str =
     "mutation R($email: String!) { customerRequestPasswordReset(email: $email) { success } }";
@@ -337,6 +308,7 @@ async fn a_customer_export_holds_their_data_and_no_secret() {
     // The same from the log alone: `authd admin export-customer`.
     let file = env.dir.path().join("ann.json");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+        .env("AUTHD_DATA_KEY_FILE", env.config.data_key_path())
         .args(["admin", "--nats-url", &env.nats.url(), "export-customer"])
         .args([&env.project_id, "ann@example.com", "--out"])
         .arg(&file)
@@ -366,6 +338,7 @@ async fn a_customer_export_holds_their_data_and_no_secret() {
     }
     assert_eq!(cli["history"].as_array().unwrap().len(), history.len());
     let nobody = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+        .env("AUTHD_DATA_KEY_FILE", env.config.data_key_path())
         .args(["admin", "--nats-url", &env.nats.url(), "export-customer"])
         .args([&env.project_id, "nobody@example.com"])
         .env("RUST_LOG", "error")

@@ -4,7 +4,7 @@
 use authd::{app, nats_server::NatsServer};
 use authd_events::{
     Actor, AggregateKind, AggregateSubject, BatchEntry, EmailClaimEvent, EmailClaimed, Event,
-    EventMessage, EventStore, Expected, MessageMeta, RequestMeta, RevokeReason, SessionEvent,
+    EventMessage, EventStore, Expected, MessageMeta, RecordedRequest, RevokeReason, SessionEvent,
     SessionRevoked, StoreError,
 };
 
@@ -15,7 +15,7 @@ fn message(command_id: &str, subject: &AggregateSubject, event: Event) -> EventM
             aggregate_id: subject.id.clone(),
             time: 1,
             actor: Actor::System,
-            request: RequestMeta::default(),
+            request: RecordedRequest::default(),
             command_id: command_id.into(),
         },
         vec![event],

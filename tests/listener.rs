@@ -140,11 +140,11 @@ async fn tls_on_the_listener_with_hsts() {
 
 /// The client address recorded with the last login event.
 async fn last_login_ip(env: &TestEnv) -> Option<String> {
-    let messages = env.raw_messages().await;
-    messages.iter().rev().find_map(|m| {
-        let msg = authd_events::EventMessage::decode(&m.payload).ok()?;
-        msg.meta.request.ip.clone()
-    })
+    let messages = env.opened_messages().await;
+    messages
+        .iter()
+        .rev()
+        .find_map(|msg| msg.meta.request.ip().map(str::to_string))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -175,15 +175,14 @@ async fn wrong_password_and_unknown_email_get_the_same_answer_and_are_recorded()
     );
     // Each attempt carries its request metadata.
     let attempts: Vec<_> = env
-        .raw_messages()
+        .opened_messages()
         .await
         .into_iter()
-        .map(|m| authd_events::EventMessage::decode(&m.payload).unwrap())
         .filter(|m| m.type_names().contains("login.failed"))
         .collect();
     assert_eq!(attempts.len(), 3);
     for a in attempts {
-        assert_eq!(a.meta.request.ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(a.meta.request.ip(), Some("127.0.0.1"));
         assert!(!a.meta.request.request_id.is_empty());
     }
 }

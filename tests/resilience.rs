@@ -231,7 +231,7 @@ async fn a_batch_delivered_again_after_a_crash_applies_nothing_twice() {
 async fn a_range_read_gives_exactly_the_asked_messages_across_many_pulls() {
     use authd_events::{
         Actor, AggregateKind, AggregateSubject, CustomerEvent, CustomerRegistered, Event,
-        EventMessage, MessageMeta, Personal, RequestMeta,
+        EventMessage, MessageMeta, Personal, RecordedRequest,
     };
     use futures::StreamExt;
 
@@ -247,7 +247,7 @@ async fn a_range_read_gives_exactly_the_asked_messages_across_many_pulls() {
                 aggregate_id: id.clone(),
                 time: authd_events::now_millis(),
                 actor: Actor::System,
-                request: RequestMeta::default(),
+                request: RecordedRequest::default(),
                 command_id: format!("range-{i}"),
             },
             vec![Event::Customer(CustomerEvent::Registered(

@@ -38,6 +38,8 @@ fn role(args: &[&str], data: &Path, shared_keys: &Path) -> Proc {
             .arg(shared_keys.join("signing.pem"))
             .arg("--index-key-file")
             .arg(shared_keys.join("index.key"))
+            .arg("--data-key-file")
+            .arg(shared_keys.join("data.key"))
             .args(["--argon2-m-cost", "64", "--argon2-t-cost", "1"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -67,6 +69,8 @@ fn keyless_gateway(
             .args(extra)
             .arg("--index-key-file")
             .arg(shared_keys.join("index.key"))
+            .arg("--data-key-file")
+            .arg(shared_keys.join("data.key"))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -434,9 +438,41 @@ async fn the_shipped_per_role_nats_users_run_the_stack_and_fence_each_role() {
         logs()
     );
     let login = gql(&http, port, &k.public_key, None,
-        "mutation { customerLogin(email: \"ann@example.com\", password: \"correct horse battery\") { success } }",
+        "mutation { customerLogin(email: \"ann@example.com\", password: \"correct horse battery\") { success accessToken } }",
         json!({})).await;
     assert_eq!(login["data"]["customerLogin"]["success"], true, "{login}");
+    // The gateway opens the sealed email with the customer's data key,
+    // which it may read.
+    let token = login["data"]["customerLogin"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut me = Value::Null;
+    for _ in 0..100 {
+        me = gql(
+            &http,
+            port,
+            &k.public_key,
+            Some(&token),
+            "{ currentUser { id email } }",
+            json!({}),
+        )
+        .await;
+        if me["data"]["currentUser"]["email"] == "ann@example.com" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        me["data"]["currentUser"]["email"],
+        "ann@example.com",
+        "{me}\n{}",
+        logs()
+    );
+    let ann = me["data"]["currentUser"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let reset = gql(
         &http,
         port,
@@ -508,6 +544,21 @@ async fn the_shipped_per_role_nats_users_run_the_stack_and_fence_each_role() {
         .await
     };
     assert!(forged.await.is_err(), "the gateway appended an event");
+    // It reads a customer's (wrapped) data key, and cannot write or erase one.
+    let key_subject = format!("authd.key.{project}.{ann}");
+    let key_stream = js.get_stream_no_info("AUTH_KEYS").await.unwrap();
+    let wrapped = key_stream
+        .direct_get_last_for_subject(&key_subject)
+        .await
+        .expect("the gateway reads a data key");
+    let forged_key = async {
+        js.publish(format!("authd.key.{project}.c_forged"), "x".into())
+            .await?
+            .await
+    };
+    assert!(forged_key.await.is_err(), "the gateway wrote a data key");
+    let erased = key_stream.delete_message(wrapped.sequence).await;
+    assert!(erased.is_err(), "the gateway erased a data key: {erased:?}");
     // Nor rotate the signing key, though it sends other commands.
     let gateway_bus =
         authd_services::CommandBus::new(gateway.client.clone(), Duration::from_secs(2));
@@ -933,6 +984,9 @@ async fn one_admin_command_rotates_the_signing_key_through_the_log() {
     let stranger_keys = dir.path().join("stranger");
     std::fs::create_dir_all(&stranger_keys).unwrap();
     std::fs::copy(keys.join("index.key"), stranger_keys.join("index.key")).unwrap();
+    // Another signing key, the same data key-encryption key (every
+    // services instance shares it).
+    std::fs::copy(keys.join("data.key"), stranger_keys.join("data.key")).unwrap();
     let mut stranger = role(
         &["services", "--nats-url", &url],
         &dir.path().join("x"),

@@ -12,6 +12,7 @@ use serde_json::json;
 
 fn verify(env: &TestEnv) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .env("AUTHD_DATA_KEY_FILE", env.config.data_key_path())
         .args(["verify", "--nats-url", &env.nats.url(), "--read-model"])
         .arg(env.config.read_model_path())
         .env("RUST_LOG", "error")

@@ -23,7 +23,7 @@ use anyhow::{Context as _, bail};
 use argon2::{Algorithm, Argon2, Block, Params, Version, password_hash::Output};
 use authd_events::{
     Actor, AggregateKind, AggregateSubject, CustomerEvent, CustomerRegistered, Event, EventMessage,
-    LoginMethod, MessageMeta, Personal, RequestMeta, SessionEvent, SessionStarted,
+    LoginMethod, MessageMeta, Personal, RecordedRequest, SessionEvent, SessionStarted,
 };
 use clap::Parser;
 use futures::StreamExt;
@@ -376,7 +376,7 @@ async fn publish_synthetic(nats_url: &str, tenant: &str, customers: u64) -> anyh
             aggregate_id: id.into(),
             time: authd_events::now_millis(),
             actor: Actor::System,
-            request: RequestMeta {
+            request: RecordedRequest {
                 request_id: format!("bench-{i}"),
                 ip: None,
                 user_agent: None,
@@ -830,6 +830,9 @@ async fn replay(
     let status = Command::new(authd)
         .args(["replay", "--nats-url", &dev.nats_url, "--out"])
         .arg(&out)
+        // authd dev's key-encryption key: the replay opens what is sealed.
+        .arg("--data-key-file")
+        .arg(dir.join("data").join("data.key"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()?;

@@ -24,7 +24,12 @@ use async_nats::jetstream::{
 };
 use rand::RngCore;
 
-use crate::{personal::Personal, subject::is_valid_token};
+use crate::{
+    envelope::EventMessage,
+    event::{CustomerEvent, Event},
+    personal::Personal,
+    subject::{AggregateKind, is_valid_token},
+};
 
 pub const KEY_STREAM: &str = "AUTH_KEYS";
 pub const KEY_SUBJECTS: &str = "authd.key.>";
@@ -91,6 +96,33 @@ impl DataKey {
             customer: customer.to_string(),
             cipher: Aes256Gcm::new_from_slice(key).expect("32 bytes is an AES-256 key"),
         }
+    }
+
+    /// Seals every plain personal value of `message` (its events' and the
+    /// request's), each bound to its field.
+    pub fn seal_message(&self, message: &mut EventMessage) {
+        for (field, value) in message.personal_values_mut() {
+            if let Personal::Plain(plain) = value {
+                let sealed = self.seal(&field, plain);
+                *value = sealed;
+            }
+        }
+    }
+
+    /// Opens every value of `message` sealed under this key; a value that
+    /// does not open (another customer's, or tampered with) stays sealed.
+    /// Whether every sealed value opened.
+    pub fn open_message(&self, message: &mut EventMessage) -> bool {
+        let mut all = true;
+        for (field, value) in message.personal_values_mut() {
+            if matches!(value, Personal::Sealed { .. }) {
+                match self.open(&field, value) {
+                    Ok(plain) => *value = Personal::Plain(plain),
+                    Err(_) => all = false,
+                }
+            }
+        }
+        all
     }
 
     /// Seals every plain personal value of `event`, each bound to its field.
@@ -169,23 +201,56 @@ impl DataKey {
     }
 }
 
+/// Unwrapped keys kept in memory, by subject; `None`: the customer has no
+/// key (never had one, or it was destroyed: a destroyed key never comes
+/// back). At `cap` entries it starts over.
+struct KeyCache {
+    keys: HashMap<String, Option<[u8; 32]>>,
+    cap: usize,
+}
+
+impl KeyCache {
+    fn get(&self, subject: &str) -> Option<Option<[u8; 32]>> {
+        self.keys.get(subject).copied()
+    }
+
+    fn insert(&mut self, subject: &str, key: Option<[u8; 32]>) {
+        if self.keys.len() >= self.cap {
+            self.keys.clear();
+        }
+        self.keys.insert(subject.to_string(), key);
+    }
+}
+
+/// How many customers' keys a process keeps unwrapped (32 bytes and the
+/// subject each; ~10 MB at this size).
+pub const DEFAULT_CACHE: usize = 100_000;
+
 /// The data keys, read from and written to `AUTH_KEYS`; clones share a
 /// cache of unwrapped keys.
 #[derive(Clone)]
 pub struct DataKeys {
     js: jetstream::Context,
     kek: Aes256Gcm,
-    cache: Arc<Mutex<HashMap<String, DataKey>>>,
+    cache: Arc<Mutex<KeyCache>>,
 }
 
 impl DataKeys {
     /// `kek`: at least 32 bytes; the first 32 are the AES-256 key.
     pub fn new(js: jetstream::Context, kek: &[u8]) -> Self {
+        Self::with_cache(js, kek, DEFAULT_CACHE)
+    }
+
+    /// `new`, keeping at most `cap` keys unwrapped.
+    pub fn with_cache(js: jetstream::Context, kek: &[u8], cap: usize) -> Self {
         assert!(kek.len() >= 32, "a key-encryption key has 32 bytes");
         Self {
             js,
             kek: Aes256Gcm::new_from_slice(&kek[..32]).expect("32 bytes is an AES-256 key"),
-            cache: Default::default(),
+            cache: Arc::new(Mutex::new(KeyCache {
+                keys: HashMap::new(),
+                cap: cap.max(1),
+            })),
         }
     }
 
@@ -210,7 +275,7 @@ impl DataKeys {
         [&[FORMAT][..], &nonce, &wrapped].concat()
     }
 
-    fn unwrap(&self, subject: &str, bytes: &[u8]) -> Result<Aes256Gcm, KeyError> {
+    fn unwrap(&self, subject: &str, bytes: &[u8]) -> Result<[u8; 32], KeyError> {
         if bytes.len() != 1 + 12 + 32 + 16 || bytes[0] != FORMAT {
             return Err(KeyError::WrongKek);
         }
@@ -225,15 +290,14 @@ impl DataKeys {
                 },
             )
             .map_err(|_| KeyError::WrongKek)?;
-        Aes256Gcm::new_from_slice(&key).map_err(|_| KeyError::WrongKek)
+        key.try_into().map_err(|_| KeyError::WrongKek)
     }
 
-    fn remember(&self, subject: &str, key: DataKey) -> DataKey {
+    fn remember(&self, subject: &str, key: Option<[u8; 32]>) {
         self.cache
             .lock()
             .expect("key cache lock")
-            .insert(subject.to_string(), key.clone());
-        key
+            .insert(subject, key);
     }
 
     /// The customer's key, made now when they have none (the first one
@@ -242,6 +306,12 @@ impl DataKeys {
         if let Some(key) = self.get(project, customer).await? {
             return Ok(key);
         }
+        self.make(project, customer).await
+    }
+
+    /// A new key for a customer who has none (a registration): written
+    /// only if the subject is still empty, else the key already there.
+    async fn make(&self, project: &str, customer: &str) -> Result<DataKey, KeyError> {
         let subject = key_subject(project, customer)?;
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
@@ -258,21 +328,18 @@ impl DataKeys {
         };
         match acked {
             Ok(_) => {
-                let cipher = Aes256Gcm::new_from_slice(&key).expect("32 bytes");
-                Ok(self.remember(
-                    &subject,
-                    DataKey {
-                        project: project.to_string(),
-                        customer: customer.to_string(),
-                        cipher,
-                    },
-                ))
+                self.remember(&subject, Some(key));
+                Ok(DataKey::from_bytes(project, customer, &key))
             }
             // Another writer made it first: theirs is the key.
-            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => self
-                .get(project, customer)
-                .await?
-                .ok_or_else(|| KeyError::Unavailable("a new key vanished".into())),
+            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
+                let Some((_, bytes)) = self.last(&subject).await? else {
+                    return Err(KeyError::Unavailable("a new key vanished".into()));
+                };
+                let key = self.unwrap(&subject, &bytes)?;
+                self.remember(&subject, Some(key));
+                Ok(DataKey::from_bytes(project, customer, &key))
+            }
             Err(e) => Err(KeyError::Unavailable(e.to_string())),
         }
     }
@@ -281,21 +348,96 @@ impl DataKeys {
     /// destroyed.
     pub async fn get(&self, project: &str, customer: &str) -> Result<Option<DataKey>, KeyError> {
         let subject = key_subject(project, customer)?;
-        if let Some(key) = self.cache.lock().expect("key cache lock").get(&subject) {
-            return Ok(Some(key.clone()));
+        let cached = self.cache.lock().expect("key cache lock").get(&subject);
+        let key = match cached {
+            Some(key) => key,
+            None => {
+                let key = match self.last(&subject).await? {
+                    Some((_, bytes)) => Some(self.unwrap(&subject, &bytes)?),
+                    None => None,
+                };
+                self.remember(&subject, key);
+                key
+            }
+        };
+        Ok(key.map(|k| DataKey::from_bytes(project, customer, &k)))
+    }
+
+    /// The customer's key as `AUTH_KEYS` has it now, whatever this process
+    /// cached or forgot (an erasure's own steps, after `customer.erased`).
+    pub async fn fetch(&self, project: &str, customer: &str) -> Result<Option<DataKey>, KeyError> {
+        let subject = key_subject(project, customer)?;
+        match self.last(&subject).await? {
+            Some((_, bytes)) => {
+                let key = self.unwrap(&subject, &bytes)?;
+                Ok(Some(DataKey::from_bytes(project, customer, &key)))
+            }
+            None => Ok(None),
         }
-        let Some((_, bytes)) = self.last(&subject).await? else {
+    }
+
+    /// `message` as it is written to the log: a copy with its personal
+    /// values sealed under its owner's key (made now for a new customer),
+    /// or `None` when nothing in it is sealed (no owner, or nothing
+    /// personal).
+    pub async fn seal(
+        &self,
+        kind: AggregateKind,
+        message: &EventMessage,
+    ) -> Result<Option<EventMessage>, KeyError> {
+        let Some(owner) = message.personal_owner(kind) else {
             return Ok(None);
         };
-        let cipher = self.unwrap(&subject, &bytes)?;
-        Ok(Some(self.remember(
-            &subject,
-            DataKey {
-                project: project.to_string(),
-                customer: customer.to_string(),
-                cipher,
-            },
-        )))
+        if message
+            .bodies()
+            .any(|e| matches!(e, Event::Customer(CustomerEvent::ErasureCompleted(_))))
+        {
+            // Written once the key is gone: no key is made again for an
+            // erased customer, and nothing personal goes in plain.
+            let mut bare = message.clone();
+            bare.meta.request.ip = None;
+            bare.meta.request.user_agent = None;
+            return Ok(Some(bare));
+        }
+        let mut sealed = message.clone();
+        if !sealed
+            .personal_values_mut()
+            .iter()
+            .any(|(_, v)| matches!(v, Personal::Plain(_)))
+        {
+            return Ok(None);
+        }
+        let project = &message.meta.tenant;
+        let registers = message
+            .bodies()
+            .any(|e| matches!(e, Event::Customer(CustomerEvent::Registered(_))));
+        let key = if registers && kind == AggregateKind::Customer {
+            self.make(project, owner).await?
+        } else {
+            self.create(project, owner).await?
+        };
+        key.seal_message(&mut sealed);
+        Ok(Some(sealed))
+    }
+
+    /// Opens the sealed values of `message` read from the log. A value
+    /// whose key is gone (the customer was erased) stays sealed and reads
+    /// as erased; only an unreachable key stream is an error.
+    pub async fn open(&self, message: &mut EventMessage) -> Result<(), KeyError> {
+        let Some(customer) = message.sealed_with() else {
+            return Ok(());
+        };
+        let project = message.meta.tenant.clone();
+        if let Some(key) = self.get(&project, &customer).await?
+            && !key.open_message(message)
+        {
+            tracing::warn!(
+                project,
+                customer,
+                "a sealed value does not open with its customer's key"
+            );
+        }
+        Ok(())
     }
 
     /// The sequence and payload of the subject's message, if any.
@@ -318,7 +460,7 @@ impl DataKeys {
     /// Whether there was one.
     pub async fn destroy(&self, project: &str, customer: &str) -> Result<bool, KeyError> {
         let subject = key_subject(project, customer)?;
-        self.cache.lock().expect("key cache lock").remove(&subject);
+        self.remember(&subject, None);
         let Some((seq, _)) = self.last(&subject).await? else {
             return Ok(false);
         };
@@ -335,10 +477,11 @@ impl DataKeys {
         Ok(true)
     }
 
-    /// Forgets a cached key (another process destroyed it).
+    /// Forgets a customer's key in this process (another one destroyed
+    /// it): their sealed values read as erased from now on.
     pub fn forget(&self, project: &str, customer: &str) {
         if let Ok(subject) = key_subject(project, customer) {
-            self.cache.lock().expect("key cache lock").remove(&subject);
+            self.remember(&subject, None);
         }
     }
 }

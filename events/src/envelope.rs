@@ -8,10 +8,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::Event;
+use crate::{event::Event, personal::Personal};
 
-/// The schema version written by this build.
-pub const SCHEMA_VERSION: u16 = 1;
+/// The schema version written by this build. Version 2 keeps the client IP
+/// and user agent of a recorded request as [`Personal`] values (sealed
+/// under the customer's key with the rest of their personal data); version
+/// 1 kept them as plain strings and is upcast on read.
+pub const SCHEMA_VERSION: u16 = 2;
 
 /// Who caused an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +35,37 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
 }
 
+/// The request an event came from, as the log records it: the client's
+/// address and user agent are personal data (sealed with the customer's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedRequest {
+    pub request_id: String,
+    pub ip: Option<Personal>,
+    pub user_agent: Option<Personal>,
+}
+
+impl RecordedRequest {
+    /// The client's address, unless it is sealed (or erased).
+    pub fn ip(&self) -> Option<&str> {
+        self.ip.as_ref().and_then(Personal::as_plain)
+    }
+
+    /// The client's user agent, unless it is sealed (or erased).
+    pub fn user_agent(&self) -> Option<&str> {
+        self.user_agent.as_ref().and_then(Personal::as_plain)
+    }
+}
+
+impl From<RequestMeta> for RecordedRequest {
+    fn from(r: RequestMeta) -> Self {
+        Self {
+            request_id: r.request_id,
+            ip: r.ip.map(Personal::Plain),
+            user_agent: r.user_agent.map(Personal::Plain),
+        }
+    }
+}
+
 /// Metadata shared by all events of one message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageMeta {
@@ -40,9 +74,51 @@ pub struct MessageMeta {
     /// Unix milliseconds.
     pub time: i64,
     pub actor: Actor,
-    pub request: RequestMeta,
+    pub request: RecordedRequest,
     /// The command that produced the message; also its `Nats-Msg-Id`.
     pub command_id: String,
+}
+
+/// Schema version 1's message: the request's address and user agent as
+/// plain strings.
+#[derive(Deserialize)]
+struct MessageV1 {
+    meta: MessageMetaV1,
+    events: Vec<EventEnvelope>,
+}
+
+#[derive(Deserialize)]
+struct MessageMetaV1 {
+    tenant: String,
+    aggregate_id: String,
+    time: i64,
+    actor: Actor,
+    request: RequestMeta,
+    command_id: String,
+}
+
+impl From<MessageV1> for EventMessage {
+    fn from(m: MessageV1) -> Self {
+        let MessageMetaV1 {
+            tenant,
+            aggregate_id,
+            time,
+            actor,
+            request,
+            command_id,
+        } = m.meta;
+        EventMessage {
+            meta: MessageMeta {
+                tenant,
+                aggregate_id,
+                time,
+                actor,
+                request: request.into(),
+                command_id,
+            },
+            events: m.events,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,7 +167,8 @@ impl EventMessage {
         let (version, rest) =
             postcard::take_from_bytes::<u16>(bytes).map_err(|_| DecodeError::MissingVersion)?;
         match version {
-            1 => Ok(postcard::from_bytes::<EventMessage>(rest)?),
+            1 => Ok(postcard::from_bytes::<MessageV1>(rest)?.into()),
+            2 => Ok(postcard::from_bytes::<EventMessage>(rest)?),
             v => Err(DecodeError::UnknownVersion(v)),
         }
     }

@@ -223,6 +223,28 @@ pub enum CustomerEvent {
     /// The customer's tags, whole, as an admin set them.
     TagsSet(CustomerTagsSet), // 22
     MetafieldsSet(crate::metafield::CustomerMetafieldsSet), // 23
+    /// The customer was erased (GDPR art. 17): from here on they are no
+    /// one. Every session ended and the address and phone claims were
+    /// released in the same batch; the data key is destroyed after it.
+    Erased(CustomerErased), // 24
+    /// What an erasure drove, done: the data key destroyed (or found gone)
+    /// and the customer's queued mail dropped.
+    ErasureCompleted(CustomerErasureCompleted), // 25
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerErased {
+    /// Why (an admin's words; never personal data of the customer).
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerErasureCompleted {
+    /// The key was there and is destroyed now (`false`: it was gone already,
+    /// or the customer never had one).
+    pub key_destroyed: bool,
+    /// Mail jobs still queued for the customer, deleted with erase.
+    pub mail_jobs_dropped: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

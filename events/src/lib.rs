@@ -18,7 +18,9 @@ pub mod subject;
 mod type_names;
 pub use type_names::EVENT_TYPES;
 
-pub use envelope::{Actor, EventMessage, MessageMeta, RecordedMessage, RequestMeta};
+pub use envelope::{
+    Actor, EventMessage, MessageMeta, RecordedMessage, RecordedRequest, RequestMeta,
+};
 pub use event::*;
 pub use personal::Personal;
 pub use store::{Appended, BatchEntry, Batched, EventStore, Expected, StoreConfig, StoreError};

@@ -6,8 +6,10 @@
 
 use crate::{
     address::MailingAddress,
-    event::{CustomerEvent, CustomerProfile, Event, OrderEvent},
+    envelope::{Actor, EventMessage},
+    event::{CustomerEvent, CustomerProfile, EmailClaimEvent, Event, OrderEvent, SessionEvent},
     personal::Personal,
+    subject::AggregateKind,
 };
 
 /// An address's fields, as `field` names them under `prefix`.
@@ -68,11 +70,19 @@ fn profile_mut<'a>(p: &'a mut CustomerProfile, out: &mut Vec<(String, &'a mut Pe
 }
 
 impl Event {
-    /// The customer whose personal data the event carries, when not the
-    /// aggregate's own id (an order's customer); `None` for the others.
+    /// The customer an event of another aggregate is about (an order's, a
+    /// new session's, a claimed address's or phone's): whose key seals its
+    /// message; `None` for the others.
     pub fn personal_owner(&self) -> Option<&str> {
         match self {
             Event::Order(OrderEvent::Recorded(r)) => Some(&r.customer_id),
+            Event::Session(SessionEvent::Started(s) | SessionEvent::StorefrontStarted(s)) => {
+                Some(&s.customer_id)
+            }
+            Event::EmailClaim(c) | Event::PhoneClaim(c) => Some(match c {
+                EmailClaimEvent::Claimed(c) => &c.customer_id,
+                EmailClaimEvent::Released(r) => &r.customer_id,
+            }),
             _ => None,
         }
     }
@@ -108,5 +118,53 @@ impl Event {
             _ => {}
         }
         out
+    }
+}
+
+impl EventMessage {
+    /// The customer whose key seals the message's personal data: the
+    /// customer of a customer aggregate, the one an order, a new session
+    /// or a claim is of, or else the customer who acted. `None` (nothing sealed): an
+    /// administrator's, the system's or an anonymous caller's message about
+    /// no customer.
+    pub fn personal_owner(&self, kind: AggregateKind) -> Option<&str> {
+        if kind == AggregateKind::Customer {
+            return Some(&self.meta.aggregate_id);
+        }
+        if let Some(owner) = self.bodies().find_map(Event::personal_owner) {
+            return Some(owner);
+        }
+        match &self.meta.actor {
+            Actor::Customer(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Every personal value of the message: its events' and the request's
+    /// client address and user agent, each with its field's name.
+    pub fn personal_values_mut(&mut self) -> Vec<(String, &mut Personal)> {
+        let mut out = Vec::new();
+        let request = &mut self.meta.request;
+        if let Some(ip) = &mut request.ip {
+            out.push(("request.ip".to_string(), ip));
+        }
+        if let Some(ua) = &mut request.user_agent {
+            out.push(("request.user_agent".to_string(), ua));
+        }
+        for e in &mut self.events {
+            out.extend(e.body.personal_values_mut());
+        }
+        out
+    }
+
+    /// The customer whose key opens the message's sealed values, if any
+    /// is sealed.
+    pub fn sealed_with(&mut self) -> Option<String> {
+        self.personal_values_mut()
+            .into_iter()
+            .find_map(|(_, p)| match p {
+                Personal::Sealed { key_id, .. } => Some(key_id.clone()),
+                Personal::Plain(_) => None,
+            })
     }
 }

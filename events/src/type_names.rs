@@ -39,6 +39,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "customer.default_address.changed",
     "customer.tags.set",
     "customer.metafields.set",
+    "customer.erased",
+    "customer.erasure.completed",
     "session.started",
     "session.refreshed",
     "session.refresh_token.reused",
@@ -113,6 +115,8 @@ impl Event {
                 CustomerEvent::DefaultAddressChanged(_) => "customer.default_address.changed",
                 CustomerEvent::TagsSet(_) => "customer.tags.set",
                 CustomerEvent::MetafieldsSet(_) => "customer.metafields.set",
+                CustomerEvent::Erased(_) => "customer.erased",
+                CustomerEvent::ErasureCompleted(_) => "customer.erasure.completed",
             },
             Event::Session(e) => match e {
                 SessionEvent::Started(_) => "session.started",

@@ -87,11 +87,7 @@ fn bytes(body: &Event) -> Vec<u8> {
             aggregate_id: "c_ann".into(),
             time: 0,
             actor: Actor::System,
-            request: RequestMeta {
-                request_id: "r".into(),
-                ip: None,
-                user_agent: None,
-            },
+            request: RecordedRequest::default(),
             command_id: "cmd".into(),
         },
         events: vec![EventEnvelope {
@@ -152,4 +148,111 @@ fn a_sealed_value_cannot_move_to_another_field() {
     };
     std::mem::swap(&mut profile.first_name, &mut profile.last_name);
     assert!(ann.open_event(&mut e).is_err());
+}
+
+fn customer_message(kind_id: &str, actor: Actor, body: Event) -> EventMessage {
+    EventMessage {
+        meta: MessageMeta {
+            tenant: "p_shop".into(),
+            aggregate_id: kind_id.into(),
+            time: 0,
+            actor,
+            request: RequestMeta {
+                request_id: "r".into(),
+                ip: Some(format!("{MARK}-203.0.113.9")),
+                user_agent: Some(format!("{MARK}-agent")),
+            }
+            .into(),
+            command_id: "cmd".into(),
+        },
+        events: vec![EventEnvelope {
+            event_id: [1; 16],
+            body,
+        }],
+    }
+}
+
+#[test]
+fn a_message_is_sealed_whole_with_its_request_and_opens_again() {
+    let ann = DataKey::from_bytes("p_shop", "c_ann", &[3; 32]);
+    for body in personal_events() {
+        let original = customer_message("c_ann", Actor::Anonymous, body);
+        assert!(holds_mark(&original.encode()));
+        let mut sealed = original.clone();
+        ann.seal_message(&mut sealed);
+        assert!(!holds_mark(&sealed.encode()), "{:?}", original.events);
+        assert_eq!(sealed.meta.request.ip(), None);
+        assert_eq!(sealed.sealed_with().as_deref(), Some("c_ann"));
+        // Through the codec and back.
+        let mut read = EventMessage::decode(&sealed.encode()).unwrap();
+        assert!(ann.open_message(&mut read));
+        assert_eq!(read, original);
+        let bob = DataKey::from_bytes("p_shop", "c_bob", &[4; 32]);
+        let mut stolen = sealed.clone();
+        assert!(!bob.open_message(&mut stolen));
+        assert_eq!(stolen, sealed, "what does not open stays sealed");
+    }
+}
+
+#[test]
+fn the_owner_of_a_message_is_its_customer_then_the_order_or_session_then_the_actor() {
+    let logout = Event::Session(SessionEvent::Revoked(SessionRevoked {
+        reason: RevokeReason::Logout,
+    }));
+    let started = Event::Session(SessionEvent::Started(SessionStarted {
+        customer_id: "c_ann".into(),
+        method: LoginMethod::Password,
+        refresh_token_hash: [0; 32],
+        expires_at: 0,
+    }));
+    let cases = [
+        (
+            AggregateKind::Customer,
+            Actor::System,
+            logout.clone(),
+            Some("c_ann"),
+        ),
+        (
+            AggregateKind::Session,
+            Actor::Anonymous,
+            started,
+            Some("c_ann"),
+        ),
+        (
+            AggregateKind::Session,
+            Actor::Customer("c_ann".into()),
+            logout.clone(),
+            Some("c_ann"),
+        ),
+        (
+            AggregateKind::Session,
+            Actor::Admin("k_1".into()),
+            logout.clone(),
+            None,
+        ),
+        (
+            AggregateKind::Order,
+            Actor::Admin("k_1".into()),
+            personal_events().pop().unwrap(),
+            Some("c_ann"),
+        ),
+        (
+            AggregateKind::EmailClaim,
+            Actor::Anonymous,
+            Event::EmailClaim(EmailClaimEvent::Claimed(EmailClaimed {
+                customer_id: "c_ann".into(),
+            })),
+            Some("c_ann"),
+        ),
+        (AggregateKind::Project, Actor::Operator, logout, None),
+    ];
+    for (kind, actor, body, owner) in cases {
+        let id = if kind == AggregateKind::Customer {
+            "c_ann"
+        } else {
+            "x_1"
+        };
+        let m = customer_message(id, actor.clone(), body);
+        assert_eq!(m.personal_owner(kind), owner, "{kind:?} {actor:?}");
+    }
 }

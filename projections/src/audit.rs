@@ -113,10 +113,13 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
             actor,
             session,
             meta.request.request_id,
-            meta.request.ip,
-            meta.request.user_agent,
+            crate::erasure::shown(&meta.request.ip),
+            crate::erasure::shown(&meta.request.user_agent),
             meta.command_id,
         ])?;
+    }
+    if m.subject.kind == AggregateKind::Customer && crate::erasure::erases(m) {
+        crate::erasure::erased_in_audit(tx, &meta.tenant, &customer)?;
     }
     Ok(())
 }

@@ -140,6 +140,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
             CustomerEvent::AddressRemoved(r) => crate::addresses::removed(tx, m, &r.address_id)?,
             CustomerEvent::TagsSet(t) => crate::addresses::tags_set(tx, m, &t.tags)?,
             CustomerEvent::MetafieldsSet(v) => crate::metafields::set(tx, m, v)?,
+            CustomerEvent::Erased(_) => crate::erasure::erased(tx, project, id)?,
             CustomerEvent::DefaultAddressChanged(d) => {
                 crate::addresses::default_is(tx, m, d.address_id.as_deref())?;
             }
@@ -152,7 +153,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
             | CustomerEvent::PasswordResetRequested(_)
             | CustomerEvent::ActivationRequested(_)
             | CustomerEvent::ProviderLinked(_)
-            | CustomerEvent::ProviderLoginFailed(_) => {}
+            | CustomerEvent::ProviderLoginFailed(_)
+            | CustomerEvent::ErasureCompleted(_) => {}
         }
     }
     Ok(())

@@ -28,12 +28,30 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     stable_plans(&conn)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Deleted rows are overwritten, not left in free space (an erased
+    // customer's, see `erasure`).
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
+         PRAGMA secure_delete = ON;
          PRAGMA foreign_keys = ON;",
     )?;
     Ok(conn)
+}
+
+/// Copies the whole WAL into the file and empties it, so that no earlier
+/// version of a page (an erased customer's rows) stays in the `-wal` file.
+/// Readers may hold it up for a moment: tried a few times.
+pub fn truncate_wal(conn: &Connection) -> rusqlite::Result<bool> {
+    for _ in 0..50 {
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy == 0 {
+            return Ok(true);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    tracing::warn!("the WAL could not be emptied after an erasure (readers held it)");
+    Ok(false)
 }
 
 /// How a rebuild writes its new file: nobody reads it until the rebuild
@@ -47,6 +65,7 @@ pub fn open_for_rebuild(path: &Path) -> rusqlite::Result<Connection> {
     conn.execute_batch(
         "PRAGMA journal_mode = OFF;
          PRAGMA synchronous = OFF;
+         PRAGMA secure_delete = ON;
          PRAGMA cache_size = -262144;
          PRAGMA foreign_keys = ON;",
     )?;

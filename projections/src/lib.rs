@@ -7,6 +7,7 @@ mod addresses;
 mod audit;
 mod customers;
 pub mod db;
+pub mod erasure;
 pub mod export;
 mod metafields;
 mod orders;

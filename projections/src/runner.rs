@@ -60,15 +60,20 @@ fn apply_to<'a>(
 ) -> rusqlite::Result<u64> {
     let tx = conn.transaction()?;
     let mut checkpoint = db::checkpoint(&tx)?;
+    let mut erased = false;
     for m in batch {
         if m.seq <= checkpoint {
             continue;
         }
         model.apply(&tx, m)?;
+        erased |= crate::erasure::erases(m);
         checkpoint = m.seq;
     }
     db::set_checkpoint(&tx, checkpoint)?;
     tx.commit()?;
+    if erased {
+        db::truncate_wal(conn)?;
+    }
     Ok(checkpoint)
 }
 

@@ -48,6 +48,8 @@ pub enum DomainError {
     EmailNotVerified,
     #[error("customer not found")]
     CustomerNotFound,
+    #[error("this customer was erased already")]
+    AlreadyErased,
     #[error("registration is closed for this project")]
     RegistrationClosed,
     #[error("this sign-in method is disabled for this project")]
@@ -256,6 +258,8 @@ error_codes! {
     ReturnUrlNotAllowed = "RETURN_URL_NOT_ALLOWED",
     /// A customer's list is full (addresses).
     LimitReached = "LIMIT_REACHED",
+    /// The customer was erased before: nothing is recorded twice.
+    AlreadyErased = "ALREADY_ERASED",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -296,6 +300,7 @@ impl DomainError {
             Self::AccountSuspended => C::AccountSuspended,
             Self::EmailNotVerified => C::EmailNotVerified,
             Self::CustomerNotFound => C::CustomerNotFound,
+            Self::AlreadyErased => C::AlreadyErased,
             Self::RegistrationClosed => C::RegistrationDisabled,
             Self::MethodDisabled => C::MethodDisabled,
             Self::RateLimited { .. } => C::RateLimited,

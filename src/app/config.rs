@@ -18,6 +18,9 @@ pub struct Config {
     pub index_key_file: Option<PathBuf>,
     /// Services only: seals provider secrets (default `<data-dir>/secrets.key`).
     pub secrets_key_file: Option<PathBuf>,
+    /// Every role: the key-encryption key that wraps customers' data keys
+    /// (default `<data-dir>/data.key`).
+    pub data_key_file: Option<PathBuf>,
     /// Services only: sign-in providers may be at loopback and private
     /// addresses (always in dev).
     pub allow_private_provider_urls: bool,
@@ -67,6 +70,7 @@ impl Config {
             signing_key_file: None,
             index_key_file: None,
             secrets_key_file: None,
+            data_key_file: None,
             allow_private_provider_urls: false,
             hash: HashParams::default(),
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -114,6 +118,12 @@ impl Config {
         self.secrets_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("secrets.key"))
+    }
+
+    pub fn data_key_path(&self) -> PathBuf {
+        self.data_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("data.key"))
     }
 
     pub(super) fn index_key_path(&self) -> PathBuf {

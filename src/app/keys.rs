@@ -29,7 +29,9 @@ pub(super) fn load_operator_key(path: &Path) -> anyhow::Result<String> {
     Ok(key)
 }
 
-fn load_index_key(path: &Path) -> anyhow::Result<Vec<u8>> {
+/// A key file of at least 32 bytes in hex: `path`, made (mode 0600) when
+/// missing.
+pub(super) fn load_index_key(path: &Path) -> anyhow::Result<Vec<u8>> {
     if !path.exists() {
         use rand::RngCore;
         let mut key = [0u8; 32];
@@ -63,6 +65,8 @@ pub struct Keys {
     pub index: Vec<u8>,
     /// Seals provider secrets: services only (empty for a gateway).
     pub secrets: Vec<u8>,
+    /// Wraps customers' data keys (every role).
+    pub data: Vec<u8>,
     /// Alone creates projects through the admin API.
     pub operator: Option<String>,
 }
@@ -101,6 +105,7 @@ impl Keys {
             } else {
                 Vec::new()
             },
+            data: load_index_key(&config.data_key_path())?,
             operator: config
                 .operator_key_path()
                 .map(|path| load_operator_key(&path))

@@ -69,6 +69,42 @@ pub async fn run_services(
     authd_services::runtime::serve(client, services, store, shutdown).await
 }
 
+/// The store sealing and opening customers' personal data with the data
+/// keys that `kek` wraps; `owner` (services) creates their stream.
+pub async fn with_data_keys(
+    store: EventStore,
+    kek: &[u8],
+    owner: bool,
+    replicas: usize,
+) -> anyhow::Result<EventStore> {
+    use authd_events::data_keys::{DataKeys, ensure_stream};
+    let js = store.jetstream().clone();
+    if owner {
+        ensure_stream(&js, replicas)
+            .await
+            .context("cannot create the data keys' stream")?;
+    }
+    Ok(store.with_data_keys(DataKeys::new(js, kek)))
+}
+
+/// For tools (replay, verify, admin, events): the store opening sealed
+/// values with the key-encryption key in `file`, which must exist; without
+/// one, sealed values stay sealed (shown as such).
+pub async fn tool_store(
+    store: EventStore,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<EventStore> {
+    let Some(path) = file else {
+        tracing::warn!(
+            "no --data-key-file: customers' personal data stays sealed (blank in what this writes)"
+        );
+        return Ok(store);
+    };
+    anyhow::ensure!(path.exists(), "{} does not exist", path.display());
+    let kek = keys::load_index_key(path)?;
+    with_data_keys(store, &kek, false, 1).await
+}
+
 pub fn outbox_dir(config: &Config) -> PathBuf {
     config.data_dir.join("outbox")
 }

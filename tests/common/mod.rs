@@ -3,6 +3,7 @@
 //! started in-process against them. Everything is torn down on drop.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod disk;
 pub mod node;
 pub mod smtp;
 
@@ -76,6 +77,9 @@ impl TestEnv {
         let keys = Keys::load(&config).unwrap();
         let nats_conn = app::connect(&config.nats_url).await.unwrap();
         let store = app::open_store_with(&nats_conn, config.store_config())
+            .await
+            .unwrap();
+        let store = app::with_data_keys(store, &keys.data, true, config.stream_replicas)
             .await
             .unwrap();
         let client = nats_conn.client.clone();
@@ -372,6 +376,22 @@ impl TestEnv {
             if let Ok(m) = stream.get_raw_message(seq).await {
                 out.push(m);
             }
+        }
+        out
+    }
+
+    /// Every message of the log, decoded, with what is sealed opened (as
+    /// the services and read models see it).
+    pub async fn opened_messages(&self) -> Vec<authd_events::EventMessage> {
+        let keys = self
+            .store
+            .data_keys()
+            .expect("the test store has data keys");
+        let mut out = Vec::new();
+        for m in self.raw_messages().await {
+            let mut msg = authd_events::EventMessage::decode(&m.payload).unwrap();
+            keys.open(&mut msg).await.unwrap();
+            out.push(msg);
         }
         out
     }

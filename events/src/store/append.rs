@@ -14,7 +14,8 @@ impl EventStore {
         message: &EventMessage,
         expected: Expected,
     ) -> Result<Appended, StoreError> {
-        let (headers, payload) = self.publish_parts(subject, subject, message, expected);
+        let payload = self.payload(subject, message).await?;
+        let (headers, payload) = self.publish_parts(subject, subject, message, expected, payload);
         self.publish_one(subject, headers, payload).await
     }
 
@@ -34,7 +35,9 @@ impl EventStore {
         guard: &AggregateSubject,
         guard_seq: u64,
     ) -> Result<Appended, StoreError> {
-        let (mut headers, payload) = self.publish_parts(subject, guard, message, Expected::Any);
+        let payload = self.payload(subject, message).await?;
+        let (mut headers, payload) =
+            self.publish_parts(subject, guard, message, Expected::Any, payload);
         headers.insert(
             async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
             guard_seq.to_string().as_str(),
@@ -97,11 +100,17 @@ impl EventStore {
             }
             _ => {}
         }
+        let mut payloads = Vec::with_capacity(entries.len());
+        for e in entries {
+            payloads.push(self.payload(e.subject, e.message).await?);
+        }
         let batch_id = ulid::Ulid::new().to_string();
         let last = entries.len() - 1;
+        let mut payloads = payloads.into_iter();
         for (i, e) in entries[..last].iter().enumerate() {
+            let payload = payloads.next().expect("one payload per entry");
             let (headers, payload) =
-                self.publish_parts(e.subject, e.subject, e.message, e.expected);
+                self.publish_parts(e.subject, e.subject, e.message, e.expected, payload);
             let mut headers = headers;
             headers.insert(NATS_BATCH_ID, batch_id.as_str());
             headers.insert(NATS_BATCH_SEQUENCE, (i + 1).to_string().as_str());
@@ -112,7 +121,9 @@ impl EventStore {
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         }
         let e = &entries[last];
-        let (headers, payload) = self.publish_parts(e.subject, e.subject, e.message, e.expected);
+        let payload = payloads.next().expect("one payload per entry");
+        let (headers, payload) =
+            self.publish_parts(e.subject, e.subject, e.message, e.expected, payload);
         let mut publish = PublishMessage::build().payload(payload.into());
         for (name, values) in headers.iter() {
             for v in values {
@@ -164,6 +175,24 @@ const NATS_BATCH_COMMIT: &str = "Nats-Batch-Commit";
 /// (command id and subject), the expected last subject sequence, and the
 /// event types and schema version repeated for tools.
 impl EventStore {
+    /// The encoded message as the log keeps it: with its personal values
+    /// sealed under their customer's key when the store has data keys.
+    async fn payload(
+        &self,
+        subject: &AggregateSubject,
+        message: &EventMessage,
+    ) -> Result<Vec<u8>, StoreError> {
+        let Some(keys) = &self.keys else {
+            return Ok(message.encode());
+        };
+        match keys.seal(subject.kind, message).await {
+            Ok(Some(sealed)) => Ok(sealed.encode()),
+            Ok(None) => Ok(message.encode()),
+            Err(KeyError::Unavailable(e)) => Err(StoreError::Unavailable(e)),
+            Err(e) => Err(StoreError::Other(e.to_string())),
+        }
+    }
+
     /// The headers and payload of one message to append.
     /// `id_subject` names the aggregate the message id is of: the message's
     /// own, or for a guarded append the guarding one.
@@ -173,6 +202,7 @@ impl EventStore {
         id_subject: &AggregateSubject,
         message: &EventMessage,
         expected: Expected,
+        payload: Vec<u8>,
     ) -> (async_nats::HeaderMap, Vec<u8>) {
         let mut headers = async_nats::HeaderMap::new();
         let msg_id = format!(
@@ -195,7 +225,7 @@ impl EventStore {
             let seconds = ttl.as_secs().max(1).to_string();
             headers.insert(async_nats::header::NATS_MESSAGE_TTL, seconds.as_str());
         }
-        (headers, message.encode())
+        (headers, payload)
     }
 }
 

@@ -12,6 +12,7 @@ use async_nats::jetstream::{
 use futures::{Stream, StreamExt};
 
 use crate::{
+    data_keys::{DataKeys, KeyError},
     envelope::{DecodeError, EventMessage, RecordedMessage, SCHEMA_VERSION},
     subject::{AggregateSubject, EVENT_STREAM, EVENT_SUBJECTS},
 };
@@ -114,6 +115,10 @@ pub struct EventStore {
     /// or per batch), shared by clones.
     round_trips: std::sync::Arc<std::sync::atomic::AtomicU64>,
     anonymous_ttl: Option<Duration>,
+    /// Customers' data keys: personal values are sealed on append and
+    /// opened on read. Without them (tools, tests) messages are written
+    /// as they are and sealed values stay sealed.
+    keys: Option<DataKeys>,
 }
 
 impl EventStore {
@@ -200,6 +205,7 @@ impl EventStore {
             reconnects: None,
             round_trips: Default::default(),
             anonymous_ttl: config.anonymous_ttl,
+            keys: None,
         })
     }
 
@@ -210,6 +216,17 @@ impl EventStore {
     pub fn with_reconnect_signal(mut self, reconnects: tokio::sync::watch::Receiver<u64>) -> Self {
         self.reconnects = Some(reconnects);
         self
+    }
+
+    /// Seals what is appended and opens what is read with `keys`.
+    pub fn with_data_keys(mut self, keys: DataKeys) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// The data keys the store seals and opens with, if any.
+    pub fn data_keys(&self) -> Option<&DataKeys> {
+        self.keys.as_ref()
     }
 
     /// How many appends (single messages or whole batches) this store and
@@ -225,6 +242,35 @@ impl EventStore {
     pub fn jetstream(&self) -> &jetstream::Context {
         &self.js
     }
+}
+
+/// `message` as read from the log at `seq`, with what it holds sealed
+/// opened when there are `keys` (what cannot be opened, an erased
+/// customer's, stays sealed).
+async fn decode(
+    keys: Option<&DataKeys>,
+    seq: u64,
+    payload: &[u8],
+) -> Result<EventMessage, StoreError> {
+    let mut message =
+        EventMessage::decode(payload).map_err(|source| StoreError::Decode { seq, source })?;
+    if let Some(keys) = keys {
+        keys.open(&mut message).await.map_err(|e| match e {
+            KeyError::Unavailable(e) => StoreError::Unavailable(e),
+            e => StoreError::Other(format!("message {seq}: {e}")),
+        })?;
+        let erased = message.bodies().any(|e| {
+            matches!(
+                e,
+                crate::event::Event::Customer(crate::event::CustomerEvent::Erased(_))
+            )
+        });
+        if erased {
+            // Whatever this process kept of the key goes with the customer.
+            keys.forget(&message.meta.tenant, &message.meta.aggregate_id);
+        }
+    }
+    Ok(message)
 }
 
 /// Whether a server of this version (`2.12.8`) takes atomic batches.

@@ -97,8 +97,7 @@ impl EventStore {
                 .ok_or_else(|| {
                     StoreError::Other("a direct get reply without its sequence".into())
                 })?;
-            let message = EventMessage::decode(&msg.payload)
-                .map_err(|source| StoreError::Decode { seq, source })?;
+            let message = decode(self.keys.as_ref(), seq, &msg.payload).await?;
             out.push(RecordedMessage {
                 seq,
                 subject: subject.clone(),
@@ -163,6 +162,7 @@ impl EventStore {
             consumer_seq: 1,
             to,
             done: false,
+            keys: self.keys.clone(),
         };
         if from > to {
             read.finish();
@@ -231,22 +231,29 @@ impl EventStore {
                 None => futures::future::pending::<()>().await,
             }
         };
-        Ok(messages.take_until(Box::pin(reconnected)).map(|item| {
-            let msg = item.map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            let seq = msg
-                .info()
-                .map_err(|e| StoreError::Other(e.to_string()))?
-                .stream_sequence;
-            let subject = AggregateSubject::parse(msg.subject.as_str())
-                .ok_or_else(|| StoreError::Other(format!("foreign subject {}", msg.subject)))?;
-            let message = EventMessage::decode(&msg.payload)
-                .map_err(|source| StoreError::Decode { seq, source })?;
-            Ok(RecordedMessage {
-                seq,
-                subject,
-                message,
-            })
-        }))
+        let keys = self.keys.clone();
+        Ok(messages
+            .take_until(Box::pin(reconnected))
+            .then(move |item| {
+                let keys = keys.clone();
+                async move {
+                    let msg = item.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                    let seq = msg
+                        .info()
+                        .map_err(|e| StoreError::Other(e.to_string()))?
+                        .stream_sequence;
+                    let subject =
+                        AggregateSubject::parse(msg.subject.as_str()).ok_or_else(|| {
+                            StoreError::Other(format!("foreign subject {}", msg.subject))
+                        })?;
+                    let message = decode(keys.as_ref(), seq, &msg.payload).await?;
+                    Ok(RecordedMessage {
+                        seq,
+                        subject,
+                        message,
+                    })
+                }
+            }))
     }
 }
 
@@ -278,6 +285,7 @@ struct RangeRead {
     consumer_seq: u64,
     to: u64,
     done: bool,
+    keys: Option<DataKeys>,
 }
 
 impl RangeRead {
@@ -343,8 +351,7 @@ impl RangeRead {
             }
             let subject = AggregateSubject::parse(msg.subject.as_str())
                 .ok_or_else(|| StoreError::Other(format!("foreign subject {}", msg.subject)))?;
-            let message = EventMessage::decode(&msg.payload)
-                .map_err(|source| StoreError::Decode { seq, source })?;
+            let message = decode(self.keys.as_ref(), seq, &msg.payload).await?;
             return Ok(Some(RecordedMessage {
                 seq,
                 subject,

@@ -4,6 +4,7 @@
 
 pub mod audit_log;
 pub mod customers;
+pub mod erasure;
 pub mod metafields;
 pub mod orders;
 pub mod project;
@@ -30,6 +31,7 @@ pub struct AdminMutation(
     providers::ProviderMutation,
     orders::OrderMutation,
     metafields::MetafieldMutation,
+    erasure::ErasureMutation,
 );
 
 pub type AdminSchema = async_graphql::Schema<AdminQuery, AdminMutation, EmptySubscription>;

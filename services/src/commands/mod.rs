@@ -154,6 +154,7 @@ macro_rules! command_table {
             "customer.tags.set"                  => SetCustomerTags      -> Done,          ProjectAdmin;
             "customer.metafields.set"            => SetMetafields        -> MetafieldsSaved, Customer;
             "customer.metafields.admin_set"      => AdminSetMetafields   -> MetafieldsSaved, ProjectAdmin;
+            "customer.erase"                     => EraseCustomer        -> Erasure,       ProjectAdmin;
         }
     };
 }
@@ -286,6 +287,14 @@ pub struct RevokeApiKey {
 pub struct SuspendCustomer {
     pub customer_id: String,
     pub reason: Option<String>,
+}
+
+/// Forgets a customer (GDPR art. 17): see `usecases/erasure.rs`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct EraseCustomer {
+    pub customer_id: String,
+    /// Why: recorded for good, so never the customer's personal data.
+    pub reason: String,
 }
 
 #[derive(Clone, Serialize, Deserialize)]

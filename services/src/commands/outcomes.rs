@@ -7,6 +7,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Done;
 
+/// An erasure, done: what its steps found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Erasure {
+    /// The customer's data key was there and is destroyed now.
+    pub key_destroyed: bool,
+    /// Mail still queued for the customer, deleted.
+    pub mail_jobs_dropped: u32,
+}
+
 /// The request was taken; what happens next is told by mail (or not at all,
 /// for an address without an account).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use super::customer_password::{HOUR_MS, proven_login, reset_throttled};
 use super::{
     aggregate::{Aggregate, At},
     customer_address::{self, AddressCommand},
-    customer_metafields,
+    customer_erasure, customer_metafields,
     customer_password::{
         activate, activation_requested, password_attempt, reset_password, update_password,
         wrong_password,
@@ -122,6 +122,15 @@ pub enum CustomerCommand {
     SetTags(Vec<String>),
     /// The customer (or an admin) sets metafield values.
     SetMetafields(customer_metafields::SetMetafields),
+    /// Forgets the customer (`customer_erasure`).
+    Erase {
+        reason: String,
+    },
+    /// The erasure's work is done.
+    CompleteErasure {
+        key_destroyed: bool,
+        mail_jobs_dropped: u32,
+    },
 }
 
 fn decide(
@@ -132,6 +141,17 @@ fn decide(
     use CustomerCommand as C;
     if !s.registered && !matches!(cmd, C::Register { .. }) {
         return Err(unregistered(cmd));
+    }
+    if s.erased {
+        // An erased customer is no one: only the erasure's own steps.
+        return match cmd {
+            C::Erase { reason } => customer_erasure::erase(s, reason),
+            C::CompleteErasure {
+                key_destroyed,
+                mail_jobs_dropped,
+            } => customer_erasure::complete(s, *key_destroyed, *mail_jobs_dropped),
+            _ => Err(unregistered(cmd)),
+        };
     }
     match cmd {
         C::Register {
@@ -193,6 +213,11 @@ fn decide(
         C::Address(a) => customer_address::decide(s, a),
         C::SetTags(tags) => customer_tags::set(s, tags),
         C::SetMetafields(m) => customer_metafields::set(s, m),
+        C::Erase { reason } => customer_erasure::erase(s, reason),
+        C::CompleteErasure {
+            key_destroyed,
+            mail_jobs_dropped,
+        } => customer_erasure::complete(s, *key_destroyed, *mail_jobs_dropped),
         C::RecordProviderLogin {
             session_id,
             email_proven,
@@ -406,6 +431,8 @@ impl Aggregate for Customer {
             | CustomerEvent::DefaultAddressChanged(_) => customer_address::evolve(&mut self, e),
             CustomerEvent::TagsSet(t) => self.tags = t.tags.clone(),
             CustomerEvent::MetafieldsSet(m) => customer_metafields::evolve(&mut self, m, at.time),
+            CustomerEvent::Erased(_) => self = customer_erasure::erased(self),
+            CustomerEvent::ErasureCompleted(_) => self.erasure_completed = true,
             CustomerEvent::PasswordResetRequested(r) => {
                 self.reset = Some((r.token_hash, r.expires_at));
                 self.reset_requested_at.retain(|t| at.time - t < HOUR_MS);

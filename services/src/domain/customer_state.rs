@@ -47,6 +47,11 @@ pub struct Customer {
     pub tags: Vec<String>,
     /// The metafield values set, as digests (enough to tell a change).
     pub metafields: Vec<super::metafields::StoredMetafield>,
+    /// Erased (`customer.erased`): no one any more; nothing but the
+    /// erasure's completion is decided on it.
+    pub erased: bool,
+    /// The erasure's work is done (`customer.erasure.completed`).
+    pub erasure_completed: bool,
 }
 
 impl Customer {

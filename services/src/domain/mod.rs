@@ -5,6 +5,7 @@ pub mod aggregate;
 pub mod amounts;
 pub mod customer;
 pub mod customer_address;
+pub mod customer_erasure;
 pub mod customer_metafields;
 mod customer_password;
 pub mod customer_profile;

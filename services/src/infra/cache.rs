@@ -42,7 +42,7 @@ pub fn fold<A: Aggregate>(state: A, seq: u64, msg: &EventMessage) -> A {
     let at = crate::domain::aggregate::At {
         seq,
         time: msg.meta.time,
-        client: crate::domain::lockout::client_key(msg.meta.request.ip.as_deref()),
+        client: crate::domain::lockout::client_key(msg.meta.request.ip()),
     };
     msg.bodies().fold(state, |s, e| s.evolve(e, at))
 }
@@ -177,7 +177,7 @@ mod tests {
             aggregate_id: id.into(),
             time: 0,
             actor: Actor::System,
-            request: RequestMeta::default(),
+            request: Default::default(),
             command_id: format!("c{seq}"),
         };
         RecordedMessage {

@@ -193,6 +193,45 @@ impl Mailbox {
             .map_err(|e| MailboxError(e.to_string()))
     }
 
+    /// Deletes, with erase, every job still queued in `tenant` for one of
+    /// `addresses` (an erased customer's): how many there were. The queue
+    /// holds only what the mailer has not delivered yet, so this reads a
+    /// few messages, not a history.
+    pub async fn erase_queued(
+        &self,
+        tenant: &str,
+        addresses: &[String],
+    ) -> Result<u32, MailboxError> {
+        let err = |e: &dyn std::fmt::Display| MailboxError(e.to_string());
+        let mut stream = self.js.get_stream(MAIL_STREAM).await.map_err(|e| err(&e))?;
+        let state = stream.info().await.map_err(|e| err(&e))?.state.clone();
+        let wanted: Vec<String> = addresses
+            .iter()
+            .map(|a| authd_events::keyed_hash::normalize_email(a))
+            .collect();
+        let mut dropped = 0;
+        for seq in state.first_sequence..=state.last_sequence {
+            if state.messages == 0 {
+                break;
+            }
+            let Ok(raw) = stream.get_raw_message(seq).await else {
+                // Delivered (and erased) or never there.
+                continue;
+            };
+            let Ok(job) = postcard::from_bytes::<MailJob>(&raw.payload) else {
+                continue;
+            };
+            let to = authd_events::keyed_hash::normalize_email(&job.to);
+            if job.tenant == tenant && wanted.contains(&to) {
+                // Gone already if the mailer took it meanwhile.
+                if stream.delete_message(seq).await.is_ok() {
+                    dropped += 1;
+                }
+            }
+        }
+        Ok(dropped)
+    }
+
     pub async fn send(&self, job: &MailJob) -> Result<(), MailboxError> {
         let payload = postcard::to_stdvec(job).expect("encoding to a Vec cannot fail");
         self.js

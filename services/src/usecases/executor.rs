@@ -217,6 +217,10 @@ impl Executor {
         }
     }
 
+    pub(crate) fn store(&self) -> &EventStore {
+        &self.store
+    }
+
     pub(crate) fn cache(&self) -> &Arc<StateCache> {
         &self.cache
     }
@@ -367,7 +371,7 @@ impl Executor {
                     aggregate_id: s.subject.id.clone(),
                     time: tx.now,
                     actor: env.actor.clone(),
-                    request: env.request.clone(),
+                    request: env.request.clone().into(),
                     command_id: env.command_id.clone(),
                 };
                 (i, EventMessage::new(meta, s.events.clone()))

@@ -7,6 +7,7 @@ mod batch;
 mod customer_admin;
 mod email_change;
 mod email_verification;
+mod erasure;
 pub(crate) mod executor;
 mod login_otp;
 mod login_password;

@@ -1,0 +1,61 @@
+//! A customer's erasure in the read models: on `customer.erased` (not on
+//! their key's destruction, which a gateway may not have seen) every row
+//! of theirs goes or loses its personal columns; their orders stay, without
+//! a shipping address; their audit history stays, with `[erased]` where a
+//! client address or user agent was. The files are opened with
+//! `secure_delete` and checkpointed after an erasure (`runner`), so the
+//! deleted text is overwritten rather than left in free pages or the WAL.
+
+use authd_events::{CustomerEvent, Event, Personal, RecordedMessage};
+use rusqlite::{Transaction, params};
+
+/// What the audit index shows where personal data was.
+pub const ERASED: &str = "[erased]";
+
+/// Whether the message erases a customer.
+pub fn erases(m: &RecordedMessage) -> bool {
+    m.message
+        .bodies()
+        .any(|e| matches!(e, Event::Customer(CustomerEvent::Erased(_))))
+}
+
+/// A request's personal value as the audit index keeps it: sealed under a
+/// key that is gone (or not at hand) reads as erased.
+pub(crate) fn shown(v: &Option<Personal>) -> Option<&str> {
+    match v {
+        None => None,
+        Some(Personal::Plain(v)) => Some(v),
+        Some(Personal::Sealed { .. }) => Some(ERASED),
+    }
+}
+
+/// The read model's rows of an erased customer.
+pub(crate) fn erased(tx: &Transaction<'_>, project: &str, customer: &str) -> rusqlite::Result<()> {
+    for sql in [
+        "DELETE FROM customers WHERE project_id = ?1 AND id = ?2",
+        "DELETE FROM customer_addresses WHERE project_id = ?1 AND customer_id = ?2",
+        "DELETE FROM customer_tags WHERE project_id = ?1 AND customer_id = ?2",
+        "DELETE FROM customer_metafields WHERE project_id = ?1 AND customer_id = ?2",
+        "UPDATE orders SET shipping_address = NULL WHERE project_id = ?1 AND customer_id = ?2",
+    ] {
+        tx.prepare_cached(sql)?
+            .execute(params![project, customer])?;
+    }
+    Ok(())
+}
+
+/// The audit index's rows of an erased customer.
+pub(crate) fn erased_in_audit(
+    tx: &Transaction<'_>,
+    project: &str,
+    customer: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE audit SET
+           ip = CASE WHEN ip IS NULL THEN NULL ELSE ?3 END,
+           user_agent = CASE WHEN user_agent IS NULL THEN NULL ELSE ?3 END
+         WHERE project_id = ?1 AND customer_id = ?2",
+    )?
+    .execute(params![project, customer, ERASED])?;
+    Ok(())
+}

@@ -1,0 +1,308 @@
+//! `customerErase` (#22): a customer with a profile, an address, a
+//! metafield, an order, sessions on both APIs and mail waiting in the queue
+//! is forgotten: sessions end, the address and phone are free again, the
+//! queued mail and the data key are deleted with erase, the read models
+//! forget them, and none of their personal data is left in any file the
+//! broker or the read models wrote; the audit history stays, `[erased]`
+//! where their data was, and a replay equals the live read model.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{PASSWORD, TestEnv, disk::holding, smtp::REFUSED_DOMAIN};
+use serde_json::{Value, json};
+
+const AGENT: &str = "ZqEraseAgent/2.1";
+const PHONE: &str = "+16135550188";
+
+fn email() -> String {
+    // The relay refuses this domain (451): her mail waits in the queue.
+    format!("zq.erase.ann{REFUSED_DOMAIN}")
+}
+
+async fn sf(env: &TestEnv, query: &str, variables: Value) -> Value {
+    reqwest::Client::new()
+        .post(env.url("/graphql/storefront"))
+        .header("x-api-key", &env.api_key)
+        .header("user-agent", AGENT)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+const CREATE: &str = "mutation C($i: CustomerCreateInput!) { customerCreate(input: $i) {
+    customer { id } customerUserErrors { code field } } }";
+const ERASE: &str = "mutation E($id: ID!, $r: String!) { customerErase(id: $id, reason: $r) {
+    success keyDestroyed mailJobsDropped errors { field code message } } }";
+
+/// Her entries in the project's audit log.
+async fn history(env: &TestEnv, ann: &str) -> Vec<Value> {
+    let v = env
+        .admin(
+            "query A($id: ID!) { auditLog(filter: { customerId: $id }, first: 250) {
+               nodes { type ip userAgent } } }",
+            json!({ "id": ann }),
+        )
+        .await;
+    v["data"]["auditLog"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .clone()
+}
+
+async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never: {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_erased_customer_is_gone_from_every_file_and_their_history_stays() {
+    let env = TestEnv::start_with_mail_and(|c| c.audit_index = true).await;
+    let email = email();
+    env.configure(json!({ "customerMetafields": [
+        { "namespace": "custom", "key": "note", "type": "single_line_text_field", "access": "READ_WRITE" }
+    ] }))
+    .await;
+    let created = sf(
+        &env,
+        CREATE,
+        json!({ "i": { "email": email, "password": PASSWORD, "firstName": "Zqerasefirst",
+                       "lastName": "Zqeraselast", "phone": PHONE } }),
+    )
+    .await;
+    let ann = created["data"]["customerCreate"]["customer"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_string();
+    let t = sf(
+        &env,
+        "mutation T($i: CustomerAccessTokenCreateInput!) { customerAccessTokenCreate(input: $i) {
+           customerAccessToken { accessToken } } }",
+        json!({ "i": { "email": email, "password": PASSWORD } }),
+    )
+    .await;
+    let sf_token = t["data"]["customerAccessTokenCreate"]["customerAccessToken"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{t}"))
+        .to_string();
+    let a = sf(
+        &env,
+        "mutation A($t: String!, $a: MailingAddressInput!) { customerAddressCreate(
+           customerAccessToken: $t, address: $a) { customerAddress { id } } }",
+        json!({ "t": sf_token, "a": { "address1": "55 Zqerase Lane", "city": "Ottawa",
+                                      "country": "CA", "province": "ON", "zip": "K1A 0B1" } }),
+    )
+    .await;
+    assert!(
+        a["data"]["customerAddressCreate"]["customerAddress"]["id"].is_string(),
+        "{a}"
+    );
+    let m = sf(
+        &env,
+        "mutation M($t: String!) { customerMetafieldsSet(customerAccessToken: $t,
+           metafields: [{ key: \"note\", value: \"zqerasenote\" }]) { customerUserErrors { code } } }",
+        json!({ "t": sf_token }),
+    )
+    .await;
+    assert_eq!(
+        m["data"]["customerMetafieldsSet"]["customerUserErrors"],
+        json!([]),
+        "{m}"
+    );
+    let r = env
+        .admin(
+            "mutation R($i: OrderRecordInput!) { orderRecord(input: $i) { success } }",
+            json!({ "i": { "customerId": ann, "externalId": "ext-erase", "name": "#ZQE1",
+                "processedAt": "2026-01-01T10:00:00Z", "currencyCode": "CAD", "totalPrice": "9.99",
+                "shippingAddress": { "address1": "66 Zqeraseship Road", "city": "Ottawa",
+                                     "country": "CA", "zip": "K1A 0B1" },
+                "lineItems": [{ "title": "Mug", "quantity": 1, "price": "9.99" }] } }),
+        )
+        .await;
+    assert_eq!(r["data"]["orderRecord"]["success"], true, "{r}");
+    let login = env
+        .gql(
+            "mutation L($e: String!, $p: String!) { customerLogin(email: $e, password: $p) { success accessToken } }",
+            json!({ "e": email, "p": PASSWORD }),
+        )
+        .await;
+    let auth_token = login["data"]["customerLogin"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{login}"))
+        .to_string();
+    let reset = env
+        .gql(
+            "mutation R($email: String!) { customerRequestPasswordReset(email: $email) { success } }",
+            json!({ "email": email }),
+        )
+        .await;
+    assert_eq!(
+        reset["data"]["customerRequestPasswordReset"]["success"], true,
+        "{reset}"
+    );
+
+    // The controls: her queued mail and her wrapped key are on disk, her
+    // history is in the audit index.
+    let nats_dir = env.dir.path().join("nats");
+    let data_dir = env.config.data_dir.clone();
+    wait_for("her mail is queued", async || {
+        holding(&nats_dir, email.as_bytes())
+            .iter()
+            .any(|f| f.to_string_lossy().contains("AUTH_MAIL"))
+    })
+    .await;
+    let js = async_nats::jetstream::new(env.client.clone());
+    let key = js
+        .get_stream("AUTH_KEYS")
+        .await
+        .unwrap()
+        .get_last_raw_message_by_subject(&format!("authd.key.{}.{ann}", env.project_id))
+        .await
+        .expect("her data key")
+        .payload
+        .to_vec();
+    assert!(!holding(&nats_dir, &key).is_empty(), "the key is on disk");
+    wait_for("her history is indexed", async || {
+        history(&env, &ann)
+            .await
+            .iter()
+            .any(|e| e["userAgent"] == AGENT)
+    })
+    .await;
+
+    let erased = env
+        .admin(ERASE, json!({ "id": ann, "r": "GDPR art. 17 request 42" }))
+        .await;
+    let e = &erased["data"]["customerErase"];
+    assert_eq!(e["success"], true, "{erased}");
+    assert_eq!(e["keyDestroyed"], true, "{erased}");
+    assert!(e["mailJobsDropped"].as_i64().unwrap() >= 1, "{erased}");
+
+    // Every session ended, on both APIs.
+    let me = env
+        .gql_as(Some(&auth_token), "{ currentUser { id email } }", json!({}))
+        .await;
+    assert_eq!(
+        me["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{me}"
+    );
+    let customer = sf(
+        &env,
+        "query Q($t: String!) { customer(customerAccessToken: $t) { email } }",
+        json!({ "t": sf_token }),
+    )
+    .await;
+    assert_eq!(customer["data"]["customer"], Value::Null, "{customer}");
+    // No one to find, export or erase again.
+    let found = env
+        .admin(
+            "query C($id: ID!) { customer(id: $id) { email } }",
+            json!({ "id": ann }),
+        )
+        .await;
+    assert_eq!(found["data"]["customer"], Value::Null, "{found}");
+    let export = env
+        .admin(
+            "query E($id: ID!) { customerDataExport(id: $id) }",
+            json!({ "id": ann }),
+        )
+        .await;
+    assert_eq!(
+        export["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{export}"
+    );
+    let again = env.admin(ERASE, json!({ "id": ann, "r": "again" })).await;
+    assert_eq!(
+        again["data"]["customerErase"]["errors"][0]["code"], "ALREADY_ERASED",
+        "{again}"
+    );
+    let nobody = env
+        .admin(
+            ERASE,
+            json!({ "id": "c_01HZZZZZZZZZZZZZZZZZZZZZZZ", "r": "x" }),
+        )
+        .await;
+    assert_eq!(
+        nobody["data"]["customerErase"]["errors"][0]["code"], "CUSTOMER_NOT_FOUND",
+        "{nobody}"
+    );
+    assert_eq!(
+        nobody["data"]["customerErase"]["errors"][0]["field"],
+        json!(["id"]),
+        "{nobody}"
+    );
+    let no_reason = env.admin(ERASE, json!({ "id": ann, "r": " " })).await;
+    assert_eq!(
+        no_reason["data"]["customerErase"]["success"], false,
+        "{no_reason}"
+    );
+
+    // The history stays, without her data.
+    wait_for("her history shows [erased]", async || {
+        let h = history(&env, &ann).await;
+        h.iter().any(|e| e["type"] == "customer.erasure.completed")
+            && h.iter().all(|e| e["userAgent"] != AGENT)
+    })
+    .await;
+    let h = history(&env, &ann).await;
+    assert!(h.iter().any(|e| e["type"] == "customer.erased"), "{h:?}");
+    assert!(
+        h.iter().any(|e| e["type"] == "customer.registered"),
+        "{h:?}"
+    );
+    assert!(h.iter().any(|e| e["userAgent"] == "[erased]"), "{h:?}");
+    assert!(h.iter().any(|e| e["ip"] == "[erased]"), "{h:?}");
+
+    // Nothing of hers in any file the broker or the read models wrote.
+    let markers: [&[u8]; 8] = [
+        email.as_bytes(),
+        b"Zqerasefirst",
+        b"Zqeraselast",
+        PHONE.as_bytes(),
+        b"55 Zqerase Lane",
+        b"zqerasenote",
+        b"66 Zqeraseship Road",
+        AGENT.as_bytes(),
+    ];
+    for dir in [&nats_dir, &data_dir] {
+        for marker in markers {
+            let found = holding(dir, marker);
+            assert!(
+                found.is_empty(),
+                "{:?} is still in {found:?}",
+                String::from_utf8_lossy(marker)
+            );
+        }
+    }
+    assert!(holding(&nats_dir, &key).is_empty(), "the key's bytes stay");
+    // The read models were searched: they are there, with other data.
+    assert!(!holding(&data_dir, b"#ZQE1").is_empty(), "the order stays");
+
+    // A replay (the key is gone) equals the live read model.
+    let report = authd::verify::verify(&env.store, &env.config.read_model_path(), |_, _| {})
+        .await
+        .unwrap();
+    assert!(report.drift.is_empty(), "{:?}", report.drift);
+
+    // Her address and phone are free: she may sign up again, as someone new.
+    let anew = sf(
+        &env,
+        CREATE,
+        json!({ "i": { "email": email, "password": PASSWORD, "phone": PHONE } }),
+    )
+    .await;
+    let new_id = anew["data"]["customerCreate"]["customer"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{anew}"));
+    assert_ne!(new_id, ann);
+}
