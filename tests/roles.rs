@@ -559,6 +559,39 @@ async fn the_shipped_per_role_nats_users_run_the_stack_and_fence_each_role() {
     assert!(forged_key.await.is_err(), "the gateway wrote a data key");
     let erased = key_stream.delete_message(wrapped.sequence).await;
     assert!(erased.is_err(), "the gateway erased a data key: {erased:?}");
+    // The operator replays the log with the data keys (read all at once)
+    // under its own user: personal data opens.
+    let replayed = dir.path().join("replayed.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args([
+            "replay",
+            "--nats-url",
+            &role_url(&nats, "operator"),
+            "--out",
+        ])
+        .arg(&replayed)
+        .arg("--data-key-file")
+        .arg(keys.join("data.key"))
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("not preloaded"),
+        "the operator may read AUTH_KEYS through a consumer: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let email: String = rusqlite::Connection::open(&replayed)
+        .unwrap()
+        .query_row("SELECT email FROM customers WHERE id = ?1", [&ann], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(email, "ann@example.com");
     // Nor rotate the signing key, though it sends other commands.
     let gateway_bus =
         authd_services::CommandBus::new(gateway.client.clone(), Duration::from_secs(2));

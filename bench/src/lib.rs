@@ -364,9 +364,29 @@ async fn connect(url: &str) -> anyhow::Result<async_nats::Client> {
     Ok(options.connect(url).await?)
 }
 
-async fn publish_synthetic(nats_url: &str, tenant: &str, customers: u64) -> anyhow::Result<()> {
+/// The key-encryption key of the authd dev in `dir` (its `data.key`), if
+/// it seals personal data: then so do the synthetic events.
+fn dev_kek(dir: &Path) -> Option<Vec<u8>> {
+    let text = std::fs::read_to_string(dir.join("data").join("data.key")).ok()?;
+    hex::decode(text.trim()).ok()
+}
+
+async fn publish_synthetic(
+    nats_url: &str,
+    tenant: &str,
+    customers: u64,
+    kek: Option<&[u8]>,
+) -> anyhow::Result<()> {
+    use authd_events::data_keys::{DataKey, DataKeys, ensure_stream};
     let client = connect(nats_url).await?;
     let js = async_nats::jetstream::new(client);
+    let keys = match kek {
+        Some(kek) => {
+            ensure_stream(&js, 1).await?;
+            Some(DataKeys::new(js.clone(), kek))
+        }
+        None => None,
+    };
     let mut acks = futures::stream::FuturesUnordered::new();
     for i in 0..customers {
         let cid = format!("c_bench{i:09}");
@@ -378,12 +398,12 @@ async fn publish_synthetic(nats_url: &str, tenant: &str, customers: u64) -> anyh
             actor: Actor::System,
             request: RecordedRequest {
                 request_id: format!("bench-{i}"),
-                ip: None,
-                user_agent: None,
+                ip: Some(Personal::plain(format!("203.0.113.{}", i % 250))),
+                user_agent: Some(Personal::plain("authd-bench/1.0")),
             },
             command_id: format!("bench-{i}"),
         };
-        let customer = EventMessage::new(
+        let mut customer = EventMessage::new(
             meta(&cid),
             vec![Event::Customer(CustomerEvent::Registered(CustomerRegistered {
                 email: Personal::plain(format!("user{i}@{tenant}.example")),
@@ -391,7 +411,7 @@ async fn publish_synthetic(nats_url: &str, tenant: &str, customers: u64) -> anyh
                 email_verified: false,
             }))],
         );
-        let session = EventMessage::new(
+        let mut session = EventMessage::new(
             meta(&sid),
             vec![Event::Session(SessionEvent::Started(SessionStarted {
                 customer_id: cid.clone(),
@@ -400,6 +420,17 @@ async fn publish_synthetic(nats_url: &str, tenant: &str, customers: u64) -> anyh
                 expires_at: authd_events::now_millis() + 86_400_000,
             }))],
         );
+        if let Some(keys) = &keys {
+            // The customer's own key (made up: only a benchmark's), then
+            // their events sealed under it, as services write them.
+            let mut key = [0x5a; 32];
+            key[..8].copy_from_slice(&i.to_le_bytes());
+            let (subject, wrapped) = keys.wrapped(tenant, &cid, &key)?;
+            acks.push(js.publish(subject, wrapped.into()).await?.into_future());
+            let sealing = DataKey::from_bytes(tenant, &cid, &key);
+            sealing.seal_message(&mut customer);
+            sealing.seal_message(&mut session);
+        }
         for (kind, id, msg) in [
             (AggregateKind::Customer, &cid, customer),
             (AggregateKind::Session, &sid, session),
@@ -756,7 +787,13 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
 
     // Memory of authd dev holding N customers and sessions.
     eprintln!("publishing {customers} synthetic customers with sessions…");
-    publish_synthetic(&dev.nats_url, "p_bench", customers).await?;
+    publish_synthetic(
+        &dev.nats_url,
+        "p_bench",
+        customers,
+        dev_kek(dir.as_path()).as_deref(),
+    )
+    .await?;
     let last = stream_last(&dev.nats_url).await?;
     let caught_up = Instant::now();
     while checkpoint(&db) < last {
@@ -811,6 +848,7 @@ async fn replay(
             &dev.nats_url,
             "p_replay",
             (replay_events - 2 * customers) / 2,
+            dev_kek(dir).as_deref(),
         )
         .await?;
     }

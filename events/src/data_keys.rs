@@ -275,6 +275,20 @@ impl DataKeys {
         [&[FORMAT][..], &nonce, &wrapped].concat()
     }
 
+    /// The subject and message of a customer's key `key`, wrapped: for
+    /// tools that write many keys at once (the benchmarks' synthetic
+    /// customers). Services make keys with `create`.
+    pub fn wrapped(
+        &self,
+        project: &str,
+        customer: &str,
+        key: &[u8; 32],
+    ) -> Result<(String, Vec<u8>), KeyError> {
+        let subject = key_subject(project, customer)?;
+        let wrapped = self.wrap(&subject, key);
+        Ok((subject, wrapped))
+    }
+
     fn unwrap(&self, subject: &str, bytes: &[u8]) -> Result<[u8; 32], KeyError> {
         if bytes.len() != 1 + 12 + 32 + 16 || bytes[0] != FORMAT {
             return Err(KeyError::WrongKek);
@@ -361,6 +375,43 @@ impl DataKeys {
             }
         };
         Ok(key.map(|k| DataKey::from_bytes(project, customer, &k)))
+    }
+
+    /// Reads every key of `AUTH_KEYS` into the cache (as many as it holds)
+    /// in one pass: what a replay does first, so that opening a million
+    /// customers' events does not ask for their keys one by one. How many
+    /// keys it read.
+    pub async fn preload(&self) -> Result<usize, KeyError> {
+        use futures::StreamExt;
+        let unavailable = |e: &dyn std::fmt::Display| KeyError::Unavailable(e.to_string());
+        let stream = self
+            .js
+            .get_stream_no_info(KEY_STREAM)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let mut consumer = stream
+            .create_consumer(jetstream::consumer::pull::OrderedConfig::default())
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let pending = consumer
+            .info()
+            .await
+            .map_err(|e| unavailable(&e))?
+            .num_pending;
+        let mut messages = consumer.messages().await.map_err(|e| unavailable(&e))?;
+        let mut read = 0;
+        let cap = self.cache.lock().expect("key cache lock").cap;
+        while read < pending as usize && read < cap {
+            let Some(m) = messages.next().await else {
+                break;
+            };
+            let m = m.map_err(|e| unavailable(&e))?;
+            read += 1;
+            let subject = m.subject.to_string();
+            let key = self.unwrap(&subject, &m.payload)?;
+            self.remember(&subject, Some(key));
+        }
+        Ok(read)
     }
 
     /// The customer's key as `AUTH_KEYS` has it now, whatever this process

@@ -362,6 +362,13 @@ async fn rebuild_into(
     audit: bool,
     mut progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<u64> {
+    if let Some(keys) = store.data_keys() {
+        // Every customer's key at once rather than one request each.
+        match keys.preload().await {
+            Ok(n) => tracing::debug!(keys = n, "data keys preloaded"),
+            Err(e) => tracing::warn!(error = %e, "data keys not preloaded; read one by one"),
+        }
+    }
     let conn = db::open_for_rebuild(path)?;
     db::migrate(&conn)?;
     if audit {

@@ -102,7 +102,10 @@ pub async fn tool_store(
     };
     anyhow::ensure!(path.exists(), "{} does not exist", path.display());
     let kek = keys::load_index_key(path)?;
-    with_data_keys(store, &kek, false, 1).await
+    use authd_events::data_keys::DataKeys;
+    // A replay opens every customer's events: room for a million keys.
+    let keys = DataKeys::with_cache(store.jetstream().clone(), &kek, 1_000_000);
+    Ok(store.with_data_keys(keys))
 }
 
 pub fn outbox_dir(config: &Config) -> PathBuf {
