@@ -306,3 +306,139 @@ async fn an_erased_customer_is_gone_from_every_file_and_their_history_stays() {
         .unwrap_or_else(|| panic!("{anew}"));
     assert_ne!(new_id, ann);
 }
+
+const DELETE: &str = "mutation D($p: String) { customerDeleteAccount(currentPassword: $p) {
+    success errors { field code message } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customer_deletes_their_own_account_proving_it_is_them() {
+    let env = TestEnv::start_with_mail().await;
+    // With a password: the current one, a wrong one counting as a failure.
+    env.register("ann@example.com", PASSWORD).await;
+    let token = env.login("ann@example.com", PASSWORD).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let wrong = env
+        .gql_as(Some(&token), DELETE, json!({ "p": "not her password" }))
+        .await;
+    assert_eq!(
+        wrong["data"]["customerDeleteAccount"]["errors"][0]["code"], "INVALID_CURRENT_PASSWORD",
+        "{wrong}"
+    );
+    let none = env.gql_as(Some(&token), DELETE, json!({})).await;
+    assert_eq!(
+        none["data"]["customerDeleteAccount"]["errors"][0]["code"], "INVALID_CURRENT_PASSWORD",
+        "{none}"
+    );
+    let types: Vec<String> = env
+        .opened_messages()
+        .await
+        .iter()
+        .flat_map(|m| {
+            m.bodies()
+                .map(|e| e.type_name().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == "customer.login.failed")
+            .count(),
+        2,
+        "each wrong password is a failed attempt: {types:?}"
+    );
+    let anonymous = env.gql(DELETE, json!({ "p": PASSWORD })).await;
+    assert_eq!(
+        anonymous["data"]["customerDeleteAccount"]["errors"][0]["code"], "UNAUTHENTICATED",
+        "{anonymous}"
+    );
+    let done = env
+        .gql_as(Some(&token), DELETE, json!({ "p": PASSWORD }))
+        .await;
+    assert_eq!(
+        done["data"]["customerDeleteAccount"]["success"], true,
+        "{done}"
+    );
+    let me = env
+        .gql_as(Some(&token), "{ currentUser { id } }", json!({}))
+        .await;
+    assert_eq!(
+        me["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{me}"
+    );
+    let login = env
+        .gql(
+            "mutation L($e: String!, $p: String!) { customerLogin(email: $e, password: $p) { success errors { code } } }",
+            json!({ "e": "ann@example.com", "p": PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        login["data"]["customerLogin"]["errors"][0]["code"], "INVALID_CREDENTIALS",
+        "{login}"
+    );
+    let types: Vec<String> = env
+        .opened_messages()
+        .await
+        .iter()
+        .flat_map(|m| {
+            m.bodies()
+                .map(|e| e.type_name().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(types.iter().any(|t| t == "customer.erased"), "{types:?}");
+    assert!(
+        types.iter().any(|t| t == "customer.erasure.completed"),
+        "{types:?}"
+    );
+    // The address is free again.
+    env.register("ann@example.com", PASSWORD).await;
+
+    // Without a password (signed up with a code): a sign-in less than
+    // five minutes old.
+    let otp_token = |email: &'static str| {
+        let env = &env;
+        async move {
+            let r = env
+                .gql(
+                    "mutation R($email: String!) { customerRequestOTP(email: $email) { success } }",
+                    json!({ "email": email }),
+                )
+                .await;
+            assert_eq!(r["data"]["customerRequestOTP"]["success"], true, "{r}");
+            let code = common::smtp::code_in(&env.smtp().nth_to(email, 1).await);
+            let l = env
+                .gql(
+                    "mutation L($email: String!, $otp: String!) { customerLoginOTP(email: $email, otp: $otp) { success accessToken } }",
+                    json!({ "email": email, "otp": code }),
+                )
+                .await;
+            l["data"]["customerLoginOTP"]["accessToken"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{l}"))
+                .to_string()
+        }
+    };
+    let fresh = otp_token("bob@example.com").await;
+    let stale = otp_token("cy@example.com").await;
+    env.config.clock.advance(Duration::from_secs(6 * 60));
+    let refused = env.gql_as(Some(&stale), DELETE, json!({})).await;
+    assert_eq!(
+        refused["data"]["customerDeleteAccount"]["errors"][0]["code"], "RECENT_LOGIN_REQUIRED",
+        "{refused}"
+    );
+    let fresh_again = otp_token("dee@example.com").await;
+    let deleted = env.gql_as(Some(&fresh_again), DELETE, json!({})).await;
+    assert_eq!(
+        deleted["data"]["customerDeleteAccount"]["success"], true,
+        "{deleted}"
+    );
+    // Bob's sign-in is six minutes old by now, too.
+    let bob = env.gql_as(Some(&fresh), DELETE, json!({})).await;
+    assert_eq!(
+        bob["data"]["customerDeleteAccount"]["errors"][0]["code"], "RECENT_LOGIN_REQUIRED",
+        "{bob}"
+    );
+}

@@ -627,9 +627,46 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         target: "ratio ≥ 0.90".into(),
     });
 
+    // customerRegister, the same way: a new address each time (one hash,
+    // the claim, the customer, a session and, sealing, a new data key).
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let d = dev.clone();
+    let register_work = Arc::new(move |_| {
+        let (d, next) = (d.clone(), next.clone());
+        async move {
+            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let q = "mutation R($e: String!, $p: String!) { customerRegister(email: $e, password: $p) { success } }";
+            let r = d
+                .gql(
+                    None,
+                    q,
+                    json!({ "e": format!("new{n}@bench.example"), "p": PASSWORD }),
+                )
+                .await;
+            matches!(r, Ok(v) if v["data"]["customerRegister"]["success"] == true)
+        }
+    });
+    eprintln!("customerRegister and raw argon2id, alternating in {SLICES} slices…");
+    let (mut registers, mut argon_rates) = (Sample::default(), Vec::new());
+    for _ in 0..SLICES {
+        argon_rates.push(tokio::task::spawn_blocking(move || argon2_baseline(slice)).await?);
+        registers.add(drive_sample(2 * cores, slice, register_work.clone()).await);
+    }
+    let registers = registers.measured();
+    let argon = argon_rates.iter().sum::<f64>() / argon_rates.len() as f64;
+    rows.push(Row {
+        figure: format!("customerRegister/s (concurrency {})", 2 * cores),
+        value: format!("{:.1}", registers.per_sec),
+        latency: registers.latency(),
+        baseline: format!("{argon:.1} argon2id/s ({})", spread(&argon_rates)),
+        ratio: format!("{:.2}", registers.per_sec / argon),
+        target: "ratio ≥ 0.85".into(),
+    });
+
     let mut errors = vec![
         ("login", login.errors),
         ("customerAccessTokenCreate", tokens.errors),
+        ("customerRegister", registers.errors),
     ];
     if args.logins_only {
         return Ok(Report {

@@ -2,6 +2,7 @@
 //! event-log client on NATS JetStream.
 
 pub mod address;
+mod data_key;
 pub mod data_keys;
 pub mod envelope;
 pub mod event;

@@ -50,6 +50,8 @@ pub enum DomainError {
     CustomerNotFound,
     #[error("this customer was erased already")]
     AlreadyErased,
+    #[error("sign in again (within the last 5 minutes) to do this")]
+    RecentLoginRequired,
     #[error("registration is closed for this project")]
     RegistrationClosed,
     #[error("this sign-in method is disabled for this project")]
@@ -260,6 +262,9 @@ error_codes! {
     LimitReached = "LIMIT_REACHED",
     /// The customer was erased before: nothing is recorded twice.
     AlreadyErased = "ALREADY_ERASED",
+    /// A customer without a password deletes their account only from a
+    /// sign-in less than 5 minutes old.
+    RecentLoginRequired = "RECENT_LOGIN_REQUIRED",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -301,6 +306,7 @@ impl DomainError {
             Self::EmailNotVerified => C::EmailNotVerified,
             Self::CustomerNotFound => C::CustomerNotFound,
             Self::AlreadyErased => C::AlreadyErased,
+            Self::RecentLoginRequired => C::RecentLoginRequired,
             Self::RegistrationClosed => C::RegistrationDisabled,
             Self::MethodDisabled => C::MethodDisabled,
             Self::RateLimited { .. } => C::RateLimited,

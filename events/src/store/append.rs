@@ -100,10 +100,26 @@ impl EventStore {
             }
             _ => {}
         }
-        let mut payloads = Vec::with_capacity(entries.len());
-        for e in entries {
-            payloads.push(self.payload(e.subject, e.message).await?);
+        // A registration's message first: it makes the new customer's key
+        // (one round trip), which the batch's other messages (the claim,
+        // the session) then find in the cache.
+        let mut payloads: Vec<Option<Vec<u8>>> = vec![None; entries.len()];
+        let registers = |e: &BatchEntry<'_>| {
+            e.message.bodies().any(|b| {
+                matches!(
+                    b,
+                    crate::event::Event::Customer(crate::event::CustomerEvent::Registered(_))
+                )
+            })
+        };
+        for first in [true, false] {
+            for (i, e) in entries.iter().enumerate() {
+                if registers(e) == first {
+                    payloads[i] = Some(self.payload(e.subject, e.message).await?);
+                }
+            }
         }
+        let payloads: Vec<Vec<u8>> = payloads.into_iter().flatten().collect();
         let batch_id = ulid::Ulid::new().to_string();
         let last = entries.len() - 1;
         let mut payloads = payloads.into_iter();

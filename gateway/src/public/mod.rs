@@ -3,6 +3,7 @@
 //! small object per feature, merged.
 
 pub mod account;
+pub mod delete_account;
 pub mod login;
 pub mod passwords;
 pub mod providers;
@@ -24,6 +25,7 @@ pub struct Mutation(
     passwords::PasswordMutation,
     verification::VerificationMutation,
     providers::ProviderMutation,
+    delete_account::DeleteAccountMutation,
 );
 
 pub type PublicSchema = async_graphql::Schema<Query, Mutation, EmptySubscription>;

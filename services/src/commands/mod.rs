@@ -155,6 +155,7 @@ macro_rules! command_table {
             "customer.metafields.set"            => SetMetafields        -> MetafieldsSaved, Customer;
             "customer.metafields.admin_set"      => AdminSetMetafields   -> MetafieldsSaved, ProjectAdmin;
             "customer.erase"                     => EraseCustomer        -> Erasure,       ProjectAdmin;
+            "customer.delete_account"            => DeleteAccount        -> Erasure,       Customer;
         }
     };
 }
@@ -287,6 +288,20 @@ pub struct RevokeApiKey {
 pub struct SuspendCustomer {
     pub customer_id: String,
     pub reason: Option<String>,
+}
+
+/// The signed-in customer erases their own account: the current password,
+/// or (a customer without one) a sign-in less than 5 minutes old.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct DeleteAccount {
+    pub session_id: String,
+    pub current_password: Option<String>,
+}
+
+impl std::fmt::Debug for DeleteAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeleteAccount")
+    }
 }
 
 /// Forgets a customer (GDPR art. 17): see `usecases/erasure.rs`.

@@ -23,6 +23,8 @@ pub struct Session {
     pub revoked: Option<RevokeReason>,
     /// Stream sequence of the message that started the session.
     pub started_seq: u64,
+    /// Unix ms: when it started (a sign-in that recent proves the customer).
+    pub started_at: i64,
     pub method: Option<LoginMethod>,
     /// A Storefront API session: its token is an opaque access token that
     /// is renewed, never rotated (`token_hash` is that token's hash).
@@ -203,6 +205,7 @@ impl Aggregate for Session {
                 self.earlier = TokenHistory::default();
                 self.expires_at = s.expires_at;
                 self.started_seq = at.seq;
+                self.started_at = at.time;
                 self.method = Some(s.method);
             }
             SessionEvent::Refreshed(r) => {

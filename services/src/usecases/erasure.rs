@@ -40,7 +40,7 @@ impl UseCase for EraseCustomer {
 }
 
 /// `customer.erased`, the sessions' end and the claims' release, at once.
-async fn commit(
+pub(super) async fn commit(
     s: &Services,
     env: &CommandEnvelope,
     customer: &AggregateSubject,
@@ -122,7 +122,7 @@ async fn addresses(s: &Services, customer: &AggregateSubject) -> Result<Vec<Stri
 }
 
 /// The erasure's idempotent work, then its record.
-async fn finish(
+pub(super) async fn finish(
     s: &Services,
     env: &CommandEnvelope,
     customer: &AggregateSubject,

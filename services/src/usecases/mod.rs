@@ -5,6 +5,7 @@ mod activation;
 mod addresses;
 mod batch;
 mod customer_admin;
+mod delete_account;
 mod email_change;
 mod email_verification;
 mod erasure;
