@@ -442,3 +442,87 @@ async fn a_customer_deletes_their_own_account_proving_it_is_them() {
         "{bob}"
     );
 }
+
+/// The types of every event in the log.
+async fn types(env: &TestEnv) -> Vec<String> {
+    env.opened_messages()
+        .await
+        .iter()
+        .flat_map(|m| {
+            m.bodies()
+                .map(|e| e.type_name().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_erasure_cut_short_is_finished_when_services_start() {
+    let mut env = TestEnv::start().await;
+    let reg = env.register("ann@example.com", PASSWORD).await;
+    let ann = reg["user"]["id"].as_str().unwrap().to_string();
+    // The mail queue is gone: the erasure commits, then cannot drop her mail.
+    let js = async_nats::jetstream::new(env.client.clone());
+    js.delete_stream("AUTH_MAIL").await.unwrap();
+    let r = env
+        .admin(ERASE, json!({ "id": ann, "r": "GDPR request 7" }))
+        .await;
+    let code = r["data"]["customerErase"]["errors"][0]["code"]
+        .as_str()
+        .or(r["errors"][0]["extensions"]["code"].as_str())
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_string();
+    assert_eq!(code, "SERVICE_UNAVAILABLE", "{r}");
+    let before = types(&env).await;
+    assert!(before.iter().any(|t| t == "customer.erased"), "{before:?}");
+    assert!(
+        !before.iter().any(|t| t == "customer.erasure.completed"),
+        "{before:?}"
+    );
+    let keys = js.get_stream("AUTH_KEYS").await.unwrap();
+    let key_subject = format!("authd.key.{}.{ann}", env.project_id);
+    assert!(
+        keys.get_last_raw_message_by_subject(&key_subject)
+            .await
+            .is_ok(),
+        "her key is still there"
+    );
+    assert!(
+        keys.get_last_raw_message_by_subject(&format!("{key_subject}.erasing"))
+            .await
+            .is_ok(),
+        "the erasure is marked as under way"
+    );
+    // Committed all the same: she cannot sign in.
+    let login = env.login("ann@example.com", PASSWORD).await;
+    assert_eq!(login["success"], false, "{login}");
+
+    // The queue is back; a services instance starts and finishes it.
+    authd_services::mail::Mailbox::open(env.client.clone(), 1)
+        .await
+        .unwrap();
+    env.start_services();
+    wait_for("the erasure is finished", async || {
+        types(&env)
+            .await
+            .iter()
+            .any(|t| t == "customer.erasure.completed")
+    })
+    .await;
+    wait_for("her key and the mark are gone", async || {
+        keys.get_last_raw_message_by_subject(&key_subject)
+            .await
+            .is_err()
+            && keys
+                .get_last_raw_message_by_subject(&format!("{key_subject}.erasing"))
+                .await
+                .is_err()
+    })
+    .await;
+    // Erasing her again is refused, once it is finished.
+    let again = env.admin(ERASE, json!({ "id": ann, "r": "again" })).await;
+    assert_eq!(
+        again["data"]["customerErase"]["errors"][0]["code"], "ALREADY_ERASED",
+        "{again}"
+    );
+}

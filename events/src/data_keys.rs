@@ -34,6 +34,8 @@ use crate::{
 
 pub const KEY_STREAM: &str = "AUTH_KEYS";
 pub const KEY_SUBJECTS: &str = "authd.key.>";
+/// The last token of an erasure's mark, `authd.key.<project>.<customer>.erasing`.
+const ERASING: &str = ".erasing";
 
 /// Binds a wrapped key to what it is and whose.
 const WRAP_AAD: &str = "authd data key v1";
@@ -290,10 +292,89 @@ impl DataKeys {
             let m = m.map_err(|e| unavailable(&e))?;
             read += 1;
             let subject = m.subject.to_string();
+            if subject.ends_with(ERASING) {
+                continue;
+            }
             let key = self.unwrap(&subject, &m.payload)?;
             self.remember(&subject, Some(key));
         }
         Ok(read)
+    }
+
+    /// Marks the customer's erasure as under way (before `customer.erased`
+    /// is appended): a services instance that starts finds the erasures a
+    /// crash left unfinished by these marks. They hold nothing but the
+    /// subject's ids.
+    pub async fn mark_erasing(&self, project: &str, customer: &str) -> Result<(), KeyError> {
+        let subject = format!("{}{ERASING}", key_subject(project, customer)?);
+        let ack = self
+            .js
+            .publish(subject, Vec::new().into())
+            .await
+            .map_err(|e| KeyError::Unavailable(e.to_string()))?;
+        ack.await
+            .map_err(|e| KeyError::Unavailable(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The erasure is finished: its mark goes.
+    pub async fn unmark_erasing(&self, project: &str, customer: &str) -> Result<(), KeyError> {
+        let subject = format!("{}{ERASING}", key_subject(project, customer)?);
+        let stream = self
+            .js
+            .get_stream_no_info(KEY_STREAM)
+            .await
+            .map_err(|e| KeyError::Unavailable(e.to_string()))?;
+        loop {
+            let Some((seq, _)) = self.last(&subject).await? else {
+                return Ok(());
+            };
+            stream
+                .delete_message(seq)
+                .await
+                .map_err(|e| KeyError::Unavailable(e.to_string()))?;
+        }
+    }
+
+    /// The erasures marked and not finished: (project, customer, when the
+    /// mark was made, Unix ms).
+    pub async fn erasing(&self) -> Result<Vec<(String, String, i64)>, KeyError> {
+        use futures::StreamExt;
+        let unavailable = |e: &dyn std::fmt::Display| KeyError::Unavailable(e.to_string());
+        let stream = self
+            .js
+            .get_stream_no_info(KEY_STREAM)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let mut consumer = stream
+            .create_consumer(jetstream::consumer::pull::OrderedConfig {
+                filter_subject: format!("authd.key.*.*{ERASING}"),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let pending = consumer
+            .info()
+            .await
+            .map_err(|e| unavailable(&e))?
+            .num_pending;
+        let mut messages = consumer.messages().await.map_err(|e| unavailable(&e))?;
+        let mut out = Vec::new();
+        while (out.len() as u64) < pending {
+            let Some(m) = messages.next().await else {
+                break;
+            };
+            let m = m.map_err(|e| unavailable(&e))?;
+            let at = m
+                .info()
+                .map(|i| (i.published.unix_timestamp_nanos() / 1_000_000) as i64)
+                .unwrap_or(0);
+            let mut tokens = m.subject.split('.').skip(2);
+            if let (Some(project), Some(customer)) = (tokens.next(), tokens.next()) {
+                out.push((project.to_string(), customer.to_string(), at));
+            }
+        }
+        Ok(out)
     }
 
     /// The customer's key as `AUTH_KEYS` has it now, whatever this process

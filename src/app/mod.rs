@@ -59,6 +59,9 @@ pub async fn run_services(
         },
     ));
     let (ring, seq) = services.start_signing().await?;
+    // Erasures a crash left half done are finished first thing.
+    let resuming = services.clone();
+    tokio::spawn(async move { resuming.resume_erasures().await });
     tokio::spawn(authd_services::key_ring::follow(
         store.clone(),
         ring,

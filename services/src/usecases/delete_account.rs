@@ -9,7 +9,7 @@ use authd_events::AggregateKind;
 
 use super::{
     Services, UseCase, customer_actor,
-    erasure::{commit, finish},
+    erasure::{commit, finish, mark},
     subject,
 };
 use crate::{
@@ -70,6 +70,7 @@ impl UseCase for DeleteAccount {
                 .into());
             }
         }
+        mark(s, &customer).await?;
         commit(s, env, &customer, &current, "deleted by the customer").await?;
         finish(s, env, &customer).await
     }

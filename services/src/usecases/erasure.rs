@@ -33,9 +33,78 @@ impl UseCase for EraseCustomer {
             return Err(DomainError::AlreadyErased.into());
         }
         if !current.erased {
+            mark(s, &customer).await?;
             commit(s, env, &customer, &current, &self.reason).await?;
         }
         finish(s, env, &customer).await
+    }
+}
+
+/// The mark that an erasure is under way (see `Services::resume_erasures`).
+pub(super) async fn mark(s: &Services, customer: &AggregateSubject) -> Result<(), CommandError> {
+    if let Some(keys) = s.x.store().data_keys() {
+        keys.mark_erasing(&customer.tenant, &customer.id)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "erasure: mark");
+                CommandError::unavailable()
+            })?;
+    }
+    Ok(())
+}
+
+/// A mark older than this whose customer is not erased is a command that
+/// failed before its commit: dropped.
+const STALE_MARK_MS: i64 = 10 * 60 * 1000;
+
+impl Services {
+    /// Finishes the erasures a crash (or an unreachable mail queue or key
+    /// stream) left between `customer.erased` and
+    /// `customer.erasure.completed`: every services instance does this when
+    /// it starts. Returns how many it finished.
+    pub async fn resume_erasures(&self) -> usize {
+        let Some(keys) = self.x.store().data_keys() else {
+            return 0;
+        };
+        let marks = match keys.erasing().await {
+            Ok(marks) => marks,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list unfinished erasures");
+                return 0;
+            }
+        };
+        let mut finished = 0;
+        for (project, customer_id, marked_at) in marks {
+            let Ok(customer) = subject(&project, AggregateKind::Customer, &customer_id) else {
+                continue;
+            };
+            let state = match self.x.load::<Customer>(&customer, true).await {
+                Ok((_, state, _)) => state,
+                Err(_) => continue,
+            };
+            let env = CommandEnvelope {
+                command_id: format!("erasure-resumed-{customer_id}"),
+                tenant: project.clone(),
+                actor: authd_events::Actor::System,
+                request: Default::default(),
+                command: crate::commands::Command::EraseCustomer(EraseCustomer {
+                    customer_id: customer_id.clone(),
+                    reason: "resumed".into(),
+                }),
+            };
+            if state.erased && !state.erasure_completed {
+                match finish(self, &env, &customer).await {
+                    Ok(_) => {
+                        tracing::info!(project, customer = customer_id, "erasure finished");
+                        finished += 1;
+                    }
+                    Err(e) => tracing::warn!(error = %e.message, "erasure not finished yet"),
+                }
+            } else if state.erasure_completed || self.now() - marked_at > STALE_MARK_MS {
+                let _ = keys.unmark_erasing(&project, &customer_id).await;
+            }
+        }
+        finished
     }
 }
 
@@ -156,6 +225,11 @@ pub(super) async fn finish(
         mail_jobs_dropped,
     };
     let done = s.x.run::<Customer>(&done_env, customer, &complete).await?;
+    if let Some(keys) = s.x.store().data_keys() {
+        // Finished: nothing for a starting instance to resume. (A mark left
+        // behind is dropped by the next start.)
+        let _ = keys.unmark_erasing(&customer.tenant, &customer.id).await;
+    }
     Ok(Sent {
         seq: done.seq,
         outcome: Erasure {
