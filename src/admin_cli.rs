@@ -378,6 +378,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 "erased": true,
                 "keyDestroyed": done.key_destroyed,
                 "mailJobsDropped": done.mail_jobs_dropped,
+                "plaintextMessagesErased": done.plaintext_erased,
             })
         }
         AdminCmd::ShowSigningKeys => {

@@ -69,6 +69,11 @@ async fn a_three_node_cluster_keeps_signing_up_when_the_stream_leader_dies() {
         }
     };
     assert_eq!(replicas("AUTH_EVENTS").await.0, 1);
+    // The data keys' stream too, made on one replica by an earlier start.
+    authd_events::data_keys::ensure_stream(&js, 1)
+        .await
+        .unwrap();
+    assert_eq!(replicas("AUTH_KEYS").await.0, 1);
 
     // authd on the three seeds, asking for three replicas: raised.
     let env = TestEnv::start_with(|c| {
@@ -76,7 +81,7 @@ async fn a_three_node_cluster_keeps_signing_up_when_the_stream_leader_dies() {
         c.stream_replicas = 3;
     })
     .await;
-    for stream in ["AUTH_EVENTS", "AUTH_MAIL"] {
+    for stream in ["AUTH_EVENTS", "AUTH_MAIL", "AUTH_KEYS"] {
         let (wanted, peers, _) = replicas(stream).await;
         assert_eq!(wanted, 3, "{stream}");
         // The leader and two followers (they may still be catching up).

@@ -10,29 +10,34 @@ mod common;
 
 use std::time::Duration;
 
-use common::{PASSWORD, TestEnv, disk::holding, smtp::REFUSED_DOMAIN};
+use common::{
+    PASSWORD, TestEnv,
+    disk::holding,
+    personal::{PersonalData, customer_with, storefront_as},
+    smtp::REFUSED_DOMAIN,
+};
 use serde_json::{Value, json};
 
 const AGENT: &str = "ZqEraseAgent/2.1";
 const PHONE: &str = "+16135550188";
 
-fn email() -> String {
-    // The relay refuses this domain (451): her mail waits in the queue.
-    format!("zq.erase.ann{REFUSED_DOMAIN}")
+fn ann_data() -> PersonalData {
+    PersonalData {
+        // The relay refuses this domain (451): her mail waits in the queue.
+        email: format!("zq.erase.ann{REFUSED_DOMAIN}"),
+        first_name: "Zqerasefirst",
+        last_name: "Zqeraselast",
+        phone: PHONE,
+        address1: "55 Zqerase Lane",
+        note: "zqerasenote",
+        shipping_address1: "66 Zqeraseship Road",
+        order_name: "#ZQE1",
+        user_agent: AGENT,
+    }
 }
 
 async fn sf(env: &TestEnv, query: &str, variables: Value) -> Value {
-    reqwest::Client::new()
-        .post(env.url("/graphql/storefront"))
-        .header("x-api-key", &env.api_key)
-        .header("user-agent", AGENT)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    storefront_as(env, &ann_data(), query, variables).await
 }
 
 const CREATE: &str = "mutation C($i: CustomerCreateInput!) { customerCreate(input: $i) {
@@ -68,68 +73,8 @@ async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_erased_customer_is_gone_from_every_file_and_their_history_stays() {
     let env = TestEnv::start_with_mail_and(|c| c.audit_index = true).await;
-    let email = email();
-    env.configure(json!({ "customerMetafields": [
-        { "namespace": "custom", "key": "note", "type": "single_line_text_field", "access": "READ_WRITE" }
-    ] }))
-    .await;
-    let created = sf(
-        &env,
-        CREATE,
-        json!({ "i": { "email": email, "password": PASSWORD, "firstName": "Zqerasefirst",
-                       "lastName": "Zqeraselast", "phone": PHONE } }),
-    )
-    .await;
-    let ann = created["data"]["customerCreate"]["customer"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{created}"))
-        .to_string();
-    let t = sf(
-        &env,
-        "mutation T($i: CustomerAccessTokenCreateInput!) { customerAccessTokenCreate(input: $i) {
-           customerAccessToken { accessToken } } }",
-        json!({ "i": { "email": email, "password": PASSWORD } }),
-    )
-    .await;
-    let sf_token = t["data"]["customerAccessTokenCreate"]["customerAccessToken"]["accessToken"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{t}"))
-        .to_string();
-    let a = sf(
-        &env,
-        "mutation A($t: String!, $a: MailingAddressInput!) { customerAddressCreate(
-           customerAccessToken: $t, address: $a) { customerAddress { id } } }",
-        json!({ "t": sf_token, "a": { "address1": "55 Zqerase Lane", "city": "Ottawa",
-                                      "country": "CA", "province": "ON", "zip": "K1A 0B1" } }),
-    )
-    .await;
-    assert!(
-        a["data"]["customerAddressCreate"]["customerAddress"]["id"].is_string(),
-        "{a}"
-    );
-    let m = sf(
-        &env,
-        "mutation M($t: String!) { customerMetafieldsSet(customerAccessToken: $t,
-           metafields: [{ key: \"note\", value: \"zqerasenote\" }]) { customerUserErrors { code } } }",
-        json!({ "t": sf_token }),
-    )
-    .await;
-    assert_eq!(
-        m["data"]["customerMetafieldsSet"]["customerUserErrors"],
-        json!([]),
-        "{m}"
-    );
-    let r = env
-        .admin(
-            "mutation R($i: OrderRecordInput!) { orderRecord(input: $i) { success } }",
-            json!({ "i": { "customerId": ann, "externalId": "ext-erase", "name": "#ZQE1",
-                "processedAt": "2026-01-01T10:00:00Z", "currencyCode": "CAD", "totalPrice": "9.99",
-                "shippingAddress": { "address1": "66 Zqeraseship Road", "city": "Ottawa",
-                                     "country": "CA", "zip": "K1A 0B1" },
-                "lineItems": [{ "title": "Mug", "quantity": 1, "price": "9.99" }] } }),
-        )
-        .await;
-    assert_eq!(r["data"]["orderRecord"]["success"], true, "{r}");
+    let email = ann_data().email;
+    let (ann, sf_token) = customer_with(&env, &ann_data()).await;
     let login = env
         .gql(
             "mutation L($e: String!, $p: String!) { customerLogin(email: $e, password: $p) { success accessToken } }",
@@ -264,18 +209,9 @@ async fn an_erased_customer_is_gone_from_every_file_and_their_history_stays() {
     assert!(h.iter().any(|e| e["ip"] == "[erased]"), "{h:?}");
 
     // Nothing of hers in any file the broker or the read models wrote.
-    let markers: [&[u8]; 8] = [
-        email.as_bytes(),
-        b"Zqerasefirst",
-        b"Zqeraselast",
-        PHONE.as_bytes(),
-        b"55 Zqerase Lane",
-        b"zqerasenote",
-        b"66 Zqeraseship Road",
-        AGENT.as_bytes(),
-    ];
+    let markers = ann_data().markers();
     for dir in [&nats_dir, &data_dir] {
-        for marker in markers {
+        for marker in &markers {
             let found = holding(dir, marker);
             assert!(
                 found.is_empty(),
@@ -331,23 +267,13 @@ async fn a_customer_deletes_their_own_account_proving_it_is_them() {
         none["data"]["customerDeleteAccount"]["errors"][0]["code"], "INVALID_CURRENT_PASSWORD",
         "{none}"
     );
-    let types: Vec<String> = env
-        .opened_messages()
-        .await
-        .iter()
-        .flat_map(|m| {
-            m.bodies()
-                .map(|e| e.type_name().to_string())
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let seen = types(&env).await;
     assert_eq!(
-        types
-            .iter()
+        seen.iter()
             .filter(|t| *t == "customer.login.failed")
             .count(),
         2,
-        "each wrong password is a failed attempt: {types:?}"
+        "each wrong password is a failed attempt: {seen:?}"
     );
     let anonymous = env.gql(DELETE, json!({ "p": PASSWORD })).await;
     assert_eq!(
@@ -378,20 +304,11 @@ async fn a_customer_deletes_their_own_account_proving_it_is_them() {
         login["data"]["customerLogin"]["errors"][0]["code"], "INVALID_CREDENTIALS",
         "{login}"
     );
-    let types: Vec<String> = env
-        .opened_messages()
-        .await
-        .iter()
-        .flat_map(|m| {
-            m.bodies()
-                .map(|e| e.type_name().to_string())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    assert!(types.iter().any(|t| t == "customer.erased"), "{types:?}");
+    let seen = types(&env).await;
+    assert!(seen.iter().any(|t| t == "customer.erased"), "{seen:?}");
     assert!(
-        types.iter().any(|t| t == "customer.erasure.completed"),
-        "{types:?}"
+        seen.iter().any(|t| t == "customer.erasure.completed"),
+        "{seen:?}"
     );
     // The address is free again.
     env.register("ann@example.com", PASSWORD).await;
@@ -525,4 +442,105 @@ async fn an_erasure_cut_short_is_finished_when_services_start() {
         again["data"]["customerErase"]["errors"][0]["code"], "ALREADY_ERASED",
         "{again}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customer_from_before_sealing_loses_their_plaintext_messages() {
+    use authd_events::{
+        Actor, AggregateKind, AggregateSubject, CustomerEvent, CustomerProfile, CustomerRegistered,
+        Event, EventMessage, Expected, MessageMeta, Personal, RequestMeta,
+    };
+    let env = TestEnv::start_with(|c| c.audit_index = true).await;
+    // What a build before sealing wrote: personal data in plain.
+    let bare = env.store.without_data_keys();
+    let ann = authd_events::new_id("c");
+    let subject = AggregateSubject::new(&env.project_id, AggregateKind::Customer, &ann).unwrap();
+    let meta = MessageMeta {
+        tenant: env.project_id.clone(),
+        aggregate_id: ann.clone(),
+        time: authd_events::now_millis(),
+        actor: Actor::Anonymous,
+        request: RequestMeta {
+            request_id: "legacy".into(),
+            ip: Some("198.51.100.7".into()),
+            user_agent: Some("ZqLegacyAgent/0.9".into()),
+        }
+        .into(),
+        command_id: "legacy-1".into(),
+    };
+    let events = vec![
+        Event::Customer(CustomerEvent::Registered(CustomerRegistered {
+            email: Personal::plain("zq.legacy@example.com"),
+            password_hash: String::new(),
+            email_verified: true,
+        })),
+        Event::Customer(CustomerEvent::ProfileChanged(CustomerProfile {
+            first_name: Some(Personal::plain("Zqlegacyfirst")),
+            ..Default::default()
+        })),
+    ];
+    let legacy = bare
+        .append(&subject, &EventMessage::new(meta, events), Expected::Seq(0))
+        .await
+        .unwrap();
+    let nats_dir = env.dir.path().join("nats");
+    assert!(
+        !holding(&nats_dir, b"Zqlegacyfirst").is_empty(),
+        "the control: an earlier build's plaintext is on disk"
+    );
+    wait_for("the read model has her", async || {
+        let c = env
+            .admin(
+                "query C($id: ID!) { customer(id: $id) { email } }",
+                json!({ "id": ann }),
+            )
+            .await;
+        c["data"]["customer"]["email"] == "zq.legacy@example.com"
+    })
+    .await;
+
+    let erased = env
+        .admin(
+            "mutation E($id: ID!) { customerErase(id: $id, reason: \"request 9\") {
+               success keyDestroyed plaintextMessagesErased errors { code } } }",
+            json!({ "id": ann }),
+        )
+        .await;
+    let e = &erased["data"]["customerErase"];
+    assert_eq!(e["success"], true, "{erased}");
+    assert_eq!(
+        e["plaintextMessagesErased"],
+        json!([legacy.seq.to_string()]),
+        "{erased}"
+    );
+    wait_for("her history is erased", async || {
+        history(&env, &ann)
+            .await
+            .iter()
+            .any(|e| e["type"] == "customer.erasure.completed")
+    })
+    .await;
+    let h = history(&env, &ann).await;
+    assert!(
+        !h.iter().any(|e| e["type"] == "customer.registered"),
+        "the deleted message's entry went with it: {h:?}"
+    );
+    for dir in [&nats_dir, &env.config.data_dir] {
+        for marker in [
+            &b"zq.legacy@example.com"[..],
+            b"Zqlegacyfirst",
+            b"ZqLegacyAgent/0.9",
+        ] {
+            let found = holding(dir, marker);
+            assert!(
+                found.is_empty(),
+                "{:?} is still in {found:?}",
+                String::from_utf8_lossy(marker)
+            );
+        }
+    }
+    let report = authd::verify::verify(&env.store, &env.config.read_model_path(), |_, _| {})
+        .await
+        .unwrap();
+    assert!(report.drift.is_empty(), "{:?}", report.drift);
 }

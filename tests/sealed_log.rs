@@ -9,111 +9,46 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use authd_events::{AggregateKind, AggregateSubject, CustomerEvent, Event, EventStore};
-use common::{PASSWORD, TestEnv};
+use common::{
+    TestEnv,
+    personal::{PersonalData, customer_with, storefront_as},
+};
 use serde_json::{Value, json};
 
 const EMAIL: &str = "zqsealed.ann@example.com";
 const AGENT: &str = "ZqSealedAgent/7.3";
-/// What the customer gives, each findable on its own.
-const MARKERS: [&str; 8] = [
-    EMAIL,
-    "Zqannfirst",
-    "Zqleelast",
-    "+16135550177",
-    "77 Zqsealed Street",
-    "zqmetavalue",
-    "88 Zqshipping Road",
-    AGENT,
-];
+
+fn ann_data() -> PersonalData {
+    PersonalData {
+        email: EMAIL.into(),
+        first_name: "Zqannfirst",
+        last_name: "Zqleelast",
+        phone: "+16135550177",
+        address1: "77 Zqsealed Street",
+        note: "zqmetavalue",
+        shipping_address1: "88 Zqshipping Road",
+        order_name: "#ZQ1001",
+        user_agent: AGENT,
+    }
+}
 
 /// The files under `dir` but the mail queue's (mail jobs have their own
 /// erasure test in `erasure.rs`) that hold `needle`.
-fn holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
-    common::disk::holding(dir, needle.as_bytes())
+fn holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    common::disk::holding(dir, needle)
         .into_iter()
         .filter(|f| !f.to_string_lossy().contains("AUTH_MAIL"))
         .collect()
 }
 
-/// A Storefront request from the customer's browser (its user agent).
 async fn sf(env: &TestEnv, query: &str, variables: Value) -> Value {
-    reqwest::Client::new()
-        .post(env.url("/graphql/storefront"))
-        .header("x-api-key", &env.api_key)
-        .header("user-agent", AGENT)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    storefront_as(env, &ann_data(), query, variables).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn personal_data_reaches_the_brokers_files_only_sealed() {
     let env = TestEnv::start_with(|c| c.audit_index = true).await;
-    env.configure(json!({ "customerMetafields": [
-        { "namespace": "custom", "key": "note", "type": "single_line_text_field", "access": "READ_WRITE" }
-    ] }))
-    .await;
-    let created = sf(
-        &env,
-        "mutation C($i: CustomerCreateInput!) { customerCreate(input: $i) { customer { id } customerUserErrors { code } } }",
-        json!({ "i": { "email": EMAIL, "password": PASSWORD, "firstName": "Zqannfirst",
-                       "lastName": "Zqleelast", "phone": "+16135550177" } }),
-    )
-    .await;
-    let ann = created["data"]["customerCreate"]["customer"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{created}"))
-        .to_string();
-    let t = sf(
-        &env,
-        "mutation T($i: CustomerAccessTokenCreateInput!) { customerAccessTokenCreate(input: $i) {
-           customerAccessToken { accessToken } } }",
-        json!({ "i": { "email": EMAIL, "password": PASSWORD } }),
-    )
-    .await;
-    let token = t["data"]["customerAccessTokenCreate"]["customerAccessToken"]["accessToken"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{t}"))
-        .to_string();
-    let a = sf(
-        &env,
-        "mutation A($t: String!, $a: MailingAddressInput!) { customerAddressCreate(
-           customerAccessToken: $t, address: $a) { customerAddress { id } customerUserErrors { code } } }",
-        json!({ "t": token, "a": { "address1": "77 Zqsealed Street", "city": "Ottawa",
-                                   "country": "CA", "province": "ON", "zip": "K1A 0B1" } }),
-    )
-    .await;
-    assert!(
-        a["data"]["customerAddressCreate"]["customerAddress"]["id"].is_string(),
-        "{a}"
-    );
-    let m = sf(
-        &env,
-        "mutation M($t: String!) { customerMetafieldsSet(customerAccessToken: $t,
-           metafields: [{ key: \"note\", value: \"zqmetavalue\" }]) { customerUserErrors { code } } }",
-        json!({ "t": token }),
-    )
-    .await;
-    assert_eq!(
-        m["data"]["customerMetafieldsSet"]["customerUserErrors"],
-        json!([]),
-        "{m}"
-    );
-    let r = env
-        .admin(
-            "mutation R($i: OrderRecordInput!) { orderRecord(input: $i) { success } }",
-            json!({ "i": { "customerId": ann, "externalId": "ext-zq", "name": "#ZQ1001",
-                "processedAt": "2026-01-01T10:00:00Z", "currencyCode": "CAD", "totalPrice": "9.99",
-                "shippingAddress": { "address1": "88 Zqshipping Road", "city": "Ottawa",
-                                     "country": "CA", "zip": "K1A 0B1" },
-                "lineItems": [{ "title": "Mug", "quantity": 1, "price": "9.99" }] } }),
-        )
-        .await;
-    assert_eq!(r["data"]["orderRecord"]["success"], true, "{r}");
+    let (ann, token) = customer_with(&env, &ann_data()).await;
 
     // What the Storefront shows is opened again.
     let mut shown = Value::Null;
@@ -169,12 +104,16 @@ async fn personal_data_reaches_the_brokers_files_only_sealed() {
     // plain, so the messages were written; none of the customer's data is.
     let store_dir = env.dir.path().join("nats");
     assert!(
-        !holding(&store_dir, "#ZQ1001").is_empty(),
+        !holding(&store_dir, b"#ZQ1001").is_empty(),
         "the control: the order's messages are on disk"
     );
-    for marker in MARKERS {
-        let found = holding(&store_dir, marker);
-        assert!(found.is_empty(), "{marker:?} in plain in {found:?}");
+    for marker in ann_data().markers() {
+        let found = holding(&store_dir, &marker);
+        assert!(
+            found.is_empty(),
+            "{:?} in plain in {found:?}",
+            String::from_utf8_lossy(&marker)
+        );
     }
 
     // Without the keys, the log shows the values sealed.

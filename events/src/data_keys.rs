@@ -37,6 +37,8 @@ pub const KEY_SUBJECTS: &str = "authd.key.>";
 /// The last token of an erasure's mark, `authd.key.<project>.<customer>.erasing`.
 const ERASING: &str = ".erasing";
 
+mod marks;
+
 /// Binds a wrapped key to what it is and whose.
 const WRAP_AAD: &str = "authd data key v1";
 /// The first byte of a key message: how it is wrapped.
@@ -60,7 +62,8 @@ pub fn key_subject(project: &str, customer: &str) -> Result<String, KeyError> {
     Ok(format!("authd.key.{project}.{customer}"))
 }
 
-/// Creates `AUTH_KEYS` when missing (services, at start).
+/// Creates `AUTH_KEYS` when missing, and raises its replicas to
+/// `replicas` when fewer (services, at start).
 pub async fn ensure_stream(js: &jetstream::Context, replicas: usize) -> Result<(), KeyError> {
     js.get_or_create_stream(stream::Config {
         name: KEY_STREAM.to_string(),
@@ -73,6 +76,18 @@ pub async fn ensure_stream(js: &jetstream::Context, replicas: usize) -> Result<(
     })
     .await
     .map_err(|e| KeyError::Unavailable(e.to_string()))?;
+    // As many replicas as the events (a stream made on one node is
+    // raised when the cluster grows).
+    let have = js
+        .get_stream(KEY_STREAM)
+        .await
+        .map_err(|e| KeyError::Unavailable(e.to_string()))?
+        .cached_info()
+        .config
+        .clone();
+    crate::streams::raise_replicas(js, have, replicas)
+        .await
+        .map_err(KeyError::Unavailable)?;
     Ok(())
 }
 
@@ -266,79 +281,29 @@ impl DataKeys {
     /// customers' events does not ask for their keys one by one. How many
     /// keys it read.
     pub async fn preload(&self) -> Result<usize, KeyError> {
-        use futures::StreamExt;
-        let unavailable = |e: &dyn std::fmt::Display| KeyError::Unavailable(e.to_string());
-        let stream = self
-            .js
-            .get_stream_no_info(KEY_STREAM)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        let mut consumer = stream
-            .create_consumer(jetstream::consumer::pull::OrderedConfig::default())
-            .await
-            .map_err(|e| unavailable(&e))?;
-        let pending = consumer
-            .info()
-            .await
-            .map_err(|e| unavailable(&e))?
-            .num_pending;
-        let mut messages = consumer.messages().await.map_err(|e| unavailable(&e))?;
-        let mut read = 0;
         let cap = self.cache.lock().expect("key cache lock").cap;
-        while read < pending as usize && read < cap {
-            let Some(m) = messages.next().await else {
-                break;
-            };
-            let m = m.map_err(|e| unavailable(&e))?;
-            read += 1;
+        let mut read = 0;
+        self.scan(KEY_SUBJECTS, |m| {
             let subject = m.subject.to_string();
-            if subject.ends_with(ERASING) {
-                continue;
+            if !subject.ends_with(ERASING) {
+                let key = self.unwrap(&subject, &m.payload)?;
+                self.remember(&subject, Some(key));
+                read += 1;
             }
-            let key = self.unwrap(&subject, &m.payload)?;
-            self.remember(&subject, Some(key));
-        }
+            Ok(read < cap)
+        })
+        .await?;
         Ok(read)
     }
 
-    /// Marks the customer's erasure as under way (before `customer.erased`
-    /// is appended): a services instance that starts finds the erasures a
-    /// crash left unfinished by these marks. They hold nothing but the
-    /// subject's ids.
-    pub async fn mark_erasing(&self, project: &str, customer: &str) -> Result<(), KeyError> {
-        let subject = format!("{}{ERASING}", key_subject(project, customer)?);
-        let ack = self
-            .js
-            .publish(subject, Vec::new().into())
-            .await
-            .map_err(|e| KeyError::Unavailable(e.to_string()))?;
-        ack.await
-            .map_err(|e| KeyError::Unavailable(e.to_string()))?;
-        Ok(())
-    }
-
-    /// The erasure is finished: its mark goes.
-    pub async fn unmark_erasing(&self, project: &str, customer: &str) -> Result<(), KeyError> {
-        let subject = format!("{}{ERASING}", key_subject(project, customer)?);
-        let stream = self
-            .js
-            .get_stream_no_info(KEY_STREAM)
-            .await
-            .map_err(|e| KeyError::Unavailable(e.to_string()))?;
-        loop {
-            let Some((seq, _)) = self.last(&subject).await? else {
-                return Ok(());
-            };
-            stream
-                .delete_message(seq)
-                .await
-                .map_err(|e| KeyError::Unavailable(e.to_string()))?;
-        }
-    }
-
-    /// The erasures marked and not finished: (project, customer, when the
-    /// mark was made, Unix ms).
-    pub async fn erasing(&self) -> Result<Vec<(String, String, i64)>, KeyError> {
+    /// Hands every message of `AUTH_KEYS` on the subjects `filter` matches
+    /// (as many as there are when it starts) to `each`, in order, through
+    /// one ordered consumer, until `each` answers false.
+    async fn scan(
+        &self,
+        filter: &str,
+        mut each: impl FnMut(&jetstream::Message) -> Result<bool, KeyError>,
+    ) -> Result<(), KeyError> {
         use futures::StreamExt;
         let unavailable = |e: &dyn std::fmt::Display| KeyError::Unavailable(e.to_string());
         let stream = self
@@ -348,7 +313,7 @@ impl DataKeys {
             .map_err(|e| unavailable(&e))?;
         let mut consumer = stream
             .create_consumer(jetstream::consumer::pull::OrderedConfig {
-                filter_subject: format!("authd.key.*.*{ERASING}"),
+                filter_subject: filter.to_string(),
                 ..Default::default()
             })
             .await
@@ -359,22 +324,15 @@ impl DataKeys {
             .map_err(|e| unavailable(&e))?
             .num_pending;
         let mut messages = consumer.messages().await.map_err(|e| unavailable(&e))?;
-        let mut out = Vec::new();
-        while (out.len() as u64) < pending {
+        for _ in 0..pending {
             let Some(m) = messages.next().await else {
                 break;
             };
-            let m = m.map_err(|e| unavailable(&e))?;
-            let at = m
-                .info()
-                .map(|i| (i.published.unix_timestamp_nanos() / 1_000_000) as i64)
-                .unwrap_or(0);
-            let mut tokens = m.subject.split('.').skip(2);
-            if let (Some(project), Some(customer)) = (tokens.next(), tokens.next()) {
-                out.push((project.to_string(), customer.to_string(), at));
+            if !each(&m.map_err(|e| unavailable(&e))?)? {
+                break;
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The customer's key as `AUTH_KEYS` has it now, whatever this process

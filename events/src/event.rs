@@ -245,6 +245,9 @@ pub struct CustomerErasureCompleted {
     pub key_destroyed: bool,
     /// Mail jobs still queued for the customer, deleted with erase.
     pub mail_jobs_dropped: u32,
+    /// The customer's messages that an earlier build wrote with personal
+    /// data in plain, deleted from the log with erase (their sequences).
+    pub plaintext_erased: Vec<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,6 +15,7 @@ mod personal_fields;
 pub mod provider;
 pub mod signing;
 pub mod store;
+pub mod streams;
 pub mod subject;
 mod type_names;
 pub use type_names::EVENT_TYPES;

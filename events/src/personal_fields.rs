@@ -157,6 +157,15 @@ impl EventMessage {
         out
     }
 
+    /// Whether the message holds a personal value in plain (as builds
+    /// before sealing wrote them).
+    pub fn holds_plaintext(&self) -> bool {
+        self.clone()
+            .personal_values_mut()
+            .iter()
+            .any(|(_, v)| matches!(v, Personal::Plain(_)))
+    }
+
     /// The customer whose key opens the message's sealed values, if any
     /// is sealed.
     pub fn sealed_with(&mut self) -> Option<String> {

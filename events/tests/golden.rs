@@ -430,6 +430,7 @@ fn samples_v1() -> Vec<Event> {
         Event::Customer(CustomerEvent::ErasureCompleted(CustomerErasureCompleted {
             key_destroyed: true,
             mail_jobs_dropped: 2,
+            plaintext_erased: vec![12, 13],
         })),
     ]
 }

@@ -121,5 +121,10 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
     if m.subject.kind == AggregateKind::Customer && crate::erasure::erases(m) {
         crate::erasure::erased_in_audit(tx, &meta.tenant, &customer)?;
     }
+    for e in m.message.bodies() {
+        if let Event::Customer(authd_events::CustomerEvent::ErasureCompleted(c)) = e {
+            crate::erasure::erased_from_log(tx, &meta.tenant, &customer, &c.plaintext_erased)?;
+        }
+    }
     Ok(())
 }

@@ -44,6 +44,23 @@ pub(crate) fn erased(tx: &Transaction<'_>, project: &str, customer: &str) -> rus
     Ok(())
 }
 
+/// The audit entries of messages an erasure deleted from the log (an
+/// earlier build wrote them in plain): gone from the log, gone here.
+pub(crate) fn erased_from_log(
+    tx: &Transaction<'_>,
+    project: &str,
+    customer: &str,
+    seqs: &[u64],
+) -> rusqlite::Result<()> {
+    let mut delete = tx.prepare_cached(
+        "DELETE FROM audit WHERE project_id = ?1 AND customer_id = ?2 AND seq = ?3",
+    )?;
+    for seq in seqs {
+        delete.execute(params![project, customer, *seq as i64])?;
+    }
+    Ok(())
+}
+
 /// The audit index's rows of an erased customer.
 pub(crate) fn erased_in_audit(
     tx: &Transaction<'_>,

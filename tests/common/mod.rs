@@ -5,6 +5,7 @@
 
 pub mod disk;
 pub mod node;
+pub mod personal;
 pub mod smtp;
 
 use std::time::Duration;

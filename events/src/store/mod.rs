@@ -76,32 +76,15 @@ impl Default for StoreConfig {
     }
 }
 
-/// Updates a stream created with fewer replicas than `wanted` (a cluster
-/// grew, or `--stream-replicas` was raised): never silently left as it was.
-/// Fewer wanted than it has are left alone (lowering is an operator's
-/// deliberate act). Returns the configuration as it is now.
+/// `streams::raise_replicas`, answering a store error.
 pub async fn raise_replicas(
     js: &jetstream::Context,
-    mut config: stream::Config,
+    config: stream::Config,
     wanted: usize,
 ) -> Result<stream::Config, StoreError> {
-    if config.num_replicas >= wanted {
-        return Ok(config);
-    }
-    tracing::warn!(
-        stream = %config.name,
-        from = config.num_replicas,
-        to = wanted,
-        "the stream has fewer replicas than --stream-replicas asks: raising them"
-    );
-    config.num_replicas = wanted;
-    js.update_stream(config.clone()).await.map_err(|e| {
-        StoreError::Other(format!(
-            "cannot raise {}'s replicas to {wanted}: {e}",
-            config.name
-        ))
-    })?;
-    Ok(config)
+    crate::streams::raise_replicas(js, config, wanted)
+        .await
+        .map_err(StoreError::Other)
 }
 
 #[derive(Clone)]
@@ -241,6 +224,27 @@ impl EventStore {
 
     pub fn jetstream(&self) -> &jetstream::Context {
         &self.js
+    }
+
+    /// This store without data keys: messages read as the log holds them
+    /// (what is sealed stays sealed, what an earlier build wrote in plain
+    /// shows as plain).
+    pub fn without_data_keys(&self) -> Self {
+        Self {
+            keys: None,
+            ..self.clone()
+        }
+    }
+
+    /// Deletes one message with erase (nats-server overwrites its bytes):
+    /// only for an erased customer's messages that hold personal data in
+    /// plain (written before sealing).
+    pub async fn erase_message(&self, seq: u64) -> Result<(), StoreError> {
+        self.stream
+            .delete_message(seq)
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 }
 

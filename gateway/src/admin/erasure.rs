@@ -17,6 +17,10 @@ pub struct CustomerEraseResponse {
     pub key_destroyed: Option<bool>,
     /// Mail still queued for the customer, deleted unsent.
     pub mail_jobs_dropped: Option<i32>,
+    /// The sequences of the customer's messages that a build before
+    /// sealing wrote with personal data in plain, deleted from the log
+    /// with erase (their audit entries go with them).
+    pub plaintext_messages_erased: Option<Vec<String>>,
     pub errors: Vec<UserError>,
 }
 
@@ -50,6 +54,9 @@ impl ErasureMutation {
             message: Some("customer erased".into()),
             key_destroyed: Some(done.key_destroyed),
             mail_jobs_dropped: Some(done.mail_jobs_dropped as i32),
+            plaintext_messages_erased: Some(
+                done.plaintext_erased.iter().map(u64::to_string).collect(),
+            ),
             errors: vec![],
         }))
     }

@@ -14,6 +14,9 @@ pub struct Erasure {
     pub key_destroyed: bool,
     /// Mail still queued for the customer, deleted.
     pub mail_jobs_dropped: u32,
+    /// Their messages an earlier build wrote with personal data in plain,
+    /// deleted from the log with erase.
+    pub plaintext_erased: Vec<u64>,
 }
 
 /// The request was taken; what happens next is told by mail (or not at all,

@@ -130,6 +130,7 @@ pub enum CustomerCommand {
     CompleteErasure {
         key_destroyed: bool,
         mail_jobs_dropped: u32,
+        plaintext_erased: Vec<u64>,
     },
 }
 
@@ -149,7 +150,10 @@ fn decide(
             C::CompleteErasure {
                 key_destroyed,
                 mail_jobs_dropped,
-            } => customer_erasure::complete(s, *key_destroyed, *mail_jobs_dropped),
+                plaintext_erased,
+            } => {
+                customer_erasure::complete(s, *key_destroyed, *mail_jobs_dropped, plaintext_erased)
+            }
             _ => Err(unregistered(cmd)),
         };
     }
@@ -217,7 +221,8 @@ fn decide(
         C::CompleteErasure {
             key_destroyed,
             mail_jobs_dropped,
-        } => customer_erasure::complete(s, *key_destroyed, *mail_jobs_dropped),
+            plaintext_erased,
+        } => customer_erasure::complete(s, *key_destroyed, *mail_jobs_dropped, plaintext_erased),
         C::RecordProviderLogin {
             session_id,
             email_proven,

@@ -34,6 +34,7 @@ pub(super) fn complete(
     s: &Customer,
     key_destroyed: bool,
     mail_jobs_dropped: u32,
+    plaintext_erased: &[u64],
 ) -> Result<Vec<CustomerEvent>, DomainError> {
     if !s.erased {
         return Err(DomainError::CustomerNotFound);
@@ -45,6 +46,7 @@ pub(super) fn complete(
         CustomerErasureCompleted {
             key_destroyed,
             mail_jobs_dropped,
+            plaintext_erased: plaintext_erased.to_vec(),
         },
     )])
 }
@@ -110,12 +112,12 @@ mod tests {
     #[test]
     fn completion_is_recorded_once_and_only_after_an_erasure() {
         assert_eq!(
-            complete(&ann(), true, 0),
+            complete(&ann(), true, 0, &[]),
             Err(DomainError::CustomerNotFound)
         );
         let mut gone = erased(ann());
-        assert_eq!(complete(&gone, true, 2).unwrap().len(), 1);
+        assert_eq!(complete(&gone, true, 2, &[7]).unwrap().len(), 1);
         gone.erasure_completed = true;
-        assert_eq!(complete(&gone, true, 2), Ok(vec![]));
+        assert_eq!(complete(&gone, true, 2, &[7]), Ok(vec![]));
     }
 }

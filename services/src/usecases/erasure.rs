@@ -190,6 +190,29 @@ async fn addresses(s: &Services, customer: &AggregateSubject) -> Result<Vec<Stri
     Ok(out)
 }
 
+/// The customer's messages that hold personal data in plain (written by
+/// a build before sealing), deleted with erase: their sequences. Only
+/// their own aggregate's (their orders' and sessions' stay: README).
+async fn erase_plaintext(
+    s: &Services,
+    customer: &AggregateSubject,
+) -> Result<Vec<u64>, CommandError> {
+    let bare = s.x.store().without_data_keys();
+    let messages = bare
+        .read_aggregate(customer)
+        .await
+        .map_err(super::executor::unavailable)?;
+    let mut erased = Vec::new();
+    for m in messages.iter().filter(|m| m.message.holds_plaintext()) {
+        s.x.store()
+            .erase_message(m.seq)
+            .await
+            .map_err(super::executor::unavailable)?;
+        erased.push(m.seq);
+    }
+    Ok(erased)
+}
+
 /// The erasure's idempotent work, then its record.
 pub(super) async fn finish(
     s: &Services,
@@ -206,6 +229,7 @@ pub(super) async fn finish(
         .erase_queued(&env.tenant, &addresses)
         .await
         .map_err(|e| unavailable("mail queue", &e))?;
+    let plaintext_erased = erase_plaintext(s, customer).await?;
     let key_destroyed = match s.x.store().data_keys() {
         Some(keys) => keys
             .destroy(&env.tenant, &customer.id)
@@ -223,6 +247,7 @@ pub(super) async fn finish(
     let complete = CustomerCommand::CompleteErasure {
         key_destroyed,
         mail_jobs_dropped,
+        plaintext_erased: plaintext_erased.clone(),
     };
     let done = s.x.run::<Customer>(&done_env, customer, &complete).await?;
     if let Some(keys) = s.x.store().data_keys() {
@@ -235,6 +260,7 @@ pub(super) async fn finish(
         outcome: Erasure {
             key_destroyed,
             mail_jobs_dropped,
+            plaintext_erased,
         },
     })
 }
