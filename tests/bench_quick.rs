@@ -23,6 +23,8 @@ async fn quick_benchmark_measures_every_figure() {
         "resident memory",
         "replay",
         "auditLog",
+        "customerRegister",
+        "customerErase",
     ] {
         assert!(
             figures.iter().any(|f| f.contains(wanted)),

@@ -6,6 +6,7 @@
 
 mod audit_log;
 mod customer_data;
+mod erasure;
 mod storefront;
 
 use std::{
@@ -772,6 +773,8 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         let audited = if args.quick { 300 } else { 10_000 };
         rows.push(audit_log::figure(&dev, audited).await?);
     }
+    let erased = if args.quick { 5 } else { 200 };
+    rows.push(erasure::figure(&dev, erased).await?);
 
     // customerRefreshToken at 16, with projection lag sampled meanwhile.
     let mut sessions = Vec::new();
