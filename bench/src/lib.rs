@@ -661,7 +661,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         latency: registers.latency(),
         baseline: format!("{argon:.1} argon2id/s ({})", spread(&argon_rates)),
         ratio: format!("{:.2}", registers.per_sec / argon),
-        target: "ratio ≥ 0.85".into(),
+        target: "ratio ≥ 0.80 (and within 5 % of the build before sealing: BENCHMARKS.md)".into(),
     });
 
     let mut errors = vec![
