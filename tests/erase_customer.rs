@@ -544,3 +544,124 @@ async fn a_customer_from_before_sealing_loses_their_plaintext_messages() {
         .unwrap();
     assert!(report.drift.is_empty(), "{:?}", report.drift);
 }
+
+/// An admin request to the gateway at `addr`.
+async fn admin_at(
+    env: &TestEnv,
+    addr: std::net::SocketAddr,
+    query: &str,
+    variables: Value,
+) -> Value {
+    env.http
+        .post(format!("http://{addr}/graphql/admin"))
+        .bearer_auth(&env.admin_key)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_gateway_holding_the_key_forgets_the_customer_on_the_event() {
+    let env = TestEnv::start().await;
+    // Another gateway: its own read model, its own store and key cache.
+    let mut config = env.config.clone();
+    config.data_dir = env.dir.path().join("gateway-2");
+    config.admin_listen = None;
+    std::fs::create_dir_all(&config.data_dir).unwrap();
+    let nats = authd::app::connect(&config.nats_url).await.unwrap();
+    let store = authd::app::open_store_with(&nats, config.store_config())
+        .await
+        .unwrap();
+    let store = authd::app::with_data_keys(store, &env.keys.data, false, 1)
+        .await
+        .unwrap();
+    let second = authd::app::start_gateway(
+        &config,
+        &env.keys,
+        nats.client.clone(),
+        store.clone(),
+        env.shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let p = PersonalData {
+        email: "zq.two.gateways@example.com".into(),
+        first_name: "Zqtwofirst",
+        last_name: "Zqtwolast",
+        phone: "+16135550199",
+        address1: "99 Zqtwo Street",
+        note: "zqtwonote",
+        shipping_address1: "11 Zqtwoship Road",
+        order_name: "#ZQ2G",
+        user_agent: "ZqTwoAgent/1.0",
+    };
+    let (ann, _) = customer_with(&env, &p).await;
+    let read = "query C($id: ID!) { customer(id: $id) { email } }";
+    wait_for(
+        "the second gateway shows her, opened with her key",
+        async || {
+            let c = admin_at(&env, second.addr, read, json!({ "id": ann })).await;
+            c["data"]["customer"]["email"] == "zq.two.gateways@example.com"
+        },
+    )
+    .await;
+    assert!(
+        store
+            .data_keys()
+            .unwrap()
+            .get(&env.project_id, &ann)
+            .await
+            .unwrap()
+            .is_some(),
+        "its cache holds her key"
+    );
+
+    let erased = env
+        .admin(ERASE, json!({ "id": ann, "r": "GDPR request 3" }))
+        .await;
+    assert_eq!(erased["data"]["customerErase"]["success"], true, "{erased}");
+    wait_for("the second gateway forgets her", async || {
+        let c = admin_at(&env, second.addr, read, json!({ "id": ann })).await;
+        c["data"]["customer"].is_null() && c["errors"].is_null()
+    })
+    .await;
+    let export = admin_at(
+        &env,
+        second.addr,
+        "query E($id: ID!) { customerDataExport(id: $id) }",
+        json!({ "id": ann }),
+    )
+    .await;
+    assert_eq!(
+        export["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{export}"
+    );
+    // What it kept of the key went with the event; nothing of hers is
+    // left in its read model's files.
+    assert!(
+        store
+            .data_keys()
+            .unwrap()
+            .get(&env.project_id, &ann)
+            .await
+            .unwrap()
+            .is_none(),
+        "the key is gone from its cache"
+    );
+    for marker in p.markers() {
+        let found = holding(&config.data_dir, &marker);
+        assert!(
+            found.is_empty(),
+            "{:?} is still in {found:?}",
+            String::from_utf8_lossy(&marker)
+        );
+    }
+    assert!(
+        !holding(&config.data_dir, b"#ZQ2G").is_empty(),
+        "the control: its read model holds her order"
+    );
+}
