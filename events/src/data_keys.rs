@@ -27,7 +27,6 @@ use rand::RngCore;
 pub use crate::data_key::{DataKey, OpenError};
 use crate::{
     envelope::EventMessage,
-    event::{CustomerEvent, Event},
     personal::Personal,
     subject::{AggregateKind, is_valid_token},
 };
@@ -237,10 +236,10 @@ impl DataKeys {
             }
             // Another writer made it first: theirs is the key.
             Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
-                let Some((_, bytes)) = self.last(&subject).await? else {
-                    return Err(KeyError::Unavailable("a new key vanished".into()));
-                };
-                let key = self.unwrap(&subject, &bytes)?;
+                let key = self
+                    .read_key(&subject)
+                    .await?
+                    .ok_or_else(|| KeyError::Unavailable("a new key vanished".into()))?;
                 self.remember(&subject, Some(key));
                 Ok(DataKey::from_bytes(project, customer, &key))
             }
@@ -265,10 +264,7 @@ impl DataKeys {
         let key = match cached {
             Some(key) => key,
             None => {
-                let key = match self.last(&subject).await? {
-                    Some((_, bytes)) => Some(self.unwrap(&subject, &bytes)?),
-                    None => None,
-                };
+                let key = self.read_key(&subject).await?;
                 self.remember(&subject, key);
                 key
             }
@@ -339,11 +335,14 @@ impl DataKeys {
     /// cached or forgot (an erasure's own steps, after `customer.erased`).
     pub async fn fetch(&self, project: &str, customer: &str) -> Result<Option<DataKey>, KeyError> {
         let subject = key_subject(project, customer)?;
-        match self.last(&subject).await? {
-            Some((_, bytes)) => {
-                let key = self.unwrap(&subject, &bytes)?;
-                Ok(Some(DataKey::from_bytes(project, customer, &key)))
-            }
+        let key = self.read_key(&subject).await?;
+        Ok(key.map(|k| DataKey::from_bytes(project, customer, &k)))
+    }
+
+    /// The key on `subject`, unwrapped, as `AUTH_KEYS` has it now.
+    async fn read_key(&self, subject: &str) -> Result<Option<[u8; 32]>, KeyError> {
+        match self.last(subject).await? {
+            Some((_, bytes)) => Ok(Some(self.unwrap(subject, &bytes)?)),
             None => Ok(None),
         }
     }
@@ -360,10 +359,7 @@ impl DataKeys {
         let Some(owner) = message.personal_owner(kind) else {
             return Ok(None);
         };
-        if message
-            .bodies()
-            .any(|e| matches!(e, Event::Customer(CustomerEvent::ErasureCompleted(_))))
-        {
+        if message.completes_erasure() {
             // Written once the key is gone: no key is made again for an
             // erased customer, and nothing personal goes in plain.
             let mut bare = message.clone();
@@ -380,13 +376,10 @@ impl DataKeys {
             return Ok(None);
         }
         let project = &message.meta.tenant;
-        let registers = message
-            .bodies()
-            .any(|e| matches!(e, Event::Customer(CustomerEvent::Registered(_))));
         let key = match self.cached(project, owner)? {
             Some(key) => key,
             // A new customer has no key: make it without asking first.
-            None if registers && kind == AggregateKind::Customer => {
+            None if message.registers() && kind == AggregateKind::Customer => {
                 self.make(project, owner).await?
             }
             None => self.create(project, owner).await?,

@@ -157,6 +157,25 @@ impl EventMessage {
         out
     }
 
+    /// Whether the message registers a customer (its key is made then).
+    pub fn registers(&self) -> bool {
+        self.bodies()
+            .any(|e| matches!(e, Event::Customer(CustomerEvent::Registered(_))))
+    }
+
+    /// Whether the message erases a customer (`customer.erased`).
+    pub fn erases(&self) -> bool {
+        self.bodies()
+            .any(|e| matches!(e, Event::Customer(CustomerEvent::Erased(_))))
+    }
+
+    /// Whether the message records an erasure's completion (written once
+    /// the key is gone).
+    pub fn completes_erasure(&self) -> bool {
+        self.bodies()
+            .any(|e| matches!(e, Event::Customer(CustomerEvent::ErasureCompleted(_))))
+    }
+
     /// Whether the message holds a personal value in plain (as builds
     /// before sealing wrote them).
     pub fn holds_plaintext(&self) -> bool {

@@ -6,7 +6,7 @@
 //! `secure_delete` and checkpointed after an erasure (`runner`), so the
 //! deleted text is overwritten rather than left in free pages or the WAL.
 
-use authd_events::{CustomerEvent, Event, Personal, RecordedMessage};
+use authd_events::{Personal, RecordedMessage};
 use rusqlite::{Transaction, params};
 
 /// What the audit index shows where personal data was.
@@ -14,9 +14,7 @@ pub const ERASED: &str = "[erased]";
 
 /// Whether the message erases a customer.
 pub fn erases(m: &RecordedMessage) -> bool {
-    m.message
-        .bodies()
-        .any(|e| matches!(e, Event::Customer(CustomerEvent::Erased(_))))
+    m.message.erases()
 }
 
 /// A request's personal value as the audit index keeps it: sealed under a

@@ -104,17 +104,9 @@ impl EventStore {
         // (one round trip), which the batch's other messages (the claim,
         // the session) then find in the cache.
         let mut payloads: Vec<Option<Vec<u8>>> = vec![None; entries.len()];
-        let registers = |e: &BatchEntry<'_>| {
-            e.message.bodies().any(|b| {
-                matches!(
-                    b,
-                    crate::event::Event::Customer(crate::event::CustomerEvent::Registered(_))
-                )
-            })
-        };
         for first in [true, false] {
             for (i, e) in entries.iter().enumerate() {
-                if registers(e) == first {
+                if e.message.registers() == first {
                     payloads[i] = Some(self.payload(e.subject, e.message).await?);
                 }
             }

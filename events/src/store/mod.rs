@@ -263,13 +263,7 @@ async fn decode(
             KeyError::Unavailable(e) => StoreError::Unavailable(e),
             e => StoreError::Other(format!("message {seq}: {e}")),
         })?;
-        let erased = message.bodies().any(|e| {
-            matches!(
-                e,
-                crate::event::Event::Customer(crate::event::CustomerEvent::Erased(_))
-            )
-        });
-        if erased {
+        if message.erases() {
             // Whatever this process kept of the key goes with the customer.
             keys.forget(&message.meta.tenant, &message.meta.aggregate_id);
         }
