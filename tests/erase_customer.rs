@@ -444,58 +444,237 @@ async fn an_erasure_cut_short_is_finished_when_services_start() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_customer_from_before_sealing_loses_their_plaintext_messages() {
-    use authd_events::{
-        Actor, AggregateKind, AggregateSubject, CustomerEvent, CustomerProfile, CustomerRegistered,
-        Event, EventMessage, Expected, MessageMeta, Personal, RequestMeta,
-    };
-    let env = TestEnv::start_with(|c| c.audit_index = true).await;
-    // What a build before sealing wrote: personal data in plain.
-    let bare = env.store.without_data_keys();
-    let ann = authd_events::new_id("c");
-    let subject = AggregateSubject::new(&env.project_id, AggregateKind::Customer, &ann).unwrap();
+/// What a build before sealing wrote: one message with personal data in
+/// plain, the request's client address and user agent in plain too.
+async fn legacy(
+    env: &TestEnv,
+    kind: authd_events::AggregateKind,
+    id: &str,
+    actor: authd_events::Actor,
+    agent: &str,
+    events: Vec<authd_events::Event>,
+) -> u64 {
+    use authd_events::{AggregateSubject, EventMessage, Expected, MessageMeta, RequestMeta};
+    let subject = AggregateSubject::new(&env.project_id, kind, id).unwrap();
     let meta = MessageMeta {
         tenant: env.project_id.clone(),
-        aggregate_id: ann.clone(),
+        aggregate_id: id.to_string(),
         time: authd_events::now_millis(),
-        actor: Actor::Anonymous,
+        actor,
         request: RequestMeta {
             request_id: "legacy".into(),
             ip: Some("198.51.100.7".into()),
-            user_agent: Some("ZqLegacyAgent/0.9".into()),
+            user_agent: Some(agent.into()),
         }
         .into(),
-        command_id: "legacy-1".into(),
+        command_id: format!("legacy-{id}"),
     };
-    let events = vec![
-        Event::Customer(CustomerEvent::Registered(CustomerRegistered {
-            email: Personal::plain("zq.legacy@example.com"),
-            password_hash: String::new(),
-            email_verified: true,
-        })),
-        Event::Customer(CustomerEvent::ProfileChanged(CustomerProfile {
-            first_name: Some(Personal::plain("Zqlegacyfirst")),
+    let bare = env.store.without_data_keys();
+    bare.append(&subject, &EventMessage::new(meta, events), Expected::Any)
+        .await
+        .unwrap()
+        .seq
+}
+
+/// An order as an earlier build recorded it: the shipping address in plain.
+fn legacy_order(customer: &str, name: &str, street: &str) -> authd_events::Event {
+    use authd_events::{MailingAddress, OrderEvent, OrderRecorded, Personal};
+    authd_events::Event::Order(OrderEvent::Recorded(Box::new(OrderRecorded {
+        customer_id: customer.to_string(),
+        external_id: format!("ext-{name}"),
+        name: name.to_string(),
+        processed_at: 1_767_261_600_000,
+        financial_status: Some("PAID".into()),
+        fulfillment_status: "UNFULFILLED".into(),
+        currency: "CAD".into(),
+        subtotal_price: None,
+        total_tax: None,
+        total_shipping: "0.00".into(),
+        total_price: "12.00".into(),
+        status_url: None,
+        shipping_address: Some(Box::new(MailingAddress {
+            address1: Some(Personal::plain(street)),
             ..Default::default()
         })),
-    ];
-    let legacy = bare
-        .append(&subject, &EventMessage::new(meta, events), Expected::Seq(0))
+        line_items: Vec::new(),
+    })))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customer_from_before_sealing_loses_their_plaintext_messages() {
+    use authd_events::{
+        Actor, AggregateKind, CustomerEvent, CustomerProfile, CustomerRegistered, Event,
+        LoginMethod, Personal, SessionEvent, SessionStarted,
+    };
+    let mut env = TestEnv::start_with(|c| c.audit_index = true).await;
+    let (ann, bob) = (authd_events::new_id("c"), authd_events::new_id("c"));
+    let registered = |email: &str, first: &str| {
+        vec![
+            Event::Customer(CustomerEvent::Registered(CustomerRegistered {
+                email: Personal::plain(email),
+                password_hash: String::new(),
+                email_verified: true,
+            })),
+            Event::Customer(CustomerEvent::ProfileChanged(CustomerProfile {
+                first_name: Some(Personal::plain(first)),
+                ..Default::default()
+            })),
+        ]
+    };
+    let customer = AggregateKind::Customer;
+    let ann_registered = legacy(
+        &env,
+        customer,
+        &ann,
+        Actor::Anonymous,
+        "ZqLegacyAgent/0.9",
+        registered("zq.legacy@example.com", "Zqlegacyfirst"),
+    )
+    .await;
+    legacy(
+        &env,
+        customer,
+        &bob,
+        Actor::Anonymous,
+        "ZqBobAgent/0.9",
+        registered("zq.bob@example.com", "Zqbobfirst"),
+    )
+    .await;
+    // Her address's claim, her session and her order, in aggregates of
+    // their own; Bob's order is the control.
+    let claim = authd_events::keyed_hash::email_key(
+        &env.keys.index,
+        &env.project_id,
+        &authd_events::keyed_hash::normalize_email("zq.legacy@example.com"),
+    );
+    let ann_claim = legacy(
+        &env,
+        AggregateKind::EmailClaim,
+        &claim,
+        Actor::Anonymous,
+        "ZqLegacyClaimAgent/0.9",
+        vec![Event::EmailClaim(authd_events::EmailClaimEvent::Claimed(
+            authd_events::EmailClaimed {
+                customer_id: ann.clone(),
+            },
+        ))],
+    )
+    .await;
+    let session = authd_events::new_id("s");
+    let ann_session = legacy(
+        &env,
+        AggregateKind::Session,
+        &session,
+        Actor::Anonymous,
+        "ZqLegacySessionAgent/0.9",
+        vec![Event::Session(SessionEvent::Started(SessionStarted {
+            customer_id: ann.clone(),
+            method: LoginMethod::Password,
+            refresh_token_hash: [7; 32],
+            expires_at: authd_events::now_millis() + 3_600_000,
+        }))],
+    )
+    .await;
+    let order = |name: &str, street: &str, customer: &str| {
+        (
+            authd_events::new_id("o"),
+            legacy_order(customer, name, street),
+        )
+    };
+    let (ann_order_id, ann_order) = order("#Z1", "Zqlegacystreet 5", &ann);
+    let ann_order = legacy(
+        &env,
+        AggregateKind::Order,
+        &ann_order_id,
+        Actor::Admin("k_legacy".into()),
+        "ZqShopBackend/1.0",
+        vec![ann_order],
+    )
+    .await;
+    let (bob_order_id, bob_order) = order("#Z2", "Zqbobstreet 9", &bob);
+    legacy(
+        &env,
+        AggregateKind::Order,
+        &bob_order_id,
+        Actor::Admin("k_legacy".into()),
+        "ZqShopBackend/1.0",
+        vec![bob_order],
+    )
+    .await;
+    let nats_dir = env.dir.path().join("nats");
+    for marker in ["Zqlegacyfirst", "Zqlegacystreet 5", "ZqLegacySessionAgent"] {
+        assert!(
+            !holding(&nats_dir, marker.as_bytes()).is_empty(),
+            "the control: an earlier build's {marker} is on disk"
+        );
+    }
+
+    // The upgrade: this build's services start on a log an earlier build
+    // wrote (this test's own start recorded a horizon before the messages
+    // above; an upgraded log has none until then).
+    env.stop_roles().await;
+    env.client
+        .request(
+            "$JS.API.STREAM.PURGE.AUTH_KEYS",
+            r#"{"filter":"authd.key._authd.log.horizon"}"#.into(),
+        )
         .await
         .unwrap();
-    let nats_dir = env.dir.path().join("nats");
-    assert!(
-        !holding(&nats_dir, b"Zqlegacyfirst").is_empty(),
-        "the control: an earlier build's plaintext is on disk"
-    );
-    wait_for("the read model has her", async || {
-        let c = env
-            .admin(
-                "query C($id: ID!) { customer(id: $id) { email } }",
-                json!({ "id": ann }),
+    env.start_services();
+    env.start_gateway().await;
+    let horizon = env.store.plaintext_horizon().await.unwrap();
+    assert!(horizon >= ann_order, "horizon {horizon} < {ann_order}");
+    // Her old session is refreshed by this build (sealed, after the
+    // horizon): it leaves the log with the session's start.
+    let refreshed = {
+        use authd_events::{
+            AggregateSubject, EventMessage, Expected, MessageMeta, SessionRefreshed,
+        };
+        let meta = MessageMeta {
+            tenant: env.project_id.clone(),
+            aggregate_id: session.clone(),
+            time: authd_events::now_millis(),
+            actor: Actor::Customer(ann.clone()),
+            request: authd_events::RequestMeta {
+                request_id: "after".into(),
+                ip: Some("198.51.100.8".into()),
+                user_agent: Some("ZqSealedRefreshAgent/1.0".into()),
+            }
+            .into(),
+            command_id: "refresh-after-upgrade".into(),
+        };
+        let body = Event::Session(SessionEvent::Refreshed(SessionRefreshed {
+            generation: 1,
+            refresh_token_hash: [8; 32],
+        }));
+        let subject =
+            AggregateSubject::new(&env.project_id, AggregateKind::Session, &session).unwrap();
+        env.store
+            .append(
+                &subject,
+                &EventMessage::new(meta, vec![body]),
+                Expected::Any,
             )
-            .await;
-        c["data"]["customer"]["email"] == "zq.legacy@example.com"
+            .await
+            .unwrap()
+            .seq
+    };
+    assert!(refreshed > horizon);
+    assert!(
+        holding(&nats_dir, b"ZqSealedRefreshAgent").is_empty(),
+        "sealed"
+    );
+    let export = async |id: &str| {
+        env.admin(
+            "query E($id: ID!) { customerDataExport(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await["data"]["customerDataExport"]
+            .clone()
+    };
+    wait_for("the read model has her and her order", async || {
+        let doc = export(&ann).await;
+        doc["customer"]["email"] == "zq.legacy@example.com" && doc["orders"][0]["name"] == "#Z1"
     })
     .await;
 
@@ -510,7 +689,13 @@ async fn a_customer_from_before_sealing_loses_their_plaintext_messages() {
     assert_eq!(e["success"], true, "{erased}");
     assert_eq!(
         e["plaintextMessagesErased"],
-        json!([legacy.seq.to_string()]),
+        json!([
+            ann_registered.to_string(),
+            ann_claim.to_string(),
+            ann_session.to_string(),
+            ann_order.to_string(),
+            refreshed.to_string()
+        ]),
         "{erased}"
     );
     wait_for("her history is erased", async || {
@@ -527,22 +712,32 @@ async fn a_customer_from_before_sealing_loses_their_plaintext_messages() {
     );
     for dir in [&nats_dir, &env.config.data_dir] {
         for marker in [
-            &b"zq.legacy@example.com"[..],
-            b"Zqlegacyfirst",
-            b"ZqLegacyAgent/0.9",
+            "zq.legacy@example.com",
+            "Zqlegacyfirst",
+            "ZqLegacyAgent/0.9",
+            "ZqLegacySessionAgent",
+            "ZqLegacyClaimAgent",
+            "Zqlegacystreet 5",
         ] {
-            let found = holding(dir, marker);
-            assert!(
-                found.is_empty(),
-                "{:?} is still in {found:?}",
-                String::from_utf8_lossy(marker)
-            );
+            let found = holding(dir, marker.as_bytes());
+            assert!(found.is_empty(), "{marker:?} is still in {found:?}");
         }
     }
+    // Bob, who was not erased, keeps everything.
+    assert!(!holding(&nats_dir, b"Zqbobstreet 9").is_empty());
+    let bob_now = export(&bob).await;
+    assert_eq!(bob_now["orders"][0]["name"], "#Z2", "{bob_now}");
+    assert_eq!(
+        bob_now["orders"][0]["shippingAddress"]["address1"], "Zqbobstreet 9",
+        "{bob_now}"
+    );
     let report = authd::verify::verify(&env.store, &env.config.read_model_path(), |_, _| {})
         .await
         .unwrap();
     assert!(report.drift.is_empty(), "{:?}", report.drift);
+    // Her address is free: it registers again, as a new customer.
+    let again = env.register("zq.legacy@example.com", PASSWORD).await;
+    assert_eq!(again["success"], true, "{again}");
 }
 
 /// An admin request to the gateway at `addr`.

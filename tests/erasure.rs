@@ -347,3 +347,55 @@ async fn a_customer_export_holds_their_data_and_no_secret() {
     assert!(!nobody.status.success());
     assert!(String::from_utf8_lossy(&nobody.stderr).contains("NOT_FOUND"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_plaintext_horizon_is_recorded_once_by_the_first_services_to_start() {
+    use authd_events::data_keys::DataKeys;
+    let env = TestEnv::start().await;
+    let js = async_nats::jetstream::new(env.client.clone());
+    // Services recorded it when they started, before writing anything: a
+    // log that began sealed has nothing below it to scan.
+    let keys = env.store.data_keys().unwrap();
+    let first = keys.plaintext_horizon().await.unwrap().expect("recorded");
+    assert!(first < env.last_seq().await, "{first}");
+    assert_eq!(env.store.plaintext_horizon().await.unwrap(), first);
+    let other = DataKeys::new(js.clone(), &env.keys.data);
+    assert_eq!(
+        other.record_plaintext_horizon(first + 1000).await.unwrap(),
+        first
+    );
+
+    // Two instances that start at once on a log without one agree.
+    env.client
+        .request(
+            "$JS.API.STREAM.PURGE.AUTH_KEYS",
+            r#"{"filter":"authd.key._authd.log.horizon"}"#.into(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(keys.plaintext_horizon().await.unwrap(), None);
+    let (a, b) = tokio::join!(
+        keys.record_plaintext_horizon(40),
+        other.record_plaintext_horizon(41)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b);
+    assert!(a == 40 || a == 41, "{a}");
+    // It is no key: a replay's preload reads keys only.
+    env.register("ann@example.com", PASSWORD).await;
+    let customers = keys.preload().await.unwrap();
+    let key_messages = js
+        .get_stream("AUTH_KEYS")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .messages;
+    assert_eq!(
+        customers as u64,
+        key_messages - 1,
+        "the horizon is not read as a key"
+    );
+}

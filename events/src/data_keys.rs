@@ -36,6 +36,7 @@ pub const KEY_SUBJECTS: &str = "authd.key.>";
 /// The last token of an erasure's mark, `authd.key.<project>.<customer>.erasing`.
 const ERASING: &str = ".erasing";
 
+mod horizon;
 mod marks;
 
 /// Binds a wrapped key to what it is and whose.
@@ -279,13 +280,12 @@ impl DataKeys {
     pub async fn preload(&self) -> Result<usize, KeyError> {
         let cap = self.cache.lock().expect("key cache lock").cap;
         let mut read = 0;
-        self.scan(KEY_SUBJECTS, |m| {
+        // Keys only: not the erasures' marks nor the horizon (five tokens).
+        self.scan("authd.key.*.*", |m| {
             let subject = m.subject.to_string();
-            if !subject.ends_with(ERASING) {
-                let key = self.unwrap(&subject, &m.payload)?;
-                self.remember(&subject, Some(key));
-                read += 1;
-            }
+            let key = self.unwrap(&subject, &m.payload)?;
+            self.remember(&subject, Some(key));
+            read += 1;
             Ok(read < cap)
         })
         .await?;

@@ -123,7 +123,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
     }
     for e in m.message.bodies() {
         if let Event::Customer(authd_events::CustomerEvent::ErasureCompleted(c)) = e {
-            crate::erasure::erased_from_log(tx, &meta.tenant, &customer, &c.plaintext_erased)?;
+            crate::erasure::erased_from_log(tx, &meta.tenant, &c.plaintext_erased)?;
         }
     }
     Ok(())

@@ -153,8 +153,10 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
             | CustomerEvent::PasswordResetRequested(_)
             | CustomerEvent::ActivationRequested(_)
             | CustomerEvent::ProviderLinked(_)
-            | CustomerEvent::ProviderLoginFailed(_)
-            | CustomerEvent::ErasureCompleted(_) => {}
+            | CustomerEvent::ProviderLoginFailed(_) => {}
+            CustomerEvent::ErasureCompleted(c) => {
+                crate::erasure::erased_orders(tx, project, id, &c.plaintext_erased)?;
+            }
         }
     }
     Ok(())

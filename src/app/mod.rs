@@ -58,6 +58,11 @@ pub async fn run_services(
             clock: config.clock.clone(),
         },
     ));
+    // Before this build writes anything: what an earlier build may have
+    // left in plain ends here (an erasure scans no further).
+    if let Err(e) = store.plaintext_horizon().await {
+        tracing::warn!(error = %e, "cannot record the plaintext horizon yet");
+    }
     let (ring, seq) = services.start_signing().await?;
     // Erasures a crash left half done are finished first thing.
     let resuming = services.clone();

@@ -280,6 +280,7 @@ fn server_supports_batches(version: &str) -> bool {
 }
 
 mod append;
+mod legacy;
 mod read;
 
 /// One message of an atomic batch (see `EventStore::append_batch`).

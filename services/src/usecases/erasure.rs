@@ -191,26 +191,64 @@ async fn addresses(s: &Services, customer: &AggregateSubject) -> Result<Vec<Stri
 }
 
 /// The customer's messages that hold personal data in plain (written by
-/// a build before sealing), deleted with erase: their sequences. Only
-/// their own aggregate's (their orders' and sessions' stay: README).
+/// a build before sealing), deleted with erase: their sequences. Their
+/// own aggregate's, then, at or below the plaintext horizon, every other
+/// message of theirs (a claim of their address, say); a session or an
+/// order with such a message leaves the log whole (every message of it
+/// that is theirs), so that no later message of it is left without its
+/// start for a replay.
 async fn erase_plaintext(
     s: &Services,
     customer: &AggregateSubject,
 ) -> Result<Vec<u64>, CommandError> {
+    let unavailable = super::executor::unavailable;
     let bare = s.x.store().without_data_keys();
-    let messages = bare
+    let mut doomed: Vec<u64> = bare
         .read_aggregate(customer)
         .await
-        .map_err(super::executor::unavailable)?;
-    let mut erased = Vec::new();
-    for m in messages.iter().filter(|m| m.message.holds_plaintext()) {
-        s.x.store()
-            .erase_message(m.seq)
-            .await
-            .map_err(super::executor::unavailable)?;
-        erased.push(m.seq);
+        .map_err(unavailable)?
+        .iter()
+        .filter(|m| m.message.holds_plaintext())
+        .map(|m| m.seq)
+        .collect();
+    let horizon = s.x.store().plaintext_horizon().await.map_err(unavailable)?;
+    let mut whole: Vec<AggregateSubject> = Vec::new();
+    bare.scan_until(
+        &AggregateSubject::tenant_filter(&customer.tenant),
+        horizon,
+        |m| {
+            let kind = m.subject.kind;
+            if kind != AggregateKind::Customer
+                && m.message.personal_owner(kind) == Some(customer.id.as_str())
+                && m.message.holds_plaintext()
+            {
+                if matches!(kind, AggregateKind::Order | AggregateKind::Session) {
+                    if !whole.contains(&m.subject) {
+                        whole.push(m.subject);
+                    }
+                } else {
+                    doomed.push(m.seq);
+                }
+            }
+            Ok(())
+        },
+    )
+    .await
+    .map_err(unavailable)?;
+    for aggregate in &whole {
+        let messages = bare.read_aggregate(aggregate).await.map_err(unavailable)?;
+        doomed.extend(
+            messages
+                .iter()
+                .filter(|m| m.message.personal_owner(aggregate.kind) == Some(customer.id.as_str()))
+                .map(|m| m.seq),
+        );
     }
-    Ok(erased)
+    doomed.sort_unstable();
+    for seq in &doomed {
+        s.x.store().erase_message(*seq).await.map_err(unavailable)?;
+    }
+    Ok(doomed)
 }
 
 /// The erasure's idempotent work, then its record.
