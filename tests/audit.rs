@@ -431,3 +431,64 @@ async fn events_show_prints_a_customers_whole_history_readably() {
     assert!(!nobody.status.success());
     assert!(String::from_utf8_lossy(&nobody.stderr).contains("NOT_FOUND"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn audit_entries_carry_the_events_fields_as_json_without_secrets() {
+    let env = TestEnv::start_with(|c| c.audit_index = true).await;
+    let ann = env.register("ann@example.com", PASSWORD).await;
+    let ann_id = ann["user"]["id"].as_str().unwrap().to_string();
+    let login = env.login("ann@example.com", PASSWORD).await;
+    env.refresh(login["refreshToken"].as_str().unwrap()).await;
+    let query = "query A($f: AuditLogFilter) { auditLog(filter: $f, first: 50) {
+        nodes { sequence type data } } }";
+    let entries = async || {
+        let last = env.last_seq().await;
+        let mut applied = env.gateway.as_ref().unwrap().audit_applied.clone().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), applied.wait_for(|s| *s >= last))
+            .await
+            .unwrap()
+            .unwrap();
+        let v = env
+            .admin(query, json!({ "f": { "customerId": ann_id } }))
+            .await;
+        v["data"]["auditLog"]["nodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .clone()
+    };
+    let of = |nodes: &[Value], t: &str| {
+        nodes
+            .iter()
+            .find(|n| n["type"] == t)
+            .unwrap_or_else(|| panic!("no {t} in {nodes:?}"))["data"]
+            .clone()
+    };
+    let nodes = entries().await;
+    let registered = of(&nodes, "customer.registered");
+    assert_eq!(registered["email"], "ann@example.com", "{registered}");
+    assert_eq!(registered["emailVerified"], false, "{registered}");
+    let started = of(&nodes, "session.started");
+    assert_eq!(started["customerId"], ann_id.as_str(), "{started}");
+    assert_eq!(started["method"], "Password", "{started}");
+    let refreshed = of(&nodes, "session.refreshed");
+    assert_eq!(refreshed["generation"], 1, "{refreshed}");
+    let text = Value::Array(nodes.clone()).to_string();
+    for secret in ["passwordHash", "refreshTokenHash", "argon2", "Hash\""] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+
+    // Erased: the history stays, her data in it does not.
+    let erased = env
+        .admin(
+            "mutation E($id: ID!) { customerErase(id: $id, reason: \"asked\") { success } }",
+            json!({ "id": ann_id }),
+        )
+        .await;
+    assert_eq!(erased["data"]["customerErase"]["success"], true, "{erased}");
+    let nodes = entries().await;
+    assert_eq!(of(&nodes, "customer.registered")["email"], "[erased]");
+    assert!(
+        !Value::Array(nodes).to_string().contains("ann@example.com"),
+        "her address is gone from the log's JSON"
+    );
+}

@@ -6,6 +6,7 @@ mod data_key;
 pub mod data_keys;
 pub mod envelope;
 pub mod event;
+pub mod json;
 pub mod keyed_hash;
 pub mod metafield;
 pub mod nats_url;

@@ -570,3 +570,98 @@ fn event_types_lists_exactly_the_type_names() {
     listed.sort();
     assert_eq!(listed, named);
 }
+
+/// `docs/events.md`, the JSON form of every event type: written from the
+/// samples, so it cannot drift from the code. `AUTHD_BLESS_DOCS=1`
+/// rewrites it after a change.
+#[test]
+fn the_json_form_of_every_type_is_documented_and_shows_no_secret() {
+    use std::fmt::Write;
+    let kind_of = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    };
+    let mut doc = String::from(include_str!("events_md_head.md"));
+    let mut seen = Vec::new();
+    for (i, body) in samples_v1().into_iter().enumerate() {
+        let data = authd_events::json::event_data(&body);
+        let text = data.to_string();
+        // Hashes in the samples are [7; 32]; sealed provider secrets hold
+        // bytes; password hashes start with `$argon2`.
+        for leak in ["[7,7", "argon2", "Hash\"", "Secret\"", "Token\""] {
+            assert!(!text.contains(leak), "sample {i} shows {leak}: {text}");
+        }
+        let t = body.type_name();
+        if seen.contains(&t) {
+            continue;
+        }
+        seen.push(t);
+        let _ = write!(doc, "\n### `{t}`\n\n");
+        let fields = data.as_object().unwrap();
+        if fields.is_empty() {
+            doc.push_str("No fields.\n");
+        } else {
+            doc.push_str("| field | JSON type |\n|---|---|\n");
+            for (k, v) in fields {
+                let _ = writeln!(doc, "| `{k}` | {} |", kind_of(v));
+            }
+        }
+        let _ = write!(
+            doc,
+            "\n```json\n{}\n```\n",
+            serde_json::to_string_pretty(&data).unwrap()
+        );
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/events.md");
+    if std::env::var_os("AUTHD_BLESS_DOCS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &doc).unwrap();
+    }
+    let written = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        written == doc,
+        "docs/events.md is not what the code writes: run with AUTHD_BLESS_DOCS=1"
+    );
+}
+
+#[test]
+fn a_feed_entry_carries_the_envelope_and_reads_sealed_values_as_erased() {
+    let mut m = message(Event::Customer(CustomerEvent::Registered(
+        CustomerRegistered {
+            email: Personal::plain("ann@example.com"),
+            password_hash: "$argon2id$v=19$secret".into(),
+            email_verified: false,
+        },
+    )));
+    m.meta.request.user_agent = Some(Personal::Sealed {
+        key_id: "c_x".into(),
+        nonce: vec![1; 12],
+        ciphertext: vec![2; 20],
+    });
+    let recorded = RecordedMessage {
+        seq: 42,
+        subject: AggregateSubject::new(
+            &m.meta.tenant,
+            AggregateKind::Customer,
+            &m.meta.aggregate_id,
+        )
+        .unwrap(),
+        message: m,
+    };
+    let e = authd_events::json::entry(&recorded, 0).unwrap();
+    assert_eq!(e["sequence"], 42);
+    assert_eq!(e["type"], "customer.registered");
+    assert_eq!(e["time"], "2026-01-01T00:00:00.000Z");
+    assert_eq!(e["customerId"], "c_01HZZZZZZZZZZZZZZZZZZZZZZZ");
+    assert_eq!(e["actor"]["type"], "CUSTOMER");
+    assert_eq!(e["request"]["ip"], "203.0.113.7");
+    assert_eq!(e["request"]["userAgent"], "[erased]");
+    assert_eq!(e["data"]["email"], "ann@example.com");
+    assert_eq!(e["data"]["emailVerified"], false);
+    assert!(!e.to_string().contains("argon2"), "{e}");
+    assert!(authd_events::json::entry(&recorded, 1).is_none());
+}

@@ -107,6 +107,26 @@ impl EventStore {
         }
     }
 
+    /// The message at stream sequence `seq` (opened as far as the keys
+    /// allow), or `None` if there is none (deleted, or not written yet).
+    pub async fn read_message(&self, seq: u64) -> Result<Option<RecordedMessage>, StoreError> {
+        let msg = match self.stream.direct_get(seq).await {
+            Ok(m) => m,
+            Err(e) if e.kind() == jetstream::stream::DirectGetErrorKind::NotFound => {
+                return Ok(None);
+            }
+            Err(e) => return Err(StoreError::Unavailable(e.to_string())),
+        };
+        let subject = AggregateSubject::parse(msg.subject.as_str())
+            .ok_or_else(|| StoreError::Other(format!("foreign subject {}", msg.subject)))?;
+        let message = decode(self.keys.as_ref(), seq, &msg.payload).await?;
+        Ok(Some(RecordedMessage {
+            seq,
+            subject,
+            message,
+        }))
+    }
+
     /// The sequence of the last message in the stream.
     pub async fn last_stream_sequence(&self) -> Result<u64, StoreError> {
         let mut stream = self.stream.clone();

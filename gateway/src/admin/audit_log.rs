@@ -67,6 +67,7 @@ pub struct AuditLogFilter {
 }
 
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct AuditLogEntry {
     /// The message's stream sequence (a string: it outgrows 32 bits).
     pub sequence: String,
@@ -84,6 +85,34 @@ pub struct AuditLogEntry {
     pub user_agent: Option<String>,
     pub request_id: String,
     pub command_id: String,
+    #[graphql(skip)]
+    pub seq: u64,
+    #[graphql(skip)]
+    pub idx: u32,
+}
+
+#[async_graphql::ComplexObject]
+impl AuditLogEntry {
+    /// The event's own fields, as `docs/events.md` documents them:
+    /// personal values as text (`"[erased]"` once the customer is erased),
+    /// secrets never. Read from the log (one direct get per entry, only
+    /// when asked for); `null` for a message an erasure deleted.
+    async fn data(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<async_graphql::Json<serde_json::Value>>> {
+        let (state, _) = ctx_of(ctx);
+        let m = state.store.read_message(self.seq).await.map_err(|e| {
+            tracing::warn!(error = %e, "auditLog data");
+            async_graphql::Error::from(ApiError::unavailable())
+        })?;
+        Ok(m.and_then(|m| {
+            m.message
+                .events
+                .get(self.idx as usize)
+                .map(|e| async_graphql::Json(authd_events::json::event_data(&e.body)))
+        }))
+    }
 }
 
 #[derive(SimpleObject)]
@@ -124,6 +153,8 @@ fn entry(project: &str, r: AuditLogRow) -> AuditLogEntry {
         user_agent: r.user_agent,
         request_id: r.request_id,
         command_id: r.command_id,
+        seq: r.seq,
+        idx: r.idx,
     }
 }
 
