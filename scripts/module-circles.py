@@ -38,6 +38,7 @@ CRATES = [
     ("authd-services", "services/src/lib.rs"),
     ("authd-gateway", "gateway/src/lib.rs"),
     ("authd-projections", "projections/src/lib.rs"),
+    ("authd-feed", "feed/src/lib.rs"),
     ("authd-events", "events/src/lib.rs"),
     ("authd (lib)", "src/lib.rs"),
     ("authd (bin)", "src/main.rs"),

@@ -61,6 +61,11 @@ pub(crate) struct Common {
     /// admin API's `customer { events }`, in `<read model>.audit.db` (`--audit-index false` to skip).
     #[arg(long, env = "AUTHD_AUDIT_INDEX", default_value_t = true, action = clap::ArgAction::Set)]
     audit_index: bool,
+    /// `authd dev` and `authd serve` also run the NATS JSON feed (every
+    /// event as JSON on `authd.audit.<project>.<aggregate>.<type>`, see
+    /// docs/events.md); `--feed false` to skip. `authd feed` runs it alone.
+    #[arg(long, env = "AUTHD_FEED", default_value_t = true, action = clap::ArgAction::Set)]
+    feed: bool,
     /// Address for operators only: Prometheus `/metrics` and `/healthz` with details
     /// (the public `/healthz` says only ok or not).
     #[arg(long, env = "AUTHD_ADMIN_LISTEN")]
@@ -176,6 +181,7 @@ pub(crate) fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Re
     c.smtp_url = common.smtp_url.clone();
     c.smtp_ca_file = common.smtp_ca_file.clone();
     c.audit_index = common.audit_index;
+    c.feed = common.feed;
     c.limits.per_ip_per_minute = common.rate_limit_ip;
     c.limits.per_account_per_minute = common.rate_limit_account;
     c.limits.introspection = common.introspection;

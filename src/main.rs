@@ -53,6 +53,9 @@ enum Cmd {
     Services(RoleArgs),
     /// Only the mail delivery (SMTP with --smtp-url, else the outbox).
     Mailer(RoleArgs),
+    /// Only the NATS JSON feed: every event, in order, as JSON on
+    /// `authd.audit.<project>.<aggregate>.<type>` (docs/events.md).
+    Feed(RoleArgs),
     /// Rebuild the read model from the event log into a new SQLite file.
     Replay(ReplayArgs),
     /// Prove a read model matches the log: replay up to its checkpoint and
@@ -153,6 +156,7 @@ struct Roles {
     gateway: bool,
     services: bool,
     mailer: bool,
+    feed: bool,
     dev: bool,
 }
 
@@ -161,6 +165,7 @@ async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()> {
         gateway,
         services,
         mailer,
+        feed,
         dev,
     } = roles;
     let shutdown = CancellationToken::new();
@@ -195,6 +200,22 @@ async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()> {
             let result = app::run_mailer(&config, client, shutdown.clone()).await;
             if let Err(e) = &result {
                 tracing::error!(error = %e, "mailer stopped");
+                shutdown.cancel();
+            }
+            result
+        })
+    });
+    let feed_task = feed.then(|| {
+        let (config, client, store, shutdown) = (
+            config.clone(),
+            client.clone(),
+            store.clone(),
+            shutdown.clone(),
+        );
+        tokio::spawn(async move {
+            let result = app::run_feed(&config, client, store, shutdown.clone()).await;
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "feed stopped");
                 shutdown.cancel();
             }
             result
@@ -247,6 +268,9 @@ async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()> {
     if let Some(t) = mailer_task {
         t.await??;
         tracing::info!("mailer stopped");
+    }
+    if let Some(t) = feed_task {
+        t.await??;
     }
     // What was published reaches the broker, if it is still there: one
     // stopped first (everything signalled at once) never answers, and the
@@ -329,6 +353,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 gateway: true,
                 services: true,
                 mailer: true,
+                feed: config.feed,
                 dev: true,
             };
             let result = run_roles(config, all).await;
@@ -336,19 +361,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             result
         }
         Cmd::Serve(args) => {
+            let config = config(&args.common, args.nats_url, false)?;
             let roles = Roles {
                 gateway: true,
                 services: true,
                 mailer: true,
+                feed: config.feed,
                 dev: false,
             };
-            run_roles(config(&args.common, args.nats_url, false)?, roles).await
+            run_roles(config, roles).await
         }
         Cmd::Gateway(args) => {
             let roles = Roles {
                 gateway: true,
                 services: false,
                 mailer: false,
+                feed: false,
                 dev: false,
             };
             run_roles(config(&args.common, args.nats_url, false)?, roles).await
@@ -358,6 +386,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 gateway: false,
                 services: true,
                 mailer: false,
+                feed: false,
                 dev: false,
             };
             run_roles(config(&args.common, args.nats_url, false)?, roles).await
@@ -367,6 +396,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 gateway: false,
                 services: false,
                 mailer: true,
+                feed: false,
+                dev: false,
+            };
+            run_roles(config(&args.common, args.nats_url, false)?, roles).await
+        }
+        Cmd::Feed(args) => {
+            let roles = Roles {
+                gateway: false,
+                services: false,
+                mailer: false,
+                feed: true,
                 dev: false,
             };
             run_roles(config(&args.common, args.nats_url, false)?, roles).await

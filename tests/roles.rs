@@ -17,6 +17,7 @@ use authd_services::{
         RequestOtp,
     },
 };
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 struct Proc(Child);
@@ -396,8 +397,33 @@ async fn the_shipped_per_role_nats_users_run_the_stack_and_fence_each_role() {
         &mailer_dir,
         &keys,
     );
+    let _feed = role(
+        &[
+            "feed",
+            "--nats-url",
+            &role_url(&nats, "feed"),
+            "--nats-inbox-prefix",
+            "_INBOX_feed",
+        ],
+        &dir.path().join("f"),
+        &keys,
+    );
+    // A reader of the feed, subscribed before anything is registered.
+    let audit = async_nats::ConnectOptions::with_user_and_password(
+        "audit".into(),
+        "audit-change-me".into(),
+    )
+    .connect(nats.url())
+    .await
+    .unwrap();
+    let mut feed = audit
+        .subscribe(format!(
+            "authd.audit.{project}.customer.customer.registered"
+        ))
+        .await
+        .unwrap();
     let logs = || {
-        ["g.log", "m.log", "s.log"]
+        ["g.log", "m.log", "s.log", "f.log"]
             .iter()
             .map(|f| {
                 let text = std::fs::read_to_string(dir.path().join(f)).unwrap_or_default();
@@ -473,6 +499,29 @@ async fn the_shipped_per_role_nats_users_run_the_stack_and_fence_each_role() {
         .as_str()
         .unwrap()
         .to_string();
+    // The feed published her registration, her address opened with her
+    // key; the reader only reads.
+    let entry = tokio::time::timeout(Duration::from_secs(20), feed.next())
+        .await
+        .unwrap_or_else(|_| panic!("the feed published nothing\n{}", logs()))
+        .unwrap();
+    let entry: Value = serde_json::from_slice(&entry.payload).unwrap();
+    assert_eq!(entry["data"]["email"], "ann@example.com", "{entry}");
+    assert_eq!(entry["customerId"], ann.as_str(), "{entry}");
+    audit
+        .publish(
+            format!("authd.audit.{project}.customer.customer.registered"),
+            "forged".into(),
+        )
+        .await
+        .unwrap();
+    audit.flush().await.unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), feed.next())
+            .await
+            .is_err(),
+        "the reader published on the feed"
+    );
     let reset = gql(
         &http,
         port,

@@ -40,6 +40,8 @@ pub struct Config {
     pub smtp_ca_file: Option<PathBuf>,
     /// Keep the audit index (per-customer history for the admin API).
     pub audit_index: bool,
+    /// `dev` and `serve` run the NATS JSON feed too.
+    pub feed: bool,
     /// Where `/metrics` and the detailed `/healthz` answer; nowhere if `None`.
     pub admin_listen: Option<SocketAddr>,
     /// The operator key's file (created if missing); `authd dev` uses
@@ -83,6 +85,7 @@ impl Config {
             smtp_url: None,
             smtp_ca_file: None,
             audit_index: true,
+            feed: true,
             admin_listen: None,
             operator_key_file: None,
             signing_public_keys_file: None,

@@ -121,6 +121,19 @@ pub fn outbox_dir(config: &Config) -> PathBuf {
 }
 
 /// The mailer role until `shutdown`: SMTP when configured, else the outbox.
+/// The NATS JSON feed (`authd feed`): the log as JSON on `authd.audit.>`,
+/// from its checkpoint in `<data-dir>/feed.checkpoint`.
+pub async fn run_feed(
+    config: &Config,
+    client: async_nats::Client,
+    store: EventStore,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let checkpoint = authd_feed::Checkpoint::new(config.data_dir.join("feed.checkpoint"));
+    authd_feed::run(store, client, checkpoint, shutdown).await
+}
+
 pub async fn run_mailer(
     config: &Config,
     client: async_nats::Client,

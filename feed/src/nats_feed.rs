@@ -1,0 +1,128 @@
+//! The NATS JSON feed: each event of the log, from the feed's checkpoint
+//! on, published in order on `authd.audit.<project>.<aggregate>.<type>`
+//! (the type's dots are subject tokens: `authd.audit.*.*.customer.login.>`
+//! works) as its JSON entry, with `Nats-Msg-Id: <sequence>.<index>`: a
+//! stream that captures the feed drops what a restart after a crash
+//! publishes again (the checkpoint trails the publishing by at most
+//! `SAVE_EVERY`; a clean stop saves it exactly).
+
+use std::{pin::pin, time::Duration};
+
+use async_nats::HeaderMap;
+use authd_events::{EventStore, RecordedMessage};
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::checkpoint::Checkpoint;
+
+pub const FEED_PREFIX: &str = "authd.audit";
+
+/// How often the checkpoint is written while events flow.
+const SAVE_EVERY: Duration = Duration::from_millis(250);
+/// Messages taken from the log per round.
+const CHUNK: usize = 256;
+
+/// Where the `idx`-th event of `m` is published.
+pub fn feed_subject(m: &RecordedMessage, type_name: &str) -> String {
+    format!(
+        "{FEED_PREFIX}.{}.{}.{type_name}",
+        m.message.meta.tenant,
+        m.subject.kind.token()
+    )
+}
+
+async fn publish(client: &async_nats::Client, m: &RecordedMessage) -> anyhow::Result<()> {
+    for (idx, e) in m.message.events.iter().enumerate() {
+        let Some(entry) = authd_events::json::entry(m, idx) else {
+            continue;
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", format!("{}.{idx}", m.seq).as_str());
+        headers.insert("Authd-Sequence", m.seq.to_string().as_str());
+        client
+            .publish_with_headers(
+                feed_subject(m, e.body.type_name()),
+                headers,
+                serde_json::to_vec(&entry)?.into(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Publishes the log from `checkpoint` on until `shutdown`, following it
+/// as it grows; resubscribes after an outage from what it published.
+pub async fn run(
+    store: EventStore,
+    client: async_nats::Client,
+    checkpoint: Checkpoint,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut published = checkpoint.read()?;
+    let mut saved = published;
+    let mut last_save = tokio::time::Instant::now();
+    tracing::info!(from = published + 1, "feed starting");
+    let save = async |published: u64, saved: &mut u64| -> anyhow::Result<()> {
+        if published != *saved {
+            // What the checkpoint names reached the broker.
+            client.flush().await?;
+            checkpoint.write(published)?;
+            *saved = published;
+        }
+        Ok(())
+    };
+    'outer: while !shutdown.is_cancelled() {
+        let stream = match store.subscribe(published + 1).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "feed cannot subscribe");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                }
+            }
+        };
+        let mut chunks = pin!(stream.ready_chunks(CHUNK));
+        loop {
+            let chunk = tokio::select! {
+                _ = shutdown.cancelled() => break 'outer,
+                _ = tokio::time::sleep_until(last_save + SAVE_EVERY), if published != saved => {
+                    if let Err(e) = save(published, &mut saved).await {
+                        tracing::warn!(error = %e, "feed checkpoint");
+                    }
+                    last_save = tokio::time::Instant::now();
+                    continue;
+                }
+                c = chunks.next() => c,
+            };
+            let Some(chunk) = chunk else {
+                break;
+            };
+            for item in chunk {
+                match item {
+                    Ok(m) if m.seq > published => {
+                        if let Err(e) = publish(&client, &m).await {
+                            tracing::warn!(error = %e, seq = m.seq, "feed cannot publish");
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            continue 'outer;
+                        }
+                        published = m.seq;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "feed subscription failed");
+                        continue 'outer;
+                    }
+                }
+            }
+        }
+    }
+    if let Err(e) = tokio::time::timeout(Duration::from_secs(5), save(published, &mut saved))
+        .await
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the broker did not answer")))
+    {
+        tracing::warn!(error = %e, "feed checkpoint not saved at stop");
+    }
+    tracing::info!(published, "feed stopped");
+    Ok(())
+}
