@@ -223,3 +223,10 @@ pub(crate) fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Re
     }
     Ok(c)
 }
+
+/// A `--until-time` value: RFC 3339, to Unix ms.
+pub(crate) fn parse_rfc3339_ms(s: &str) -> Result<i64, String> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("expected an RFC 3339 date-time like 2026-11-22T10:00:00Z: {e}"))?;
+    Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
+}

@@ -10,7 +10,7 @@ use authd::{
 use clap::{Args, Parser, Subcommand};
 
 mod flags;
-use flags::{Common, config};
+use flags::{Common, config, parse_rfc3339_ms};
 
 // glibc keeps each thread's arena (argon2's 19 MiB blocks included) long
 // after it is freed: 4 arenas of ~57 MiB each after a short load. mimalloc
@@ -131,12 +131,6 @@ struct VerifyArgs {
     read_model: PathBuf,
 }
 
-fn parse_rfc3339_ms(s: &str) -> Result<i64, String> {
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| format!("expected an RFC 3339 date-time like 2026-11-22T10:00:00Z: {e}"))?;
-    Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
-}
-
 /// Cancels `token` on SIGINT or SIGTERM.
 fn shutdown_on_signal(token: CancellationToken) {
     tokio::spawn(async move {
@@ -158,6 +152,16 @@ struct Roles {
     mailer: bool,
     feed: bool,
     dev: bool,
+}
+
+impl Roles {
+    const NONE: Self = Self {
+        gateway: false,
+        services: false,
+        mailer: false,
+        feed: false,
+        dev: false,
+    };
 }
 
 async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()> {
@@ -374,40 +378,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Gateway(args) => {
             let roles = Roles {
                 gateway: true,
-                services: false,
-                mailer: false,
-                feed: false,
-                dev: false,
+                ..Roles::NONE
             };
             run_roles(config(&args.common, args.nats_url, false)?, roles).await
         }
         Cmd::Services(args) => {
             let roles = Roles {
-                gateway: false,
                 services: true,
-                mailer: false,
-                feed: false,
-                dev: false,
+                ..Roles::NONE
             };
             run_roles(config(&args.common, args.nats_url, false)?, roles).await
         }
         Cmd::Mailer(args) => {
             let roles = Roles {
-                gateway: false,
-                services: false,
                 mailer: true,
-                feed: false,
-                dev: false,
+                ..Roles::NONE
             };
             run_roles(config(&args.common, args.nats_url, false)?, roles).await
         }
         Cmd::Feed(args) => {
             let roles = Roles {
-                gateway: false,
-                services: false,
-                mailer: false,
                 feed: true,
-                dev: false,
+                ..Roles::NONE
             };
             run_roles(config(&args.common, args.nats_url, false)?, roles).await
         }

@@ -7,6 +7,7 @@
 mod audit_log;
 mod customer_data;
 mod erasure;
+mod feed;
 mod storefront;
 
 use std::{
@@ -63,6 +64,10 @@ pub struct Args {
     /// query, paging many orders), for A/B runs of that path.
     #[arg(long)]
     pub customer_data_only: bool,
+    /// Measure only `customerRefreshToken` with the projection's and the
+    /// feed's lag under it, for A/B runs of the write path.
+    #[arg(long)]
+    pub refresh_only: bool,
     /// An extra argument for `authd dev` (repeat it), e.g. `--authd-arg=--audit-index`.
     #[arg(long = "authd-arg", allow_hyphen_values = true)]
     pub authd_args: Vec<String>,
@@ -559,6 +564,16 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         });
     }
 
+    if args.refresh_only {
+        let (rows, refresh) = refresh_figures(&dev, duration).await?;
+        return Ok(Report {
+            cores,
+            quick: args.quick,
+            rows,
+            errors: vec![("refresh", refresh.errors)],
+        });
+    }
+
     // customerLogin at 2 × cores against raw argon2id verifications (authd
     // idle meanwhile), alternating.
     let users = 2 * cores;
@@ -777,53 +792,9 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     rows.push(erasure::figure(&dev, erased).await?);
 
     // customerRefreshToken at 16, with projection lag sampled meanwhile.
-    let mut sessions = Vec::new();
-    for i in 0..16 {
-        sessions.push(Mutex::new(
-            register_and_login(&dev, &format!("refresh{i}@bench.example"))
-                .await?
-                .1,
-        ));
-    }
-    let sessions = Arc::new(sessions);
+    let (refresh_rows, refresh) = refresh_figures(&dev, duration).await?;
+    rows.extend(refresh_rows);
     let db = dev.data.join("read-model.db");
-    let stop = Arc::new(AtomicBool::new(false));
-    let lag = tokio::spawn(sample_lag(dev.nats_url.clone(), db.clone(), stop.clone()));
-    let d = dev.clone();
-    let refresh = drive(16, duration, move |i| {
-        let (d, sessions) = (d.clone(), sessions.clone());
-        async move {
-            let token = sessions[i].lock().unwrap().clone();
-            let q = "mutation F($t: String!) { customerRefreshToken(refreshToken: $t) { success refreshToken } }";
-            match d.gql(None, q, json!({ "t": token })).await {
-                Ok(v) if v["data"]["customerRefreshToken"]["success"] == true => {
-                    *sessions[i].lock().unwrap() = v["data"]["customerRefreshToken"]["refreshToken"].as_str().unwrap().to_string();
-                    true
-                }
-                _ => false,
-            }
-        }
-    })
-    .await;
-    stop.store(true, Ordering::Relaxed);
-    let mut lags = lag.await??;
-    let lag = Measured::from(&mut lags, duration, 0);
-    rows.push(Row {
-        figure: "customerRefreshToken/s (concurrency 16)".into(),
-        value: format!("{:.0}", refresh.per_sec),
-        latency: refresh.latency(),
-        baseline: "—".into(),
-        ratio: "—".into(),
-        target: "≥ 3,000/s, p99 ≤ 10 ms".into(),
-    });
-    rows.push(Row {
-        figure: "projection lag under that load".into(),
-        value: format!("{} samples", lags.len()),
-        latency: lag.latency(),
-        baseline: "—".into(),
-        ratio: "—".into(),
-        target: "p99 ≤ 5 ms".into(),
-    });
 
     // Memory of authd dev holding N customers and sessions.
     eprintln!("publishing {customers} synthetic customers with sessions…");
@@ -978,6 +949,74 @@ fn direct_insert(replayed: &Path, target: &Path) -> anyhow::Result<f64> {
 
 /// Appended → visible in the read model: each message's JetStream time
 /// against the first moment the read model's checkpoint covers it.
+/// `customerRefreshToken` at 16, with the projection's and the feed's lag
+/// under that load.
+async fn refresh_figures(
+    dev: &Arc<Dev>,
+    duration: Duration,
+) -> anyhow::Result<(Vec<Row>, Measured)> {
+    let mut rows = Vec::new();
+    let mut sessions = Vec::new();
+    for i in 0..16 {
+        sessions.push(Mutex::new(
+            register_and_login(dev, &format!("refresh{i}@bench.example"))
+                .await?
+                .1,
+        ));
+    }
+    let sessions = Arc::new(sessions);
+    let db = dev.data.join("read-model.db");
+    let stop = Arc::new(AtomicBool::new(false));
+    let lag = tokio::spawn(sample_lag(dev.nats_url.clone(), db.clone(), stop.clone()));
+    let feed_lag = tokio::spawn(feed::sample(dev.nats_url.clone(), stop.clone()));
+    let d = dev.clone();
+    let refresh = drive(16, duration, move |i| {
+        let (d, sessions) = (d.clone(), sessions.clone());
+        async move {
+            let token = sessions[i].lock().unwrap().clone();
+            let q = "mutation F($t: String!) { customerRefreshToken(refreshToken: $t) { success refreshToken } }";
+            match d.gql(None, q, json!({ "t": token })).await {
+                Ok(v) if v["data"]["customerRefreshToken"]["success"] == true => {
+                    *sessions[i].lock().unwrap() = v["data"]["customerRefreshToken"]["refreshToken"].as_str().unwrap().to_string();
+                    true
+                }
+                _ => false,
+            }
+        }
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    let mut lags = lag.await??;
+    let lag = Measured::from(&mut lags, duration, 0);
+    let mut feed_lags = feed_lag.await??;
+    let feed_lag = Measured::from(&mut feed_lags, duration, 0);
+    rows.push(Row {
+        figure: "customerRefreshToken/s (concurrency 16)".into(),
+        value: format!("{:.0}", refresh.per_sec),
+        latency: refresh.latency(),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "≥ 3,000/s, p99 ≤ 10 ms".into(),
+    });
+    rows.push(Row {
+        figure: "projection lag under that load".into(),
+        value: format!("{} samples", lags.len()),
+        latency: lag.latency(),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "p99 ≤ 5 ms".into(),
+    });
+    rows.push(Row {
+        figure: "feed latency under that load (event → authd.audit subscriber)".into(),
+        value: format!("{} entries", feed_lags.len()),
+        latency: feed_lag.latency(),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "p99 < 50 ms".into(),
+    });
+    Ok((rows, refresh))
+}
+
 async fn sample_lag(
     nats_url: String,
     db: PathBuf,

@@ -32,12 +32,16 @@ pub struct Gateway {
     pub storefront: StorefrontSchema,
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// The request's id, client address (see `listener::client_ip`) and user agent.
-fn request_meta(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> RequestMeta {
+pub(crate) fn request_meta(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> RequestMeta {
     let request_id = header_str(headers, "x-request-id")
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map(str::to_string)
@@ -242,6 +246,52 @@ pub async fn storefront_preflight(State(gw): State<Gateway>, headers: HeaderMap)
     response
 }
 
+/// Who calls the admin API with `key`: the operator (managing the project
+/// `project` names, if any) or a project's secret key.
+pub(crate) fn admin_context(
+    state: &AppState,
+    key: Option<&str>,
+    project: Option<&str>,
+    request: RequestMeta,
+) -> Result<AdminContext, ApiError> {
+    if let (Some(operator), Some(key)) = (&state.operator_key, key)
+        && operator.matches(key)
+    {
+        // The operator names the project it manages, if any.
+        let project_id = project
+            .filter(|p| authd_events::subject::is_valid_token(p))
+            .unwrap_or_default()
+            .to_string();
+        return Ok(AdminContext {
+            inner: RequestContext {
+                project_id,
+                auth: Bearer::None,
+                request,
+            },
+            key_prefix: "operator".into(),
+            operator: true,
+        });
+    }
+    let missing = "the admin API needs `Authorization: Bearer sk_…`";
+    match project_for_key(state, key, missing)? {
+        (project_id, kind) if kind == "secret" => Ok(AdminContext {
+            inner: RequestContext {
+                project_id,
+                auth: Bearer::None,
+                request,
+            },
+            key_prefix: key
+                .map(|k| k.chars().take(12).collect::<String>())
+                .unwrap_or_default(),
+            operator: false,
+        }),
+        _ => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "the admin API needs a secret key (sk_…)",
+        )),
+    }
+}
+
 /// The admin API: `Authorization: Bearer sk_…` selects the project.
 pub async fn admin_post(State(gw): State<Gateway>, req: Request<Body>) -> Response {
     let state = &gw.state;
@@ -250,56 +300,12 @@ pub async fn admin_post(State(gw): State<Gateway>, req: Request<Body>) -> Respon
         Err(e) => return e.into_response(),
     };
     let key = header_str(&headers, "authorization").and_then(bearer_credential);
-    let missing = "the admin API needs `Authorization: Bearer sk_…`";
-    if let (Some(operator), Some(key)) = (&state.operator_key, key)
-        && operator.matches(key)
-    {
-        // The operator names the project it manages, if any.
-        let project_id = header_str(&headers, "x-project-id")
-            .filter(|p| authd_events::subject::is_valid_token(p))
-            .unwrap_or_default()
-            .to_string();
-        let ctx = AdminContext {
-            inner: RequestContext {
-                project_id,
-                auth: Bearer::None,
-                request: request_meta(state, &headers, peer),
-            },
-            key_prefix: "operator".into(),
-            operator: true,
-        };
-        crate::metrics::request("admin");
-        return with_codes(
-            gw.admin
-                .execute(request.data(state.clone()).data(ctx))
-                .await,
-        );
-    }
-    let (project_id, key_id) = match project_for_key(state, key, missing) {
-        Ok((project, kind)) if kind == "secret" => (
-            project,
-            key.map(|k| k.chars().take(12).collect::<String>())
-                .unwrap_or_default(),
-        ),
-        Ok(_) => {
-            return ApiError::new(
-                ErrorCode::Forbidden,
-                "the admin API needs a secret key (sk_…)",
-            )
-            .into_response();
-        }
+    let meta = request_meta(state, &headers, peer);
+    let ctx = match admin_context(state, key, header_str(&headers, "x-project-id"), meta) {
+        Ok(ctx) => ctx,
         Err(e) => return e.into_response(),
     };
     crate::metrics::request("admin");
-    let ctx = AdminContext {
-        inner: RequestContext {
-            project_id,
-            auth: Bearer::None,
-            request: request_meta(state, &headers, peer),
-        },
-        key_prefix: key_id,
-        operator: false,
-    };
     with_codes(
         gw.admin
             .execute(request.data(state.clone()).data(ctx))

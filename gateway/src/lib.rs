@@ -20,6 +20,7 @@ pub mod parsed;
 pub mod public;
 pub mod state;
 pub mod storefront;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -119,10 +120,7 @@ pub fn app(gateway: http::Gateway) -> Router {
     Router::new()
         .merge(public)
         .merge(storefront)
-        .route(
-            "/graphql/admin",
-            get(http::graphiql_admin).post(http::admin_post),
-        )
+        .route("/graphql/admin", get(ws::admin_get).post(http::admin_post))
         .route("/healthz", get(http::healthz))
         .fallback(http::not_found)
         .layer(TimeoutLayer::with_status_code(

@@ -163,7 +163,7 @@ fn bad(message: impl Into<String>) -> async_graphql::Error {
 }
 
 /// The filter as the read model takes it, and the CIDR to apply on top.
-fn checked(
+pub(super) fn checked(
     ctx: &Context<'_>,
     f: &AuditLogFilter,
 ) -> Result<Option<(AuditFilter, Option<ipnet::IpNet>)>> {

@@ -3,6 +3,7 @@
 //! and sign-in providers, and customer support operations.
 
 pub mod audit_log;
+pub mod auth_events;
 pub mod customers;
 pub mod erasure;
 pub mod metafields;
@@ -12,7 +13,7 @@ pub mod providers;
 
 mod resolver;
 
-use async_graphql::{EmptySubscription, MergedObject};
+use async_graphql::MergedObject;
 
 pub use resolver::AdminContext;
 
@@ -34,14 +35,15 @@ pub struct AdminMutation(
     erasure::ErasureMutation,
 );
 
-pub type AdminSchema = async_graphql::Schema<AdminQuery, AdminMutation, EmptySubscription>;
+pub type AdminSchema =
+    async_graphql::Schema<AdminQuery, AdminMutation, auth_events::AuthEventsSubscription>;
 
 /// The schema, with the same limits as the public one.
 pub fn build(limits: &crate::state::Limits, introspection: bool) -> AdminSchema {
     let schema = async_graphql::Schema::build(
         AdminQuery::default(),
         AdminMutation::default(),
-        EmptySubscription,
+        auth_events::AuthEventsSubscription,
     );
     crate::state::limited(schema, limits, introspection).finish()
 }
