@@ -71,3 +71,57 @@ pub(crate) async fn figure(dev: &Dev, events: usize) -> anyhow::Result<Row> {
         target: "p99 < 50 ms a page".into(),
     })
 }
+
+/// `auditLog(filter: { securityOnly: true })` over a project of `events`
+/// synthetic events (one customer in `REPLAY_FAILED_LOGIN_EVERY` failed a
+/// sign-in): the first 20 pages of 50, newest first, each timed, with the
+/// operator key naming the project.
+pub(crate) async fn security_figure(dev: &Dev, project: &str, events: u64) -> anyhow::Result<Row> {
+    let Some(operator) = &dev.operator_key else {
+        anyhow::bail!("dev-keys.json has no operatorKey");
+    };
+    let url = dev.url.replace("/graphql/public", "/graphql/admin");
+    let page = "query A($after: String) {
+        auditLog(filter: { securityOnly: true }, first: 50, after: $after) {
+          nodes { sequence type customerId }
+          pageInfo { hasNextPage endCursor } } }";
+    let (mut latencies, mut seen, mut after) = (Vec::new(), 0usize, Value::Null);
+    let started = Instant::now();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let v: Value = dev
+            .http
+            .post(&url)
+            .bearer_auth(operator)
+            .header("x-project-id", project)
+            .json(&json!({ "query": page, "variables": { "after": after } }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        latencies.push(t.elapsed());
+        let log = &v["data"]["auditLog"];
+        let nodes = log["nodes"]
+            .as_array()
+            .ok_or_else(|| anyhow::anyhow!("no audit log: {v}"))?;
+        anyhow::ensure!(
+            nodes.iter().all(|n| n["type"] == "customer.login.failed"),
+            "securityOnly answered other types: {v}"
+        );
+        seen += nodes.len();
+        if log["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = log["pageInfo"]["endCursor"].clone();
+    }
+    anyhow::ensure!(seen > 0, "securityOnly found nothing");
+    let pages = Measured::from(&mut latencies, started.elapsed(), 0);
+    Ok(Row {
+        figure: format!("auditLog securityOnly over a project of {events} events, pages of 50"),
+        value: format!("{} pages ({seen} entries)", seen.div_ceil(50)),
+        latency: pages.latency(),
+        baseline: "—".into(),
+        ratio: "—".into(),
+        target: "p99 < 100 ms a page".into(),
+    })
+}

@@ -273,6 +273,8 @@ struct Dev {
     url: String,
     key: String,
     admin_key: String,
+    /// The operator key (dev writes it): any project's admin API.
+    operator_key: Option<String>,
     nats_url: String,
     data: PathBuf,
     http: reqwest::Client,
@@ -333,6 +335,7 @@ async fn start_dev(authd: &Path, dir: &Path, extra: &[String]) -> anyhow::Result
                 url: keys["graphqlUrl"].as_str().unwrap().to_string(),
                 key: keys["publicApiKey"].as_str().unwrap().to_string(),
                 admin_key: keys["adminKey"].as_str().unwrap().to_string(),
+                operator_key: keys["operatorKey"].as_str().map(str::to_string),
                 nats_url: keys["natsUrl"].as_str().unwrap().to_string(),
                 data,
                 http,
@@ -377,11 +380,16 @@ fn dev_kek(dir: &Path) -> Option<Vec<u8>> {
     hex::decode(text.trim()).ok()
 }
 
+/// One synthetic customer in this many of `p_replay` also failed a
+/// sign-in: the project `securityOnly` is measured over.
+const REPLAY_FAILED_LOGIN_EVERY: u64 = 200;
+
 async fn publish_synthetic(
     nats_url: &str,
     tenant: &str,
     customers: u64,
     kek: Option<&[u8]>,
+    failed_login_every: u64,
 ) -> anyhow::Result<()> {
     use authd_events::data_keys::{DataKey, DataKeys, ensure_stream};
     let client = connect(nats_url).await?;
@@ -417,6 +425,18 @@ async fn publish_synthetic(
                 email_verified: false,
             }))],
         );
+        // A failed sign-in now and then: what `securityOnly` looks for.
+        let mut failed = (failed_login_every > 0 && i % failed_login_every == 0).then(|| {
+            EventMessage::new(
+                meta(&cid),
+                vec![Event::Customer(CustomerEvent::LoginFailed(
+                    authd_events::LoginFailed {
+                        method: LoginMethod::Password,
+                        reason: authd_events::LoginFailureReason::WrongPassword,
+                    },
+                ))],
+            )
+        });
         let mut session = EventMessage::new(
             meta(&sid),
             vec![Event::Session(SessionEvent::Started(SessionStarted {
@@ -436,11 +456,15 @@ async fn publish_synthetic(
             let sealing = DataKey::from_bytes(tenant, &cid, &key);
             sealing.seal_message(&mut customer);
             sealing.seal_message(&mut session);
+            if let Some(f) = &mut failed {
+                sealing.seal_message(f);
+            }
         }
-        for (kind, id, msg) in [
-            (AggregateKind::Customer, &cid, customer),
-            (AggregateKind::Session, &sid, session),
-        ] {
+
+        let mut messages = vec![(AggregateKind::Customer, &cid, customer)];
+        messages.extend(failed.map(|f| (AggregateKind::Customer, &cid, f)));
+        messages.push((AggregateKind::Session, &sid, session));
+        for (kind, id, msg) in messages {
             let subject = AggregateSubject::new(tenant, kind, id.as_str())?.to_string();
             acks.push(
                 js.publish(subject, msg.encode().into())
@@ -803,6 +827,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         "p_bench",
         customers,
         dev_kek(dir.as_path()).as_deref(),
+        0,
     )
     .await?;
     let last = stream_last(&dev.nats_url).await?;
@@ -827,6 +852,12 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     // 0` leaves it out: the rows would not be the events' count).
     if replay_events > 0 {
         rows.push(replay(&authd, &dev, dir.as_path(), &db, replay_events, customers).await?);
+        // The replay waited for authd dev's audit index to hold `p_replay`.
+        if replay_events > 2 * customers {
+            let events = (replay_events - 2 * customers) / 2;
+            let events = 2 * events + events.div_ceil(REPLAY_FAILED_LOGIN_EVERY);
+            rows.push(audit_log::security_figure(&dev, "p_replay", events).await?);
+        }
     }
 
     errors.extend([
@@ -860,6 +891,7 @@ async fn replay(
             "p_replay",
             (replay_events - 2 * customers) / 2,
             dev_kek(dir).as_deref(),
+            REPLAY_FAILED_LOGIN_EVERY,
         )
         .await?;
     }

@@ -51,7 +51,10 @@ async fn publish(client: &async_nats::Client, m: &RecordedMessage) -> anyhow::Re
 }
 
 /// Publishes the log from `checkpoint` on until `shutdown`, following it
-/// as it grows; resubscribes after an outage from what it published.
+/// as it grows; resubscribes after an outage from what it published. A
+/// broker that is gone never holds the stop: the work is dropped where it
+/// stands (what was published since the last save goes out again next
+/// time, and a capturing stream drops it by `Nats-Msg-Id`).
 pub async fn run(
     store: EventStore,
     client: async_nats::Client,
@@ -60,34 +63,58 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut published = checkpoint.read()?;
     let mut saved = published;
-    let mut last_save = tokio::time::Instant::now();
     tracing::info!(from = published + 1, "feed starting");
-    let save = async |published: u64, saved: &mut u64| -> anyhow::Result<()> {
-        if published != *saved {
-            // What the checkpoint names reached the broker.
-            client.flush().await?;
-            checkpoint.write(published)?;
-            *saved = published;
-        }
-        Ok(())
-    };
-    'outer: while !shutdown.is_cancelled() {
-        let stream = match store.subscribe(published + 1).await {
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = follow(&store, &client, &checkpoint, &mut published, &mut saved) => {}
+    }
+    if let Err(e) = save(&client, &checkpoint, published, &mut saved).await {
+        tracing::warn!(error = %e, "feed checkpoint not saved at stop");
+    }
+    tracing::info!(published, "feed stopped");
+    Ok(())
+}
+
+/// Writes the checkpoint if it moved, once what it names reached the
+/// broker (or not at all, when the broker does not confirm in time).
+async fn save(
+    client: &async_nats::Client,
+    checkpoint: &Checkpoint,
+    published: u64,
+    saved: &mut u64,
+) -> anyhow::Result<()> {
+    if published != *saved {
+        tokio::time::timeout(Duration::from_secs(2), client.flush())
+            .await
+            .map_err(|_| anyhow::anyhow!("the broker did not confirm the feed's messages"))??;
+        checkpoint.write(published)?;
+        *saved = published;
+    }
+    Ok(())
+}
+
+async fn follow(
+    store: &EventStore,
+    client: &async_nats::Client,
+    checkpoint: &Checkpoint,
+    published: &mut u64,
+    saved: &mut u64,
+) {
+    let mut last_save = tokio::time::Instant::now();
+    'outer: loop {
+        let stream = match store.subscribe(*published + 1).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "feed cannot subscribe");
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
-                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
             }
         };
         let mut chunks = pin!(stream.ready_chunks(CHUNK));
         loop {
             let chunk = tokio::select! {
-                _ = shutdown.cancelled() => break 'outer,
-                _ = tokio::time::sleep_until(last_save + SAVE_EVERY), if published != saved => {
-                    if let Err(e) = save(published, &mut saved).await {
+                _ = tokio::time::sleep_until(last_save + SAVE_EVERY), if *published != *saved => {
+                    if let Err(e) = save(client, checkpoint, *published, saved).await {
                         tracing::warn!(error = %e, "feed checkpoint");
                     }
                     last_save = tokio::time::Instant::now();
@@ -100,13 +127,13 @@ pub async fn run(
             };
             for item in chunk {
                 match item {
-                    Ok(m) if m.seq > published => {
-                        if let Err(e) = publish(&client, &m).await {
+                    Ok(m) if m.seq > *published => {
+                        if let Err(e) = publish(client, &m).await {
                             tracing::warn!(error = %e, seq = m.seq, "feed cannot publish");
                             tokio::time::sleep(Duration::from_millis(200)).await;
                             continue 'outer;
                         }
-                        published = m.seq;
+                        *published = m.seq;
                     }
                     Ok(_) => {}
                     Err(e) => {
@@ -117,12 +144,4 @@ pub async fn run(
             }
         }
     }
-    if let Err(e) = tokio::time::timeout(Duration::from_secs(5), save(published, &mut saved))
-        .await
-        .unwrap_or_else(|_| Err(anyhow::anyhow!("the broker did not answer")))
-    {
-        tracing::warn!(error = %e, "feed checkpoint not saved at stop");
-    }
-    tracing::info!(published, "feed stopped");
-    Ok(())
 }

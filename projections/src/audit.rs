@@ -89,10 +89,19 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
             };
             (customer, Some(meta.aggregate_id.as_str()))
         }
-        _ => (None, None),
+        // A claim of their address or phone, a provider identity of
+        // theirs: sealed under their key, so theirs (their erasure blanks
+        // it with the rest).
+        _ => (authd_events::json::customer_of(m).map(str::to_string), None),
     };
-    let Some(customer) = customer else {
-        return Ok(());
+    // What concerns no customer (a project's configuration and keys, the
+    // token-signing ring under `_authd`) is the project's own trail, with
+    // an empty customer; what ages out of the log (attempts on unknown
+    // addresses, codes) stays out, or a replay would differ.
+    let customer = match customer {
+        Some(c) => c,
+        None if m.subject.kind.expires() => return Ok(()),
+        None => String::new(),
     };
     let actor = actor_label(&meta.actor);
     let mut insert = tx.prepare_cached(
