@@ -27,8 +27,8 @@ fn secret(field: &str) -> bool {
         || field == "ciphertext"
 }
 
-/// `snake_case` → `camelCase`.
-fn camel(field: &str) -> String {
+/// `snake_case` → `camelCase` (`first_name` → `firstName`).
+pub fn camel(field: &str) -> String {
     let mut out = String::with_capacity(field.len());
     let mut upper = false;
     for c in field.chars() {

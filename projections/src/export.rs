@@ -3,6 +3,7 @@
 //! token, code or key. The schema is `authd.customer-export/1` (README,
 //! "Data export"); a change to it is a new version.
 
+use authd_events::json::camel;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 
@@ -60,23 +61,6 @@ fn addresses(c: &Connection, project: &str, customer: &str) -> rusqlite::Result<
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Value::Array(rows))
-}
-
-/// `first_name` → `firstName`.
-fn camel(snake: &str) -> String {
-    let mut out = String::new();
-    let mut upper = false;
-    for ch in snake.chars() {
-        if ch == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(ch.to_uppercase());
-            upper = false;
-        } else {
-            out.push(ch);
-        }
-    }
-    out
 }
 
 fn orders(c: &Connection, project: &str, customer: &str) -> rusqlite::Result<Value> {

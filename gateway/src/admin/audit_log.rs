@@ -77,6 +77,8 @@ pub struct AuditLogFilter {
 pub struct AuditLogEntry {
     /// The message's stream sequence (a string: it outgrows 32 bits).
     pub sequence: String,
+    /// The event's place in its message (a command's events share one).
+    pub index: i32,
     pub event_id: ID,
     #[graphql(name = "type")]
     pub event_type: String,
@@ -95,8 +97,10 @@ pub struct AuditLogEntry {
     pub command_id: String,
     #[graphql(skip)]
     pub seq: u64,
+    /// `data` when the entry was made from the message itself (the live
+    /// feed), not from the index.
     #[graphql(skip)]
-    pub idx: u32,
+    pub prefetched: Option<serde_json::Value>,
 }
 
 #[async_graphql::ComplexObject]
@@ -109,6 +113,9 @@ impl AuditLogEntry {
         &self,
         ctx: &Context<'_>,
     ) -> Result<Option<async_graphql::Json<serde_json::Value>>> {
+        if let Some(data) = &self.prefetched {
+            return Ok(Some(async_graphql::Json(data.clone())));
+        }
         let (state, _) = ctx_of(ctx);
         let m = state.store.read_message(self.seq).await.map_err(|e| {
             tracing::warn!(error = %e, "auditLog data");
@@ -117,7 +124,7 @@ impl AuditLogEntry {
         Ok(m.and_then(|m| {
             m.message
                 .events
-                .get(self.idx as usize)
+                .get(self.index as usize)
                 .map(|e| async_graphql::Json(authd_events::json::event_data(&e.body)))
         }))
     }
@@ -162,7 +169,8 @@ fn entry(project: &str, r: AuditLogRow) -> AuditLogEntry {
         request_id: r.request_id,
         command_id: r.command_id,
         seq: r.seq,
-        idx: r.idx,
+        index: r.idx as i32,
+        prefetched: None,
     }
 }
 

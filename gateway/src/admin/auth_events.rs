@@ -8,45 +8,19 @@
 
 use std::time::Duration;
 
-use async_graphql::{Context, ID, Json, Result, SimpleObject, Subscription};
+use async_graphql::{Context, ID, Result, Subscription};
 use authd_events::{Actor, AggregateKind, AggregateSubject, Personal, RecordedMessage};
 use authd_projections::read_audit::AuditFilter;
 use futures::{Stream, StreamExt};
 
 use super::{
-    audit_log::{AuditActorType, AuditLogFilter, checked},
+    audit_log::{AuditActorType, AuditLogEntry, AuditLogFilter, checked},
     resolver::ctx_of,
 };
 use crate::{error::ApiError, public::types::DateTime};
 
 /// Entries buffered between the log and the subscriber.
 const BUFFER: usize = 256;
-
-/// One event of the live feed: `auditLog`'s entry, with its fields.
-#[derive(SimpleObject, Clone)]
-pub struct AuthEvent {
-    /// The message's stream sequence (a string: it outgrows 32 bits).
-    pub sequence: String,
-    /// The event's place in its message.
-    pub index: i32,
-    pub event_id: ID,
-    #[graphql(name = "type")]
-    pub event_type: String,
-    pub at: DateTime,
-    pub project_id: ID,
-    /// The customer it concerns, when the event says.
-    pub customer_id: Option<ID>,
-    pub session_id: Option<ID>,
-    /// `anonymous`, `system`, `operator`, `customer:<id>` or `admin:<key prefix>`.
-    pub actor: String,
-    pub actor_type: AuditActorType,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: String,
-    pub command_id: String,
-    /// The event's own fields (docs/events.md): secrets never.
-    pub data: Json<serde_json::Value>,
-}
 
 fn shown(v: &Option<Personal>) -> Option<String> {
     match v {
@@ -56,7 +30,7 @@ fn shown(v: &Option<Personal>) -> Option<String> {
     }
 }
 
-fn entries(m: &RecordedMessage) -> impl Iterator<Item = AuthEvent> + '_ {
+fn entries(m: &RecordedMessage) -> impl Iterator<Item = AuditLogEntry> + '_ {
     let meta = &m.message.meta;
     let (actor, actor_type) = match &meta.actor {
         Actor::Anonymous => ("anonymous".to_string(), AuditActorType::Anonymous),
@@ -71,7 +45,7 @@ fn entries(m: &RecordedMessage) -> impl Iterator<Item = AuthEvent> + '_ {
         .events
         .iter()
         .enumerate()
-        .map(move |(idx, e)| AuthEvent {
+        .map(move |(idx, e)| AuditLogEntry {
             sequence: m.seq.to_string(),
             index: idx as i32,
             event_id: ID(ulid::Ulid::from_bytes(e.event_id).to_string()),
@@ -86,7 +60,8 @@ fn entries(m: &RecordedMessage) -> impl Iterator<Item = AuthEvent> + '_ {
             user_agent: shown(&meta.request.user_agent),
             request_id: meta.request.request_id.clone(),
             command_id: meta.command_id.clone(),
-            data: Json(authd_events::json::event_data(&e.body)),
+            seq: m.seq,
+            prefetched: Some(authd_events::json::event_data(&e.body)),
         })
 }
 
@@ -97,7 +72,7 @@ struct Live {
 }
 
 impl Live {
-    fn admits(&self, e: &AuthEvent) -> bool {
+    fn admits(&self, e: &AuditLogEntry) -> bool {
         let f = &self.f;
         let is = |want: &Option<String>, got: &Option<ID>| match want {
             None => true,
@@ -146,7 +121,7 @@ async fn follow(
     project: String,
     mut from: u64,
     live: Live,
-    tx: tokio::sync::mpsc::Sender<Result<AuthEvent>>,
+    tx: tokio::sync::mpsc::Sender<Result<AuditLogEntry>>,
 ) {
     let filter = AggregateSubject::tenant_filter(&project);
     loop {
@@ -201,7 +176,7 @@ impl AuthEventsSubscription {
         ctx: &Context<'_>,
         filter: Option<AuditLogFilter>,
         from_sequence: Option<i64>,
-    ) -> Result<impl Stream<Item = Result<AuthEvent>> + use<>> {
+    ) -> Result<impl Stream<Item = Result<AuditLogEntry>> + use<>> {
         let (state, admin) = ctx_of(ctx);
         let project = admin.inner.project_id.clone();
         if project.is_empty() {
