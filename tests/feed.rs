@@ -50,11 +50,16 @@ async fn captured(siem: &jetstream::stream::Stream) -> Vec<(String, String, Valu
                 .get("Nats-Msg-Id")
                 .map(|v| v.to_string())
                 .unwrap_or_default();
-            out.push((
-                m.subject.to_string(),
-                id,
-                serde_json::from_slice(&m.payload).unwrap(),
-            ));
+            let entry: Value = serde_json::from_slice(&m.payload).unwrap();
+            let at: i64 = m
+                .headers
+                .get("Authd-Time")
+                .unwrap()
+                .as_str()
+                .parse()
+                .unwrap();
+            assert_eq!(entry["time"], authd_events::format_millis(at));
+            out.push((m.subject.to_string(), id, entry));
         }
     }
     out

@@ -39,6 +39,9 @@ async fn publish(client: &async_nats::Client, m: &RecordedMessage) -> anyhow::Re
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", format!("{}.{idx}", m.seq).as_str());
         headers.insert("Authd-Sequence", m.seq.to_string().as_str());
+        // The event's time (Unix ms): for a reader's latency or routing
+        // without parsing the entry.
+        headers.insert("Authd-Time", m.message.meta.time.to_string().as_str());
         client
             .publish_with_headers(
                 feed_subject(m, e.body.type_name()),
