@@ -319,3 +319,38 @@ async fn a_subscriber_that_does_not_read_is_cut_off_not_buffered_for() {
     assert_eq!(code, Some(4413), "after {received} messages");
     assert!(received < total, "{received}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_connection_holds_twenty_subscriptions_at_once_not_twenty_over_its_life() {
+    let env = TestEnv::start().await;
+    let mut ws = connected(&env, &env.admin_key, None).await;
+    // Thirty that fail and end: none of them stays open.
+    for i in 0..30 {
+        let id = format!("bad{i}");
+        subscribe(&mut ws, &id, json!({ "f": { "eventTypes": ["nope"] } })).await;
+        assert!(
+            next(&mut ws)
+                .await
+                .unwrap()
+                .to_string()
+                .contains("not an event type")
+        );
+        assert_eq!(next(&mut ws).await.unwrap()["type"], "complete");
+    }
+    // Twenty open ones are fine; the twenty-first closes the connection.
+    for i in 0..20 {
+        subscribe(&mut ws, &format!("s{i}"), json!({})).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    env.register("ann@example.com", PASSWORD).await;
+    let first = next(&mut ws).await.unwrap();
+    assert_eq!(first["type"], "next", "{first}");
+    subscribe(&mut ws, "s20", json!({})).await;
+    let code = loop {
+        match next(&mut ws).await {
+            Ok(m) => assert_eq!(m["type"], "next", "{m}"),
+            Err(code) => break code,
+        }
+    };
+    assert_eq!(code, Some(4429));
+}

@@ -9,7 +9,11 @@
 //! `OUTBOX` messages wait for it, 4429 more than `MAX_SUBSCRIPTIONS` at
 //! once. async-graphql runs the protocol itself once the key is known.
 
-use std::{pin::pin, time::Duration};
+use std::{
+    pin::pin,
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
 
 use async_graphql::http::{WebSocket as GqlWebSocket, WebSocketProtocols, WsMessage};
 use authd_events::RequestMeta;
@@ -73,6 +77,11 @@ pub async fn admin_get(gw: axum::extract::State<Gateway>, req: Request<Body>) ->
                     .await;
             }
         })
+}
+
+/// One subscription fewer (never below none).
+fn release(active: &AtomicUsize) {
+    let _ = active.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
 }
 
 fn offers_protocol(headers: &HeaderMap) -> bool {
@@ -166,7 +175,11 @@ async fn serve(gw: Gateway, socket: WebSocket, meta: RequestMeta) {
 
     // What the client sends, counted on the way to async-graphql.
     let (limit_tx, mut limit_rx) = tokio::sync::mpsc::channel::<(u16, &'static str)>(1);
-    let mut active = 0usize;
+    // Subscriptions open now: the client's `subscribe` adds one, its
+    // `complete` or the server's (a subscription that ended or failed)
+    // takes one away.
+    let active = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = active.clone();
     let incoming = futures::stream::once(async move { init }).chain(
         futures::stream::unfold(stream, |mut s| async move {
             next_text(&mut s).await.map(|t| (t, s))
@@ -177,11 +190,13 @@ async fn serve(gw: Gateway, socket: WebSocket, meta: RequestMeta) {
                 .as_ref()
                 .and_then(|v| v["type"].as_str())
             {
-                Some("subscribe") => active += 1,
-                Some("complete") => active = active.saturating_sub(1),
+                Some("subscribe") => {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+                Some("complete") => release(&counted),
                 _ => {}
             }
-            if active > MAX_SUBSCRIPTIONS {
+            if counted.load(Ordering::Relaxed) > MAX_SUBSCRIPTIONS {
                 let _ = limit_tx.try_send((4429, "Too many subscriptions on one connection"));
             }
             text
@@ -215,6 +230,10 @@ async fn serve(gw: Gateway, socket: WebSocket, meta: RequestMeta) {
         tokio::select! {
             out = graphql.next() => match out {
                 Some(WsMessage::Text(t)) => {
+                    // async-graphql writes the tag first.
+                    if t.starts_with("{\"type\":\"complete\"") {
+                        release(&active);
+                    }
                     if out_tx.try_send(Message::Text(t.into())).is_err() {
                         break Some(close(4413, "Subscriber too slow: it left too many messages unread"));
                     }
