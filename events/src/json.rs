@@ -129,6 +129,29 @@ pub fn customer_of(m: &RecordedMessage) -> Option<&str> {
     })
 }
 
+/// A personal value as it is shown outside the log: its text, or
+/// `"[erased]"` when it is sealed under a key that is gone (or not at
+/// hand).
+pub fn shown(v: &Option<crate::Personal>) -> Option<&str> {
+    match v {
+        None => None,
+        Some(crate::Personal::Plain(v)) => Some(v),
+        Some(crate::Personal::Sealed { .. }) => Some(ERASED),
+    }
+}
+
+/// Who acted, as the audit log labels it: `anonymous`, `system`,
+/// `operator`, `customer:<id>` or `admin:<key prefix>`.
+pub fn actor_label(actor: &Actor) -> String {
+    match actor {
+        Actor::Anonymous => "anonymous".into(),
+        Actor::System => "system".into(),
+        Actor::Operator => "operator".into(),
+        Actor::Customer(id) => format!("customer:{id}"),
+        Actor::Admin(prefix) => format!("admin:{prefix}"),
+    }
+}
+
 fn actor_json(actor: &Actor) -> Value {
     let (kind, id) = match actor {
         Actor::Anonymous => ("ANONYMOUS", None),
@@ -145,11 +168,6 @@ fn actor_json(actor: &Actor) -> Value {
 pub fn entry(m: &RecordedMessage, idx: usize) -> Option<Value> {
     let e = m.message.events.get(idx)?;
     let meta = &m.message.meta;
-    let shown = |p: &Option<crate::Personal>| match p {
-        None => Value::Null,
-        Some(crate::Personal::Plain(v)) => Value::String(v.clone()),
-        Some(crate::Personal::Sealed { .. }) => Value::String(ERASED.into()),
-    };
     let session = (m.subject.kind == AggregateKind::Session).then_some(meta.aggregate_id.as_str());
     Some(serde_json::json!({
         "specVersion": JSON_SPEC_VERSION,

@@ -5,7 +5,7 @@
 //! emails, codes for addresses that never signed up) are not indexed; the
 //! log itself keeps them.
 
-use authd_events::{Actor, AggregateKind, Event, OrderEvent, RecordedMessage, SessionEvent};
+use authd_events::{AggregateKind, Event, RecordedMessage, SessionEvent};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
@@ -40,29 +40,9 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-/// `anonymous`, `system`, `operator`, `customer:<id>`, `admin:<key prefix>`.
-fn actor_label(actor: &Actor) -> String {
-    match actor {
-        Actor::Anonymous => "anonymous".into(),
-        Actor::System => "system".into(),
-        Actor::Operator => "operator".into(),
-        Actor::Customer(id) => format!("customer:{id}"),
-        Actor::Admin(prefix) => format!("admin:{prefix}"),
-    }
-}
-
 pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Result<()> {
     let meta = &m.message.meta;
     let (customer, session) = match m.subject.kind {
-        AggregateKind::Customer => (Some(meta.aggregate_id.clone()), None),
-        AggregateKind::Order => {
-            let customer = m.message.bodies().find_map(|e| match e {
-                Event::Order(OrderEvent::Recorded(r)) => Some(r.customer_id.clone()),
-                Event::Order(OrderEvent::Canceled(c)) => Some(c.customer_id.clone()),
-                _ => None,
-            });
-            (customer, None)
-        }
         AggregateKind::Session => {
             let started = m.message.bodies().find_map(|e| match e {
                 Event::Session(SessionEvent::Started(s) | SessionEvent::StorefrontStarted(s)) => {
@@ -89,9 +69,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
             };
             (customer, Some(meta.aggregate_id.as_str()))
         }
-        // A claim of their address or phone, a provider identity of
-        // theirs: sealed under their key, so theirs (their erasure blanks
-        // it with the rest).
+        // The customer's own, an order's, a claim of their address or
+        // phone: whose the message is (sealed under their key, blanked by
+        // their erasure).
         _ => (authd_events::json::customer_of(m).map(str::to_string), None),
     };
     // What concerns no customer (a project's configuration and keys, the
@@ -103,7 +83,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
         None if m.subject.kind.expires() => return Ok(()),
         None => String::new(),
     };
-    let actor = actor_label(&meta.actor);
+    let actor = authd_events::json::actor_label(&meta.actor);
     let mut insert = tx.prepare_cached(
         "INSERT OR REPLACE INTO audit
            (project_id, customer_id, seq, idx, event_id, type, at, actor, session_id,
@@ -122,8 +102,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
             actor,
             session,
             meta.request.request_id,
-            crate::erasure::shown(&meta.request.ip),
-            crate::erasure::shown(&meta.request.user_agent),
+            authd_events::json::shown(&meta.request.ip),
+            authd_events::json::shown(&meta.request.user_agent),
             meta.command_id,
         ])?;
     }

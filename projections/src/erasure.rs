@@ -6,25 +6,15 @@
 //! `secure_delete` and checkpointed after an erasure (`runner`), so the
 //! deleted text is overwritten rather than left in free pages or the WAL.
 
-use authd_events::{Personal, RecordedMessage};
+use authd_events::RecordedMessage;
 use rusqlite::{Transaction, params};
 
 /// What the audit index shows where personal data was.
-pub const ERASED: &str = "[erased]";
+pub use authd_events::json::ERASED;
 
 /// Whether the message erases a customer.
 pub fn erases(m: &RecordedMessage) -> bool {
     m.message.erases()
-}
-
-/// A request's personal value as the audit index keeps it: sealed under a
-/// key that is gone (or not at hand) reads as erased.
-pub(crate) fn shown(v: &Option<Personal>) -> Option<&str> {
-    match v {
-        None => None,
-        Some(Personal::Plain(v)) => Some(v),
-        Some(Personal::Sealed { .. }) => Some(ERASED),
-    }
 }
 
 /// The read model's rows of an erased customer.

@@ -143,7 +143,7 @@ pub struct AuditLogConnection {
     pub page_info: PageInfo,
 }
 
-fn actor_type(actor: &str) -> AuditActorType {
+pub(super) fn actor_type(actor: &str) -> AuditActorType {
     match actor {
         a if a.starts_with("customer:") => AuditActorType::Customer,
         a if a.starts_with("admin:") => AuditActorType::AdminKey,

@@ -9,12 +9,12 @@
 use std::time::Duration;
 
 use async_graphql::{Context, ID, Result, Subscription};
-use authd_events::{Actor, AggregateKind, AggregateSubject, Personal, RecordedMessage};
+use authd_events::{AggregateKind, AggregateSubject, RecordedMessage, json};
 use authd_projections::read_audit::AuditFilter;
 use futures::{Stream, StreamExt};
 
 use super::{
-    audit_log::{AuditActorType, AuditLogEntry, AuditLogFilter, checked},
+    audit_log::{AuditLogEntry, AuditLogFilter, actor_type, checked},
     resolver::ctx_of,
 };
 use crate::{error::ApiError, public::types::DateTime};
@@ -22,24 +22,12 @@ use crate::{error::ApiError, public::types::DateTime};
 /// Entries buffered between the log and the subscriber.
 const BUFFER: usize = 256;
 
-fn shown(v: &Option<Personal>) -> Option<String> {
-    match v {
-        None => None,
-        Some(Personal::Plain(v)) => Some(v.clone()),
-        Some(Personal::Sealed { .. }) => Some(authd_events::json::ERASED.into()),
-    }
-}
-
 fn entries(m: &RecordedMessage) -> impl Iterator<Item = AuditLogEntry> + '_ {
     let meta = &m.message.meta;
-    let (actor, actor_type) = match &meta.actor {
-        Actor::Anonymous => ("anonymous".to_string(), AuditActorType::Anonymous),
-        Actor::System => ("system".to_string(), AuditActorType::System),
-        Actor::Operator => ("operator".to_string(), AuditActorType::Operator),
-        Actor::Customer(id) => (format!("customer:{id}"), AuditActorType::Customer),
-        Actor::Admin(prefix) => (format!("admin:{prefix}"), AuditActorType::AdminKey),
-    };
-    let customer = authd_events::json::customer_of(m).map(|c| ID(c.to_string()));
+    // As the audit index labels it.
+    let actor = json::actor_label(&meta.actor);
+    let actor_type = actor_type(&actor);
+    let customer = json::customer_of(m).map(|c| ID(c.to_string()));
     let session = (m.subject.kind == AggregateKind::Session).then(|| ID(meta.aggregate_id.clone()));
     m.message
         .events
@@ -56,12 +44,12 @@ fn entries(m: &RecordedMessage) -> impl Iterator<Item = AuditLogEntry> + '_ {
             session_id: session.clone(),
             actor: actor.clone(),
             actor_type,
-            ip: shown(&meta.request.ip),
-            user_agent: shown(&meta.request.user_agent),
+            ip: json::shown(&meta.request.ip).map(str::to_string),
+            user_agent: json::shown(&meta.request.user_agent).map(str::to_string),
             request_id: meta.request.request_id.clone(),
             command_id: meta.command_id.clone(),
             seq: m.seq,
-            prefetched: Some(authd_events::json::event_data(&e.body)),
+            prefetched: Some(json::event_data(&e.body)),
         })
 }
 
