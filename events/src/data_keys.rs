@@ -301,30 +301,18 @@ impl DataKeys {
         mut each: impl FnMut(&jetstream::Message) -> Result<bool, KeyError>,
     ) -> Result<(), KeyError> {
         use futures::StreamExt;
-        let unavailable = |e: &dyn std::fmt::Display| KeyError::Unavailable(e.to_string());
         let stream = self
             .js
             .get_stream_no_info(KEY_STREAM)
             .await
-            .map_err(|e| unavailable(&e))?;
-        let mut consumer = stream
-            .create_consumer(jetstream::consumer::pull::OrderedConfig {
-                filter_subject: filter.to_string(),
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| unavailable(&e))?;
-        let pending = consumer
-            .info()
-            .await
-            .map_err(|e| unavailable(&e))?
-            .num_pending;
-        let mut messages = consumer.messages().await.map_err(|e| unavailable(&e))?;
-        for _ in 0..pending {
-            let Some(m) = messages.next().await else {
-                break;
-            };
-            if !each(&m.map_err(|e| unavailable(&e))?)? {
+            .map_err(|e| KeyError::Unavailable(e.to_string()))?;
+        let mut messages = std::pin::pin!(
+            crate::streams::held(&stream, filter)
+                .await
+                .map_err(KeyError::Unavailable)?
+        );
+        while let Some(m) = messages.next().await {
+            if !each(&m.map_err(KeyError::Unavailable)?)? {
                 break;
             }
         }

@@ -27,3 +27,29 @@ pub async fn raise_replicas(
         .map_err(|e| format!("cannot raise {}'s replicas to {wanted}: {e}", config.name))?;
     Ok(config)
 }
+
+/// The messages on the subjects `filter` matches that `stream` holds when
+/// it is called, in order, through one ordered consumer; the returned
+/// stream ends after them (later ones are not waited for).
+pub(crate) async fn held<I>(
+    stream: &stream::Stream<I>,
+    filter: &str,
+) -> Result<impl futures::Stream<Item = Result<jetstream::Message, String>> + use<I>, String> {
+    use futures::StreamExt;
+    let mut consumer = stream
+        .create_consumer(jetstream::consumer::pull::OrderedConfig {
+            filter_subject: filter.to_string(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let pending = consumer
+        .info()
+        .await
+        .map_err(|e| e.to_string())?
+        .num_pending;
+    let messages = consumer.messages().await.map_err(|e| e.to_string())?;
+    Ok(messages
+        .take(pending as usize)
+        .map(|m| m.map_err(|e| e.to_string())))
+}

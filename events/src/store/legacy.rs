@@ -1,7 +1,6 @@
 //! What an earlier build left in plain: the plaintext horizon (see
 //! `data_keys::horizon`) and a bounded scan below it, for an erasure.
 
-use async_nats::jetstream::consumer::pull::OrderedConfig;
 use futures::StreamExt;
 
 use super::{EventStore, StoreError, decode};
@@ -38,26 +37,13 @@ impl EventStore {
         if to == 0 {
             return Ok(());
         }
-        let unavailable = |e: &dyn std::fmt::Display| StoreError::Unavailable(e.to_string());
-        let mut consumer = self
-            .stream
-            .create_consumer(OrderedConfig {
-                filter_subject: filter.to_string(),
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| unavailable(&e))?;
-        let pending = consumer
-            .info()
-            .await
-            .map_err(|e| unavailable(&e))?
-            .num_pending;
-        let mut messages = consumer.messages().await.map_err(|e| unavailable(&e))?;
-        for _ in 0..pending {
-            let Some(msg) = messages.next().await else {
-                break;
-            };
-            let msg = msg.map_err(|e| unavailable(&e))?;
+        let mut messages = std::pin::pin!(
+            crate::streams::held(&self.stream, filter)
+                .await
+                .map_err(StoreError::Unavailable)?
+        );
+        while let Some(msg) = messages.next().await {
+            let msg = msg.map_err(StoreError::Unavailable)?;
             let seq = msg
                 .info()
                 .map_err(|e| StoreError::Other(e.to_string()))?
