@@ -29,6 +29,12 @@ pub(crate) struct Common {
     /// Services only: let sign-in providers (OpenID Connect issuers, OAuth endpoints, Shopify stores) be at loopback and private addresses, e.g. an identity provider inside your network. Always on in dev.
     #[arg(long, env = "AUTHD_ALLOW_PRIVATE_PROVIDER_URLS")]
     allow_private_provider_urls: bool,
+    /// Services and feed: let webhook endpoints be plain http and at loopback and private addresses (a receiver inside your network). Always on in dev.
+    #[arg(long, env = "AUTHD_ALLOW_PRIVATE_WEBHOOK_URLS")]
+    allow_private_webhook_urls: bool,
+    /// Feed: how long a webhook delivery that fails is retried (exponential backoff from 5 s, at most an hour apart) before it is marked failed.
+    #[arg(long, env = "AUTHD_WEBHOOK_RETRY_HOURS", default_value_t = 24)]
+    webhook_retry_hours: u64,
     /// argon2id memory cost in KiB.
     #[arg(long, env = "AUTHD_ARGON2_M_COST", default_value_t = 19_456)]
     argon2_m_cost: u32,
@@ -166,6 +172,12 @@ pub(crate) fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Re
     c.secrets_key_file = common.secrets_key_file.clone();
     c.data_key_file = common.data_key_file.clone();
     c.allow_private_provider_urls = common.allow_private_provider_urls;
+    c.allow_private_webhook_urls = common.allow_private_webhook_urls;
+    anyhow::ensure!(
+        (1..=72).contains(&common.webhook_retry_hours),
+        "--webhook-retry-hours must be between 1 and 72"
+    );
+    c.webhooks.retry_window = Duration::from_secs(common.webhook_retry_hours * 3600);
     c.hash = authd_services::password::HashParams {
         m_cost: common.argon2_m_cost,
         t_cost: common.argon2_t_cost,

@@ -364,7 +364,12 @@ async fn the_shipped_per_role_nats_users_run_the_stack_and_fence_each_role() {
     let keys = dir.path().join("keys");
     // Services first: they create the streams the others may only read.
     let _services = role(
-        &["services", "--nats-url", &role_url(&nats, "services")],
+        &[
+            "services",
+            "--nats-url",
+            &role_url(&nats, "services"),
+            "--allow-private-webhook-urls",
+        ],
         &dir.path().join("s"),
         &keys,
     );
@@ -404,6 +409,7 @@ async fn the_shipped_per_role_nats_users_run_the_stack_and_fence_each_role() {
             &role_url(&nats, "feed"),
             "--nats-inbox-prefix",
             "_INBOX_feed",
+            "--allow-private-webhook-urls",
         ],
         &dir.path().join("f"),
         &keys,
@@ -447,6 +453,46 @@ async fn the_shipped_per_role_nats_users_run_the_stack_and_fence_each_role() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(up, "the gateway never became healthy\n{}", logs());
+    // A webhook receiver on this machine, for the registrations.
+    let hooks: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>> = Default::default();
+    let receiver = {
+        let hooks = hooks.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |body: axum::body::Bytes| async move {
+                hooks.lock().unwrap().push(body.to_vec());
+                "ok"
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}/hook")
+    };
+    let admin = |query: &'static str, variables: Value| {
+        let (http, key) = (http.clone(), k.secret_key.clone());
+        async move {
+            http.post(format!("http://127.0.0.1:{port}/graphql/admin"))
+                .bearer_auth(key)
+                .json(&json!({ "query": query, "variables": variables }))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let created = admin(
+        "mutation C($url: String!) { webhookEndpointCreate(input: { url: $url, eventTypes: [\"customer.registered\"] }) {
+           success endpoint { id } errors { code } } }",
+        json!({ "url": receiver }),
+    )
+    .await;
+    let endpoint = created["data"]["webhookEndpointCreate"]["endpoint"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}\n{}", logs()))
+        .to_string();
     let mut registered = Value::Null;
     for _ in 0..300 {
         registered = gql(&http, port, &k.public_key, None,
@@ -508,6 +554,28 @@ async fn the_shipped_per_role_nats_users_run_the_stack_and_fence_each_role() {
     let entry: Value = serde_json::from_slice(&entry.payload).unwrap();
     assert_eq!(entry["data"]["email"], "ann@example.com", "{entry}");
     assert_eq!(entry["customerId"], ann.as_str(), "{entry}");
+    // The feed delivered it to the webhook (its queue and attempts under
+    // its permissions), and the gateway lists the attempt.
+    let mut listed = Value::Null;
+    for _ in 0..200 {
+        listed = admin(
+            "query D($id: ID!) { webhookDeliveries(endpointId: $id) { nodes { eventType status attempts { statusCode } } } }",
+            json!({ "id": endpoint }),
+        )
+        .await;
+        if listed["data"]["webhookDeliveries"]["nodes"][0]["status"] == "SUCCEEDED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        listed["data"]["webhookDeliveries"]["nodes"],
+        json!([{ "eventType": "customer.registered", "status": "SUCCEEDED", "attempts": [{ "statusCode": 200 }] }]),
+        "{listed}\n{}",
+        logs()
+    );
+    let hook: Value = serde_json::from_slice(&hooks.lock().unwrap()[0]).unwrap();
+    assert_eq!(hook["data"]["data"]["email"], "ann@example.com");
     audit
         .publish(
             format!("authd.audit.{project}.customer.customer.registered"),

@@ -122,7 +122,20 @@ pub const DEFAULT_CACHE: usize = 100_000;
 pub struct DataKeys {
     js: jetstream::Context,
     kek: Aes256Gcm,
+    /// HMAC-SHA256 of a label under the key-encryption key: the root
+    /// webhook signing secrets are derived from (`webhook_secret`).
+    webhook_root: [u8; 32],
     cache: Arc<Mutex<KeyCache>>,
+}
+
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key");
+    for p in parts {
+        mac.update(p);
+        mac.update(&[0]);
+    }
+    mac.finalize().into_bytes().into()
 }
 
 impl DataKeys {
@@ -137,11 +150,32 @@ impl DataKeys {
         Self {
             js,
             kek: Aes256Gcm::new_from_slice(&kek[..32]).expect("32 bytes is an AES-256 key"),
+            webhook_root: hmac_sha256(&kek[..32], &[b"authd webhook secrets v1"]),
             cache: Arc::new(Mutex::new(KeyCache {
                 keys: HashMap::new(),
                 cap: cap.max(1),
             })),
         }
+    }
+
+    /// The Standard Webhooks signing secret (`whsec_…`) of a project's
+    /// endpoint at a generation: the same in every process that holds
+    /// this key-encryption key, and in no event.
+    pub fn webhook_secret(&self, project: &str, endpoint_id: &str, generation: u32) -> String {
+        use base64::Engine;
+        let key = hmac_sha256(
+            &self.webhook_root,
+            &[
+                project.as_bytes(),
+                endpoint_id.as_bytes(),
+                &generation.to_be_bytes(),
+            ],
+        );
+        format!(
+            "{}{}",
+            crate::webhook::SECRET_PREFIX,
+            base64::engine::general_purpose::STANDARD.encode(key)
+        )
     }
 
     fn wrap_aad(subject: &str) -> String {

@@ -51,6 +51,10 @@ pub enum ProjectEvent {
     ProvidersConfigured(ProvidersConfig), // 5
     /// The customer metafields the project declares, whole.
     CustomerMetafieldsDeclared(crate::metafield::CustomerMetafieldsDeclared), // 6
+    WebhookEndpointCreated(crate::webhook::WebhookEndpoint), // 7
+    /// The endpoint, whole, as it is from this event on.
+    WebhookEndpointUpdated(crate::webhook::WebhookEndpoint), // 8
+    WebhookEndpointDeleted(crate::webhook::WebhookEndpointDeleted), // 9
 }
 
 /// How the Storefront API (`/graphql/storefront`) treats this project's

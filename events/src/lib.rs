@@ -19,6 +19,7 @@ pub mod store;
 pub mod streams;
 pub mod subject;
 mod type_names;
+pub mod webhook;
 pub use type_names::EVENT_TYPES;
 
 pub use envelope::{

@@ -31,7 +31,7 @@ pub async fn raise_replicas(
 /// The messages on the subjects `filter` matches that `stream` holds when
 /// it is called, in order, through one ordered consumer; the returned
 /// stream ends after them (later ones are not waited for).
-pub(crate) async fn held<I>(
+pub async fn held<I>(
     stream: &stream::Stream<I>,
     filter: &str,
 ) -> Result<impl futures::Stream<Item = Result<jetstream::Message, String>> + use<I>, String> {

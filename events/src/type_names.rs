@@ -13,6 +13,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "project.storefront.configured",
     "project.providers.configured",
     "project.customer_metafields.declared",
+    "project.webhook_endpoint.created",
+    "project.webhook_endpoint.updated",
+    "project.webhook_endpoint.deleted",
     "email.claimed",
     "email.released",
     "customer.registered",
@@ -83,6 +86,9 @@ impl Event {
                 ProjectEvent::CustomerMetafieldsDeclared(_) => {
                     "project.customer_metafields.declared"
                 }
+                ProjectEvent::WebhookEndpointCreated(_) => "project.webhook_endpoint.created",
+                ProjectEvent::WebhookEndpointUpdated(_) => "project.webhook_endpoint.updated",
+                ProjectEvent::WebhookEndpointDeleted(_) => "project.webhook_endpoint.deleted",
             },
             Event::EmailClaim(e) => match e {
                 EmailClaimEvent::Claimed(_) => "email.claimed",

@@ -432,6 +432,31 @@ fn samples_v1() -> Vec<Event> {
             mail_jobs_dropped: 2,
             plaintext_erased: vec![12, 13],
         })),
+        Event::Project(ProjectEvent::WebhookEndpointCreated(
+            webhook::WebhookEndpoint {
+                endpoint_id: "we_01HZZZZZZZZZZZZZZZZZZZZZZZ".into(),
+                url: "https://siem.example/hooks/authd".into(),
+                event_types: vec!["customer.login.failed".into(), "customer.locked".into()],
+                description: "SIEM".into(),
+                enabled: true,
+                secret_generation: 0,
+            },
+        )),
+        Event::Project(ProjectEvent::WebhookEndpointUpdated(
+            webhook::WebhookEndpoint {
+                endpoint_id: "we_01HZZZZZZZZZZZZZZZZZZZZZZZ".into(),
+                url: "https://siem.example/hooks/authd".into(),
+                event_types: vec!["customer.*".into()],
+                description: "SIEM, every customer event".into(),
+                enabled: true,
+                secret_generation: 1,
+            },
+        )),
+        Event::Project(ProjectEvent::WebhookEndpointDeleted(
+            webhook::WebhookEndpointDeleted {
+                endpoint_id: "we_01HZZZZZZZZZZZZZZZZZZZZZZZ".into(),
+            },
+        )),
     ]
 }
 

@@ -4,7 +4,8 @@
 //! works) as its JSON entry, with `Nats-Msg-Id: <sequence>.<index>`: a
 //! stream that captures the feed drops what a restart after a crash
 //! publishes again (the checkpoint trails the publishing by at most
-//! `SAVE_EVERY`; a clean stop saves it exactly).
+//! `SAVE_EVERY`; a clean stop saves it exactly). Each event is queued for
+//! the webhook endpoints that want it before the feed moves past it.
 
 use std::{pin::pin, time::Duration};
 
@@ -13,7 +14,7 @@ use authd_events::{EventStore, RecordedMessage};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::checkpoint::Checkpoint;
+use crate::{checkpoint::Checkpoint, webhooks::Enqueuer};
 
 pub const FEED_PREFIX: &str = "authd.audit";
 
@@ -62,6 +63,7 @@ pub async fn run(
     store: EventStore,
     client: async_nats::Client,
     checkpoint: Checkpoint,
+    webhooks: Option<Enqueuer>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut published = checkpoint.read()?;
@@ -69,7 +71,7 @@ pub async fn run(
     tracing::info!(from = published + 1, "feed starting");
     tokio::select! {
         _ = shutdown.cancelled() => {}
-        _ = follow(&store, &client, &checkpoint, &mut published, &mut saved) => {}
+        _ = follow(&store, &client, webhooks.as_ref(), &checkpoint, &mut published, &mut saved) => {}
     }
     if let Err(e) = save(&client, &checkpoint, published, &mut saved).await {
         tracing::warn!(error = %e, "feed checkpoint not saved at stop");
@@ -99,6 +101,7 @@ async fn save(
 async fn follow(
     store: &EventStore,
     client: &async_nats::Client,
+    webhooks: Option<&Enqueuer>,
     checkpoint: &Checkpoint,
     published: &mut u64,
     saved: &mut u64,
@@ -131,7 +134,14 @@ async fn follow(
             for item in chunk {
                 match item {
                     Ok(m) if m.seq > *published => {
-                        if let Err(e) = publish(client, &m).await {
+                        let sent = match publish(client, &m).await {
+                            Ok(()) => match webhooks {
+                                Some(w) => w.enqueue(&m).await,
+                                None => Ok(()),
+                            },
+                            Err(e) => Err(e),
+                        };
+                        if let Err(e) = sent {
                             tracing::warn!(error = %e, seq = m.seq, "feed cannot publish");
                             tokio::time::sleep(Duration::from_millis(200)).await;
                             continue 'outer;

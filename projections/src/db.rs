@@ -85,13 +85,14 @@ pub fn finish_rebuild(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Bumped whenever a table or what a message does to it changes (13: an
 /// erasure deletes the customer's sessions and the orders it took out of
-/// the log; 14: the audit index keeps what concerns no customer). A file of
+/// the log; 14: the audit index keeps what concerns no customer; 15: webhook
+/// endpoints). A file of
 /// another version is emptied and rebuilt from sequence 1: read models are
 /// disposable.
-pub const SCHEMA_VERSION: i64 = 14;
+pub const SCHEMA_VERSION: i64 = 15;
 
 /// The read model's tables (besides `checkpoints`).
-pub const READ_MODEL_TABLES: [&str; 10] = [
+pub const READ_MODEL_TABLES: [&str; 11] = [
     "projects",
     "storefront_origins",
     "api_keys",
@@ -102,6 +103,7 @@ pub const READ_MODEL_TABLES: [&str; 10] = [
     "orders",
     "order_line_items",
     "customer_metafields",
+    "webhook_endpoints",
 ];
 /// The audit index's tables. A rebuild writes them into the read model's
 /// file; the live gateway keeps them in a file of their own.

@@ -17,6 +17,7 @@ pub mod read_addresses;
 pub mod read_audit;
 pub mod read_metafields;
 pub mod read_orders;
+pub mod read_webhooks;
 pub mod runner;
 mod sessions;
 

@@ -1,4 +1,4 @@
-//! Read model: projects and their API keys.
+//! Read model: projects, their API keys and webhook endpoints.
 
 use authd_events::{
     ApiKeyKind, Event, ProjectConfig, ProjectEvent, RecordedMessage, StorefrontConfig,
@@ -36,8 +36,47 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             prefix     TEXT NOT NULL,
             revoked    INTEGER NOT NULL DEFAULT 0,
             created_at INTEGER NOT NULL
+         );
+         CREATE TABLE IF NOT EXISTS webhook_endpoints (
+            project_id        TEXT NOT NULL,
+            id                TEXT NOT NULL,
+            url               TEXT NOT NULL,
+            event_types       TEXT NOT NULL,
+            description       TEXT NOT NULL,
+            enabled           INTEGER NOT NULL,
+            secret_generation INTEGER NOT NULL,
+            created_at        INTEGER NOT NULL,
+            updated_at        INTEGER NOT NULL,
+            PRIMARY KEY (project_id, id)
          );",
     )
+}
+
+fn put_endpoint(
+    tx: &Transaction<'_>,
+    project: &str,
+    e: &authd_events::webhook::WebhookEndpoint,
+    at: i64,
+) -> rusqlite::Result<()> {
+    let types = serde_json::to_string(&e.event_types).expect("a list serializes");
+    tx.prepare_cached(
+        "INSERT INTO webhook_endpoints (project_id, id, url, event_types, description, enabled,
+                                        secret_generation, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+         ON CONFLICT (project_id, id) DO UPDATE SET url = ?3, event_types = ?4,
+           description = ?5, enabled = ?6, secret_generation = ?7, updated_at = ?8",
+    )?
+    .execute(params![
+        project,
+        e.endpoint_id,
+        e.url,
+        types,
+        e.description,
+        e.enabled,
+        e.secret_generation,
+        at
+    ])?;
+    Ok(())
 }
 
 pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Result<()> {
@@ -111,6 +150,15 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                 let json = serde_json::to_string(&d.definitions).expect("config serializes");
                 tx.prepare_cached("UPDATE projects SET customer_metafields = ?2 WHERE id = ?1")?
                     .execute(params![project, json])?;
+            }
+            ProjectEvent::WebhookEndpointCreated(e) | ProjectEvent::WebhookEndpointUpdated(e) => {
+                put_endpoint(tx, project, e, at)?
+            }
+            ProjectEvent::WebhookEndpointDeleted(d) => {
+                tx.prepare_cached(
+                    "DELETE FROM webhook_endpoints WHERE project_id = ?1 AND id = ?2",
+                )?
+                .execute(params![project, d.endpoint_id])?;
             }
             ProjectEvent::ApiKeyRevoked(r) => {
                 tx.prepare_cached(

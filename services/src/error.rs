@@ -82,6 +82,12 @@ pub enum DomainError {
     OrderNotFound,
     #[error("a customer can have at most {0} addresses; delete one first")]
     TooManyAddresses(usize),
+    #[error("no webhook endpoint with this id in this project")]
+    WebhookEndpointNotFound,
+    #[error("a project can have at most {0} webhook endpoints; delete one first")]
+    TooManyWebhookEndpoints(usize),
+    #[error("the webhook URL is not allowed: {0}")]
+    WebhookUrlNotAllowed(&'static str),
     #[error("{field} {problem}")]
     Profile {
         field: &'static str,
@@ -265,6 +271,9 @@ error_codes! {
     /// A customer without a password deletes their account only from a
     /// sign-in less than 5 minutes old.
     RecentLoginRequired = "RECENT_LOGIN_REQUIRED",
+    /// A webhook URL that is not https, names a private address, or
+    /// carries credentials.
+    UrlNotAllowed = "URL_NOT_ALLOWED",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -320,7 +329,9 @@ impl DomainError {
             Self::ProviderError(_) => C::ProviderError,
             Self::ReturnUrlNotAllowed => C::ReturnUrlNotAllowed,
             Self::AddressNotFound | Self::OrderNotFound => C::NotFound,
-            Self::TooManyAddresses(_) => C::LimitReached,
+            Self::TooManyAddresses(_) | Self::TooManyWebhookEndpoints(_) => C::LimitReached,
+            Self::WebhookEndpointNotFound => C::NotFound,
+            Self::WebhookUrlNotAllowed(_) => C::UrlNotAllowed,
             Self::Profile { problem, .. } => match problem {
                 ProfileProblem::TooLong(_) => C::TooLong,
                 ProfileProblem::ContainsHtmlTags => C::ContainsHtmlTags,
@@ -357,7 +368,8 @@ impl DomainError {
             Self::InvalidState => Some("state"),
             Self::ProviderNotFound => Some("providerKey"),
             Self::ReturnUrlNotAllowed => Some("returnTo"),
-            Self::AddressNotFound => Some("id"),
+            Self::AddressNotFound | Self::WebhookEndpointNotFound => Some("id"),
+            Self::WebhookUrlNotAllowed(_) => Some("url"),
             Self::OrderNotFound => Some("externalId"),
             Self::WrongCurrentPassword => Some("currentPassword"),
             Self::InvalidRefreshToken | Self::RefreshTokenReused | Self::SessionRevoked => {

@@ -24,6 +24,11 @@ pub struct Config {
     /// Services only: sign-in providers may be at loopback and private
     /// addresses (always in dev).
     pub allow_private_provider_urls: bool,
+    /// Services and feed: webhook endpoints may be plain http and at
+    /// loopback and private addresses (always in dev).
+    pub allow_private_webhook_urls: bool,
+    /// The feed's webhook deliveries: retries, window, timeout.
+    pub webhooks: authd_feed::webhooks::WebhookOptions,
     pub hash: HashParams,
     /// Hashes run at once; defaults to the number of cores.
     pub hash_concurrency: usize,
@@ -74,6 +79,8 @@ impl Config {
             secrets_key_file: None,
             data_key_file: None,
             allow_private_provider_urls: false,
+            allow_private_webhook_urls: false,
+            webhooks: Default::default(),
             hash: HashParams::default(),
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             access_token_ttl: Duration::from_secs(15 * 60),

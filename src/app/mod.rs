@@ -53,6 +53,7 @@ pub async fn run_services(
             index_key: keys.index.clone(),
             secrets_key: keys.secrets.clone(),
             allow_private_providers: config.dev || config.allow_private_provider_urls,
+            allow_private_webhooks: config.dev || config.allow_private_webhook_urls,
             access_token_ttl: config.access_token_ttl,
             session_ttl: config.session_ttl,
             clock: config.clock.clone(),
@@ -130,8 +131,27 @@ pub async fn run_feed(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)?;
+    use authd_feed::webhooks;
     let checkpoint = authd_feed::Checkpoint::new(config.data_dir.join("feed.checkpoint"));
-    authd_feed::run(store, client, checkpoint, shutdown).await
+    // Webhooks: the endpoints as of the checkpoint, then kept up by the
+    // feed as it reads on; the deliverer sends what it queues.
+    let js = store.jetstream().clone();
+    authd_events::webhook::ensure_streams(&js, config.stream_replicas)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let endpoints = webhooks::Endpoints::load(&store, checkpoint.read()?).await?;
+    let mut options = config.webhooks.clone();
+    options.allow_private |= config.dev || config.allow_private_webhook_urls;
+    let deliverer = tokio::spawn(webhooks::deliver(
+        store.clone(),
+        endpoints.clone(),
+        options,
+        shutdown.clone(),
+    ));
+    let enqueuer = webhooks::Enqueuer::new(js, endpoints);
+    let fed = authd_feed::run(store, client, checkpoint, Some(enqueuer), shutdown).await;
+    deliverer.await??;
+    fed
 }
 
 pub async fn run_mailer(

@@ -42,6 +42,10 @@ pub const SECURITY_TYPES: &[&str] = &[
     "project.api_key.issued",
     "project.api_key.revoked",
     "project.providers.configured",
+    // Where the project's events are sent.
+    "project.webhook_endpoint.created",
+    "project.webhook_endpoint.updated",
+    "project.webhook_endpoint.deleted",
     "signing_key.added",
     "signing_key.retired",
 ];

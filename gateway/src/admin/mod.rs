@@ -1,6 +1,6 @@
 //! The admin API (`/graphql/admin`, `Authorization: Bearer sk_…`, or the
 //! operator key with `X-Project-Id`): the project's configuration, keys
-//! and sign-in providers, and customer support operations.
+//! sign-in providers and webhook endpoints, and customer support operations.
 
 pub mod audit_log;
 pub mod auth_events;
@@ -10,6 +10,7 @@ pub mod metafields;
 pub mod orders;
 pub mod project;
 pub mod providers;
+pub mod webhooks;
 
 mod resolver;
 
@@ -23,6 +24,7 @@ pub struct AdminQuery(
     audit_log::AuditLogQuery,
     customers::CustomerQuery,
     providers::ProviderQuery,
+    webhooks::WebhookQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -33,6 +35,7 @@ pub struct AdminMutation(
     orders::OrderMutation,
     metafields::MetafieldMutation,
     erasure::ErasureMutation,
+    webhooks::WebhookMutation,
 );
 
 pub type AdminSchema =

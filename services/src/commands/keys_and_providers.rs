@@ -1,5 +1,5 @@
-//! The payloads and outcomes of the operator's signing-key rotation and of
-//! external-provider sign-in.
+//! The payloads and outcomes of the operator's signing-key rotation, of
+//! external-provider sign-in and of a project's webhook endpoints.
 
 use serde::{Deserialize, Serialize};
 
@@ -146,4 +146,43 @@ pub struct RotatedKey {
     pub active_from: i64,
     /// The keys it replaces, each trusted until (unix ms).
     pub retired: Vec<(String, i64)>,
+}
+
+/// A new webhook endpoint; its id and signing secret are made by the
+/// services.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CreateWebhookEndpoint {
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub description: String,
+}
+
+/// A change to an endpoint: what is `None` stays.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct UpdateWebhookEndpoint {
+    pub endpoint_id: String,
+    pub url: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    /// A new signing secret (shown in the outcome); the old one signs no more.
+    pub rotate_secret: bool,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct DeleteWebhookEndpoint {
+    pub endpoint_id: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct WebhookEndpointSaved {
+    pub endpoint: authd_events::webhook::WebhookEndpoint,
+    /// The signing secret, on creation and rotation only: shown once.
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookEndpointSaved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WebhookEndpointSaved({})", self.endpoint.endpoint_id)
+    }
 }

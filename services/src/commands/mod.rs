@@ -156,6 +156,9 @@ macro_rules! command_table {
             "customer.metafields.admin_set"      => AdminSetMetafields   -> MetafieldsSaved, ProjectAdmin;
             "customer.erase"                     => EraseCustomer        -> Erasure,       ProjectAdmin;
             "customer.delete_account"            => DeleteAccount        -> Erasure,       Customer;
+            "project.webhook_endpoint.create"    => CreateWebhookEndpoint -> WebhookEndpointSaved, ProjectAdmin;
+            "project.webhook_endpoint.update"    => UpdateWebhookEndpoint -> WebhookEndpointSaved, ProjectAdmin;
+            "project.webhook_endpoint.delete"    => DeleteWebhookEndpoint -> Done,         ProjectAdmin;
         }
     };
 }

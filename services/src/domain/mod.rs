@@ -26,3 +26,4 @@ pub mod session;
 pub mod signing_keys;
 mod text;
 mod urls;
+pub mod webhooks;

@@ -22,6 +22,8 @@ pub struct Project {
     pub providers: ProvidersConfig,
     /// The customer metafields declared.
     pub customer_metafields: Vec<MetafieldDefinition>,
+    /// The webhook endpoints, oldest first.
+    pub webhooks: Vec<authd_events::webhook::WebhookEndpoint>,
 }
 
 pub enum ProjectCommand {
@@ -46,6 +48,12 @@ pub enum ProjectCommand {
     },
     RevokeKey {
         key_id: String,
+    },
+    /// One change to the webhook endpoints; `allow_private`: the
+    /// deployment lets them name private addresses and plain http.
+    EditWebhooks {
+        edit: super::webhooks::WebhookEdit,
+        allow_private: bool,
     },
 }
 
@@ -152,6 +160,10 @@ fn decide(s: &Project, cmd: &ProjectCommand) -> Result<Vec<ProjectEvent>, Domain
                 vec![ProjectEvent::ProvidersConfigured(next)]
             })
         }
+        ProjectCommand::EditWebhooks {
+            edit,
+            allow_private,
+        } => super::webhooks::decide(&s.webhooks, edit, *allow_private),
         ProjectCommand::IssueKey { key } => Ok(vec![ProjectEvent::ApiKeyIssued(key.clone())]),
         ProjectCommand::RevokeKey { key_id } => {
             let Some((_, kind)) = s.keys.iter().find(|(id, _)| id == key_id) else {
@@ -204,6 +216,11 @@ impl Aggregate for Project {
             ProjectEvent::ProvidersConfigured(c) => self.providers = c.clone(),
             ProjectEvent::CustomerMetafieldsDeclared(d) => {
                 self.customer_metafields = d.definitions.clone()
+            }
+            ProjectEvent::WebhookEndpointCreated(_)
+            | ProjectEvent::WebhookEndpointUpdated(_)
+            | ProjectEvent::WebhookEndpointDeleted(_) => {
+                super::webhooks::evolve(&mut self.webhooks, e)
             }
         }
         self

@@ -25,6 +25,7 @@ mod sessions;
 mod shopify;
 mod signing_keys;
 mod storefront;
+mod webhooks;
 
 use std::{sync::Arc, time::Duration};
 
@@ -69,6 +70,8 @@ pub struct ServiceConfig {
     pub secrets_key: Vec<u8>,
     /// Providers at loopback and private addresses may be called.
     pub allow_private_providers: bool,
+    /// Webhook endpoints may name private addresses and plain http.
+    pub allow_private_webhooks: bool,
     pub access_token_ttl: Duration,
     pub session_ttl: Duration,
     pub clock: crate::infra::clock::Clock,
@@ -80,6 +83,7 @@ impl Default for ServiceConfig {
             index_key: Vec::new(),
             secrets_key: Vec::new(),
             allow_private_providers: false,
+            allow_private_webhooks: false,
             access_token_ttl: Duration::from_secs(15 * 60),
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             clock: Default::default(),
