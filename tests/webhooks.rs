@@ -102,11 +102,21 @@ impl Receiver {
 }
 
 fn start_feed(env: &TestEnv) -> CancellationToken {
+    run_feed(env).0
+}
+
+/// The feed role (with the deliverer), and its task.
+fn run_feed(
+    env: &TestEnv,
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
     let stop = CancellationToken::new();
     let (config, client, store) = (env.config.clone(), env.client.clone(), env.store.clone());
     let s = stop.clone();
-    tokio::spawn(async move { authd::app::run_feed(&config, client, store, s).await });
-    stop
+    let task = tokio::spawn(async move { authd::app::run_feed(&config, client, store, s).await });
+    (stop, task)
 }
 
 /// Quick retries for tests: 200 ms, doubling, within `window`.
@@ -523,4 +533,104 @@ async fn endpoints_refuse_what_they_must_not_take() {
         )
         .await;
     assert_eq!(code(&v).1, "LIMIT_REACHED", "{v}");
+}
+
+#[tokio::test]
+async fn a_restarted_feed_sends_what_was_queued_in_order_and_an_erasure_reaches_the_payload() {
+    let env = TestEnv::start_with(quick(Duration::from_secs(60))).await;
+    let (stop, task) = run_feed(&env);
+    // Refuses the first three requests.
+    let receiver = Receiver::start(3, 503, None).await;
+    // Refuses everything until opened.
+    let gated = Receiver::start(usize::MAX, 503, None).await;
+    let (_, secret) = create(&env, &receiver.url(), &["customer.*", "session.*"]).await;
+    let (gated_id, gated_secret) = create(&env, &gated.url(), &["customer.registered"]).await;
+    let ada = env.register("ada@example.com", PASSWORD).await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..2 {
+        assert_eq!(
+            env.login("ada@example.com", PASSWORD).await["success"],
+            true
+        );
+    }
+    eventually("a first refused attempt", async || {
+        (!receiver.got().is_empty()).then_some(())
+    })
+    .await;
+    // A clean stop mid-retry hands the held deliveries back; a new feed
+    // (another instance, the same durable consumers) goes on with them.
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    let _feed = start_feed(&env).drop_guard();
+    let mut expected = Vec::new();
+    for seq in 1..=env.last_seq().await {
+        if let Some(m) = env.store.read_message(seq).await.unwrap() {
+            for (idx, e) in m.message.events.iter().enumerate() {
+                let t = e.body.type_name();
+                if t.starts_with("customer.") || t.starts_with("session.") {
+                    expected.push((seq, idx as u64));
+                }
+            }
+        }
+    }
+    assert!(expected.len() >= 4, "{expected:?}");
+    let answered = eventually("every event answered 2xx", async || {
+        let got = receiver.got();
+        (got.len() >= 3 + expected.len()).then(|| got[3..].to_vec())
+    })
+    .await;
+    // Those answered 2xx: each event once, in the log's order.
+    let wh = standardwebhooks::Webhook::new(&secret).unwrap();
+    let sent: Vec<(u64, u64)> = answered
+        .iter()
+        .map(|r| {
+            wh.verify(&r.body, &r.headers).unwrap();
+            let p: Value = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(p["data"]["customerId"], ada.as_str());
+            (
+                p["data"]["sequence"].as_u64().unwrap(),
+                p["data"]["index"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(sent, expected);
+
+    // Bob's registration waits at the gate while he is erased: the
+    // payload, built from the log at each attempt, no longer has his email.
+    let bob = env.register("bob@example.com", PASSWORD).await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    eventually("Bob's registration refused", async || {
+        gated
+            .got()
+            .iter()
+            .any(|r| String::from_utf8_lossy(&r.body).contains("bob@example.com"))
+            .then_some(())
+    })
+    .await;
+    let v = env
+        .admin(
+            "mutation E($id: ID!) { customerErase(id: $id, reason: \"request 7\") { success errors { code } } }",
+            json!({ "id": bob }),
+        )
+        .await;
+    assert_eq!(v["data"]["customerErase"]["success"], true, "{v}");
+    gated.script.lock().unwrap().fail_first = 0;
+    let delivered = eventually("Bob's registration delivered", async || {
+        let d = deliveries(&env, &gated_id).await;
+        d.iter()
+            .find(|d| d["customerId"] == bob.as_str() && d["status"] == "SUCCEEDED")
+            .cloned()
+    })
+    .await;
+    assert_eq!(delivered["eventType"], "customer.registered");
+    let last = gated.got().last().unwrap().clone();
+    let body: Value = serde_json::from_slice(&last.body).unwrap();
+    assert_eq!(body["data"]["customerId"], bob.as_str());
+    assert_eq!(body["data"]["data"]["email"], "[erased]", "{body}");
+    assert!(!String::from_utf8_lossy(&last.body).contains("bob@example.com"));
+    assert!(!gated.verified(&gated_secret).is_empty());
 }

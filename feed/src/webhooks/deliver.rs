@@ -70,14 +70,15 @@ pub async fn deliver(
         options,
     });
     drop_deleted(&ctx).await;
-    let mut running: HashMap<(String, String), CancellationToken> = HashMap::new();
+    type Running = (CancellationToken, tokio::task::JoinHandle<()>);
+    let mut running: HashMap<(String, String), Running> = HashMap::new();
     loop {
         let ids: HashSet<(String, String)> = ctx.endpoints.ids().into_iter().collect();
         for id in &ids {
             if !running.contains_key(id) {
                 let token = shutdown.child_token();
-                tokio::spawn(endpoint_task(ctx.clone(), id.clone(), token.clone()));
-                running.insert(id.clone(), token);
+                let task = tokio::spawn(endpoint_task(ctx.clone(), id.clone(), token.clone()));
+                running.insert(id.clone(), (token, task));
             }
         }
         let gone: Vec<_> = running
@@ -86,16 +87,21 @@ pub async fn deliver(
             .cloned()
             .collect();
         for id in gone {
-            if let Some(token) = running.remove(&id) {
+            if let Some((token, _)) = running.remove(&id) {
                 token.cancel();
             }
             forget(&ctx, &id.0, &id.1).await;
         }
         tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
+            _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
     }
+    // Each endpoint hands back what it holds (bounded: a broker gone never
+    // holds the stop).
+    let stopped = futures::future::join_all(running.into_values().map(|(_, task)| task));
+    let _ = tokio::time::timeout(Duration::from_secs(5), stopped).await;
+    Ok(())
 }
 
 /// Drops the consumer and the queued deliveries of a deleted endpoint.
@@ -179,7 +185,10 @@ async fn run_endpoint(
     let _stop_lanes = lane_tokens.clone().drop_guard();
     loop {
         let m = tokio::select! {
-            _ = token.cancelled() => return Ok(()),
+            _ = token.cancelled() => {
+                release(&lanes).await;
+                return Ok(());
+            }
             m = messages.next() => m,
         };
         let m = m.ok_or_else(|| anyhow::anyhow!("the queue's consumer ended"))??;
@@ -206,6 +215,20 @@ async fn run_endpoint(
                 lane_tokens.clone(),
             ));
         }
+    }
+}
+
+/// At a stop: what the lanes hold goes back to the queue at once (not
+/// after its ack wait), for the next deliverer.
+async fn release(lanes: &Lanes) {
+    let held: Vec<Message> = lanes
+        .lock()
+        .expect("lanes lock")
+        .values()
+        .flat_map(|l| l.values().cloned())
+        .collect();
+    for m in held {
+        let _ = m.ack_with(AckKind::Nak(None)).await;
     }
 }
 
