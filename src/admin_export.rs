@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use authd_events::EventStore;
-use authd_projections::{ReadModel, runner::Until};
+use authd_projections::{ReadModel, Until};
 use serde_json::Value;
 
 /// The log read into a read model with its audit index, in a temporary

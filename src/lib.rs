@@ -9,4 +9,5 @@ pub mod app;
 pub mod events_cli;
 pub mod json_logs;
 pub mod nats_server;
+pub mod projections_cli;
 pub mod verify;

@@ -65,6 +65,8 @@ enum Cmd {
     Admin(authd::admin_cli::AdminArgs),
     /// Read the event log: tail it, or show one customer's or session's history (JSON lines).
     Events(authd::events_cli::EventsArgs),
+    /// Rebuild a running gateway's read model beside the live one and swap it in.
+    Projections(authd::projections_cli::ProjectionsArgs),
     /// A bare axum JSON endpoint: the benchmarks' baseline for reads.
     #[command(hide = true)]
     BenchBaseline {
@@ -405,6 +407,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Admin(args) => authd::admin_cli::run(args).await,
         Cmd::Events(args) => authd::events_cli::run(args).await,
+        Cmd::Projections(args) => authd::projections_cli::run(args).await,
         Cmd::BenchBaseline { listen } => {
             use axum::{Json, Router, routing::any};
             let app = Router::new().route(

@@ -12,8 +12,8 @@ use std::{
 use anyhow::Context as _;
 use authd_events::EventStore;
 use authd_projections::{
+    Until, audit_path,
     db::{AUDIT_TABLES, READ_MODEL_TABLES},
-    runner::{Until, audit_path},
 };
 use rusqlite::{Connection, OpenFlags, types::Value};
 
@@ -147,6 +147,9 @@ pub async fn verify(
         "{} does not exist (the gateway's --data-dir holds read-model.db)",
         read_model.display()
     );
+    // The live generation, when `read-model.db` is the link a live rebuild
+    // left (its audit index is named after it).
+    let read_model = &authd_projections::resolve(read_model);
     let dir = tempfile::tempdir()?;
     let (sequence, live, audit) = snapshots(read_model, dir.path())?;
     let replayed = dir.path().join("replayed.db");

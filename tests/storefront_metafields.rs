@@ -7,7 +7,7 @@
 
 mod common;
 
-use authd_projections::runner::Until;
+use authd_projections::Until;
 use common::TestEnv;
 use serde_json::{Value, json};
 

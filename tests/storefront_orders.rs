@@ -334,7 +334,7 @@ async fn a_customer_reads_the_orders_the_backend_recorded() {
     authd_projections::rebuild(
         &env.store,
         &rebuilt,
-        authd_projections::runner::Until::Latest,
+        authd_projections::Until::Latest,
         false,
         |_, _| {},
     )

@@ -929,7 +929,7 @@ async fn replay(
     let total = stream_last(&dev.nats_url).await?;
     // Let authd dev's own projection (and its audit index, when on) finish
     // first, so the replay does not share the machine with them.
-    let audit_db = authd_projections::runner::audit_path(db);
+    let audit_db = authd_projections::audit_path(db);
     let caught_up = Instant::now();
     while checkpoint(db) < total || (audit_db.exists() && checkpoint(&audit_db) < total) {
         if caught_up.elapsed() > Duration::from_secs(600) {

@@ -42,6 +42,8 @@ pub struct GatewayParts {
     pub audit_applied: Option<tokio::sync::watch::Receiver<u64>>,
     /// The key that alone creates projects (and may manage any).
     pub operator_key: Option<String>,
+    /// Live rebuilds of the read model (`readModelRebuildStart`).
+    pub rebuilder: Option<Arc<authd_projections::Rebuilder>>,
 }
 
 pub fn state(parts: GatewayParts) -> http::Gateway {
@@ -67,6 +69,7 @@ pub fn state(parts: GatewayParts) -> http::Gateway {
         audit_applied: parts.audit_applied,
         operator_key: parts.operator_key.as_deref().map(state::OperatorKey::new),
         parsed: Default::default(),
+        rebuilder: parts.rebuilder,
     }));
     http::Gateway {
         state,

@@ -24,6 +24,7 @@ pub struct Inner {
     pub rate_limits: crate::limits::RateLimits,
     pub operator_key: Option<OperatorKey>,
     pub parsed: crate::parsed::ParsedQueries,
+    pub rebuilder: Option<Arc<authd_projections::Rebuilder>>,
 }
 
 impl std::ops::Deref for AppState {

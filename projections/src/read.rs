@@ -128,45 +128,67 @@ pub struct SessionRow {
 }
 
 pub struct ReadModel {
-    path: PathBuf,
-    pool: Mutex<Vec<Connection>>,
+    /// The file read, and its generation: a live rebuild switches both
+    /// (`switch_to`), and connections to an earlier file are dropped.
+    file: std::sync::RwLock<(u64, PathBuf)>,
+    pool: Mutex<Vec<(u64, Connection)>>,
 }
 
 impl ReadModel {
     pub fn new(path: &Path) -> Self {
         Self {
-            path: path.to_path_buf(),
+            file: std::sync::RwLock::new((0, path.to_path_buf())),
             pool: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The file read now.
+    pub fn path(&self) -> PathBuf {
+        self.file.read().unwrap().1.clone()
+    }
+
+    /// Reads `path` from now on; a query under way ends on the file it
+    /// began with.
+    pub fn switch_to(&self, path: &Path) {
+        let mut file = self.file.write().unwrap();
+        *file = (file.0 + 1, path.to_path_buf());
+        self.pool.lock().unwrap().clear();
+    }
+
+    fn connect(path: &Path) -> rusqlite::Result<Connection> {
+        let c = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        c.busy_timeout(std::time::Duration::from_secs(5))?;
+        crate::db::stable_plans(&c)?;
+        // The live audit index is a file of its own; a rebuilt file
+        // holds its tables itself. Unqualified names find either.
+        let audit = crate::tables::audit_path(path);
+        if audit.exists() {
+            c.execute("ATTACH DATABASE ?1 AS audit", [audit.to_string_lossy()])?;
+        }
+        Ok(c)
     }
 
     pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
-        let conn = self.pool.lock().unwrap().pop();
-        let conn = match conn {
-            Some(c) => c,
-            None => {
-                let c = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                c.busy_timeout(std::time::Duration::from_secs(5))?;
-                crate::db::stable_plans(&c)?;
-                // The live audit index is a file of its own; a rebuilt file
-                // holds its tables itself. Unqualified names find either.
-                let audit = crate::runner::audit_path(&self.path);
-                if audit.exists() {
-                    c.execute("ATTACH DATABASE ?1 AS audit", [audit.to_string_lossy()])?;
-                }
-                c
-            }
+        let (generation, path) = self.file.read().unwrap().clone();
+        let pooled = self.pool.lock().unwrap().pop();
+        let conn = match pooled {
+            Some((g, c)) if g == generation => c,
+            _ => Self::connect(&path)?,
         };
         let out = f(&conn);
+        // (The file lock is never taken under the pool's: `switch_to`
+        // takes them the other way round. A connection pooled across a
+        // switch is dropped when next taken.)
+        let current = self.file.read().unwrap().0;
         let mut pool = self.pool.lock().unwrap();
-        if pool.len() < 16 {
-            pool.push(conn);
+        if pool.len() < 16 && current == generation {
+            pool.push((generation, conn));
         }
         out
     }

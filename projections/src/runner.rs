@@ -10,78 +10,16 @@ use std::{
 
 use authd_events::{EventStore, RecordedMessage};
 use futures::StreamExt;
-use rusqlite::{Connection, Transaction};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::db;
+use crate::{
+    db,
+    tables::{Tables, apply_to, audit_path},
+};
 
 /// Most messages applied in one transaction.
 const BATCH: usize = 512;
-
-/// Which tables a writer keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tables {
-    /// Projects, keys, customers, sessions: what queries and read-your-writes need.
-    ReadModel,
-    /// The audit index: not read-your-writes, so it commits lazily.
-    Audit,
-    /// Both, into one file (a rebuild).
-    All,
-}
-
-impl Tables {
-    fn apply(self, tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Result<()> {
-        if self != Tables::Audit {
-            crate::projects::apply(tx, m)?;
-            crate::customers::apply(tx, m)?;
-            crate::sessions::apply(tx, m)?;
-            if m.subject.kind == authd_events::AggregateKind::Order {
-                crate::orders::apply(tx, m)?;
-            }
-        }
-        if self != Tables::ReadModel {
-            crate::audit::apply(tx, m)?;
-        }
-        Ok(())
-    }
-}
-
-/// Applies messages to the read model in order; skips those at or below
-/// the checkpoint (a redelivery after a crash). Returns the new checkpoint.
-pub fn apply_batch(conn: &mut Connection, batch: &[RecordedMessage]) -> rusqlite::Result<u64> {
-    apply_to(Tables::ReadModel, conn, batch)
-}
-
-fn apply_to<'a>(
-    model: Tables,
-    conn: &mut Connection,
-    batch: impl IntoIterator<Item = &'a RecordedMessage>,
-) -> rusqlite::Result<u64> {
-    let tx = conn.transaction()?;
-    let mut checkpoint = db::checkpoint(&tx)?;
-    let mut erased = false;
-    for m in batch {
-        if m.seq <= checkpoint {
-            continue;
-        }
-        model.apply(&tx, m)?;
-        erased |= crate::erasure::erases(m);
-        checkpoint = m.seq;
-    }
-    db::set_checkpoint(&tx, checkpoint)?;
-    tx.commit()?;
-    if erased {
-        db::truncate_wal(conn)?;
-    }
-    Ok(checkpoint)
-}
-
-/// Where the live audit index of the read model at `read_model` lives:
-/// `read-model.db` → `read-model.audit.db`.
-pub fn audit_path(read_model: &Path) -> PathBuf {
-    read_model.with_extension("audit.db")
-}
 
 /// How long the audit writer gathers batches before committing them, when
 /// fewer than `LINGER_BELOW` messages are queued.
@@ -101,6 +39,11 @@ pub struct Projector {
     path: PathBuf,
     applied: watch::Sender<u64>,
     audit_applied: Option<watch::Sender<u64>>,
+    /// Live rebuilds' requests to move to their file (`swapper()`).
+    swaps: (
+        tokio::sync::mpsc::Sender<crate::live_rebuild::Swap>,
+        tokio::sync::mpsc::Receiver<crate::live_rebuild::Swap>,
+    ),
 }
 
 impl Projector {
@@ -121,7 +64,13 @@ impl Projector {
             path: path.to_path_buf(),
             applied: watch::channel(seq).0,
             audit_applied,
+            swaps: tokio::sync::mpsc::channel(1),
         })
+    }
+
+    /// Hands this projection a rebuilt file to move to while it runs.
+    pub fn swapper(&self) -> crate::live_rebuild::Swapper {
+        crate::live_rebuild::Swapper(self.swaps.0.clone())
     }
 
     /// The sequence the read model has applied up to, as it changes.
@@ -201,36 +150,82 @@ impl Projector {
     }
 
     /// Follows the stream until `shutdown`, resubscribing from the
-    /// checkpoints after any interruption.
-    pub async fn run(self, store: EventStore, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let (main_tx, main) = Self::writer(
-            Tables::ReadModel,
-            self.path.clone(),
-            self.applied.clone(),
-            Duration::ZERO,
-        )?;
-        let (mut senders, mut writers) = (vec![main_tx], vec![main]);
-        if let Some(audit_applied) = &self.audit_applied {
-            let (tx, writer) = Self::writer(
-                Tables::Audit,
-                audit_path(&self.path),
-                audit_applied.clone(),
-                AUDIT_LINGER,
+    /// checkpoints after any interruption; between two batches, moves to a
+    /// live rebuild's file when one asks (`swapper()`).
+    pub async fn run(
+        mut self,
+        store: EventStore,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let (_, mut swaps) = std::mem::replace(&mut self.swaps, tokio::sync::mpsc::channel(1));
+        loop {
+            let (main_tx, main) = Self::writer(
+                Tables::ReadModel,
+                self.path.clone(),
+                self.applied.clone(),
+                Duration::ZERO,
             )?;
-            senders.push(tx);
-            writers.push(writer);
-        }
-        let result = self.follow(&store, &senders, &shutdown).await;
-        drop(senders);
-        let mut written = Ok(());
-        for writer in writers {
-            match tokio::task::spawn_blocking(move || writer.join()).await? {
-                Ok(r) => written = written.and(r),
-                Err(_) => written = written.and(Err(anyhow::anyhow!("projection writer panicked"))),
+            let (mut senders, mut writers) = (vec![main_tx], vec![main]);
+            if let Some(audit_applied) = &self.audit_applied {
+                let (tx, writer) = Self::writer(
+                    Tables::Audit,
+                    audit_path(&self.path),
+                    audit_applied.clone(),
+                    AUDIT_LINGER,
+                )?;
+                senders.push(tx);
+                writers.push(writer);
+            }
+            let result = self.follow(&store, &senders, &mut swaps, &shutdown).await;
+            drop(senders);
+            let mut written = Ok(());
+            for writer in writers {
+                match tokio::task::spawn_blocking(move || writer.join()).await? {
+                    Ok(r) => written = written.and(r),
+                    Err(_) => {
+                        written = written.and(Err(anyhow::anyhow!("projection writer panicked")))
+                    }
+                }
+            }
+            written?;
+            match result? {
+                None => return Ok(()),
+                Some(swap) => {
+                    let moved = self.move_to(&store, &swap).await;
+                    let _ = swap.reply.send(moved);
+                }
             }
         }
-        written?;
-        result
+    }
+
+    /// Brings the rebuilt file (and its audit index) up to what this
+    /// projection applied, then reads and writes it from now on: the
+    /// sequences applied never go back.
+    async fn move_to(
+        &mut self,
+        store: &EventStore,
+        swap: &crate::live_rebuild::Swap,
+    ) -> anyhow::Result<()> {
+        let main = *self.applied.borrow();
+        let reached = crate::live_rebuild::catch_up(store, &swap.path, false, main).await?;
+        let audit = match &self.audit_applied {
+            Some(a) => {
+                let to = *a.borrow();
+                Some(crate::live_rebuild::catch_up(store, &audit_path(&swap.path), true, to).await?)
+            }
+            None => None,
+        };
+        swap.read.switch_to(&swap.path);
+        self.path = swap.path.clone();
+        self.applied.send_replace(reached.max(main));
+        if let (Some(a), Some(seq)) = (&self.audit_applied, audit) {
+            // (Not `*a.borrow()` inside the call: its guard would live
+            // through `send_replace`, which waits for it.)
+            let before = *a.borrow();
+            a.send_replace(seq.max(before));
+        }
+        tracing::info!(file = %self.path.display(), seq = reached, "read model moved to its rebuilt file");
+        Ok(())
     }
 
     /// The lowest sequence every file has applied.
@@ -241,12 +236,15 @@ impl Projector {
             .map_or(main, |a| main.min(*a.borrow()))
     }
 
+    /// `Some(swap)`: stopped, every file applied up to what was sent, to
+    /// move to a rebuilt file.
     async fn follow(
         &self,
         store: &EventStore,
         writers: &[tokio::sync::mpsc::Sender<Batch>],
+        swaps: &mut tokio::sync::mpsc::Receiver<crate::live_rebuild::Swap>,
         shutdown: &CancellationToken,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<crate::live_rebuild::Swap>> {
         while !shutdown.is_cancelled() {
             let from = self.all_applied() + 1;
             let stream = match store.subscribe(from).await {
@@ -266,7 +264,13 @@ impl Projector {
             let mut sent = from - 1;
             loop {
                 let chunk = tokio::select! {
-                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = shutdown.cancelled() => return Ok(None),
+                    Some(swap) = swaps.recv() => {
+                        while self.all_applied() < sent {
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
+                        return Ok(Some(swap));
+                    }
                     c = chunks.next() => c,
                 };
                 let Some(chunk) = chunk else {
@@ -316,139 +320,6 @@ impl Projector {
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             }
         }
-        Ok(())
+        Ok(None)
     }
-}
-
-/// How far a rebuild goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Until {
-    /// The stream's last message when the rebuild starts.
-    Latest,
-    /// This stream sequence, inclusive.
-    Sequence(u64),
-    /// The last message whose event time (Unix ms) is at or before this:
-    /// the read model as it was at that moment.
-    Time(i64),
-}
-
-/// Rebuilds a read model (with the audit index's tables too when `audit`)
-/// into a new file from sequence 1, up to `until` (and never past the
-/// stream's last message at the start). Returns the checkpoint reached;
-/// `progress(done, total)` follows it.
-pub async fn rebuild(
-    store: &EventStore,
-    path: &Path,
-    until: Until,
-    audit: bool,
-    progress: impl FnMut(u64, u64),
-) -> anyhow::Result<u64> {
-    if path.exists() {
-        anyhow::bail!("{} exists; a rebuild writes a new file", path.display());
-    }
-    let rebuilt = rebuild_into(store, path, until, audit, progress).await;
-    if rebuilt.is_err() {
-        // Written without a journal: what a failed rebuild leaves is no
-        // read model, so nothing is left.
-        let _ = std::fs::remove_file(path);
-    }
-    rebuilt
-}
-
-async fn rebuild_into(
-    store: &EventStore,
-    path: &Path,
-    until: Until,
-    audit: bool,
-    mut progress: impl FnMut(u64, u64),
-) -> anyhow::Result<u64> {
-    if let Some(keys) = store.data_keys() {
-        // Every customer's key at once rather than one request each.
-        match keys.preload().await {
-            Ok(n) => tracing::debug!(keys = n, "data keys preloaded"),
-            Err(e) => tracing::warn!(error = %e, "data keys not preloaded; read one by one"),
-        }
-    }
-    let conn = db::open_for_rebuild(path)?;
-    db::migrate(&conn)?;
-    if audit {
-        db::migrate_audit(&conn)?;
-    }
-    let tables = if audit {
-        Tables::All
-    } else {
-        Tables::ReadModel
-    };
-    let last = store.last_stream_sequence().await?;
-    let target = match until {
-        Until::Sequence(u) => u.min(last),
-        Until::Latest | Until::Time(_) => last,
-    };
-    let until_time = match until {
-        Until::Time(t) => t,
-        _ => i64::MAX,
-    };
-    if target == 0 {
-        return Ok(0);
-    }
-    // Receiving and decoding (here) overlap with applying (on the writer
-    // thread), one core each.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<RecordedMessage>>(32);
-    let writer = std::thread::Builder::new().name("replay".into()).spawn(
-        move || -> anyhow::Result<u64> {
-            let mut conn = conn;
-            let (mut reached, mut in_transaction) = (0, 0);
-            let mut tx = conn.transaction()?;
-            while let Some(batch) = rx.blocking_recv() {
-                for m in &batch {
-                    tables.apply(&tx, m)?;
-                }
-                reached = batch.last().map_or(reached, |m| m.seq);
-                in_transaction += batch.len();
-                if in_transaction >= db::REBUILD_TRANSACTION {
-                    db::set_checkpoint(&tx, reached)?;
-                    tx.commit()?;
-                    tx = conn.transaction()?;
-                    in_transaction = 0;
-                }
-            }
-            db::set_checkpoint(&tx, reached)?;
-            tx.commit()?;
-            db::finish_rebuild(&conn)?;
-            Ok(reached)
-        },
-    )?;
-    let stream = store.read_range(1, target).await?;
-    let mut chunks = std::pin::pin!(stream.ready_chunks(BATCH * 4));
-    let mut sent = 0;
-    let mut past_time = false;
-    while sent < target && !past_time {
-        let Some(chunk) = chunks.next().await else {
-            anyhow::bail!("stream ended at {sent}")
-        };
-        let mut batch = Vec::with_capacity(chunk.len());
-        for item in chunk {
-            let m = item?;
-            if m.message.meta.time > until_time {
-                past_time = true;
-                break;
-            }
-            if m.seq <= target {
-                sent = m.seq;
-                batch.push(m);
-            }
-        }
-        if batch.is_empty() {
-            break;
-        }
-        if tx.send(batch).await.is_err() {
-            break; // the writer failed; its error is reported below
-        }
-        progress(sent, target);
-    }
-    drop(tx);
-    let reached = tokio::task::spawn_blocking(move || writer.join())
-        .await?
-        .map_err(|_| anyhow::anyhow!("replay writer panicked"))??;
-    Ok(reached)
 }

@@ -274,6 +274,8 @@ error_codes! {
     /// A webhook URL that is not https, names a private address, or
     /// carries credentials.
     UrlNotAllowed = "URL_NOT_ALLOWED",
+    /// The same operation is already running (a read-model rebuild).
+    InProgress = "IN_PROGRESS",
 }
 
 impl std::fmt::Display for ErrorCode {

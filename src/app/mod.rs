@@ -220,11 +220,20 @@ pub async fn start_gateway(
     store: EventStore,
     shutdown: CancellationToken,
 ) -> anyhow::Result<GatewayHandle> {
-    let projector =
-        authd_projections::Projector::open(&config.read_model_path(), config.audit_index)?;
+    // `read-model.db` names the live generation (a link, after a rebuild).
+    let link = config.read_model_path();
+    let file = authd_projections::resolve(&link);
+    let projector = authd_projections::Projector::open(&file, config.audit_index)?;
     let applied = projector.applied();
     let audit_applied = projector.audit_applied();
-    let read = Arc::new(authd_projections::ReadModel::new(&config.read_model_path()));
+    let read = Arc::new(authd_projections::ReadModel::new(&file));
+    let rebuilder = Arc::new(authd_projections::Rebuilder::new(
+        store.clone(),
+        &link,
+        config.audit_index,
+        projector.swapper(),
+        read.clone(),
+    ));
     let projection = tokio::spawn(projector.run(store.clone(), shutdown.clone()));
     follow_signing_keys(keys, &store, &shutdown).await?;
     let state = authd_gateway::state(authd_gateway::GatewayParts {
@@ -240,6 +249,7 @@ pub async fn start_gateway(
         dev: config.dev,
         audit_applied: audit_applied.clone(),
         operator_key: keys.operator.clone(),
+        rebuilder: Some(rebuilder),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

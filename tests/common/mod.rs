@@ -402,7 +402,9 @@ impl TestEnv {
     }
 
     pub fn read_model(&self) -> authd_projections::ReadModel {
-        authd_projections::ReadModel::new(&self.config.read_model_path())
+        authd_projections::ReadModel::new(&authd_projections::resolve(
+            &self.config.read_model_path(),
+        ))
     }
 
     /// Stops the roles (not the broker) and waits for them.

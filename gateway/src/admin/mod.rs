@@ -10,6 +10,7 @@ pub mod metafields;
 pub mod orders;
 pub mod project;
 pub mod providers;
+pub mod read_model;
 pub mod webhooks;
 
 mod resolver;
@@ -25,6 +26,7 @@ pub struct AdminQuery(
     customers::CustomerQuery,
     providers::ProviderQuery,
     webhooks::WebhookQuery,
+    read_model::ReadModelQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -36,6 +38,7 @@ pub struct AdminMutation(
     metafields::MetafieldMutation,
     erasure::ErasureMutation,
     webhooks::WebhookMutation,
+    read_model::ReadModelMutation,
 );
 
 pub type AdminSchema =
