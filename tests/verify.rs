@@ -64,8 +64,7 @@ async fn verify_finds_no_drift_after_traffic_and_names_each_tampered_row() {
     )
     .unwrap();
     db.execute("DELETE FROM order_line_items", []).unwrap();
-    let audit_db =
-        rusqlite::Connection::open(authd_projections::audit_path(&path)).unwrap();
+    let audit_db = rusqlite::Connection::open(authd_projections::audit_path(&path)).unwrap();
     audit_db
         .execute(
             "UPDATE audit SET ip = '203.0.113.66' WHERE type = 'customer.registered'",

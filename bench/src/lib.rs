@@ -9,6 +9,7 @@ mod customer_data;
 mod erasure;
 mod feed;
 mod storefront;
+mod webhook;
 
 use std::{
     future::IntoFuture,
@@ -68,6 +69,11 @@ pub struct Args {
     /// feed's lag under it, for A/B runs of the write path.
     #[arg(long)]
     pub refresh_only: bool,
+    /// With the refresh figure, also deliver its session events to a
+    /// webhook receiver in this process and report their latency (the
+    /// deliveries cost the write path: leave it off for A/B runs).
+    #[arg(long)]
+    pub webhooks: bool,
     /// An extra argument for `authd dev` (repeat it), e.g. `--authd-arg=--audit-index`.
     #[arg(long = "authd-arg", allow_hyphen_values = true)]
     pub authd_args: Vec<String>,
@@ -589,7 +595,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     }
 
     if args.refresh_only {
-        let (rows, refresh) = refresh_figures(&dev, duration).await?;
+        let (rows, refresh) = refresh_figures(&dev, duration, args.webhooks).await?;
         return Ok(Report {
             cores,
             quick: args.quick,
@@ -816,7 +822,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     rows.push(erasure::figure(&dev, erased).await?);
 
     // customerRefreshToken at 16, with projection lag sampled meanwhile.
-    let (refresh_rows, refresh) = refresh_figures(&dev, duration).await?;
+    let (refresh_rows, refresh) = refresh_figures(&dev, duration, args.webhooks).await?;
     rows.extend(refresh_rows);
     let db = dev.data.join("read-model.db");
 
@@ -1017,6 +1023,7 @@ fn direct_insert(replayed: &Path, target: &Path) -> anyhow::Result<f64> {
 async fn refresh_figures(
     dev: &Arc<Dev>,
     duration: Duration,
+    webhooks: bool,
 ) -> anyhow::Result<(Vec<Row>, Measured)> {
     let mut rows = Vec::new();
     let mut sessions = Vec::new();
@@ -1032,6 +1039,10 @@ async fn refresh_figures(
     let stop = Arc::new(AtomicBool::new(false));
     let lag = tokio::spawn(sample_lag(dev.nats_url.clone(), db.clone(), stop.clone()));
     let feed_lag = tokio::spawn(feed::sample(dev.nats_url.clone(), stop.clone()));
+    let hooks = match webhooks {
+        true => Some(webhook::start(dev, &["session.*"]).await?),
+        false => None,
+    };
     let d = dev.clone();
     let refresh = drive(16, duration, move |i| {
         let (d, sessions) = (d.clone(), sessions.clone());
@@ -1077,6 +1088,21 @@ async fn refresh_figures(
         ratio: "—".into(),
         target: "p99 < 50 ms".into(),
     });
+    if let Some(hooks) = hooks {
+        // What was sent during the load: the deliveries still under way
+        // at its end arrive a moment later.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut lats = hooks.take();
+        let measured = Measured::from(&mut lats, duration, 0);
+        rows.push(Row {
+            figure: "webhook latency under that load (event → receiver on loopback)".into(),
+            value: format!("{} deliveries", lats.len()),
+            latency: measured.latency(),
+            baseline: "—".into(),
+            ratio: "—".into(),
+            target: "p99 < 50 ms".into(),
+        });
+    }
     Ok((rows, refresh))
 }
 
