@@ -69,9 +69,10 @@ pub struct Args {
     /// feed's lag under it, for A/B runs of the write path.
     #[arg(long)]
     pub refresh_only: bool,
-    /// With the refresh figure, also deliver its session events to a
-    /// webhook receiver in this process and report their latency (the
-    /// deliveries cost the write path: leave it off for A/B runs).
+    /// With the login figures, also deliver their events to a webhook
+    /// receiver in this process and report the feed's and the webhooks'
+    /// latency under that load (the deliveries cost the write path: leave
+    /// it off for A/B runs of logins).
     #[arg(long)]
     pub webhooks: bool,
     /// An extra argument for `authd dev` (repeat it), e.g. `--authd-arg=--audit-index`.
@@ -595,7 +596,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     }
 
     if args.refresh_only {
-        let (rows, refresh) = refresh_figures(&dev, duration, args.webhooks).await?;
+        let (rows, refresh) = refresh_figures(&dev, duration).await?;
         return Ok(Report {
             cores,
             quick: args.quick,
@@ -625,6 +626,15 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             matches!(r, Ok(v) if v["data"]["customerLogin"]["success"] == true)
         }
     });
+    let hooks = match args.webhooks {
+        true => {
+            let stop = Arc::new(AtomicBool::new(false));
+            let feed = tokio::spawn(feed::sample(dev.nats_url.clone(), stop.clone()));
+            let receiver = webhook::start(&dev, &["customer.login.*", "session.*"]).await?;
+            Some((stop, feed, receiver))
+        }
+        false => None,
+    };
     eprintln!("customerLogin and raw argon2id ({cores} threads), alternating in {SLICES} slices…");
     let slice = duration / SLICES;
     let (mut login, mut argon_rates) = (Sample::default(), Vec::new());
@@ -633,6 +643,33 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         login.add(drive_sample(2 * cores, slice, login_work.clone()).await);
     }
     let login = login.measured();
+    if let Some((stop, feed, receiver)) = hooks {
+        // Deliveries under way at the end arrive a moment later.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        stop.store(true, Ordering::Relaxed);
+        let mut feed_lags = feed.await??;
+        let mut hook_lags = receiver.take();
+        for (figure, lags) in [
+            (
+                "feed latency under login load (event → authd.audit subscriber)",
+                &mut feed_lags,
+            ),
+            (
+                "webhook latency under login load (event → receiver on loopback)",
+                &mut hook_lags,
+            ),
+        ] {
+            let measured = Measured::from(lags, duration, 0);
+            rows.push(Row {
+                figure: figure.into(),
+                value: format!("{} events", lags.len()),
+                latency: measured.latency(),
+                baseline: "—".into(),
+                ratio: "—".into(),
+                target: "p99 < 50 ms".into(),
+            });
+        }
+    }
     let argon = argon_rates.iter().sum::<f64>() / argon_rates.len() as f64;
     rows.push(Row {
         figure: format!("customerLogin/s (concurrency {})", 2 * cores),
@@ -822,7 +859,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     rows.push(erasure::figure(&dev, erased).await?);
 
     // customerRefreshToken at 16, with projection lag sampled meanwhile.
-    let (refresh_rows, refresh) = refresh_figures(&dev, duration, args.webhooks).await?;
+    let (refresh_rows, refresh) = refresh_figures(&dev, duration).await?;
     rows.extend(refresh_rows);
     let db = dev.data.join("read-model.db");
 
@@ -1023,7 +1060,6 @@ fn direct_insert(replayed: &Path, target: &Path) -> anyhow::Result<f64> {
 async fn refresh_figures(
     dev: &Arc<Dev>,
     duration: Duration,
-    webhooks: bool,
 ) -> anyhow::Result<(Vec<Row>, Measured)> {
     let mut rows = Vec::new();
     let mut sessions = Vec::new();
@@ -1039,10 +1075,6 @@ async fn refresh_figures(
     let stop = Arc::new(AtomicBool::new(false));
     let lag = tokio::spawn(sample_lag(dev.nats_url.clone(), db.clone(), stop.clone()));
     let feed_lag = tokio::spawn(feed::sample(dev.nats_url.clone(), stop.clone()));
-    let hooks = match webhooks {
-        true => Some(webhook::start(dev, &["session.*"]).await?),
-        false => None,
-    };
     let d = dev.clone();
     let refresh = drive(16, duration, move |i| {
         let (d, sessions) = (d.clone(), sessions.clone());
@@ -1088,21 +1120,6 @@ async fn refresh_figures(
         ratio: "—".into(),
         target: "p99 < 50 ms".into(),
     });
-    if let Some(hooks) = hooks {
-        // What was sent during the load: the deliveries still under way
-        // at its end arrive a moment later.
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let mut lats = hooks.take();
-        let measured = Measured::from(&mut lats, duration, 0);
-        rows.push(Row {
-            figure: "webhook latency under that load (event → receiver on loopback)".into(),
-            value: format!("{} deliveries", lats.len()),
-            latency: measured.latency(),
-            baseline: "—".into(),
-            ratio: "—".into(),
-            target: "p99 < 50 ms".into(),
-        });
-    }
     Ok((rows, refresh))
 }
 

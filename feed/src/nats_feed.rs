@@ -14,7 +14,10 @@ use authd_events::{EventStore, RecordedMessage};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::{checkpoint::Checkpoint, webhooks::Enqueuer};
+use crate::{
+    checkpoint::Checkpoint,
+    webhooks::{Enqueuer, Pending},
+};
 
 pub const FEED_PREFIX: &str = "authd.audit";
 
@@ -131,12 +134,17 @@ async fn follow(
             let Some(chunk) = chunk else {
                 break;
             };
+            // The chunk's webhook deliveries are confirmed together before
+            // the feed counts any of it as published.
+            let mut pending = Pending::default();
+            let mut reached = *published;
+            let mut failed = false;
             for item in chunk {
                 match item {
-                    Ok(m) if m.seq > *published => {
+                    Ok(m) if m.seq > reached => {
                         let sent = match publish(client, &m).await {
                             Ok(()) => match webhooks {
-                                Some(w) => w.enqueue(&m).await,
+                                Some(w) => w.enqueue(&m, &mut pending).await,
                                 None => Ok(()),
                             },
                             Err(e) => Err(e),
@@ -146,14 +154,24 @@ async fn follow(
                             tokio::time::sleep(Duration::from_millis(200)).await;
                             continue 'outer;
                         }
-                        *published = m.seq;
+                        reached = m.seq;
                     }
                     Ok(_) => {}
                     Err(e) => {
                         tracing::warn!(error = %e, "feed subscription failed");
-                        continue 'outer;
+                        failed = true;
+                        break;
                     }
                 }
+            }
+            if let Err(e) = pending.confirm().await {
+                tracing::warn!(error = %e, "feed cannot queue webhook deliveries");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue 'outer;
+            }
+            *published = reached;
+            if failed {
+                continue 'outer;
             }
         }
     }

@@ -241,6 +241,7 @@ async fn run_lane(
     sending: Arc<Semaphore>,
     token: CancellationToken,
 ) {
+    let mut starting = true;
     loop {
         let head = {
             let mut all = lanes.lock().expect("lanes lock");
@@ -254,8 +255,12 @@ async fn run_lane(
         };
         let (seq, m) = head;
         // The queue holds an earlier delivery of this lane that is not
-        // here yet (a restart sends them again after their ack wait).
-        if let Ok(first) = queue.direct_get_first_for_subject(m.subject.as_str()).await
+        // here yet (a restart sends them again): only a lane's first
+        // delivery here, or one sent again, can be ahead of one (first
+        // deliveries come in the stream's order).
+        let again = m.info().is_ok_and(|i| i.delivered > 1);
+        if (starting || again)
+            && let Ok(first) = queue.direct_get_first_for_subject(m.subject.as_str()).await
             && first.sequence < seq
         {
             if !wait(&lanes, &lane, Duration::from_millis(500), &token).await {
@@ -263,6 +268,7 @@ async fn run_lane(
             }
             continue;
         }
+        starting = false;
         if !deliver_one(&ctx, &lanes, &lane, &m, &sending, &token).await {
             return;
         }
@@ -319,17 +325,28 @@ fn body(m: &authd_events::RecordedMessage, idx: usize) -> Option<(Vec<u8>, Strin
     Some((serde_json::to_vec(&payload).ok()?, type_name))
 }
 
+/// Records an attempt; its confirmation is awaited aside (a lane does not
+/// wait a round trip for its record).
 async fn record(ctx: &Ctx, project: &str, endpoint: &str, a: &Attempt) {
     let subject = webhook::attempt_subject(project, endpoint);
+    let endpoint = endpoint.to_string();
     let sent = match serde_json::to_vec(a) {
-        Ok(json) => match ctx.js.publish(subject, json.into()).await {
-            Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        },
+        Ok(json) => ctx
+            .js
+            .publish(subject, json.into())
+            .await
+            .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
-    if let Err(e) = sent {
-        tracing::warn!(error = %e, endpoint, "a webhook attempt was not recorded");
+    match sent {
+        Ok(ack) => {
+            tokio::spawn(async move {
+                if let Err(e) = ack.await {
+                    tracing::warn!(error = %e, endpoint, "a webhook attempt was not recorded");
+                }
+            });
+        }
+        Err(e) => tracing::warn!(error = %e, endpoint, "a webhook attempt was not recorded"),
     }
 }
 

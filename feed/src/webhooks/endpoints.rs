@@ -97,12 +97,12 @@ impl Enqueuer {
 
     /// Queues `m`'s events for the endpoints that want them (after `m`'s
     /// own changes to them: a new endpoint gets its creation, a deleted
-    /// one not its deletion); returns once the queue holds them.
-    pub async fn enqueue(&self, m: &RecordedMessage) -> anyhow::Result<()> {
+    /// one not its deletion) into `pending`, whose confirmations `confirm`
+    /// awaits: a chunk of the log is queued, then confirmed at once.
+    pub async fn enqueue(&self, m: &RecordedMessage, pending: &mut Pending) -> anyhow::Result<()> {
         self.endpoints.apply(m);
         let project = &m.message.meta.tenant;
         let lane = authd_events::json::customer_of(m).unwrap_or(NO_CUSTOMER);
-        let mut acks = Vec::new();
         for (idx, e) in m.message.events.iter().enumerate() {
             for endpoint in self.endpoints.wanting(project, e.body.type_name()) {
                 let queued = Queued {
@@ -122,13 +122,27 @@ impl Enqueuer {
                         serde_json::to_vec(&queued)?.into(),
                     )
                     .await?;
-                acks.push(ack);
+                pending.0.push(ack);
             }
         }
+        Ok(())
+    }
+}
+
+/// Deliveries queued and not yet confirmed by the broker.
+#[derive(Default)]
+pub struct Pending(Vec<jetstream::context::PublishAckFuture>);
+
+impl Pending {
+    /// Returns once the queue holds every delivery handed to it.
+    pub async fn confirm(&mut self) -> anyhow::Result<()> {
+        let acks =
+            futures::future::join_all(self.0.drain(..).map(std::future::IntoFuture::into_future));
+        let acks = tokio::time::timeout(Duration::from_secs(5), acks)
+            .await
+            .map_err(|_| anyhow::anyhow!("the webhook queue did not confirm in time"))?;
         for ack in acks {
-            tokio::time::timeout(Duration::from_secs(5), ack)
-                .await
-                .map_err(|_| anyhow::anyhow!("the webhook queue did not confirm in time"))??;
+            ack?;
         }
         Ok(())
     }

@@ -11,5 +11,5 @@ mod options;
 mod send;
 
 pub use deliver::deliver;
-pub use endpoints::{Endpoints, Enqueuer};
+pub use endpoints::{Endpoints, Enqueuer, Pending};
 pub use options::WebhookOptions;
