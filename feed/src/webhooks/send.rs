@@ -145,6 +145,30 @@ pub(super) async fn attempt(
 mod tests {
     use super::*;
 
+    /// A name that points inside (here `localhost`) is not connected to,
+    /// whatever it pointed at when the endpoint was made.
+    #[tokio::test]
+    async fn names_resolving_to_private_addresses_are_refused() {
+        let name: Name = "localhost".parse().unwrap();
+        let resolved = PublicOnly.resolve(name).await;
+        assert!(resolved.is_err());
+    }
+
+    #[test]
+    fn the_policy_is_checked_again_at_delivery() {
+        let strict = WebhookOptions::default();
+        let url = |u: &str| reqwest::Url::parse(u).unwrap();
+        assert!(allowed(&url("https://hooks.example.com/x"), &strict).is_ok());
+        assert!(allowed(&url("http://hooks.example.com/x"), &strict).is_err());
+        assert!(allowed(&url("https://10.0.0.1/x"), &strict).is_err());
+        assert!(allowed(&url("https://[::1]/x"), &strict).is_err());
+        let dev = WebhookOptions {
+            allow_private: true,
+            ..Default::default()
+        };
+        assert!(allowed(&url("http://127.0.0.1:9/x"), &dev).is_ok());
+    }
+
     /// The Standard Webhooks spec's own example.
     #[test]
     fn signs_like_the_spec() {
