@@ -634,3 +634,64 @@ async fn a_restarted_feed_sends_what_was_queued_in_order_and_an_erasure_reaches_
     assert!(!String::from_utf8_lossy(&last.body).contains("bob@example.com"));
     assert!(!gated.verified(&gated_secret).is_empty());
 }
+
+#[tokio::test]
+async fn an_endpoint_deleted_while_the_feed_is_down_is_dropped_with_its_queue() {
+    let env = TestEnv::start_with(quick(Duration::from_secs(60))).await;
+    let (stop, task) = run_feed(&env);
+    // Refuses everything: its deliveries wait in the queue.
+    let dead = Receiver::start(usize::MAX, 503, None).await;
+    let (id, _) = create(&env, &dead.url(), &["customer.*"]).await;
+    for i in 0..3 {
+        env.register(&format!("q{i}@example.com"), PASSWORD).await;
+    }
+    eventually("the first refusals", async || {
+        (dead.got().len() >= 3).then_some(())
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    let js = async_nats::jetstream::new(env.client.clone());
+    let queue = js.get_stream("AUTH_WEBHOOKS").await.unwrap();
+    let subject = format!("authd.hook.q.{}.{id}.>", env.project_id);
+    let held = |queue: async_nats::jetstream::stream::Stream| {
+        let subject = subject.clone();
+        async move {
+            use futures::StreamExt;
+            let mut subjects = queue.info_with_subjects(subject.as_str()).await.unwrap();
+            let mut held = 0;
+            while let Some(s) = subjects.next().await {
+                held += s.unwrap().1;
+            }
+            held
+        }
+    };
+    assert!(held(queue.clone()).await >= 3, "its deliveries are queued");
+    let v = env
+        .admin(
+            "mutation D($id: ID!) { webhookEndpointDelete(id: $id) { success } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(v["data"]["webhookEndpointDelete"]["success"], true);
+    // The next feed reads the deletion, drops the endpoint's consumer and
+    // queue, and sends it nothing more.
+    let _feed = start_feed(&env).drop_guard();
+    eventually("the queue dropped", async || {
+        (held(queue.clone()).await == 0).then_some(())
+    })
+    .await;
+    let consumer = format!("hook_{id}");
+    eventually("the consumer dropped", async || {
+        queue
+            .get_consumer::<async_nats::jetstream::consumer::pull::Config>(&consumer)
+            .await
+            .is_err()
+            .then_some(())
+    })
+    .await;
+    let sent = dead.got().len();
+    env.register("later@example.com", PASSWORD).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(dead.got().len(), sent);
+}
