@@ -20,6 +20,7 @@ pub mod streams;
 pub mod subject;
 mod type_names;
 pub mod webhook;
+pub mod webhook_endpoints;
 pub use type_names::EVENT_TYPES;
 
 pub use envelope::{

@@ -9,8 +9,9 @@ use std::{
 
 use async_nats::{HeaderMap, jetstream};
 use authd_events::{
-    Event, EventStore, ProjectEvent, RecordedMessage,
+    Event, EventStore, RecordedMessage,
     webhook::{self, NO_CUSTOMER, Queued, WebhookEndpoint},
+    webhook_endpoints,
 };
 
 /// Every project's endpoints as the log says at the feed's position.
@@ -35,19 +36,9 @@ impl Endpoints {
         let project = &m.message.meta.tenant;
         for e in m.message.bodies() {
             let Event::Project(p) = e else { continue };
-            let mut all = self.0.write().expect("endpoints lock");
-            let list = all.entry(project.clone()).or_default();
-            match p {
-                ProjectEvent::WebhookEndpointCreated(e) => list.push(e.clone()),
-                ProjectEvent::WebhookEndpointUpdated(e) => {
-                    if let Some(o) = list.iter_mut().find(|o| o.endpoint_id == e.endpoint_id) {
-                        *o = e.clone();
-                    }
-                }
-                ProjectEvent::WebhookEndpointDeleted(d) => {
-                    list.retain(|o| o.endpoint_id != d.endpoint_id)
-                }
-                _ => {}
+            if webhook_endpoints::changes_endpoints(p) {
+                let mut all = self.0.write().expect("endpoints lock");
+                webhook_endpoints::evolve(all.entry(project.clone()).or_default(), p);
             }
         }
     }

@@ -220,7 +220,7 @@ impl Aggregate for Project {
             ProjectEvent::WebhookEndpointCreated(_)
             | ProjectEvent::WebhookEndpointUpdated(_)
             | ProjectEvent::WebhookEndpointDeleted(_) => {
-                super::webhooks::evolve(&mut self.webhooks, e)
+                authd_events::webhook_endpoints::evolve(&mut self.webhooks, e)
             }
         }
         self

@@ -170,27 +170,10 @@ pub fn decide(
     }
 }
 
-/// The endpoints after `event`.
-pub fn evolve(endpoints: &mut Vec<WebhookEndpoint>, event: &ProjectEvent) {
-    match event {
-        ProjectEvent::WebhookEndpointCreated(e) => endpoints.push(e.clone()),
-        ProjectEvent::WebhookEndpointUpdated(e) => {
-            if let Some(old) = endpoints
-                .iter_mut()
-                .find(|o| o.endpoint_id == e.endpoint_id)
-            {
-                *old = e.clone();
-            }
-        }
-        ProjectEvent::WebhookEndpointDeleted(d) => {
-            endpoints.retain(|e| e.endpoint_id != d.endpoint_id)
-        }
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use authd_events::webhook_endpoints::evolve;
+
     use super::*;
 
     fn endpoint(url: &str) -> WebhookEndpoint {
