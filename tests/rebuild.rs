@@ -203,3 +203,76 @@ async fn a_live_rebuild_swaps_the_read_model_while_every_request_is_answered() {
     let me = env.current_user(r["accessToken"].as_str().unwrap()).await;
     assert_eq!(me["data"]["currentUser"]["email"], "after@example.com");
 }
+
+/// A read model that an earlier build wrote (another schema version) is
+/// rebuilt beside the old file before the gateway serves: the first answer
+/// after the start already covers the whole log, the link names a new
+/// generation, and the old file is kept as `*.bak` with its old version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_model_of_an_older_schema_is_rebuilt_beside_before_serving() {
+    let mut env = TestEnv::start_with(|c| c.audit_index = true).await;
+    for i in 0..20 {
+        let r = env.register(&format!("old{i}@example.com"), PASSWORD).await;
+        assert_eq!(r["success"], true);
+    }
+    let last = env.last_seq().await;
+    let mut audit = env.gateway.as_ref().unwrap().audit_applied.clone().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), audit.wait_for(|s| *s >= last))
+        .await
+        .unwrap()
+        .unwrap();
+    env.stop_roles().await;
+
+    // What an earlier build left: the same files, one schema version back.
+    let link = env.config.read_model_path();
+    let old = authd_projections::db::SCHEMA_VERSION - 1;
+    for f in [link.clone(), authd_projections::audit_path(&link)] {
+        let db = rusqlite::Connection::open(&f).unwrap();
+        db.execute_batch(&format!("PRAGMA user_version = {old}"))
+            .unwrap();
+    }
+    assert!(
+        !std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+
+    env.start_services();
+    env.start_gateway().await;
+    // Listening means rebuilt: no catching up from an emptied file.
+    let g = env.gateway.as_ref().unwrap();
+    assert!(
+        *g.applied.borrow() >= last,
+        "served before the rebuild ended"
+    );
+    assert!(*g.audit_applied.as_ref().unwrap().borrow() >= last);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let dir = link.parent().unwrap();
+    let baks = bak_files(dir);
+    assert!(baks.contains(&"read-model.db.bak".to_string()), "{baks:?}");
+    let kept = rusqlite::Connection::open(dir.join("read-model.db.bak")).unwrap();
+    let v: i64 = kept
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, old, "the old file is kept as it was");
+    let current = rusqlite::Connection::open(&link).unwrap();
+    let v: i64 = current
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, authd_projections::db::SCHEMA_VERSION);
+
+    let login = env.login("old7@example.com", PASSWORD).await;
+    assert!(login["accessToken"].is_string(), "{login}");
+    // A start with the current version rebuilds nothing.
+    env.stop_roles().await;
+    let target = std::fs::read_link(&link).unwrap();
+    env.start_services();
+    env.start_gateway().await;
+    assert_eq!(std::fs::read_link(&link).unwrap(), target);
+}

@@ -24,8 +24,8 @@ pub mod runner;
 mod sessions;
 mod tables;
 
-pub use live_rebuild::{RebuildStatus, Rebuilder, resolve};
+pub use live_rebuild::{RebuildStatus, Rebuilder, resolve, upgrade_at_start};
 pub use read::ReadModel;
-pub use replay::{Until, rebuild};
+pub use replay::{Until, rebuild, rebuild_apart};
 pub use runner::Projector;
 pub use tables::{apply_batch, audit_path};

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     db,
     read::ReadModel,
-    replay::{Until, rebuild, rebuild_audit},
+    replay::{Until, rebuild, rebuild_apart},
     tables::{Tables, apply_to, audit_path},
 };
 
@@ -207,33 +207,94 @@ impl Rebuilder {
         Ok(new)
     }
 
-    /// Builds `new` (and its audit index) and catches it up with the log
-    /// until a few messages short of its end.
     async fn build(&self, new: &Path) -> anyhow::Result<()> {
-        rebuild(&self.store, new, Until::Latest, false, self.progress()).await?;
-        if self.audit {
-            rebuild_audit(
-                &self.store,
-                &audit_path(new),
-                Until::Latest,
-                self.progress(),
-            )
-            .await?;
-        }
-        tracing::info!(file = %new.display(), "read model rebuilt from sequence 1; catching up");
-        for _ in 0..20 {
-            let last = self.store.last_stream_sequence().await?;
-            let main = catch_up(&self.store, new, false, last).await?;
-            let audit = match self.audit {
-                true => catch_up(&self.store, &audit_path(new), true, last).await?,
-                false => main,
-            };
-            if last.saturating_sub(main.min(audit)) < 1000 {
-                break;
-            }
-        }
-        Ok(())
+        build(&self.store, new, self.audit, &mut self.progress()).await
     }
+}
+
+/// Builds `new` (and its audit index when `audit`) from sequence 1 and
+/// catches it up with the log until a few messages short of its end.
+async fn build(
+    store: &EventStore,
+    new: &Path,
+    audit: bool,
+    progress: &mut (dyn FnMut(u64, u64) + Send),
+) -> anyhow::Result<()> {
+    if audit {
+        rebuild_apart(store, new, Until::Latest, &mut *progress).await?;
+    } else {
+        rebuild(store, new, Until::Latest, false, &mut *progress).await?;
+    }
+    tracing::info!(file = %new.display(), "read model rebuilt from sequence 1; catching up");
+    for _ in 0..20 {
+        let last = store.last_stream_sequence().await?;
+        let main = catch_up(store, new, false, last).await?;
+        let reached = match audit {
+            true => catch_up(store, &audit_path(new), true, last).await?,
+            false => main,
+        };
+        if last.saturating_sub(main.min(reached)) < 1000 {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The schema version a read-model file was written with (0: new or empty).
+fn version_of(path: &Path) -> anyhow::Result<i64> {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// At a gateway's start, before it serves: a read model (or audit index)
+/// that a build with another schema version wrote is rebuilt beside it the
+/// way a live rebuild is (sequence 1 into a new file, caught up), and
+/// `link` pointed at the new generation, the old file kept as `*.bak`.
+/// Until then the gateway does not listen: no answer comes from a
+/// half-built model, and in a rolling upgrade the gateways still running
+/// serve meanwhile. True when it rebuilt.
+pub async fn upgrade_at_start(
+    store: &EventStore,
+    link: &Path,
+    audit: bool,
+) -> anyhow::Result<bool> {
+    let old = resolve(link);
+    let stale = |path: &Path| -> anyhow::Result<Option<i64>> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let version = version_of(path)?;
+        Ok((version != 0 && version != db::SCHEMA_VERSION).then_some(version))
+    };
+    let audit_file = audit_path(&old);
+    let from = match stale(&old)? {
+        Some(v) => v,
+        None => match audit.then(|| stale(&audit_file)).transpose()?.flatten() {
+            Some(v) => v,
+            None => return Ok(false),
+        },
+    };
+    tracing::info!(
+        from,
+        to = db::SCHEMA_VERSION,
+        "read-model schema changed; rebuilding beside the old file before serving"
+    );
+    let new = next_generation(link);
+    let started = std::time::Instant::now();
+    let mut progress = |_, _| {};
+    if let Err(e) = build(store, &new, audit, &mut progress).await {
+        let _ = std::fs::remove_file(&new);
+        let _ = std::fs::remove_file(audit_path(&new));
+        return Err(e.context("rebuilding the read model for the new schema"));
+    }
+    point(link, &new, &old)?;
+    tracing::info!(
+        file = %new.display(),
+        seconds = started.elapsed().as_secs_f64(),
+        "read model rebuilt for the new schema; the old one is kept as *.bak"
+    );
+    Ok(true)
 }
 
 /// `read-model.<ms>.db` beside `link`.

@@ -1,13 +1,17 @@
 //! A read model rebuilt from sequence 1 into a new file (`authd replay`,
 //! `authd verify`, a live rebuild's first step): without a journal, in
-//! large transactions, receiving and applying on two threads.
+//! large transactions, receiving on one thread and applying on another per
+//! file written.
 
 use std::path::Path;
 
 use authd_events::{EventStore, RecordedMessage};
 use futures::StreamExt;
 
-use crate::{db, tables::Tables};
+use crate::{
+    db,
+    tables::{Tables, audit_path},
+};
 
 /// Messages taken from the log per round.
 const BATCH: usize = 512;
@@ -35,46 +39,104 @@ pub async fn rebuild(
     audit: bool,
     progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<u64> {
-    if path.exists() {
-        anyhow::bail!("{} exists; a rebuild writes a new file", path.display());
-    }
     let tables = if audit {
         Tables::All
     } else {
         Tables::ReadModel
     };
-    let rebuilt = rebuild_into(store, path, until, tables, progress).await;
-    if rebuilt.is_err() {
-        // Written without a journal: what a failed rebuild leaves is no
-        // read model, so nothing is left.
-        let _ = std::fs::remove_file(path);
-    }
-    rebuilt
+    rebuild_files(store, &[(path, tables)], until, progress).await
 }
 
-/// `rebuild`, of the audit index's tables alone (a live rebuild's second
-/// file).
-pub(crate) async fn rebuild_audit(
+/// `rebuild` into two files from one read of the log: the read model in
+/// `path`, the audit index in `audit_path(path)` (as a live gateway keeps
+/// them), each written by a thread of its own.
+pub async fn rebuild_apart(
     store: &EventStore,
     path: &Path,
     until: Until,
     progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<u64> {
-    if path.exists() {
-        anyhow::bail!("{} exists; a rebuild writes a new file", path.display());
+    let audit = audit_path(path);
+    let files = [(path, Tables::ReadModel), (audit.as_path(), Tables::Audit)];
+    rebuild_files(store, &files, until, progress).await
+}
+
+async fn rebuild_files(
+    store: &EventStore,
+    files: &[(&Path, Tables)],
+    until: Until,
+    progress: impl FnMut(u64, u64),
+) -> anyhow::Result<u64> {
+    for (path, _) in files {
+        if path.exists() {
+            anyhow::bail!("{} exists; a rebuild writes a new file", path.display());
+        }
     }
-    let rebuilt = rebuild_into(store, path, until, Tables::Audit, progress).await;
+    let rebuilt = rebuild_into(store, files, until, progress).await;
     if rebuilt.is_err() {
-        let _ = std::fs::remove_file(path);
+        // Written without a journal: what a failed rebuild leaves is no
+        // read model, so nothing is left.
+        for (path, _) in files {
+            let _ = std::fs::remove_file(path);
+        }
     }
     rebuilt
 }
 
+/// One file's writer: applies the batches it is sent in large
+/// transactions; returns the checkpoint it reached.
+fn writer(
+    path: &Path,
+    tables: Tables,
+) -> anyhow::Result<(
+    tokio::sync::mpsc::Sender<Batch>,
+    std::thread::JoinHandle<anyhow::Result<u64>>,
+)> {
+    let mut conn = db::open_for_rebuild(path)?;
+    if tables != Tables::Audit {
+        db::migrate(&conn)?;
+    }
+    if tables != Tables::ReadModel {
+        db::migrate_audit(&conn)?;
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(32);
+    let name = match tables {
+        Tables::Audit => "replay-audit",
+        _ => "replay",
+    };
+    let handle =
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || -> anyhow::Result<u64> {
+                let (mut reached, mut in_transaction) = (0, 0);
+                let mut tx = conn.transaction()?;
+                while let Some(batch) = rx.blocking_recv() {
+                    for m in batch.iter() {
+                        tables.apply(&tx, m)?;
+                    }
+                    reached = batch.last().map_or(reached, |m| m.seq);
+                    in_transaction += batch.len();
+                    if in_transaction >= db::REBUILD_TRANSACTION {
+                        db::set_checkpoint(&tx, reached)?;
+                        tx.commit()?;
+                        tx = conn.transaction()?;
+                        in_transaction = 0;
+                    }
+                }
+                db::set_checkpoint(&tx, reached)?;
+                tx.commit()?;
+                db::finish_rebuild(&conn)?;
+                Ok(reached)
+            })?;
+    Ok((tx, handle))
+}
+
+type Batch = std::sync::Arc<Vec<RecordedMessage>>;
+
 async fn rebuild_into(
     store: &EventStore,
-    path: &Path,
+    files: &[(&Path, Tables)],
     until: Until,
-    tables: Tables,
     mut progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<u64> {
     if let Some(keys) = store.data_keys() {
@@ -84,12 +146,9 @@ async fn rebuild_into(
             Err(e) => tracing::warn!(error = %e, "data keys not preloaded; read one by one"),
         }
     }
-    let conn = db::open_for_rebuild(path)?;
-    if tables != Tables::Audit {
-        db::migrate(&conn)?;
-    }
-    if tables != Tables::ReadModel {
-        db::migrate_audit(&conn)?;
+    let mut writers = Vec::new();
+    for (path, tables) in files {
+        writers.push(writer(path, *tables)?);
     }
     let last = store.last_stream_sequence().await?;
     let target = match until {
@@ -101,35 +160,10 @@ async fn rebuild_into(
         _ => i64::MAX,
     };
     if target == 0 {
-        return Ok(0);
+        return join(writers).await;
     }
     // Receiving and decoding (here) overlap with applying (on the writer
-    // thread), one core each.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<RecordedMessage>>(32);
-    let writer = std::thread::Builder::new().name("replay".into()).spawn(
-        move || -> anyhow::Result<u64> {
-            let mut conn = conn;
-            let (mut reached, mut in_transaction) = (0, 0);
-            let mut tx = conn.transaction()?;
-            while let Some(batch) = rx.blocking_recv() {
-                for m in &batch {
-                    tables.apply(&tx, m)?;
-                }
-                reached = batch.last().map_or(reached, |m| m.seq);
-                in_transaction += batch.len();
-                if in_transaction >= db::REBUILD_TRANSACTION {
-                    db::set_checkpoint(&tx, reached)?;
-                    tx.commit()?;
-                    tx = conn.transaction()?;
-                    in_transaction = 0;
-                }
-            }
-            db::set_checkpoint(&tx, reached)?;
-            tx.commit()?;
-            db::finish_rebuild(&conn)?;
-            Ok(reached)
-        },
-    )?;
+    // threads, one per file).
     let stream = store.read_range(1, target).await?;
     let mut chunks = std::pin::pin!(stream.ready_chunks(BATCH * 4));
     let mut sent = 0;
@@ -153,14 +187,37 @@ async fn rebuild_into(
         if batch.is_empty() {
             break;
         }
-        if tx.send(batch).await.is_err() {
-            break; // the writer failed; its error is reported below
+        let batch = std::sync::Arc::new(batch);
+        let mut failed = false;
+        for (tx, _) in &writers {
+            failed |= tx.send(batch.clone()).await.is_err();
+        }
+        if failed {
+            break; // a writer failed; its error is reported below
         }
         progress(sent, target);
     }
-    drop(tx);
-    let reached = tokio::task::spawn_blocking(move || writer.join())
-        .await?
-        .map_err(|_| anyhow::anyhow!("replay writer panicked"))??;
-    Ok(reached)
+    join(writers).await
+}
+
+/// Ends the writers (their channels close) and waits for them: the lowest
+/// checkpoint they reached.
+async fn join(
+    writers: Vec<(
+        tokio::sync::mpsc::Sender<Batch>,
+        std::thread::JoinHandle<anyhow::Result<u64>>,
+    )>,
+) -> anyhow::Result<u64> {
+    let handles: Vec<_> = writers.into_iter().map(|(_, handle)| handle).collect();
+    let reached = tokio::task::spawn_blocking(move || {
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("replay writer panicked"))?
+            })
+            .collect::<anyhow::Result<Vec<u64>>>()
+    })
+    .await??;
+    Ok(reached.into_iter().min().unwrap_or(0))
 }

@@ -222,6 +222,7 @@ pub async fn start_gateway(
 ) -> anyhow::Result<GatewayHandle> {
     // `read-model.db` names the live generation (a link, after a rebuild).
     let link = config.read_model_path();
+    authd_projections::upgrade_at_start(&store, &link, config.audit_index).await?;
     let file = authd_projections::resolve(&link);
     let projector = authd_projections::Projector::open(&file, config.audit_index)?;
     let applied = projector.applied();
