@@ -436,26 +436,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await?;
             bar.finish_and_clear();
-            let rate = report.sequence as f64 / report.replayed_in.as_secs_f64().max(1e-3);
-            const SHOWN: usize = 200;
-            for line in report.drift.iter().take(SHOWN) {
-                println!("{line}");
-            }
-            if report.drift.len() > SHOWN {
-                println!("… and {} more", report.drift.len() - SHOWN);
-            }
-            println!(
-                "compared {} rows in {} tables at sequence {} (replayed at {rate:.0} events/s): {}",
-                report.rows,
-                report.tables,
-                report.sequence,
-                if report.drift.is_empty() {
-                    "no drift".to_string()
-                } else {
-                    format!("{} differences", report.drift.len())
-                }
-            );
-            if !report.drift.is_empty() {
+            if !report.print() {
                 std::process::exit(1);
             }
             Ok(())

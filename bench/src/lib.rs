@@ -69,6 +69,11 @@ pub struct Args {
     /// feed's lag under it, for A/B runs of the write path.
     #[arg(long)]
     pub refresh_only: bool,
+    /// Measure only what reads the whole log: the replay against direct
+    /// inserts, `auditLog` securityOnly over it, and `authd verify` (for
+    /// A/B runs of replay and verify; `--replay-events` sets the size).
+    #[arg(long)]
+    pub log_only: bool,
     /// With the login figures, also deliver their events to a webhook
     /// receiver in this process and report the feed's and the webhooks'
     /// latency under that load (the deliveries cost the write path: leave
@@ -595,6 +600,17 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         });
     }
 
+    if args.log_only {
+        let db = dev.data.join("read-model.db");
+        let rows = log_figures(&authd, &dev, &dir, &db, replay_events, customers).await?;
+        return Ok(Report {
+            cores,
+            quick: args.quick,
+            rows,
+            errors: Vec::new(),
+        });
+    }
+
     if args.refresh_only {
         let (rows, refresh) = refresh_figures(&dev, duration).await?;
         return Ok(Report {
@@ -894,14 +910,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     // Replay into SQLite vs inserting the same rows directly (`--replay-events
     // 0` leaves it out: the rows would not be the events' count).
     if replay_events > 0 {
-        rows.push(replay(&authd, &dev, dir.as_path(), &db, replay_events, customers).await?);
-        // The replay waited for authd dev's audit index to hold `p_replay`.
-        if replay_events > 2 * customers {
-            let events = (replay_events - 2 * customers) / 2;
-            let events = 2 * events + events.div_ceil(REPLAY_FAILED_LOGIN_EVERY);
-            rows.push(audit_log::security_figure(&dev, "p_replay", events).await?);
-        }
-        rows.push(verify(&authd, &dev, dir.as_path(), &db).await?);
+        rows.extend(log_figures(&authd, &dev, &dir, &db, replay_events, customers).await?);
     }
 
     errors.extend([
@@ -915,6 +924,27 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         rows,
         errors,
     })
+}
+
+/// The figures that read the whole log: the replay, `auditLog`
+/// securityOnly over the replay's project, and `authd verify`.
+async fn log_figures(
+    authd: &Path,
+    dev: &Dev,
+    dir: &Path,
+    db: &Path,
+    replay_events: u64,
+    customers: u64,
+) -> anyhow::Result<Vec<Row>> {
+    let mut rows = vec![replay(authd, dev, dir, db, replay_events, customers).await?];
+    // The replay waited for authd dev's audit index to hold `p_replay`.
+    if replay_events > 2 * customers {
+        let events = (replay_events - 2 * customers) / 2;
+        let events = 2 * events + events.div_ceil(REPLAY_FAILED_LOGIN_EVERY);
+        rows.push(audit_log::security_figure(dev, "p_replay", events).await?);
+    }
+    rows.push(verify(authd, dev, dir, db).await?);
+    Ok(rows)
 }
 
 /// The replay figure: publishes synthetic events up to `replay_events`,
