@@ -50,7 +50,7 @@ pub fn truncate_wal(conn: &Connection) -> rusqlite::Result<bool> {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    tracing::warn!("the WAL could not be emptied after an erasure (readers held it)");
+    tracing::warn!("the WAL could not be emptied (readers held it)");
     Ok(false)
 }
 
@@ -176,11 +176,33 @@ pub fn set_checkpoint(tx: &Transaction<'_>, seq: u64) -> rusqlite::Result<()> {
 pub struct Checkpointer {
     stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    too_long: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// Frames in a WAL above which its writer should empty it
+/// ([`Checkpointer::log_too_long`]). Passive checkpoints never reset a log
+/// that its writer appends to back to back (a projection catching up):
+/// each copies what was there when it began, the writer adds more
+/// meanwhile, and SQLite starts the log over only once everything in it
+/// was copied. Catching up 1M events grew a gateway's WAL to 13 GB that
+/// way (BENCHMARKS.md, session 15). 16,384 frames are 64 MiB at SQLite's
+/// 4 KiB pages.
+pub const WAL_TRUNCATE_FRAMES: i64 = 16_384;
+
 impl Checkpointer {
-    pub fn spawn(path: &Path, every: std::time::Duration) -> rusqlite::Result<Self> {
+    /// Checkpoints every `every`, passively, and notes when the log holds
+    /// more than `truncate_above` frames. Emptying it is the writer's job
+    /// (`truncate_wal` between two of its transactions): from this thread
+    /// a `TRUNCATE` waits for a writer that commits back to back and
+    /// rarely gets in.
+    pub fn spawn(
+        path: &Path,
+        every: std::time::Duration,
+        truncate_above: i64,
+    ) -> rusqlite::Result<Self> {
         let conn = open(path)?;
+        let too_long = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = too_long.clone();
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("wal-checkpoint".into())
@@ -188,9 +210,17 @@ impl Checkpointer {
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(every)
                 {
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::debug!(error = %e, "WAL checkpoint failed; trying again later");
+                    let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        r.get::<_, i64>(1)
+                    });
+                    match frames {
+                        Ok(frames) if frames > truncate_above => {
+                            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::debug!(error = %e, "WAL checkpoint failed; trying again later");
+                        }
                     }
                 }
             })
@@ -198,7 +228,15 @@ impl Checkpointer {
         Ok(Self {
             stop: Some(stop),
             thread: Some(thread),
+            too_long,
         })
+    }
+
+    /// Whether the log grew past the limit since last asked: the writer
+    /// then empties it (`truncate_wal`).
+    pub fn log_too_long(&self) -> bool {
+        self.too_long
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -266,7 +304,7 @@ mod tests {
         let file_len = || std::fs::metadata(&path).unwrap().len();
         assert!(file_len() < 1_000_000, "nothing checkpointed yet");
         let checkpointer =
-            Checkpointer::spawn(&path, std::time::Duration::from_millis(10)).unwrap();
+            Checkpointer::spawn(&path, std::time::Duration::from_millis(10), i64::MAX).unwrap();
         let start = std::time::Instant::now();
         while file_len() < 5_000_000 && start.elapsed() < std::time::Duration::from_secs(10) {
             std::thread::sleep(std::time::Duration::from_millis(10));
@@ -274,5 +312,54 @@ mod tests {
         assert!(file_len() >= 5_000_000, "the log reached the file");
         // Dropping it stops its thread (the test would hang otherwise).
         drop(checkpointer);
+    }
+
+    /// A writer committing back to back starves passive checkpoints (the
+    /// log is never wholly copied, so never started over): the checkpointer
+    /// empties it past its limit, and the log stays near that size instead
+    /// of growing with everything written.
+    #[test]
+    fn a_log_written_back_to_back_is_emptied_past_its_limit() {
+        let run = |truncate_above: i64| -> u64 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("wal.db");
+            let mut conn = open(&path).unwrap();
+            conn.execute_batch(
+                "PRAGMA wal_autocheckpoint = 0;
+                 CREATE TABLE t (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
+            )
+            .unwrap();
+            let checkpointer =
+                Checkpointer::spawn(&path, std::time::Duration::from_millis(5), truncate_above)
+                    .unwrap();
+            let wal = dir.path().join("wal.db-wal");
+            let mut largest = 0;
+            for round in 0..1500u64 {
+                let tx = conn.transaction().unwrap();
+                for i in 0..40u64 {
+                    let k = (round * 40 + i)
+                        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                        .to_be_bytes();
+                    tx.execute("INSERT INTO t (k, v) VALUES (?1, zeroblob(200))", [&k[..]])
+                        .unwrap();
+                }
+                tx.commit().unwrap();
+                if checkpointer.log_too_long() {
+                    truncate_wal(&conn).unwrap();
+                }
+                largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+            }
+            largest
+        };
+        let limited = run(256);
+        let unlimited = run(i64::MAX);
+        assert!(
+            limited < 16 << 20,
+            "the log grew to {limited} bytes with a limit of 256 frames"
+        );
+        assert!(
+            unlimited > 2 * limited,
+            "without the limit the log should grow with the writes: {unlimited} vs {limited}"
+        );
     }
 }

@@ -119,7 +119,8 @@ impl Projector {
                 // a few times a second under load (strace), and held the
                 // read model's progress up that long.
                 conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
-                let _checkpointer = db::Checkpointer::spawn(&path, CHECKPOINT_EVERY)?;
+                let checkpointer =
+                    db::Checkpointer::spawn(&path, CHECKPOINT_EVERY, db::WAL_TRUNCATE_FRAMES)?;
                 while let Some(first) = rx.blocking_recv() {
                     let seq = if linger.is_zero() {
                         apply_to(model, &mut conn, first.iter())?
@@ -142,6 +143,11 @@ impl Projector {
                         apply_to(model, &mut conn, batches.iter().flat_map(|b| b.iter()))?
                     };
                     applied.send_replace(seq);
+                    // Catching up, the passive checkpoints never empty
+                    // the log (see `WAL_TRUNCATE_FRAMES`).
+                    if checkpointer.log_too_long() {
+                        db::truncate_wal(&conn)?;
+                    }
                 }
                 Ok(())
             },
