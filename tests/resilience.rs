@@ -429,3 +429,69 @@ async fn a_command_waits_briefly_for_a_services_instance_to_start() {
     let signed_in = sent.expect("delivered once services started").unwrap();
     assert_eq!(signed_in.outcome.customer.email, "ann@example.com");
 }
+
+/// A broker that stops answering while a command's append is in flight (a
+/// frozen node, a stream leader's election): the append goes unacknowledged,
+/// the services send the same messages again with the same `Nats-Msg-Id`s,
+/// and when the broker answers, the first is stored and the repeat is a
+/// duplicate, taken as this command's own append. The caller gets one
+/// clear answer (a session), and the log holds the sign-in once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_append_the_frozen_broker_never_acknowledged_is_sent_again_and_stored_once() {
+    let env = TestEnv::start_with(|c| {
+        // A password check of ~1 s: the sign-in is being decided, its state
+        // read, when the broker freezes; its append comes during the pause.
+        c.hash = authd_services::password::HashParams {
+            m_cost: 19456,
+            t_cost: 200,
+            p_cost: 1,
+        };
+        c.command_timeout = Duration::from_secs(20);
+    })
+    .await;
+    let r = env.register("ann@example.com", PASSWORD).await;
+    assert_eq!(r["success"], true, "{r}");
+    let customer_id = r["user"]["id"].as_str().unwrap().to_string();
+    let pid = nix::unistd::Pid::from_raw(env.nats.pid().unwrap() as i32);
+    let signal = |s| nix::sys::signal::kill(pid, s).unwrap();
+
+    let login = env.login("ann@example.com", PASSWORD);
+    let freeze = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        signal(nix::sys::signal::Signal::SIGSTOP);
+        let frozen = std::time::Instant::now();
+        tokio::time::sleep(Duration::from_secs(7)).await;
+        let thawed_at = authd_events::now_millis();
+        signal(nix::sys::signal::Signal::SIGCONT);
+        (frozen, thawed_at)
+    };
+    let (login, (frozen, thawed_at)) = tokio::join!(login, freeze);
+    assert_eq!(
+        login["success"], true,
+        "one clear answer, a session: {login}"
+    );
+    assert!(frozen.elapsed() >= Duration::from_secs(7));
+
+    // The sign-in is in the log once, decided while the broker was frozen.
+    let last = env.last_seq().await;
+    let mut signed_in = Vec::new();
+    let mut messages = std::pin::pin!(env.store.read_range(1, last).await.unwrap());
+    use futures::StreamExt as _;
+    while let Some(m) = messages.next().await {
+        let m = m.unwrap();
+        for e in m.message.bodies() {
+            if e.type_name() == "customer.login.succeeded" && m.subject.id == customer_id {
+                signed_in.push(m.message.meta.time);
+            }
+        }
+    }
+    assert_eq!(signed_in.len(), 1, "stored once: {signed_in:?}");
+    assert!(
+        signed_in[0] < thawed_at - 3_000,
+        "decided {} ms before the thaw: the append did not wait through the pause \
+         (the request itself reached the services late)",
+        thawed_at - signed_in[0]
+    );
+    let refreshed = env.refresh(login["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(refreshed["success"], true, "{refreshed}");
+}

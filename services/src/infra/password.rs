@@ -125,6 +125,11 @@ tokio::task_local! {
     static DEADLINE: Instant;
 }
 
+/// When the caller of the command being handled stops waiting, if it said.
+pub fn caller_deadline() -> Option<Instant> {
+    DEADLINE.try_with(|d| *d).ok()
+}
+
 /// Runs `f` for a caller who waits until `deadline`: a hash it asks for
 /// that has not started by then is dropped ([`HashError::Expired`]).
 pub async fn with_deadline<F: Future>(deadline: Instant, f: F) -> F::Output {

@@ -28,6 +28,8 @@ use crate::{
 /// How often a decision is retried after losing a concurrency race.
 const MAX_ATTEMPTS: usize = 8;
 
+mod unacknowledged;
+
 pub(crate) fn unavailable(e: StoreError) -> CommandError {
     tracing::warn!(error = %e, "event log");
     match e {
@@ -240,7 +242,7 @@ impl Executor {
         mut decide: impl FnMut(&mut Tx) -> Result<T, DomainError>,
     ) -> Result<Committed<T>, CommandError> {
         let x = self;
-        let mut fresh = false;
+        let (mut fresh, mut unsure) = (false, false);
         for _ in 0..MAX_ATTEMPTS {
             let mut slots = Vec::with_capacity(sources.len());
             for (subject, source) in sources {
@@ -271,7 +273,7 @@ impl Executor {
                     return Err(e.into());
                 }
             };
-            match x.append(env, &mut tx).await {
+            match x.append(env, &mut tx, &mut unsure).await {
                 Ok(duplicate) => {
                     let seq = tx.slots.iter().map(|s| s.seq).max().unwrap_or(0);
                     return Ok(Committed {
@@ -358,8 +360,15 @@ impl Executor {
     /// Appends what the round decided (one message per aggregate, all in
     /// one atomic batch, or one message guarded by an aggregate it leaves
     /// alone: `Tx::guard`) and moves each slot to its new state and sequence.
-    /// Returns whether the command had been appended before.
-    async fn append(&self, env: &CommandEnvelope, tx: &mut Tx) -> Result<bool, StoreError> {
+    /// Returns whether the command had been appended before; when `unsure`
+    /// (a try of this very command went unanswered), a duplicate is that
+    /// try, stored: taken as this append.
+    async fn append_once(
+        &self,
+        env: &CommandEnvelope,
+        tx: &mut Tx,
+        unsure: bool,
+    ) -> Result<bool, StoreError> {
         let messages: Vec<(usize, EventMessage)> = tx
             .slots
             .iter()
@@ -404,6 +413,24 @@ impl Executor {
                 self.store.append_batch(&entries).await?
             }
         };
+        if batched.duplicate && unsure {
+            // Our own unanswered try, stored: its messages are what this
+            // round decided. Each slot moves to them; its sequence is the
+            // stored one where the broker said it (single messages), else
+            // the subject's last, which is as good to wait for. The cached
+            // state is dropped: something may have followed on the subject.
+            for (n, (i, message)) in messages.iter().enumerate() {
+                let slot = &mut tx.slots[*i];
+                let seq = match batched.seqs.get(n) {
+                    Some(seq) => *seq,
+                    None => self.store.last_sequence(&slot.subject).await?,
+                };
+                slot.state.apply(seq, message);
+                slot.seq = seq;
+                self.cache.forget(&slot.subject.to_string());
+            }
+            return Ok(false);
+        }
         if batched.duplicate {
             // An earlier attempt of this command was stored; its sequence
             // (single messages report it) is as good as any to wait for.
