@@ -258,3 +258,38 @@ async fn bad_access_tokens_are_unauthenticated() {
         "ann@example.com"
     );
 }
+
+/// A token for a session this gateway's read model has not applied yet
+/// (another gateway issued it; this one's projection is resuming after a
+/// broker went away) is not told its session ended, which would sign the
+/// customer out: after the bounded wait it is `SERVICE_UNAVAILABLE`, to try
+/// again. A session the read model is past and does not hold has ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_token_ahead_of_the_read_model_is_unavailable_not_signed_out() {
+    let env = TestEnv::start().await;
+    let reg = env.register("ann@example.com", PASSWORD).await;
+    let good = reg["accessToken"].as_str().unwrap().to_string();
+    let parts: Vec<&str> = good.split('.').collect();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let keys = env.keys.signing.as_ref().expect("this process signs");
+    let sign = |seq: u64| {
+        let mut c = claims.clone();
+        c["sid"] = json!("s_01J000000000000000000NOTYET");
+        c["seq"] = json!(seq);
+        keys.sign(&serde_json::from_value(c).unwrap())
+    };
+    let last = env.last_seq().await;
+
+    let ahead = env.current_user(&sign(last + 1_000)).await;
+    assert_eq!(
+        ahead["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE",
+        "{ahead}"
+    );
+    let past = env.current_user(&sign(last)).await;
+    assert_eq!(
+        past["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{past}"
+    );
+    let own = env.current_user(&good).await;
+    assert!(own["data"]["currentUser"]["id"].is_string(), "{own}");
+}

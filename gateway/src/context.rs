@@ -80,7 +80,7 @@ impl Bearer {
         };
         // The token may come from another gateway instance: wait until this
         // read model has seen the session it names.
-        state.wait_applied(claims.seq).await;
+        let caught_up = state.wait_applied(claims.seq).await;
         let session = state
             .read
             .session(&claims.pid, &claims.sid)
@@ -88,6 +88,10 @@ impl Bearer {
             .filter(|s| s.customer_id == claims.sub);
         match session {
             Some(s) if !s.revoked && s.expires_at > authd_events::now_millis() => Ok(Some(s)),
+            // A read model still behind the token (its projection resuming
+            // after a broker went away) cannot say the session ended: a
+            // client told so would sign its customer out.
+            None if !caught_up => Err(ApiError::unavailable()),
             _ => Err(ApiError::unauthenticated(
                 "the session of this access token has ended",
             )),
