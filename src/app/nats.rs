@@ -102,6 +102,11 @@ pub async fn connect_with(url: &str, options: &NatsOptions) -> anyhow::Result<Na
         })
         .retry_on_initial_connect()
         .max_reconnects(None)
+        // A broker that stops answering (a frozen node, a partition) keeps
+        // its TCP connection open: the client only notices when its pings
+        // go unanswered. At async-nats' default (one a minute, stale after
+        // two) requests hung for minutes; see `PING_INTERVAL`.
+        .ping_interval(PING_INTERVAL)
         // Each subscription buffers at most this many messages (default
         // 65,536): a consumer catching up must not pile the stream up in memory.
         .subscription_capacity(4096)
@@ -111,6 +116,10 @@ pub async fn connect_with(url: &str, options: &NatsOptions) -> anyhow::Result<Na
         .with_context(|| format!("cannot connect to NATS at {url}"))?;
     Ok(Nats { client, reconnects })
 }
+
+/// How often the client pings its broker: two unanswered and it moves to
+/// another seed, so a frozen node costs its clients ~4–6 s, not minutes.
+const PING_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The seed servers of a `--nats-url`: one URL, or several separated by
 /// commas (`nats://a:4222,nats://b:4222`); the client reconnects to any.

@@ -231,6 +231,12 @@ impl EventStore {
             .create_consumer(OrderedConfig {
                 filter_subject: filter.to_string(),
                 deliver_policy,
+                // Pull requests expire after 2 s, so the server's idle
+                // heartbeat comes every second, and a consumer lost with
+                // its node (a broker restarting) is noticed after two
+                // missed (~2 s) and made again; at async-nats' defaults
+                // (30 s, 15 s) readers stalled for tens of seconds.
+                max_expires: Duration::from_secs(2),
                 ..Default::default()
             })
             .await

@@ -15,7 +15,8 @@ use crate::{
 /// after that is dropped rather than done for nobody.
 pub const TIMEOUT_HEADER: &str = "Authd-Timeout-Ms";
 
-/// How long a command waits for a services instance to appear…
+/// How long a command waits for a services instance to appear (or for its
+/// client to reconnect)…
 const NO_RESPONDERS_PATIENCE: Duration = Duration::from_secs(2);
 /// …asking again this often.
 const NO_RESPONDERS_RETRY: Duration = Duration::from_millis(50);
@@ -82,15 +83,22 @@ impl CommandBus {
 
     /// Sends an envelope as it is (its command id included).
     pub async fn send_envelope(&self, env: &CommandEnvelope) -> Result<Reply, BusError> {
-        // While disconnected, a request would only wait out its timeout.
-        if self.client.connection_state() != async_nats::connection::State::Connected {
-            return Err(BusError::Disconnected);
+        // While disconnected, a request would only wait out its timeout. A
+        // client between two brokers (a node restarting, a lame duck closing
+        // its clients) is back within milliseconds: worth a short wait,
+        // since nothing was sent yet.
+        let mut waited = Duration::ZERO;
+        while self.client.connection_state() != async_nats::connection::State::Connected {
+            if waited >= NO_RESPONDERS_PATIENCE {
+                return Err(BusError::Disconnected);
+            }
+            tokio::time::sleep(NO_RESPONDERS_RETRY).await;
+            waited += NO_RESPONDERS_RETRY;
         }
         let subject = command_subject(env.command.name());
         let payload: bytes::Bytes = commands::encode(env).into();
         // No responder means nobody received the command, so asking again
         // is safe: it rides out a services instance (re)starting.
-        let mut waited = Duration::ZERO;
         let msg = loop {
             let mut headers = async_nats::HeaderMap::new();
             headers.insert(
