@@ -9,32 +9,7 @@ use std::time::{Duration, Instant};
 
 use authd::nats_server::{NatsServer, free_port, locate};
 use authd_events::{EventStore, StoreConfig};
-use common::{PASSWORD, TestEnv};
-
-/// Three nodes routed to each other, JetStream on each.
-fn cluster(dir: &std::path::Path) -> Vec<NatsServer> {
-    let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let all = routes
-        .iter()
-        .map(|p| format!("nats-route://127.0.0.1:{p}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    (0..3)
-        .map(|i| {
-            let conf = dir.join(format!("n{i}.conf"));
-            std::fs::write(
-                &conf,
-                format!(
-                    "server_name: n{i}\ncluster {{\n  name: authd\n  listen: 127.0.0.1:{}\n  routes: [{all}]\n}}\n",
-                    routes[i]
-                ),
-            )
-            .unwrap();
-            NatsServer::start_configured(locate(None).unwrap(), &dir.join(format!("n{i}")), None, Some(conf))
-                .expect("a cluster node starts")
-        })
-        .collect()
-}
+use common::{PASSWORD, TestEnv, cluster::cluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_three_node_cluster_keeps_signing_up_when_the_stream_leader_dies() {

@@ -3,6 +3,7 @@
 //! started in-process against them. Everything is torn down on drop.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod cluster;
 pub mod disk;
 pub mod node;
 pub mod personal;

@@ -1,0 +1,403 @@
+//! Faults under load on a three-node JetStream cluster (#24): clients sign
+//! up, rotate their refresh tokens and read their account without pause
+//! while the event stream's leader is frozen (SIGSTOP for 12 s: to its peers
+//! and its clients it is what a partition looks like) and then while every
+//! broker is restarted in turn (lame duck mode, one at a time). Afterwards
+//! every acknowledged sign-up signs in, no address is registered twice, no
+//! rotated refresh token works again, and the read model equals a replay of
+//! the log. Each phase's longest gap between two successful writes, its
+//! failures and its p99 are printed (recorded in BENCHMARKS.md). Not yet
+//! met: "no failed request" during the rolling restart (none to a few
+//! `SERVICE_UNAVAILABLE` in tens of thousands).
+
+mod common;
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use common::{PASSWORD, TestEnv, cluster::cluster};
+use nix::sys::signal::{Signal, kill};
+use serde_json::{Value, json};
+
+/// One answer the load saw: when (since the start), to what, which code
+/// (`ok`, an error code, or `transport`), and how long it took.
+struct Answer {
+    at: Duration,
+    op: &'static str,
+    code: String,
+    took: Duration,
+}
+
+#[derive(Default)]
+struct Seen {
+    answers: Vec<Answer>,
+    /// Addresses whose sign-up was answered with success.
+    registered: Vec<String>,
+    /// Refresh tokens answered with a successor: never to work again.
+    rotated: Vec<String>,
+}
+
+/// A GraphQL call that never panics on the way: a transport failure is an
+/// answer too.
+async fn call(env: &TestEnv, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut request = env
+        .http
+        .post(env.url("/graphql/public"))
+        .header("x-api-key", &env.api_key)
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    let sent = request.send().await;
+    match sent {
+        Ok(r) => r
+            .json()
+            .await
+            .unwrap_or_else(|e| json!({ "transport": e.to_string() })),
+        Err(e) => json!({ "transport": e.to_string() }),
+    }
+}
+
+fn code(answer: &Value, field: &str) -> String {
+    let a = &answer["data"][field];
+    if a["success"] == true {
+        "ok".into()
+    } else if let Some(c) = a["errors"][0]["code"].as_str() {
+        c.into()
+    } else if answer.get("transport").is_some() {
+        "transport".into()
+    } else if let Some(c) = answer["errors"][0]["extensions"]["code"].as_str() {
+        c.into()
+    } else {
+        format!("unexpected: {answer}")
+    }
+}
+
+async fn worker(
+    env: Arc<TestEnv>,
+    w: usize,
+    start: Instant,
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Seen>>,
+) {
+    let record = |op, code: &str, took: Duration| {
+        seen.lock().unwrap().answers.push(Answer {
+            at: start.elapsed(),
+            op,
+            code: code.to_string(),
+            took,
+        });
+    };
+    let mut i = 0;
+    while !stop.load(Ordering::Relaxed) {
+        i += 1;
+        let email = format!("w{w}-{i}@load.example");
+        let t = Instant::now();
+        let r = call(
+            &env,
+            None,
+            "mutation R($e: String!, $p: String!) { customerRegister(email: $e, password: $p) {
+                success accessToken refreshToken errors { code } } }",
+            json!({ "e": email, "p": PASSWORD }),
+        )
+        .await;
+        let c = code(&r, "customerRegister");
+        record("register", &c, t.elapsed());
+        if c != "ok" {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        seen.lock().unwrap().registered.push(email);
+        let (access, mut refresh) = (
+            r["data"]["customerRegister"]["accessToken"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            r["data"]["customerRegister"]["refreshToken"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        let t = Instant::now();
+        let me = call(&env, Some(&access), "{ currentUser { id } }", json!({})).await;
+        let read = match (
+            me["data"]["currentUser"]["id"].is_string(),
+            &me["errors"][0]["extensions"]["code"],
+        ) {
+            (true, _) => "ok".to_string(),
+            (false, Value::String(code)) => code.clone(),
+            _ => format!("unexpected: {me}"),
+        };
+        record("currentUser", &read, t.elapsed());
+        for _ in 0..2 {
+            let t2 = Instant::now();
+            let f = call(
+                &env,
+                None,
+                "mutation F($t: String!) { customerRefreshToken(refreshToken: $t) {
+                    success refreshToken errors { code } } }",
+                json!({ "t": refresh }),
+            )
+            .await;
+            let c = code(&f, "customerRefreshToken");
+            record("refresh", &c, t2.elapsed());
+            if c != "ok" {
+                break;
+            }
+            let next = f["data"]["customerRefreshToken"]["refreshToken"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            seen.lock()
+                .unwrap()
+                .rotated
+                .push(std::mem::replace(&mut refresh, next));
+        }
+    }
+}
+
+/// The longest stretch without a successful write between `from` and `to`,
+/// the failed answers and the p99 of all answers in it.
+fn phase(seen: &Seen, name: &str, from: Duration, to: Duration) -> (Duration, usize) {
+    let within: Vec<&Answer> = seen
+        .answers
+        .iter()
+        .filter(|a| a.at >= from && a.at < to)
+        .collect();
+    let mut ok: Vec<Duration> = within
+        .iter()
+        .filter(|a| a.code == "ok" && a.op != "currentUser")
+        .map(|a| a.at)
+        .collect();
+    ok.sort();
+    let mut gap = Duration::ZERO;
+    let mut last = from;
+    for at in ok.iter().copied().chain([to]) {
+        gap = gap.max(at.saturating_sub(last));
+        last = at;
+    }
+    let failed: Vec<&&Answer> = within.iter().filter(|a| a.code != "ok").collect();
+    for a in &failed {
+        eprintln!(
+            "  {name}: {} {} at {:?} after {:?}",
+            a.op, a.code, a.at, a.took
+        );
+    }
+    let mut codes = std::collections::BTreeMap::<String, usize>::new();
+    for a in &failed {
+        *codes.entry(format!("{} {}", a.op, a.code)).or_default() += 1;
+    }
+    let mut took: Vec<Duration> = within.iter().map(|a| a.took).collect();
+    took.sort();
+    let p99 = took
+        .get(took.len().saturating_sub(1) * 99 / 100)
+        .copied()
+        .unwrap_or_default();
+    eprintln!(
+        "{name}: {} answers, {} ok, longest gap between successful writes {gap:?}, p99 {p99:?}, failures {codes:?}",
+        within.len(),
+        ok.len()
+    );
+    (gap, failed.len())
+}
+
+/// Where `AUTH_EVENTS`'s replicas stand, when the cluster answers.
+async fn events_cluster(
+    js: &async_nats::jetstream::Context,
+) -> Option<async_nats::jetstream::stream::ClusterInfo> {
+    let mut stream = js.get_stream("AUTH_EVENTS").await.ok()?;
+    stream.info().await.ok()?.cluster.clone()
+}
+
+/// The node leading `AUTH_EVENTS`, by index.
+async fn leader(js: &async_nats::jetstream::Context) -> usize {
+    for _ in 0..100 {
+        if let Some(l) = events_cluster(js).await.and_then(|c| c.leader) {
+            return l.trim_start_matches('n').parse().unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("AUTH_EVENTS has no leader");
+}
+
+/// Until every replica of `AUTH_EVENTS` is current again.
+async fn replicas_current(js: &async_nats::jetstream::Context) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Some(c) = events_cluster(js).await
+            && c.leader.is_some()
+            && c.replicas.len() == 2
+            && c.replicas.iter().all(|r| r.current)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the replicas never caught up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn under_load_a_frozen_leader_and_a_rolling_restart_lose_and_double_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nodes = cluster(dir.path());
+    let seeds = nodes.iter().map(|n| n.url()).collect::<Vec<_>>().join(",");
+    let env = Arc::new(
+        TestEnv::start_with(|c| {
+            c.nats_url = seeds.clone();
+            c.stream_replicas = 3;
+            c.command_timeout = Duration::from_secs(10);
+        })
+        .await,
+    );
+    let js = env.store.jetstream().clone();
+    replicas_current(&js).await;
+
+    let start = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let workers: Vec<_> = (0..4)
+        .map(|w| tokio::spawn(worker(env.clone(), w, start, stop.clone(), seen.clone())))
+        .collect();
+
+    // 1. The event stream's leader freezes for 10 s, then goes on.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let frozen = leader(&js).await;
+    let pid = nix::unistd::Pid::from_raw(nodes[frozen].pid().unwrap() as i32);
+    let freeze_at = start.elapsed();
+    kill(pid, Signal::SIGSTOP).unwrap();
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let thaw_at = start.elapsed();
+    kill(pid, Signal::SIGCONT).unwrap();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let thawed = start.elapsed();
+    replicas_current(&js).await;
+
+    // 2. Every broker in turn: lame duck mode, its exit, a restart, and
+    //    its replicas current again before the next.
+    let rolling_at = start.elapsed();
+    for node in nodes.iter_mut() {
+        let pid = nix::unistd::Pid::from_raw(node.pid().unwrap() as i32);
+        kill(pid, Signal::SIGUSR2).unwrap();
+        let gone = Instant::now();
+        while kill(pid, None).is_ok() && gone.elapsed() < Duration::from_secs(40) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        node.restart().expect("the node starts again");
+        replicas_current(&js).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rolled = start.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.unwrap();
+    }
+
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    let (_, warm_failed) = phase(&seen, "before the faults", Duration::ZERO, freeze_at);
+    let (freeze_gap, _) = phase(&seen, "leader frozen 12 s", freeze_at, thawed);
+    let (rolling_gap, rolling_failed) = phase(&seen, "rolling restart", rolling_at, rolled);
+    assert_eq!(warm_failed, 0, "failures before any fault");
+    // Writes resume while the leader is still frozen: the clients of the
+    // frozen node move to another within two unanswered pings (2 s apart;
+    // at the default minute they waited for the thaw), and the stream
+    // elects a new leader (5–9 s measured).
+    let resumed = seen.answers.iter().any(|a| {
+        a.code == "ok"
+            && a.op != "currentUser"
+            && a.at > freeze_at + Duration::from_secs(1)
+            && a.at < thaw_at
+    });
+    assert!(resumed, "no write succeeded while the leader was frozen");
+    assert!(
+        freeze_gap < Duration::from_secs(12),
+        "no write for {freeze_gap:?} around the freeze"
+    );
+    // A lame-duck restart moves leaders and clients first: writes go on,
+    // and few requests (none to a handful in tens of thousands in our runs)
+    // are refused, each clearly (below). The issue's goal is none: not yet.
+    let rolling_answers = seen.answers.iter().filter(|a| a.at >= rolling_at).count();
+    assert!(
+        rolling_failed * 200 <= rolling_answers,
+        "{rolling_failed} of {rolling_answers} requests failed during the rolling restart"
+    );
+    assert!(
+        rolling_gap < Duration::from_secs(10),
+        "no write for {rolling_gap:?} while rolling"
+    );
+    // Nothing else than success or a clear, retryable refusal, and each
+    // answer within the command's deadline: never a hang.
+    for a in &seen.answers {
+        assert!(
+            ["ok", "SERVICE_UNAVAILABLE"].contains(&a.code.as_str()),
+            "{} answered {} at {:?}",
+            a.op,
+            a.code,
+            a.at
+        );
+        assert!(
+            a.took < Duration::from_secs(12),
+            "{} took {:?}",
+            a.op,
+            a.took
+        );
+    }
+    assert!(
+        seen.registered.len() > 50,
+        "too little load: {}",
+        seen.registered.len()
+    );
+
+    // No acknowledged sign-up lost: each signs in (eight at a time).
+    use futures::StreamExt as _;
+    let refused: Vec<String> = futures::stream::iter(seen.registered.iter())
+        .map(|email| {
+            let env = env.clone();
+            async move {
+                let login = env.login(email, PASSWORD).await;
+                (login["success"] != true).then(|| format!("{email}: {login}"))
+            }
+        })
+        .buffer_unordered(8)
+        .filter_map(|r| async move { r })
+        .collect()
+        .await;
+    assert!(
+        refused.is_empty(),
+        "acknowledged sign-ups lost: {refused:?}"
+    );
+    // No rotated refresh token works again (a second use is reuse: refused).
+    for token in seen.rotated.iter().take(50) {
+        let again = env.refresh(token).await;
+        assert_eq!(
+            again["success"], false,
+            "a rotated token worked again: {again}"
+        );
+    }
+    // No address registered twice, and the read model is the log's.
+    let last = env.last_seq().await;
+    let mut applied = env.gateway.as_ref().unwrap().applied.clone();
+    tokio::time::timeout(Duration::from_secs(30), applied.wait_for(|s| *s >= last))
+        .await
+        .unwrap()
+        .unwrap();
+    let path = authd_projections::resolve(&env.config.read_model_path());
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let doubled: i64 = db
+        .query_row(
+            "SELECT count(*) FROM (SELECT email_normalized FROM customers
+               GROUP BY project_id, email_normalized HAVING count(*) > 1)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(doubled, 0, "an address was registered twice");
+    let report = authd::verify::verify(&env.store, &env.config.read_model_path(), |_, _| {})
+        .await
+        .unwrap();
+    assert!(report.drift.is_empty(), "{:?}", report.drift);
+}
