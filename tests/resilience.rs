@@ -495,3 +495,40 @@ async fn an_append_the_frozen_broker_never_acknowledged_is_sent_again_and_stored
     let refreshed = env.refresh(login["refreshToken"].as_str().unwrap()).await;
     assert_eq!(refreshed["success"], true, "{refreshed}");
 }
+
+/// A read the frozen broker never answered (a new address's claim, not in
+/// the services' cache, read after the password is hashed) is asked again
+/// until the caller's deadline instead of failing after its 5 s wait: the
+/// sign-up is answered once the broker thaws, and stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_read_the_frozen_broker_never_answered_is_asked_again() {
+    let env = TestEnv::start_with(|c| {
+        // A password hash of ~1 s: the broker freezes while it runs, and
+        // the claim's read comes during the pause.
+        c.hash = authd_services::password::HashParams {
+            m_cost: 19456,
+            t_cost: 200,
+            p_cost: 1,
+        };
+        c.command_timeout = Duration::from_secs(20);
+    })
+    .await;
+    let pid = nix::unistd::Pid::from_raw(env.nats.pid().unwrap() as i32);
+    let signal = |s| nix::sys::signal::kill(pid, s).unwrap();
+    let register = env.register("bea@example.com", PASSWORD);
+    let freeze = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        signal(nix::sys::signal::Signal::SIGSTOP);
+        tokio::time::sleep(Duration::from_secs(7)).await;
+        signal(nix::sys::signal::Signal::SIGCONT);
+    };
+    let (registered, ()) = tokio::join!(register, freeze);
+    assert_eq!(
+        registered["success"], true,
+        "one clear answer: {registered}"
+    );
+    let again = env.register("bea@example.com", PASSWORD).await;
+    assert_eq!(again["errors"][0]["code"], "EMAIL_TAKEN", "{again}");
+    let login = env.login("bea@example.com", PASSWORD).await;
+    assert_eq!(login["success"], true, "{login}");
+}

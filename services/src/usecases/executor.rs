@@ -315,9 +315,9 @@ impl Executor {
         } else {
             cached.unwrap_or_default()
         };
+        let from = seq + 1;
         for m in self
-            .store
-            .read_aggregate_from(subject, seq + 1)
+            .read_again(|| self.store.read_aggregate_from(subject, from))
             .await
             .map_err(unavailable)?
         {
@@ -346,8 +346,7 @@ impl Executor {
     async fn stale(&self, slots: &[Slot]) -> Result<bool, CommandError> {
         for slot in slots.iter().filter(|s| s.from_cache) {
             let last = self
-                .store
-                .last_sequence(&slot.subject)
+                .read_again(|| self.store.last_sequence(&slot.subject))
                 .await
                 .map_err(unavailable)?;
             if last != slot.seq {

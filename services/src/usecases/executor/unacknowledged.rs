@@ -1,6 +1,6 @@
 //! Appends the broker did not acknowledge (a frozen node, a stream
 //! leader's election), sent again with the same `Nats-Msg-Id`s until the
-//! caller's deadline.
+//! caller's deadline; reads it did not answer, asked again.
 
 use std::time::{Duration, Instant};
 
@@ -15,11 +15,41 @@ use crate::{commands::CommandEnvelope, infra::password};
 const APPEND_WAIT: Duration = Duration::from_secs(2);
 /// Pauses between such tries: doubling from the first, at most the last.
 const APPEND_PAUSES: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(1));
-/// How long unacknowledged appends are sent again when the caller named no
-/// deadline.
+/// How long unacknowledged appends (and unanswered reads) are tried again
+/// when the caller named no deadline.
 const APPEND_RETRY_WITHOUT_DEADLINE: Duration = Duration::from_secs(10);
 
+/// When the command being handled must be answered by.
+fn deadline() -> Instant {
+    password::caller_deadline().unwrap_or_else(|| Instant::now() + APPEND_RETRY_WITHOUT_DEADLINE)
+}
+
 impl Executor {
+    /// A read of the log, asked again while the broker does not answer (a
+    /// direct get waits 5 s; a client whose node froze is meanwhile moving
+    /// to another), until the caller's deadline. Reads change nothing:
+    /// asking again is always safe.
+    pub(super) async fn read_again<T, F>(
+        &self,
+        mut read: impl FnMut() -> F,
+    ) -> Result<T, StoreError>
+    where
+        F: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let deadline = deadline();
+        let mut pause = APPEND_PAUSES.0;
+        loop {
+            match read().await {
+                Err(StoreError::Unavailable(e)) if Instant::now() + pause < deadline => {
+                    tracing::warn!(error = %e, "read not answered; asking again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(APPEND_PAUSES.1);
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
     /// `append_once`, sent again while the broker does not acknowledge it,
     /// until the caller's deadline. An append whose acknowledgement never
     /// came may or may not be stored; the same messages keep their
@@ -33,8 +63,7 @@ impl Executor {
         tx: &mut Tx,
         unsure: &mut bool,
     ) -> Result<bool, StoreError> {
-        let deadline = password::caller_deadline()
-            .unwrap_or_else(|| Instant::now() + APPEND_RETRY_WITHOUT_DEADLINE);
+        let deadline = deadline();
         let mut pause = APPEND_PAUSES.0;
         loop {
             let wait = APPEND_WAIT.min(deadline.saturating_duration_since(Instant::now()));
