@@ -69,7 +69,10 @@ pub async fn deliver(
         endpoints,
         options,
     });
-    drop_deleted(&ctx).await;
+    // The endpoints as last looked at: one deleted since is forgotten, even
+    // when the feed read its deletion before the first look below (it had
+    // no task yet, and the consumer check at start still knew it).
+    let mut known = drop_deleted(&ctx).await;
     type Running = (CancellationToken, tokio::task::JoinHandle<()>);
     let mut running: HashMap<(String, String), Running> = HashMap::new();
     loop {
@@ -81,10 +84,13 @@ pub async fn deliver(
                 running.insert(id.clone(), (token, task));
             }
         }
-        let gone: Vec<_> = running
-            .keys()
+        let gone: Vec<_> = known
+            .iter()
+            .chain(running.keys())
             .filter(|id| !ids.contains(*id))
             .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
             .collect();
         for id in gone {
             if let Some((token, _)) = running.remove(&id) {
@@ -92,6 +98,7 @@ pub async fn deliver(
             }
             forget(&ctx, &id.0, &id.1).await;
         }
+        known = ids;
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
@@ -116,11 +123,12 @@ async fn forget(ctx: &Ctx, project: &str, endpoint: &str) {
 }
 
 /// At start: the consumers of endpoints deleted while no deliverer ran.
-async fn drop_deleted(ctx: &Ctx) {
-    let Ok(stream) = ctx.js.get_stream(QUEUE_STREAM).await else {
-        return;
-    };
+/// Returns the endpoints it took as live.
+async fn drop_deleted(ctx: &Ctx) -> HashSet<(String, String)> {
     let known: HashSet<(String, String)> = ctx.endpoints.ids().into_iter().collect();
+    let Ok(stream) = ctx.js.get_stream(QUEUE_STREAM).await else {
+        return known;
+    };
     let mut stale = Vec::new();
     let mut infos = stream.consumers();
     while let Some(Ok(info)) = infos.next().await {
@@ -139,6 +147,7 @@ async fn drop_deleted(ctx: &Ctx) {
     for (p, e) in stale {
         forget(ctx, &p, &e).await;
     }
+    known
 }
 
 async fn endpoint_task(
