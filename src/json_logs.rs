@@ -1,6 +1,7 @@
 //! `--log-format json`: one JSON object a line (`time`, `level`,
-//! `target`, `message`, the event's other fields, and the names of the
-//! spans it happened in), for log collectors. Fields are what the code
+//! `target`, `message`, the event's other fields and those of the spans it
+//! happened in (a request's `request_id`, `project`, a command's
+//! `command`), and the names of those spans), for log collectors. Fields are what the code
 //! logs; no event carries a secret or personal data (see README,
 //! Security).
 
@@ -12,7 +13,7 @@ use tracing::{
     field::{Field, Visit},
 };
 use tracing_subscriber::{
-    fmt::{FmtContext, FormatEvent, FormatFields, format::Writer},
+    fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, format::Writer},
     registry::LookupSpan,
 };
 
@@ -63,10 +64,22 @@ where
         let mut fields = Map::new();
         event.record(&mut Fields(&mut fields));
         let message = fields.remove("message").unwrap_or(Value::Null);
-        let spans: Vec<&str> = ctx
-            .event_scope()
-            .map(|scope| scope.from_root().map(|s| s.name()).collect())
-            .unwrap_or_default();
+        let mut spans = Vec::new();
+        for span in ctx.event_scope().into_iter().flat_map(|s| s.from_root()) {
+            spans.push(span.name());
+            // The request's id, project and command, from the spans the
+            // event happened in (their fields, as `JsonFields` wrote them);
+            // the event's own fields win.
+            let extensions = span.extensions();
+            let Some(formatted) = extensions.get::<FormattedFields<N>>() else {
+                continue;
+            };
+            if let Ok(Value::Object(outer)) = serde_json::from_str::<Value>(formatted.as_str()) {
+                for (k, v) in outer {
+                    fields.entry(k).or_insert(v);
+                }
+            }
+        }
         let meta = event.metadata();
         let line = json!({
             "time": authd_events::format_millis(authd_events::now_millis()),

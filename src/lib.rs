@@ -10,4 +10,5 @@ pub mod events_cli;
 pub mod json_logs;
 pub mod nats_server;
 pub mod projections_cli;
+pub mod telemetry;
 pub mod verify;

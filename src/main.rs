@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use authd::{
     app::{self, Config},
     nats_server::NatsServer,
+    telemetry::LogFormat,
 };
 use clap::{Args, Parser, Subcommand};
 
@@ -27,17 +28,16 @@ use tokio_util::sync::CancellationToken;
 )]
 struct Cli {
     /// How log lines are written to stderr: `text` for people, `json` (one
-    /// object a line: time, level, target, message, fields) for collectors.
+    /// object a line: time, level, target, message, fields, and the request
+    /// id, project and command of the request it is part of) for collectors.
     #[arg(long, global = true, env = "AUTHD_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
+    /// An OpenTelemetry collector's OTLP/HTTP base URL (`http://host:4318`):
+    /// traces of every request, across gateway, services and projections.
+    #[arg(long, global = true, env = "AUTHD_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
     #[command(subcommand)]
     command: Cmd,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Subcommand)]
@@ -290,16 +290,6 @@ async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,async_nats=warn".into()),
-        )
-        .with_writer(std::io::stderr);
-    match cli.log_format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.event_format(authd::json_logs::JsonLines).init(),
-    }
     // A replay receives and decodes on this thread while its own thread
     // applies: one thread for NATS and the reading is faster on two cores
     // than a worker pool handing messages across (BENCHMARKS.md, session 9).
@@ -308,12 +298,36 @@ fn main() -> anyhow::Result<()> {
         _ => tokio::runtime::Builder::new_multi_thread(),
     };
     let runtime = runtime.enable_all().build()?;
-    let result = runtime.block_on(run(cli));
+    let telemetry = authd::telemetry::init(
+        cli.log_format,
+        cli.otlp_endpoint.as_deref(),
+        cli.command.service_name(),
+        runtime.handle(),
+    )?;
+    let result = runtime.block_on(async {
+        let result = run(cli).await;
+        // The exporter sends on this runtime: flush while it still runs.
+        let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+        result
+    });
     // Dropping a runtime waits for its blocking tasks without end; a
     // client still retrying a broker that is gone (everything signalled
     // at once) must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_secs(5));
     result
+}
+
+impl Cmd {
+    /// The process's name in its traces.
+    fn service_name(&self) -> &'static str {
+        match self {
+            Cmd::Gateway(_) => "authd-gateway",
+            Cmd::Services(_) => "authd-services",
+            Cmd::Mailer(_) => "authd-mailer",
+            Cmd::Feed(_) => "authd-feed",
+            _ => "authd",
+        }
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -192,4 +192,7 @@ pub struct RecordedMessage {
     pub seq: u64,
     pub subject: crate::subject::AggregateSubject,
     pub message: EventMessage,
+    /// The W3C `traceparent` of the append that wrote it, when it was
+    /// traced and read by a subscription (see [`crate::trace`]).
+    pub traceparent: Option<Box<str>>,
 }

@@ -18,6 +18,7 @@ pub mod signing;
 pub mod store;
 pub mod streams;
 pub mod subject;
+pub mod trace;
 mod type_names;
 pub mod webhook;
 pub mod webhook_endpoints;

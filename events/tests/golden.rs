@@ -676,6 +676,7 @@ fn a_feed_entry_carries_the_envelope_and_reads_sealed_values_as_erased() {
         )
         .unwrap(),
         message: m,
+        traceparent: None,
     };
     let e = authd_events::json::entry(&recorded, 0).unwrap();
     assert_eq!(e["sequence"], 42);

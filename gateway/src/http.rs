@@ -43,7 +43,7 @@ pub(crate) fn request_meta(
     peer: Option<SocketAddr>,
 ) -> RequestMeta {
     let request_id = header_str(headers, "x-request-id")
-        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .filter(|v| crate::trace::usable_request_id(v))
         .map(str::to_string)
         .unwrap_or_else(|| ulid::Ulid::new().to_string());
     RequestMeta {
@@ -133,6 +133,7 @@ async fn public_request(
     let (headers, peer, mut request) = read_parts(state, req).await?;
     let key = key_headers.iter().find_map(|h| header_str(&headers, h));
     let (project_id, _) = project_for_key(state, key, "the x-api-key header is required")?;
+    crate::trace::record_project(&project_id);
     // One credential check or mail per request.
     crate::guards::one_costly_field(&mut request, costly)?;
     Ok((headers, peer, request, project_id))
@@ -305,6 +306,7 @@ pub async fn admin_post(State(gw): State<Gateway>, req: Request<Body>) -> Respon
         Ok(ctx) => ctx,
         Err(e) => return e.into_response(),
     };
+    crate::trace::record_project(&ctx.inner.project_id);
     crate::metrics::request("admin");
     with_codes(
         gw.admin

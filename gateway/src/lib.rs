@@ -20,6 +20,7 @@ pub mod parsed;
 pub mod public;
 pub mod state;
 pub mod storefront;
+pub mod trace;
 pub mod ws;
 
 use std::sync::Arc;
@@ -111,6 +112,8 @@ pub fn app(gateway: http::Gateway) -> Router {
                     header::AUTHORIZATION,
                     HeaderName::from_static("x-api-key"),
                     HeaderName::from_static("x-request-id"),
+                    HeaderName::from_static("traceparent"),
+                    HeaderName::from_static("tracestate"),
                 ]),
         );
     // The Storefront API answers CORS itself, by each project's allow-list.
@@ -126,6 +129,7 @@ pub fn app(gateway: http::Gateway) -> Router {
         .route("/graphql/admin", get(ws::admin_get).post(http::admin_post))
         .route("/healthz", get(http::healthz))
         .fallback(http::not_found)
+        .layer(axum::middleware::from_fn(trace::request_span))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,

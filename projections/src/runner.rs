@@ -28,6 +28,26 @@ const LINGER_BELOW: usize = 1024;
 
 type Batch = Arc<Vec<RecordedMessage>>;
 
+/// Links a traced apply keeps to the appends beyond its parent's.
+const MAX_LINKS: usize = 32;
+
+/// A span for applying `messages` when any of them was appended under a
+/// trace (see `authd_events::trace`): a child of the first traced append,
+/// linked to the others. None, and no cost beyond the look, otherwise.
+fn traced<'a>(
+    projection: &'static str,
+    messages: impl Iterator<Item = &'a RecordedMessage>,
+) -> Option<tracing::Span> {
+    let mut parents = messages.filter_map(|m| m.traceparent.as_deref());
+    let first = parents.next()?;
+    let span = tracing::info_span!("apply", projection);
+    authd_events::trace::set_parent(&span, first, None);
+    for linked in parents.take(MAX_LINKS) {
+        authd_events::trace::add_link(&span, linked);
+    }
+    Some(span)
+}
+
 /// How often a live read-model file's WAL is checkpointed.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
@@ -123,6 +143,8 @@ impl Projector {
                     db::Checkpointer::spawn(&path, CHECKPOINT_EVERY, db::WAL_TRUNCATE_FRAMES)?;
                 while let Some(first) = rx.blocking_recv() {
                     let seq = if linger.is_zero() {
+                        let span = traced(name, first.iter());
+                        let _in = span.as_ref().map(|s| s.enter());
                         apply_to(model, &mut conn, first.iter())?
                     } else {
                         // Take what is queued; when that is little, wait a
@@ -140,7 +162,10 @@ impl Projector {
                             std::thread::sleep(linger);
                             drain(&mut rx, &mut batches);
                         }
-                        apply_to(model, &mut conn, batches.iter().flat_map(|b| b.iter()))?
+                        let all = || batches.iter().flat_map(|b| b.iter());
+                        let span = traced(name, all());
+                        let _in = span.as_ref().map(|s| s.enter());
+                        apply_to(model, &mut conn, all())?
                     };
                     applied.send_replace(seq);
                     // Catching up, the passive checkpoints never empty

@@ -233,6 +233,8 @@ impl EventStore {
             let seconds = ttl.as_secs().max(1).to_string();
             headers.insert(async_nats::header::NATS_MESSAGE_TTL, seconds.as_str());
         }
+        // The append's span, for the projections that apply the message.
+        crate::trace::inject(&mut headers);
         (headers, payload)
     }
 }

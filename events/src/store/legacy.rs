@@ -58,6 +58,7 @@ impl EventStore {
                 seq,
                 subject,
                 message,
+                traceparent: None,
             })?;
         }
         Ok(())

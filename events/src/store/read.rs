@@ -102,6 +102,7 @@ impl EventStore {
                 seq,
                 subject: subject.clone(),
                 message,
+                traceparent: None,
             });
             got += 1;
         }
@@ -124,6 +125,7 @@ impl EventStore {
             seq,
             subject,
             message,
+            traceparent: None,
         }))
     }
 
@@ -273,10 +275,13 @@ impl EventStore {
                             StoreError::Other(format!("foreign subject {}", msg.subject))
                         })?;
                     let message = decode(keys.as_ref(), seq, &msg.payload).await?;
+                    let traceparent =
+                        crate::trace::traceparent(msg.headers.as_ref()).map(Box::from);
                     Ok(RecordedMessage {
                         seq,
                         subject,
                         message,
+                        traceparent,
                     })
                 }
             }))
@@ -382,6 +387,7 @@ impl RangeRead {
                 seq,
                 subject,
                 message,
+                traceparent: None,
             }));
         }
     }

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use authd_events::{Actor, RequestMeta, subject::command_subject};
 
 use crate::{
@@ -83,6 +85,11 @@ impl CommandBus {
 
     /// Sends an envelope as it is (its command id included).
     pub async fn send_envelope(&self, env: &CommandEnvelope) -> Result<Reply, BusError> {
+        let span = tracing::info_span!("send", command = env.command.name());
+        self.send_traced(env).instrument(span).await
+    }
+
+    async fn send_traced(&self, env: &CommandEnvelope) -> Result<Reply, BusError> {
         // While disconnected, a request would only wait out its timeout. A
         // client between two brokers (a node restarting, a lame duck closing
         // its clients) is back within milliseconds: worth a short wait,
@@ -105,6 +112,7 @@ impl CommandBus {
                 TIMEOUT_HEADER,
                 self.timeout.as_millis().to_string().as_str(),
             );
+            authd_events::trace::inject(&mut headers);
             let request = async_nats::Request::new()
                 .payload(payload.clone())
                 .headers(headers)

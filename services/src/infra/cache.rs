@@ -184,6 +184,7 @@ mod tests {
             seq,
             subject: AggregateSubject::new("p", AggregateKind::Session, id).unwrap(),
             message: EventMessage::new(meta, vec![Event::Session(e)]),
+            traceparent: None,
         }
     }
     fn revoke() -> SessionEvent {

@@ -12,6 +12,7 @@ use authd_events::{
 };
 use futures::StreamExt;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 pub use super::follow::{Shutdown, follow_subjects};
 use super::{bus::TIMEOUT_HEADER, cache::StateCache, password};
@@ -54,14 +55,26 @@ pub async fn serve(
                 Ok(env) => {
                     let name = env.command.name();
                     let started = std::time::Instant::now();
-                    let reply = match caller_deadline(&msg, received) {
-                        Some(deadline) => {
-                            password::with_deadline(deadline, services.handle(env)).await
-                        }
-                        None => services.handle(env).await,
+                    // A child of the gateway's span when the command came
+                    // with a `traceparent`.
+                    let span = tracing::info_span!(
+                        "command",
+                        command = name,
+                        request_id = env.request.request_id.as_str(),
+                        project = env.tenant.as_str(),
+                    );
+                    authd_events::trace::continue_from(&span, msg.headers.as_ref());
+                    let handled = async {
+                        let reply = match caller_deadline(&msg, received) {
+                            Some(deadline) => {
+                                password::with_deadline(deadline, services.handle(env)).await
+                            }
+                            None => services.handle(env).await,
+                        };
+                        tracing::debug!(ok = reply.is_ok(), elapsed = ?started.elapsed(), "command");
+                        reply
                     };
-                    tracing::debug!(command = name, ok = reply.is_ok(), elapsed = ?started.elapsed(), "command");
-                    reply
+                    handled.instrument(span).await
                 }
                 Err(_) => Err(CommandError::new(
                     ErrorCode::BadCommand,

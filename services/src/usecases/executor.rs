@@ -10,6 +10,8 @@
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
+use tracing::Instrument;
+
 use authd_events::{
     AggregateSubject, BatchEntry, Batched, Event, EventMessage, EventStore, Expected, MessageMeta,
     StoreError,
@@ -263,7 +265,7 @@ impl Executor {
                 slots,
                 now: x.clock.now(),
             };
-            let value = match decide(&mut tx) {
+            let value = match tracing::info_span!("decide").in_scope(|| decide(&mut tx)) {
                 Ok(value) => value,
                 Err(e) => {
                     if !fresh && x.stale(&tx.slots).await? {
@@ -273,7 +275,8 @@ impl Executor {
                     return Err(e.into());
                 }
             };
-            match x.append(env, &mut tx, &mut unsure).await {
+            let appending = x.append(env, &mut tx, &mut unsure);
+            match appending.instrument(tracing::info_span!("append")).await {
                 Ok(duplicate) => {
                     let seq = tx.slots.iter().map(|s| s.seq).max().unwrap_or(0);
                     return Ok(Committed {
