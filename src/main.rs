@@ -183,6 +183,7 @@ async fn run_roles(config: Config, roles: Roles) -> anyhow::Result<()> {
     let store =
         app::with_data_keys(store, &keys.data, services || dev, config.stream_replicas).await?;
     let client = nats.client.clone();
+    app::operator_metrics(&config, &client, gateway, &shutdown).await?;
     let services_task = services.then(|| {
         let (config, keys, client, store, shutdown) = (
             config.clone(),

@@ -27,6 +27,8 @@ pub struct NatsServer {
     store_dir: PathBuf,
     /// A configuration file (`-c`): users and permissions, say.
     config: Option<PathBuf>,
+    /// The address it listens on (127.0.0.1 unless `start_at` says).
+    host: std::net::IpAddr,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +192,19 @@ impl NatsServer {
         port: Option<u16>,
         config: Option<PathBuf>,
     ) -> Result<Self, NatsServerError> {
+        let localhost = std::net::Ipv4Addr::LOCALHOST.into();
+        Self::start_at(binary, localhost, store_dir, port, config)
+    }
+
+    /// `start_configured` listening on `host` (the tests' partitions put a
+    /// node behind an address of its own).
+    pub fn start_at(
+        binary: PathBuf,
+        host: std::net::IpAddr,
+        store_dir: &Path,
+        port: Option<u16>,
+        config: Option<PathBuf>,
+    ) -> Result<Self, NatsServerError> {
         std::fs::create_dir_all(store_dir).map_err(|e| NatsServerError::Start(e.to_string()))?;
         let mut server = Self {
             binary,
@@ -197,6 +212,7 @@ impl NatsServer {
             port: port.unwrap_or_else(free_port),
             store_dir: store_dir.to_path_buf(),
             config,
+            host,
         };
         // A port picked free may be taken by another process before the
         // server binds it (parallel tests pick ports too): pick another.
@@ -246,7 +262,7 @@ impl NatsServer {
             .args([
                 "-js",
                 "-a",
-                "127.0.0.1",
+                &self.host.to_string(),
                 "-p",
                 &self.port.to_string(),
                 "-sd",
@@ -263,7 +279,7 @@ impl NatsServer {
                 _ => NatsServerError::Start(e.to_string()),
             })?;
         self.child = Some(child);
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let addr = SocketAddr::from((self.host, self.port));
         let deadline = Instant::now() + Duration::from_secs(15);
         let log_path = self.store_dir.join("nats-server.log");
         while Instant::now() < deadline {
@@ -302,7 +318,7 @@ impl NatsServer {
     }
 
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        format!("nats://{}", SocketAddr::from((self.host, self.port)))
     }
 
     /// Stops the server (SIGTERM, then SIGKILL after 5 s) and waits for it.

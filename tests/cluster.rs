@@ -258,11 +258,14 @@ async fn a_gateway_and_a_services_process_die_and_the_others_serve_on() {
     let s2_dir = dir.path().join("s2").to_string_lossy().into_owned();
     let mut s2_args = vec!["services".to_string()];
     s2_args.extend(common(&s2_dir));
+    let s2_metrics = free_port();
     s2_args.extend([
         "--signing-key-file".into(),
         key("jwt-signing-key.pem"),
         "--secrets-key-file".into(),
         key("secrets.key"),
+        "--admin-listen".into(),
+        format!("127.0.0.1:{s2_metrics}"),
     ]);
     let mut services_2 = role(
         &s2_args.iter().map(String::as_str).collect::<Vec<_>>(),
@@ -318,6 +321,43 @@ async fn a_gateway_and_a_services_process_die_and_the_others_serve_on() {
         let r = env.register(&format!("g1-{i}@example.com"), PASSWORD).await;
         assert_eq!(r["success"], true, "{r}");
     }
+
+    // A services process shows operators its broker connection and the
+    // event stream's leader as it sees it.
+    let js = async_nats::jetstream::new(async_nats::connect(_nodes[0].url()).await.unwrap());
+    let info = js
+        .get_stream("AUTH_EVENTS")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .clone();
+    let leading = info.cluster.and_then(|c| c.leader).unwrap();
+    let want = format!("authd_stream_leader{{stream=\"AUTH_EVENTS\",server=\"{leading}\"}} 1");
+    let mut shown = String::new();
+    for _ in 0..50 {
+        if let Ok(r) = http
+            .get(format!("http://127.0.0.1:{s2_metrics}/metrics"))
+            .send()
+            .await
+        {
+            shown = r.text().await.unwrap_or_default();
+        }
+        if shown.lines().any(|l| l == want) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        shown.lines().any(|l| l == want),
+        "{want}\n{shown}\n{}",
+        logs()
+    );
+    assert!(
+        shown.lines().any(|l| l == "authd_nats_connected 1"),
+        "{shown}"
+    );
 
     // One gateway and one services process die; the others serve on, and
     // every request gets one clear answer in its deadline.

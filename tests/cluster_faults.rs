@@ -1,11 +1,13 @@
 //! Faults under load on a three-node JetStream cluster (#24): clients sign
 //! up, rotate their refresh tokens and read their account without pause
 //! while the event stream's leader is frozen (SIGSTOP for 12 s: to its peers
-//! and its clients it is what a partition looks like) and then while every
-//! broker is restarted in turn (lame duck mode, one at a time). Afterwards
-//! every acknowledged sign-up signs in, no address is registered twice, no
-//! rotated refresh token works again, and the read model equals a replay of
-//! the log. Each phase's longest gap between two successful writes, its
+//! and its clients it is what a partition looks like), then, where network
+//! namespaces exist (root), while the leader is really cut off for 12 s (its
+//! node behind a veth pair whose link goes down, the process running on),
+//! and then while every broker is restarted in turn (lame duck mode, one at
+//! a time). Afterwards every acknowledged sign-up signs in, no address is
+//! registered twice, no rotated refresh token works again, and the read
+//! model equals a replay of the log. Each phase's longest gap between two successful writes, its
 //! failures and its p99 are printed (recorded in BENCHMARKS.md). Not yet
 //! met: "no failed request" during the rolling restart (none to a few
 //! `SERVICE_UNAVAILABLE` in tens of thousands).
@@ -20,7 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{PASSWORD, TestEnv, cluster::cluster};
+use common::{PASSWORD, TestEnv, cluster::split_cluster};
 use nix::sys::signal::{Signal, kill};
 use serde_json::{Value, json};
 
@@ -225,6 +227,27 @@ async fn leader(js: &async_nats::jetstream::Context) -> usize {
     panic!("AUTH_EVENTS has no leader");
 }
 
+/// Until node `n` leads `AUTH_EVENTS` (asking the leader to step down in
+/// its favour).
+async fn lead_from(js: &async_nats::jetstream::Context, n: usize) {
+    let preferred =
+        serde_json::to_vec(&json!({ "placement": { "preferred": format!("n{n}") } })).unwrap();
+    for _ in 0..20 {
+        if leader(js).await == n {
+            return;
+        }
+        let _ = js
+            .client()
+            .request(
+                "$JS.API.STREAM.LEADER.STEPDOWN.AUTH_EVENTS",
+                preferred.clone().into(),
+            )
+            .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    panic!("n{n} never led AUTH_EVENTS");
+}
+
 /// Until every replica of `AUTH_EVENTS` is current again.
 async fn replicas_current(js: &async_nats::jetstream::Context) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -244,7 +267,7 @@ async fn replicas_current(js: &async_nats::jetstream::Context) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn under_load_a_frozen_leader_and_a_rolling_restart_lose_and_double_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let mut nodes = cluster(dir.path());
+    let (mut nodes, split) = split_cluster(dir.path());
     let seeds = nodes.iter().map(|n| n.url()).collect::<Vec<_>>().join(",");
     let env = Arc::new(
         TestEnv::start_with(|c| {
@@ -277,7 +300,44 @@ async fn under_load_a_frozen_leader_and_a_rolling_restart_lose_and_double_nothin
     let thawed = start.elapsed();
     replicas_current(&js).await;
 
-    // 2. Every broker in turn: lame duck mode, its exit, a restart, and
+    // 2. Where network namespaces exist: the stream's leader (moved to
+    //    node 2 first) is cut off from its peers and its clients for 12 s,
+    //    still running, then the link comes back.
+    let mut partition = None;
+    if let Some(split) = &split {
+        lead_from(&js, 2).await;
+        let cut_at = start.elapsed();
+        split.cut();
+        // When the others elect a leader, seen from node 0: what the
+        // broker takes, apart from what authd adds to it.
+        let probe = async_nats::jetstream::new(async_nats::connect(nodes[0].url()).await.unwrap());
+        let elected = tokio::spawn(async move {
+            let cut = Instant::now();
+            loop {
+                let asked =
+                    tokio::time::timeout(Duration::from_millis(500), events_cluster(&probe));
+                if let Ok(Some(c)) = asked.await
+                    && c.leader.is_some_and(|l| l != "n2")
+                {
+                    return cut.elapsed();
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        elected.abort();
+        match elected.await {
+            Ok(took) => eprintln!("the cut-off leader's peers elected another after {took:?}"),
+            Err(_) => eprintln!("the cut-off leader's peers elected none in 12 s"),
+        }
+        let heal_at = start.elapsed();
+        split.heal();
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        partition = Some((cut_at, heal_at, start.elapsed()));
+        replicas_current(&js).await;
+    }
+
+    // 3. Every broker in turn: lame duck mode, its exit, a restart, and
     //    its replicas current again before the next.
     let rolling_at = start.elapsed();
     for node in nodes.iter_mut() {
@@ -300,23 +360,41 @@ async fn under_load_a_frozen_leader_and_a_rolling_restart_lose_and_double_nothin
     let seen = std::mem::take(&mut *seen.lock().unwrap());
     let (_, warm_failed) = phase(&seen, "before the faults", Duration::ZERO, freeze_at);
     let (freeze_gap, _) = phase(&seen, "leader frozen 12 s", freeze_at, thawed);
+    let cut = partition.map(|(cut_at, heal_at, healed)| {
+        let (gap, _) = phase(&seen, "leader cut off 12 s", cut_at, healed);
+        (cut_at, heal_at, gap)
+    });
     let (rolling_gap, rolling_failed) = phase(&seen, "rolling restart", rolling_at, rolled);
     assert_eq!(warm_failed, 0, "failures before any fault");
     // Writes resume while the leader is still frozen: the clients of the
     // frozen node move to another within two unanswered pings (2 s apart;
     // at the default minute they waited for the thaw), and the stream
     // elects a new leader (5–9 s measured).
-    let resumed = seen.answers.iter().any(|a| {
-        a.code == "ok"
-            && a.op != "currentUser"
-            && a.at > freeze_at + Duration::from_secs(1)
-            && a.at < thaw_at
-    });
-    assert!(resumed, "no write succeeded while the leader was frozen");
+    let resumed = |from: Duration, to: Duration| {
+        seen.answers.iter().any(|a| {
+            a.code == "ok"
+                && a.op != "currentUser"
+                && a.at > from + Duration::from_secs(1)
+                && a.at < to
+        })
+    };
+    assert!(
+        resumed(freeze_at, thaw_at),
+        "no write succeeded while the leader was frozen"
+    );
     assert!(
         freeze_gap < Duration::from_secs(12),
         "no write for {freeze_gap:?} around the freeze"
     );
+    // When the leader is cut off but runs on, the others elect another
+    // (printed above: ~9 s in one run) and clients move (writes resumed
+    // 9.4 s and 12.8 s after the cut in two runs); the cut-off node's own writes were never
+    // acknowledged and are dropped when it rejoins. Writes resume by the
+    // heal at the latest; the safety checks below hold as for the rest.
+    if let Some((cut_at, heal_at, gap)) = cut {
+        let healed_by = heal_at.saturating_sub(cut_at) + Duration::from_secs(8);
+        assert!(gap < healed_by, "no write for {gap:?} around the cut");
+    }
     // A lame-duck restart moves leaders and clients first: writes go on,
     // and few requests (none to a handful in tens of thousands in our runs)
     // are refused, each clearly (below). The goal is none: not yet.
@@ -400,4 +478,63 @@ async fn under_load_a_frozen_leader_and_a_rolling_restart_lose_and_double_nothin
         .await
         .unwrap();
     assert!(report.drift.is_empty(), "{:?}", report.drift);
+
+    // What an operator saw: retries by cause (the conflict rate among
+    // them), and the stream's leader as this process sees it now.
+    let now_leading = format!("server=\"n{}\"", leader(&js).await);
+    let mut shown = String::new();
+    for _ in 0..50 {
+        shown = reqwest::get(env.operator_url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if sample(&shown, "authd_stream_leader", &now_leading) == Some(1.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        sample(&shown, "authd_stream_leader", &now_leading),
+        Some(1.0),
+        "{now_leading}\n{shown}"
+    );
+    assert_eq!(sample(&shown, "authd_nats_connected", ""), Some(1.0));
+    let commands: f64 = samples(&shown, "authd_commands_total")
+        .map(|(_, v)| v)
+        .sum();
+    let retries: Vec<(&str, f64)> = samples(&shown, "authd_command_retries_total").collect();
+    let conflicts = sample(&shown, "authd_command_retries_total", "cause=\"conflict\"");
+    eprintln!(
+        "{commands} commands; retries by cause: {retries:?}; conflict rate {:.4}",
+        conflicts.unwrap_or(0.0) / commands.max(1.0)
+    );
+    // The freeze left appends unacknowledged: each was sent again.
+    assert!(
+        sample(
+            &shown,
+            "authd_command_retries_total",
+            "cause=\"append_unacknowledged\""
+        )
+        .is_some_and(|n| n > 0.0),
+        "{retries:?}"
+    );
+}
+
+/// The Prometheus samples of `name`: each one's labels and value.
+fn samples<'a>(text: &'a str, name: &'a str) -> impl Iterator<Item = (&'a str, f64)> + 'a {
+    text.lines().filter_map(move |l| {
+        let rest = l.strip_prefix(name)?;
+        let (labels, value) = rest.rsplit_once(' ')?;
+        (labels.is_empty() || labels.starts_with('{')).then_some(())?;
+        Some((labels, value.parse().ok()?))
+    })
+}
+
+/// The value of the sample of `name` whose labels contain `label`.
+fn sample(text: &str, name: &str, label: &str) -> Option<f64> {
+    samples(text, name)
+        .find(|(l, _)| l.contains(label))
+        .map(|(_, v)| v)
 }

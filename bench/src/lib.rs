@@ -5,6 +5,7 @@
 //! speed.
 
 mod audit_log;
+mod cluster;
 mod customer_data;
 mod erasure;
 mod feed;
@@ -80,6 +81,11 @@ pub struct Args {
     /// it off for A/B runs of logins).
     #[arg(long)]
     pub webhooks: bool,
+    /// Measure only sign-ins, sign-ups, refreshes and `currentUser` on a
+    /// three-node R3 cluster with two gateways, against one node in the
+    /// same run (ratios).
+    #[arg(long)]
+    pub cluster: bool,
     /// An extra argument for `authd dev` (repeat it), e.g. `--authd-arg=--audit-index`.
     #[arg(long = "authd-arg", allow_hyphen_values = true)]
     pub authd_args: Vec<String>,
@@ -597,6 +603,21 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             quick: args.quick,
             rows,
             errors: vec![("account page", e)],
+        });
+    }
+
+    if args.cluster {
+        let cluster = cluster::start(&authd, &root, &dir.join("cluster")).await?;
+        eprintln!(
+            "cluster up: gateways at {} and {}",
+            cluster.gateways[0].url, cluster.gateways[1].url
+        );
+        let (rows, e) = cluster::figures(vec![dev.clone()], &cluster, duration, cores).await?;
+        return Ok(Report {
+            cores,
+            quick: args.quick,
+            rows,
+            errors: vec![("cluster figures", e)],
         });
     }
 

@@ -236,6 +236,7 @@ pub async fn start_gateway(
         read.clone(),
     ));
     let projection = tokio::spawn(projector.run(store.clone(), shutdown.clone()));
+    tokio::spawn(nats::watch_leader(client.clone(), shutdown.clone()));
     follow_signing_keys(keys, &store, &shutdown).await?;
     let state = authd_gateway::state(authd_gateway::GatewayParts {
         bus: CommandBus::new(client, config.command_timeout),
@@ -383,4 +384,42 @@ pub async fn ensure_dev_project(
         serde_json::to_string_pretty(&keys)?.as_bytes(),
     )?;
     Ok(keys)
+}
+
+/// What every role process shows operators of itself: the metrics recorder
+/// installed, and for a process without a gateway (which serves them on its
+/// own `--admin-listen`) `/metrics` and `/healthz` on `--admin-listen`, and
+/// the event stream's leader as it sees it (`nats::watch_leader`).
+pub async fn operator_metrics(
+    config: &Config,
+    client: &async_nats::Client,
+    gateway: bool,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    authd_gateway::metrics::handle();
+    if gateway {
+        return Ok(());
+    }
+    tokio::spawn(nats::watch_leader(client.clone(), shutdown.clone()));
+    let Some(at) = config.admin_listen else {
+        return Ok(());
+    };
+    let listener = tokio::net::TcpListener::bind(at)
+        .await
+        .with_context(|| format!("cannot listen on {at}"))?;
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|| async { authd_gateway::metrics::handle().render() }),
+        )
+        .route("/healthz", axum::routing::get(|| async { "ok" }));
+    let stop = shutdown.clone();
+    tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
+        if let Err(e) = served.await {
+            tracing::warn!(error = %e, "metrics listener stopped");
+        }
+    });
+    Ok(())
 }

@@ -94,8 +94,13 @@ pub async fn connect_with(url: &str, options: &NatsOptions) -> anyhow::Result<Na
                 match event {
                     async_nats::Event::Connected => {
                         tx.send_modify(|n| *n += 1);
+                        metrics::gauge!("authd_nats_connected").set(1.0);
+                        metrics::counter!("authd_nats_connects_total").increment(1);
                     }
-                    async_nats::Event::Disconnected => tracing::warn!("disconnected from NATS"),
+                    async_nats::Event::Disconnected => {
+                        metrics::gauge!("authd_nats_connected").set(0.0);
+                        tracing::warn!("disconnected from NATS")
+                    }
                     _ => {}
                 }
             }
@@ -172,4 +177,58 @@ pub fn dev_nats_password(data_dir: &Path) -> anyhow::Result<String> {
         .with_context(|| format!("cannot read {}", path.display()))?
         .trim()
         .to_string())
+}
+
+/// How often a process asks which server leads the event stream.
+const LEADER_EVERY: Duration = Duration::from_secs(2);
+
+/// Keeps `authd_stream_leader{stream, server}` at 1 for the server this
+/// process last saw leading the event stream (0 for those it saw before),
+/// and `authd_stream_replicas_current` at how many of its followers are
+/// current: an operator sees an election, and a lagging replica, from any
+/// role's metrics.
+pub(super) async fn watch_leader(
+    client: async_nats::Client,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let js = async_nats::jetstream::new(client.clone());
+    let stream = authd_events::subject::EVENT_STREAM;
+    let mut shown: Option<String> = None;
+    loop {
+        // The connection's events set it at once; this sets it from the
+        // start (the first connection raises no event).
+        let connected = client.connection_state() == async_nats::connection::State::Connected;
+        metrics::gauge!("authd_nats_connected").set(if connected { 1.0 } else { 0.0 });
+        let seen = match js.get_stream(stream).await {
+            Ok(mut s) => s.info().await.ok().map(|i| i.cluster.clone()),
+            Err(_) => None,
+        };
+        if let Some(cluster) = seen {
+            // A single server reports no cluster: it leads alone.
+            let (leader, current) = match cluster {
+                Some(c) => (
+                    c.leader.unwrap_or_default(),
+                    c.replicas.iter().filter(|r| r.current).count(),
+                ),
+                None => ("single".to_string(), 0),
+            };
+            metrics::gauge!("authd_stream_replicas_current", "stream" => stream)
+                .set(current as f64);
+            if shown.as_deref() != Some(leader.as_str()) {
+                if let Some(before) = shown.take() {
+                    metrics::gauge!("authd_stream_leader", "stream" => stream, "server" => before)
+                        .set(0.0);
+                }
+                if !leader.is_empty() {
+                    metrics::gauge!("authd_stream_leader", "stream" => stream, "server" => leader.clone())
+                        .set(1.0);
+                    shown = Some(leader);
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(LEADER_EVERY) => {}
+        }
+    }
 }

@@ -99,6 +99,9 @@ impl CommandBus {
             if waited >= NO_RESPONDERS_PATIENCE {
                 return Err(BusError::Disconnected);
             }
+            if waited.is_zero() {
+                crate::retried("disconnected");
+            }
             tokio::time::sleep(NO_RESPONDERS_RETRY).await;
             waited += NO_RESPONDERS_RETRY;
         }
@@ -123,6 +126,7 @@ impl CommandBus {
                     if waited >= NO_RESPONDERS_PATIENCE {
                         return Err(BusError::NoResponders);
                     }
+                    crate::retried("no_responders");
                     tokio::time::sleep(NO_RESPONDERS_RETRY).await;
                     waited += NO_RESPONDERS_RETRY;
                 }

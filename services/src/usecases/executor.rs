@@ -269,6 +269,7 @@ impl Executor {
                 Ok(value) => value,
                 Err(e) => {
                     if !fresh && x.stale(&tx.slots).await? {
+                        crate::retried("stale_state");
                         fresh = true;
                         continue;
                     }
@@ -286,7 +287,10 @@ impl Executor {
                         slots: tx.slots,
                     });
                 }
-                Err(StoreError::Conflict) => fresh = true,
+                Err(StoreError::Conflict) => {
+                    crate::retried("conflict");
+                    fresh = true
+                }
                 Err(e) => return Err(unavailable(e)),
             }
         }
