@@ -1,15 +1,26 @@
 //! authd on a three-node JetStream cluster (real nats-server processes
 //! on loopback, routed to each other): `--nats-url` with three seeds,
 //! `--stream-replicas 3` raising a stream an earlier start made with one,
-//! and sign-ups going on after the event stream's leader is killed.
+//! sign-ups going on after the event stream's leader is killed, and a
+//! gateway and a services process killed under load.
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use authd::nats_server::{NatsServer, free_port, locate};
 use authd_events::{EventStore, StoreConfig};
-use common::{PASSWORD, TestEnv, cluster::cluster};
+use common::{
+    PASSWORD, TestEnv,
+    cluster::{cluster, role},
+    load::{Seen, phase, worker},
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_three_node_cluster_keeps_signing_up_when_the_stream_leader_dies() {
@@ -189,18 +200,6 @@ async fn the_shipped_cluster_configs_form_a_jetstream_cluster_with_the_role_user
     assert!(anonymous.is_err());
 }
 
-/// An authd role as its own process, logging to `log`.
-fn role(args: &[&str], log: &std::path::Path) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap()
-}
-
 async fn register_at(
     http: &reqwest::Client,
     base: &str,
@@ -230,11 +229,14 @@ async fn a_gateway_and_a_services_process_die_and_the_others_serve_on() {
     let seeds = _nodes.iter().map(|n| n.url()).collect::<Vec<_>>().join(",");
     // Gateway 1 and services 1 in this process; gateway 2 and services 2
     // as processes of their own, with the same keys.
-    let env = TestEnv::start_with(|c| {
-        c.nats_url = seeds.clone();
-        c.stream_replicas = 3;
-    })
-    .await;
+    let env = Arc::new(
+        TestEnv::start_with(|c| {
+            c.nats_url = seeds.clone();
+            c.stream_replicas = 3;
+            c.command_timeout = Duration::from_secs(5);
+        })
+        .await,
+    );
     let data = env.config.data_dir.clone();
     let key = |f: &str| data.join(f).to_string_lossy().into_owned();
     let common = |dir: &str| {
@@ -359,11 +361,73 @@ async fn a_gateway_and_a_services_process_die_and_the_others_serve_on() {
         "{shown}"
     );
 
-    // One gateway and one services process die; the others serve on, and
-    // every request gets one clear answer in its deadline.
+    // Under load (four clients on gateway 1, whose commands both services
+    // share), one gateway and one services process die; the others serve
+    // on, and every request gets one clear answer in its deadline.
+    let start = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let on = env.url("");
+            tokio::spawn(worker(
+                env.clone(),
+                on,
+                w,
+                start,
+                stop.clone(),
+                seen.clone(),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let killed_at = start.elapsed();
     services_2.kill().unwrap();
     gateway_2.kill().unwrap();
     let (_, _) = (services_2.wait(), gateway_2.wait());
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.unwrap();
+    }
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    let (_, before) = phase(&seen, "before the kill", Duration::ZERO, killed_at);
+    let (gap, failed) = phase(&seen, "after the kill", killed_at, start.elapsed());
+    assert_eq!(before, 0, "failures before the kill");
+    // What services 2 held when it died ends at the sender's deadline
+    // (5 s here); services 1 takes the rest at once.
+    assert!(
+        gap < Duration::from_secs(6),
+        "no write for {gap:?} after the kill"
+    );
+    assert!(failed <= 8, "{failed} requests failed after the kill");
+    for a in &seen.answers {
+        assert!(
+            ["ok", "SERVICE_UNAVAILABLE"].contains(&a.code.as_str()),
+            "{} answered {} at {:?}",
+            a.op,
+            a.code,
+            a.at
+        );
+        assert!(
+            a.took < Duration::from_secs(7),
+            "{} took {:?}",
+            a.op,
+            a.took
+        );
+    }
+    // Nothing acknowledged was lost, and no rotated token works again.
+    for email in &seen.registered {
+        let login = env.login(email, PASSWORD).await;
+        assert_eq!(login["success"], true, "{email}: {login}");
+    }
+    for token in seen.rotated.iter().take(20) {
+        let again = env.refresh(token).await;
+        assert_eq!(
+            again["success"], false,
+            "a rotated token worked again: {again}"
+        );
+    }
     let mut failures = Vec::new();
     for i in 0..20 {
         let asked = std::time::Instant::now();

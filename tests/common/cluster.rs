@@ -162,3 +162,15 @@ pub fn split_cluster(dir: &Path) -> (Vec<NatsServer>, Option<Split>) {
         .collect();
     (nodes, Some(split))
 }
+
+/// An authd role as its own process, logging to `log`.
+pub fn role(args: &[&str], log: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}

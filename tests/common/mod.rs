@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod disk;
+pub mod load;
 pub mod node;
 pub mod personal;
 pub mod smtp;
