@@ -132,6 +132,11 @@ async fn under_load_a_frozen_leader_and_a_rolling_restart_lose_and_double_nothin
         &key("data.key"),
         "--listen",
         &g2_listen,
+        // As the test environment's: the load comes from one address.
+        "--rate-limit-ip",
+        "100000000",
+        "--rate-limit-account",
+        "100000000",
     ];
     let _gateway_2 = Stopped(role(&g2_args, &dir.path().join("g2.log")));
     let g2 = format!("http://{g2_listen}");
