@@ -32,9 +32,7 @@ pub struct Gateway {
     pub storefront: StorefrontSchema,
 }
 
-pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
+pub(crate) use crate::trace::header_str;
 
 /// The request's id, client address (see `listener::client_ip`) and user agent.
 pub(crate) fn request_meta(

@@ -12,8 +12,6 @@ use axum::{
 };
 use tracing::Instrument;
 
-use crate::http::header_str;
-
 /// The request id header: the caller's when usable, else one made here (and
 /// put on the request, so the recorded events carry the same).
 const REQUEST_ID: &str = "x-request-id";
@@ -48,6 +46,11 @@ pub async fn request_span(mut req: Request<Body>, next: Next) -> Response {
         authd_events::trace::set_parent(&span, parent, state);
     }
     next.run(req).instrument(span).await
+}
+
+/// A header's value, when it is text.
+pub(crate) fn header_str<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Names the project of the request being served on its span.

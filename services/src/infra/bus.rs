@@ -100,7 +100,7 @@ impl CommandBus {
                 return Err(BusError::Disconnected);
             }
             if waited.is_zero() {
-                crate::retried("disconnected");
+                crate::retries::retried("disconnected");
             }
             tokio::time::sleep(NO_RESPONDERS_RETRY).await;
             waited += NO_RESPONDERS_RETRY;
@@ -126,7 +126,7 @@ impl CommandBus {
                     if waited >= NO_RESPONDERS_PATIENCE {
                         return Err(BusError::NoResponders);
                     }
-                    crate::retried("no_responders");
+                    crate::retries::retried("no_responders");
                     tokio::time::sleep(NO_RESPONDERS_RETRY).await;
                     waited += NO_RESPONDERS_RETRY;
                 }

@@ -269,7 +269,7 @@ impl Executor {
                 Ok(value) => value,
                 Err(e) => {
                     if !fresh && x.stale(&tx.slots).await? {
-                        crate::retried("stale_state");
+                        crate::retries::retried("stale_state");
                         fresh = true;
                         continue;
                     }
@@ -288,7 +288,7 @@ impl Executor {
                     });
                 }
                 Err(StoreError::Conflict) => {
-                    crate::retried("conflict");
+                    crate::retries::retried("conflict");
                     fresh = true
                 }
                 Err(e) => return Err(unavailable(e)),

@@ -42,7 +42,7 @@ impl Executor {
             match read().await {
                 Err(StoreError::Unavailable(e)) if Instant::now() + pause < deadline => {
                     tracing::warn!(error = %e, "read not answered; asking again");
-                    crate::retried("read_unanswered");
+                    crate::retries::retried("read_unanswered");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(APPEND_PAUSES.1);
                 }
@@ -84,7 +84,7 @@ impl Executor {
                         "append not acknowledged; sending the same messages again"
                     );
                     *unsure = true;
-                    crate::retried("append_unacknowledged");
+                    crate::retries::retried("append_unacknowledged");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(APPEND_PAUSES.1);
                 }
