@@ -4,7 +4,7 @@
 //! to its peers and its clients it is what a partition looks like); where
 //! network namespaces exist (root), the leader is really cut off for 12 s
 //! (its node behind a veth pair whose link goes down, the process running
-//! on); the leader is killed (SIGKILL) and started again 10 s later; and
+//! on); the leader is killed (SIGKILL) and started again 15 s later; and
 //! every broker is restarted in turn (lame duck mode, one at a time).
 //! Afterwards every acknowledged sign-up signs in, no address is registered
 //! twice, no rotated refresh token works again, and the read model equals
@@ -31,7 +31,8 @@ use common::{
 use nix::sys::signal::{Signal, kill};
 use serde_json::json;
 
-/// How long the leader stays frozen: writes must resume before it thaws.
+/// How long the leader stays frozen (and, later, down after a crash):
+/// writes must resume before it comes back.
 const FREEZE: Duration = Duration::from_secs(15);
 
 /// Where `AUTH_EVENTS`'s replicas stand, when the cluster answers.
@@ -210,11 +211,11 @@ async fn under_load_a_frozen_leader_and_a_rolling_restart_lose_and_double_nothin
     }
 
     // 3. The stream's leader is killed (SIGKILL: a crash), and started
-    //    again 10 s later on its store.
+    //    again 15 s later on its store.
     let crashed = leader(&js).await;
     let killed_at = start.elapsed();
     nodes[crashed].kill();
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    tokio::time::sleep(FREEZE).await;
     let back_at = start.elapsed();
     nodes[crashed]
         .restart()
@@ -281,14 +282,15 @@ async fn under_load_a_frozen_leader_and_a_rolling_restart_lose_and_double_nothin
         let healed_by = heal_at.saturating_sub(cut_at) + Duration::from_secs(8);
         assert!(gap < healed_by, "no write for {gap:?} around the cut");
     }
-    // A crash is noticed at once (the connections close): writes resume
+    // A crash is noticed at once (the connections close), but a new leader
+    // still waits for the election (7.1–10.7 s measured): writes resume
     // while the node is still down, and it catches up once back.
     assert!(
         resumed(killed_at, back_at),
         "no write succeeded while the leader was down"
     );
     assert!(
-        kill_gap < Duration::from_secs(10),
+        kill_gap < FREEZE,
         "no write for {kill_gap:?} after the leader was killed"
     );
     // A lame-duck restart moves leaders and clients first: writes go on,

@@ -104,11 +104,17 @@ fn text(v: &Any) -> Option<String> {
     }
 }
 
-fn role(args: &[&str], data: &Path, keys: &Path, otlp: &str) -> Proc {
+/// An authd role as its own process, logging JSON lines to `<data>.log`;
+/// exporting its spans to `otlp` when given.
+fn role(args: &[&str], data: &Path, keys: &Path, otlp: Option<&str>) -> Proc {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_authd"));
+    if let Some(otlp) = otlp {
+        command.args(["--otlp-endpoint", otlp]);
+    }
     Proc(
-        Command::new(env!("CARGO_BIN_EXE_authd"))
+        command
             .args(args)
-            .args(["--otlp-endpoint", otlp, "--log-format", "json"])
+            .args(["--log-format", "json"])
             .arg("--data-dir")
             .arg(data)
             .arg("--signing-key-file")
@@ -176,12 +182,12 @@ async fn one_sign_in_is_one_trace_across_gateway_services_and_projection() {
         &["services", "--nats-url", &url],
         &dir.path().join("s"),
         &keys,
-        &otlp,
+        Some(&otlp),
     );
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let args = ["gateway", "--nats-url", &url, "--listen", &listen];
-    let _gateway = role(&args, &dir.path().join("g"), &keys, &otlp);
+    let _gateway = role(&args, &dir.path().join("g"), &keys, Some(&otlp));
     let base = format!("http://{listen}");
     let logs = || {
         ["s.log", "g.log"]
@@ -332,21 +338,8 @@ async fn untraced_messages_carry_no_trace_context() {
     let nats = NatsServer::start(&dir.path().join("nats"), None).unwrap();
     let keys = dir.path().join("keys");
     let url = nats.url();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authd"))
-        .args(["services", "--nats-url", &url, "--data-dir"])
-        .arg(dir.path().join("s"))
-        .arg("--signing-key-file")
-        .arg(keys.join("signing.pem"))
-        .arg("--index-key-file")
-        .arg(keys.join("index.key"))
-        .arg("--data-key-file")
-        .arg(keys.join("data.key"))
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let args = ["services", "--nats-url", &url];
+    let _services = role(&args, &dir.path().join("s"), &keys, None);
     let client = async_nats::connect(&url).await.unwrap();
     let bus = authd_services::CommandBus::new(client.clone(), Duration::from_secs(5));
     create_shop(&bus).await;
@@ -358,6 +351,4 @@ async fn untraced_messages_carry_no_trace_context() {
         "{:?}",
         first.headers
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }

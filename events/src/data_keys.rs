@@ -440,7 +440,17 @@ impl DataKeys {
         match stream.direct_get_last_for_subject(subject).await {
             Ok(m) => Ok(Some((m.sequence, m.payload.to_vec()))),
             Err(e) if e.kind() == async_nats::jetstream::stream::DirectGetErrorKind::NotFound => {
-                Ok(None)
+                // Any replica answers a direct get, and one that lags may
+                // not hold a key written a moment ago: taken for "erased",
+                // that customer's values would be projected as erased for
+                // good (a second gateway did so in tests/cluster_faults.rs
+                // after a crash). Only the stream leader's "none" counts.
+                use async_nats::jetstream::stream::LastRawMessageErrorKind;
+                match stream.get_last_raw_message_by_subject(subject).await {
+                    Ok(m) => Ok(Some((m.sequence, m.payload.to_vec()))),
+                    Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+                    Err(e) => Err(KeyError::Unavailable(e.to_string())),
+                }
             }
             Err(e) => Err(KeyError::Unavailable(e.to_string())),
         }
