@@ -63,26 +63,27 @@ pub fn continue_from(span: &tracing::Span, headers: Option<&async_nats::HeaderMa
     set_parent(span, parent, state);
 }
 
-/// Makes `span` a child of the span `traceparent` names.
-pub fn set_parent(span: &tracing::Span, traceparent: &str, tracestate: Option<&str>) {
+/// The context a `traceparent` (and `tracestate`) names, as the global
+/// propagator reads it.
+fn extract(traceparent: &str, tracestate: Option<&str>) -> opentelemetry::Context {
     let reading = Reading {
         parent: traceparent,
         state: tracestate,
     };
-    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&reading));
+    opentelemetry::global::get_text_map_propagator(|p| p.extract(&reading))
+}
+
+/// Makes `span` a child of the span `traceparent` names.
+pub fn set_parent(span: &tracing::Span, traceparent: &str, tracestate: Option<&str>) {
     // Fails only for a span that has already started; ours have not.
-    let _ = span.set_parent(cx);
+    let _ = span.set_parent(extract(traceparent, tracestate));
 }
 
 /// Adds a link from `span` to the span `traceparent` names (a batch that
 /// applies several traced messages has one parent and links to the rest).
 pub fn add_link(span: &tracing::Span, traceparent: &str) {
     use opentelemetry::trace::TraceContextExt;
-    let reading = Reading {
-        parent: traceparent,
-        state: None,
-    };
-    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&reading));
+    let cx = extract(traceparent, None);
     let linked = cx.span().span_context().clone();
     if linked.is_valid() {
         span.add_link(linked);
