@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::address::*;
+pub use crate::login::*;
+pub use crate::mfa::*;
 pub use crate::order::*;
 use crate::personal::Personal;
 pub use crate::provider::*;
@@ -234,6 +236,15 @@ pub enum CustomerEvent {
     /// What an erasure drove, done: the data key destroyed (or found gone)
     /// and the customer's queued mail dropped.
     ErasureCompleted(CustomerErasureCompleted), // 25
+    TotpEnrolled(crate::mfa::TotpEnrolled),                 // 26
+    TotpConfirmed(crate::mfa::TotpConfirmed),               // 27
+    TotpDisabled(crate::mfa::TotpDisabled),                 // 28
+    RecoveryCodesGenerated(crate::mfa::RecoveryCodesGenerated), // 29
+    RecoveryCodeUsed(crate::mfa::RecoveryCodeUsed),         // 30
+    MfaChallenged(crate::mfa::MfaChallenged),               // 31
+    MfaPassed(crate::mfa::MfaPassed),                       // 32
+    MfaFailed(crate::mfa::MfaFailed),                       // 33
+    MfaReset(crate::mfa::MfaReset),                         // 34
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -295,34 +306,6 @@ pub struct CustomerRegistered {
     /// PHC string of the argon2id hash.
     pub password_hash: String,
     pub email_verified: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum LoginMethod {
-    Password, // 0
-    Otp,      // 1
-    /// An external provider (OpenID Connect).
-    Provider, // 2
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoginSucceeded {
-    pub session_id: String,
-    pub method: LoginMethod,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum LoginFailureReason {
-    WrongPassword,    // 0
-    Locked,           // 1
-    Suspended,        // 2
-    EmailNotVerified, // 3
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoginFailed {
-    pub method: LoginMethod,
-    pub reason: LoginFailureReason,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,6 +22,7 @@ pub const ERASED: &str = "[erased]";
 /// Whether a field of that (snake_case) name holds a secret: left out.
 fn secret(field: &str) -> bool {
     field.ends_with("_hash")
+        || field.ends_with("_hashes")
         || field.ends_with("secret")
         || field.ends_with("_token")
         || field == "ciphertext"

@@ -94,6 +94,7 @@ impl Event {
             Event::Customer(e) => match e {
                 CustomerEvent::Registered(r) => out.push(("email".into(), &mut r.email)),
                 CustomerEvent::EmailChanged(c) => out.push(("email".into(), &mut c.email)),
+                CustomerEvent::TotpEnrolled(t) => out.push(("totp_secret".into(), &mut t.secret)),
                 CustomerEvent::ProfileChanged(p) => profile_mut(p, &mut out),
                 CustomerEvent::AddressAdded(a) => {
                     let prefix = format!("address.{}", a.address_id);

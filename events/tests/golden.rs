@@ -457,6 +457,44 @@ fn samples_v1() -> Vec<Event> {
                 endpoint_id: "we_01HZZZZZZZZZZZZZZZZZZZZZZZ".into(),
             },
         )),
+        Event::Customer(CustomerEvent::TotpEnrolled(TotpEnrolled {
+            secret: Personal::plain("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
+        })),
+        Event::Customer(CustomerEvent::TotpConfirmed(TotpConfirmed {
+            step: 59_000_000,
+        })),
+        Event::Customer(CustomerEvent::TotpDisabled(TotpDisabled {
+            via: MfaMethod::RecoveryCode,
+        })),
+        Event::Customer(CustomerEvent::RecoveryCodesGenerated(
+            RecoveryCodesGenerated {
+                code_hashes: vec![[7; 32], [8; 32]],
+            },
+        )),
+        Event::Customer(CustomerEvent::RecoveryCodeUsed(RecoveryCodeUsed {
+            index: 1,
+            left: 9,
+        })),
+        Event::Customer(CustomerEvent::MfaChallenged(MfaChallenged {
+            token_hash: [9; 32],
+            expires_at: 1_770_000_300_000,
+            method: LoginMethod::Password,
+            storefront: true,
+        })),
+        Event::Customer(CustomerEvent::MfaPassed(MfaPassed {
+            challenge_hash: [9; 32],
+            method: MfaMethod::Totp,
+            totp_step: Some(59_000_001),
+            session_id: "s_01HZZZZZZZZZZZZZZZZZZZZZZZ".into(),
+        })),
+        Event::Customer(CustomerEvent::MfaFailed(MfaFailed {
+            challenge_hash: Some([9; 32]),
+            method: MfaMethod::Totp,
+            reason: MfaFailureReason::ReplayedCode,
+        })),
+        Event::Customer(CustomerEvent::MfaReset(MfaReset {
+            reason: "identity checked by phone, ticket 4411".into(),
+        })),
     ]
 }
 

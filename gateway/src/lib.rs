@@ -16,6 +16,7 @@ pub mod http;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
+pub mod mfa;
 pub mod parsed;
 pub mod public;
 pub mod state;

@@ -25,6 +25,10 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             last_name        TEXT,
             phone            TEXT,
             accepts_marketing INTEGER NOT NULL DEFAULT 0,
+            -- Second factors (#25): a confirmed authenticator since
+            -- (unix ms; NULL: none) and the unused recovery codes.
+            mfa_totp_at      INTEGER,
+            recovery_codes_left INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (project_id, id)
          );
          CREATE INDEX IF NOT EXISTS customers_by_email ON customers (project_id, email_normalized);",
@@ -154,11 +158,39 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
             | CustomerEvent::ActivationRequested(_)
             | CustomerEvent::ProviderLinked(_)
             | CustomerEvent::ProviderLoginFailed(_) => {}
+            CustomerEvent::TotpConfirmed(_) => {
+                update(tx, "mfa_totp_at = ?3", project, id, at)?;
+            }
+            CustomerEvent::TotpDisabled(_) | CustomerEvent::MfaReset(_) => {
+                tx.prepare_cached(
+                    "UPDATE customers SET mfa_totp_at = NULL, recovery_codes_left = 0
+                     WHERE project_id = ?1 AND id = ?2",
+                )?
+                .execute(params![project, id])?;
+            }
+            CustomerEvent::RecoveryCodesGenerated(g) => {
+                codes_left(tx, project, id, g.code_hashes.len() as i64)?;
+            }
+            CustomerEvent::RecoveryCodeUsed(u) => codes_left(tx, project, id, u.left as i64)?,
+            // Pending enrollments, challenges and their outcomes are the
+            // customer's history (the audit index), not columns.
+            CustomerEvent::TotpEnrolled(_)
+            | CustomerEvent::MfaChallenged(_)
+            | CustomerEvent::MfaPassed(_)
+            | CustomerEvent::MfaFailed(_) => {}
             CustomerEvent::ErasureCompleted(c) => {
                 crate::erasure::erased_orders(tx, project, id, &c.plaintext_erased)?;
             }
         }
     }
+    Ok(())
+}
+
+fn codes_left(tx: &Transaction<'_>, project: &str, id: &str, left: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE customers SET recovery_codes_left = ?3 WHERE project_id = ?1 AND id = ?2",
+    )?
+    .execute(params![project, id, left])?;
     Ok(())
 }
 

@@ -86,10 +86,10 @@ pub fn finish_rebuild(conn: &Connection) -> rusqlite::Result<()> {
 /// Bumped whenever a table or what a message does to it changes (13: an
 /// erasure deletes the customer's sessions and the orders it took out of
 /// the log; 14: the audit index keeps what concerns no customer; 15: webhook
-/// endpoints). A file of
+/// endpoints; 16: customers' second factors). A file of
 /// another version is emptied and rebuilt from sequence 1: read models are
 /// disposable.
-pub const SCHEMA_VERSION: i64 = 15;
+pub const SCHEMA_VERSION: i64 = 16;
 
 /// The read model's tables (besides `checkpoints`).
 pub const READ_MODEL_TABLES: [&str; 11] = [

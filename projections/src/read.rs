@@ -220,6 +220,23 @@ impl ReadModel {
         })
     }
 
+    /// The customer's second factors: since when an authenticator app
+    /// protects the account (unix ms), and the recovery codes left.
+    pub fn customer_mfa(
+        &self,
+        project: &str,
+        customer: &str,
+    ) -> rusqlite::Result<Option<(Option<i64>, i64)>> {
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT mfa_totp_at, recovery_codes_left FROM customers
+                 WHERE project_id = ?1 AND id = ?2",
+            )?
+            .query_row(params![project, customer], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+        })
+    }
+
     /// When the customer last signed in (unix ms): the start of their
     /// newest session, since every sign-in starts one (a login that resets
     /// nothing on the customer records itself there alone).

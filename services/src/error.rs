@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::error_details::{MetafieldProblem, PolicyRule, ProfileProblem};
+
 /// A rule said no. Each variant has a stable `code` clients may match on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
@@ -88,6 +90,14 @@ pub enum DomainError {
     TooManyWebhookEndpoints(usize),
     #[error("the webhook URL is not allowed: {0}")]
     WebhookUrlNotAllowed(&'static str),
+    #[error("the code is wrong, expired or already used")]
+    InvalidMfaCode,
+    #[error("no second factor is set up")]
+    MfaNotEnabled,
+    #[error("an authenticator app is already set up; disable it first")]
+    TotpAlreadyEnabled,
+    #[error("no authenticator app is waiting to be confirmed: start with customerTotpEnroll")]
+    TotpNotEnrolled,
     #[error("{field} {problem}")]
     Profile {
         field: &'static str,
@@ -103,82 +113,6 @@ pub enum DomainError {
         field: &'static str,
         problem: MetafieldProblem,
     },
-}
-
-/// What is wrong with a metafield or its declaration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetafieldProblem {
-    NotDeclared,
-    ReadOnly,
-    WrongType(&'static str),
-    BadValue(&'static str),
-    ValueTooLong(usize),
-    TooMany(usize),
-    BadIdentifier,
-    UnknownType,
-    Repeated,
-}
-
-impl std::fmt::Display for MetafieldProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NotDeclared => f.write_str("is not a metafield this project declares"),
-            Self::ReadOnly => f.write_str("is read-only for customers"),
-            Self::WrongType(t) => write!(f, "does not match the declared type {t}"),
-            Self::BadValue(t) => write!(f, "is not a valid {t} value"),
-            Self::ValueTooLong(n) => write!(f, "is too long (at most {n} bytes)"),
-            Self::TooMany(n) => write!(f, "is one too many (at most {n})"),
-            Self::BadIdentifier => {
-                f.write_str("must be 2 to 64 (a key) or 255 (a namespace) of A-Z a-z 0-9 _ -")
-            }
-            Self::UnknownType => f.write_str("is not a supported metafield type"),
-            Self::Repeated => f.write_str("is given twice"),
-        }
-    }
-}
-
-/// What is wrong with a profile field (a name, the phone).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProfileProblem {
-    TooLong(usize),
-    ContainsHtmlTags,
-    ContainsUrl,
-    Invalid,
-}
-
-impl std::fmt::Display for ProfileProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::TooLong(n) => write!(f, "is too long (at most {n} characters)"),
-            Self::ContainsHtmlTags => f.write_str("cannot contain HTML tags"),
-            Self::ContainsUrl => f.write_str("cannot contain a URL"),
-            Self::Invalid => f.write_str("is invalid"),
-        }
-    }
-}
-
-/// A password-policy rule, named in the error code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyRule {
-    MinLength(u32),
-    MaxLength(usize),
-    Uppercase,
-    Lowercase,
-    Number,
-    SpecialChar,
-}
-
-impl std::fmt::Display for PolicyRule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::MinLength(n) => write!(f, "at least {n} characters"),
-            Self::MaxLength(n) => write!(f, "at most {n} bytes"),
-            Self::Uppercase => f.write_str("an uppercase letter"),
-            Self::Lowercase => f.write_str("a lowercase letter"),
-            Self::Number => f.write_str("a number"),
-            Self::SpecialChar => f.write_str("a special character"),
-        }
-    }
 }
 
 /// Declares `ErrorCode` with each code's wire text.
@@ -276,6 +210,11 @@ error_codes! {
     UrlNotAllowed = "URL_NOT_ALLOWED",
     /// The same operation is already running (a read-model rebuild).
     InProgress = "IN_PROGRESS",
+    /// A second factor's code (TOTP or recovery code) that is wrong,
+    /// outside the time window or used before.
+    InvalidMfaCode = "INVALID_MFA_CODE",
+    /// The operation needs a second factor the customer does not have.
+    MfaNotEnabled = "MFA_NOT_ENABLED",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -323,7 +262,9 @@ impl DomainError {
             Self::RateLimited { .. } => C::RateLimited,
             Self::LastSecretKey => C::LastSecretKey,
             Self::PasswordTooCommon => C::PasswordTooCommon,
-            Self::AlreadyEnabled => C::AlreadyEnabled,
+            Self::AlreadyEnabled | Self::TotpAlreadyEnabled => C::AlreadyEnabled,
+            Self::InvalidMfaCode => C::InvalidMfaCode,
+            Self::MfaNotEnabled | Self::TotpNotEnrolled => C::MfaNotEnabled,
             Self::PhoneTaken => C::PhoneTaken,
             Self::InvalidState => C::InvalidState,
             Self::ProviderNotFound => C::ProviderNotFound,

@@ -13,6 +13,7 @@ pub mod commands;
 mod dispatch;
 pub mod domain;
 pub mod error;
+mod error_details;
 pub mod infra;
 mod retries;
 pub mod usecases;

@@ -5,8 +5,8 @@ use async_graphql::{ComplexObject, Context, ID, Object, Result, SimpleObject};
 use authd_services::{
     ErrorCode,
     commands::{
-        InviteCustomer, ProfileChange, ReactivateCustomer, SetCustomerTags, SuspendCustomer,
-        UnlockCustomer,
+        InviteCustomer, ProfileChange, ReactivateCustomer, ResetMfa, SetCustomerTags,
+        SuspendCustomer, UnlockCustomer,
     },
 };
 
@@ -300,6 +300,27 @@ impl CustomerMutation {
     }
 
     /// Lifts a lockout after failed logins.
+    /// Removes every second factor of the customer (an authenticator
+    /// app, recovery codes), for support once who they are was checked
+    /// another way; `reason` is recorded with the admin, and the customer
+    /// is told by mail.
+    async fn customer_mfa_reset(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> Result<MutationResponse> {
+        let reset = ResetMfa {
+            customer_id: id.0,
+            reason,
+        };
+        respond(
+            send(ctx, reset)
+                .await
+                .map(|_| MutationResponse::done("second factors removed")),
+        )
+    }
+
     async fn customer_unlock(&self, ctx: &Context<'_>, id: ID) -> Result<MutationResponse> {
         let unlock = UnlockCustomer { customer_id: id.0 };
         respond(

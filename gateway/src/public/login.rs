@@ -1,7 +1,7 @@
 //! `customerLogin`, `customerRequestOTP` and `customerLoginOTP`.
 
 use async_graphql::{Context, Object, Result};
-use authd_services::commands::{LogInWithOtp, LogInWithPassword, RequestOtp, SignedIn};
+use authd_services::commands::{LogInWithOtp, LogInWithPassword, RequestOtp, SignIn, SignedIn};
 
 use super::types::{DateTime, LoginResponse, OtpRequestResponse, User, tokens_fields};
 use crate::{
@@ -20,6 +20,22 @@ pub(super) fn signed_in(project: &str, s: SignedIn) -> LoginResponse {
         user: Some(User::from_view(s.customer, project, false)),
         is_new_customer: Some(s.new_customer),
         ..Default::default()
+    }
+}
+
+/// A sign-in's answer: tokens, or the second factor it waits for.
+pub(super) fn answered(project: &str, s: SignIn<SignedIn>) -> LoginResponse {
+    match s {
+        SignIn::SignedIn(s) => signed_in(project, s),
+        SignIn::MfaRequired(m) => LoginResponse {
+            success: true,
+            mfa_required: true,
+            mfa_token: Some(m.mfa_token),
+            mfa_token_expires_at: Some(DateTime(m.expires_at)),
+            mfa_methods: Some(crate::mfa::MfaMethod::all(&m.methods)),
+            message: Some("a second factor is required: finish with customerLoginMfa".into()),
+            ..Default::default()
+        },
     }
 }
 
@@ -43,7 +59,7 @@ impl LoginMutation {
                 let s = send(state, &from, LogInWithPassword { email, password }).await?;
                 Ok(LoginResponse {
                     is_new_customer: None,
-                    ..signed_in(&rc.project_id, s)
+                    ..answered(&rc.project_id, s)
                 })
             }
             .await,
@@ -91,7 +107,7 @@ impl LoginMutation {
                 let (state, rc) = guards::request(ctx);
                 let from = rc.sender(public_actor(rc));
                 let s = send(state, &from, LogInWithOtp { email, otp }).await?;
-                Ok(signed_in(&rc.project_id, s))
+                Ok(answered(&rc.project_id, s))
             }
             .await,
         )

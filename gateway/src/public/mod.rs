@@ -5,6 +5,7 @@
 pub mod account;
 pub mod delete_account;
 pub mod login;
+pub mod mfa;
 pub mod passwords;
 pub mod providers;
 pub mod register;
@@ -15,7 +16,11 @@ pub mod verification;
 use async_graphql::{EmptySubscription, MergedObject};
 
 #[derive(MergedObject, Default)]
-pub struct Query(account::AccountQuery, providers::ProviderQuery);
+pub struct Query(
+    account::AccountQuery,
+    providers::ProviderQuery,
+    mfa::MfaQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -26,6 +31,7 @@ pub struct Mutation(
     verification::VerificationMutation,
     providers::ProviderMutation,
     delete_account::DeleteAccountMutation,
+    mfa::MfaMutation,
 );
 
 pub type PublicSchema = async_graphql::Schema<Query, Mutation, EmptySubscription>;

@@ -216,7 +216,7 @@ impl ProviderMutation {
                     email: input.email,
                     otp: input.otp,
                 };
-                Ok(signed_in_response(
+                Ok(super::login::answered(
                     &rc.project_id,
                     send(state, &from, login).await?,
                 ))
@@ -271,7 +271,7 @@ impl ProviderMutation {
                     state: input.state,
                 };
                 let s = send(state, &from, complete).await?;
-                Ok(signed_in_response(&rc.project_id, s))
+                Ok(super::login::answered(&rc.project_id, s))
             }
             .await,
         )

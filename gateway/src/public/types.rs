@@ -57,6 +57,7 @@ pub enum UserType {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct User {
     pub id: ID,
     pub email: String,
@@ -67,6 +68,20 @@ pub struct User {
     pub project_id: Option<ID>,
     pub created_at: DateTime,
     pub updated_at: DateTime,
+}
+
+#[async_graphql::ComplexObject]
+impl User {
+    /// The customer's second factors.
+    async fn mfa(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<MfaStatus> {
+        let (state, _) = crate::guards::request(ctx);
+        let project = self
+            .project_id
+            .as_ref()
+            .map(|p| p.as_str())
+            .unwrap_or_default();
+        Ok(MfaStatus::of(state, project, &self.id)?)
+    }
 }
 
 impl User {
@@ -106,6 +121,37 @@ impl User {
     }
 }
 
+/// The signed-in customer's second factors.
+#[derive(SimpleObject)]
+pub struct MfaStatus {
+    /// An authenticator app protects the sign-in.
+    pub totp: bool,
+    /// Since when (null without one).
+    pub totp_enabled_at: Option<DateTime>,
+    /// Unused recovery codes.
+    pub recovery_codes_left: i32,
+}
+
+impl MfaStatus {
+    /// The customer's second factors, from the read model.
+    pub(crate) fn of(
+        state: &crate::state::AppState,
+        project: &str,
+        customer: &str,
+    ) -> Result<MfaStatus, crate::error::ApiError> {
+        let (totp_at, left) = state
+            .read
+            .customer_mfa(project, customer)
+            .map_err(crate::error::ApiError::internal)?
+            .unwrap_or((None, 0));
+        Ok(MfaStatus {
+            totp: totp_at.is_some(),
+            totp_enabled_at: totp_at.map(DateTime),
+            recovery_codes_left: left as i32,
+        })
+    }
+}
+
 #[derive(SimpleObject, Default)]
 pub struct LoginResponse {
     pub success: bool,
@@ -116,6 +162,14 @@ pub struct LoginResponse {
     pub access_token_expires_at: Option<DateTime>,
     /// For one-time-code logins: whether the code signed a new customer up.
     pub is_new_customer: Option<bool>,
+    /// The first factor held and the customer has a second one: no tokens
+    /// yet; finish with `customerLoginMfa(mfaToken, …)`.
+    pub mfa_required: bool,
+    /// Opaque, single use, valid 5 minutes (`mfaTokenExpiresAt`).
+    pub mfa_token: Option<String>,
+    pub mfa_token_expires_at: Option<DateTime>,
+    /// What may finish the sign-in.
+    pub mfa_methods: Option<Vec<crate::mfa::MfaMethod>>,
     pub message: Option<String>,
     pub errors: Vec<UserError>,
 }

@@ -46,6 +46,7 @@ pub type StorefrontSchema = async_graphql::Schema<Query, Mutation, EmptySubscrip
 pub const COSTLY_FIELDS: &[&str] = &[
     "customerCreate",
     "customerAccessTokenCreate",
+    "customerAccessTokenCreateWithMfa",
     "customerUpdate",
     "customerRecover",
     "customerReset",

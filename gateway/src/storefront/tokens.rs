@@ -3,7 +3,9 @@
 
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use authd_events::Actor;
-use authd_services::commands::{CreateAccessToken, DeleteAccessToken, RenewAccessToken};
+use authd_services::commands::{
+    CreateAccessToken, CreateAccessTokenWithMfa, DeleteAccessToken, RenewAccessToken, SignIn,
+};
 
 use super::types::{
     CustomerAccessToken, CustomerUserError, Failure, Refusable, ShopUserError, answer, paths,
@@ -78,7 +80,17 @@ impl TokenMutation {
                     email: input.email,
                     password: input.password,
                 };
-                let signed_in = send(state, &from, create).await?;
+                let signed_in = match send(state, &from, create).await? {
+                    SignIn::SignedIn(s) => s,
+                    SignIn::MfaRequired(m) => {
+                        let e = CustomerUserError::mfa_required(m);
+                        return Ok(CustomerAccessTokenCreatePayload {
+                            user_errors: vec![(&e).into()],
+                            customer_user_errors: vec![e],
+                            ..Default::default()
+                        });
+                    }
+                };
                 Ok::<_, Failure>(CustomerAccessTokenCreatePayload {
                     customer_access_token: Some(super::resolver::hand_out(
                         ctx,
@@ -89,6 +101,41 @@ impl TokenMutation {
             }
             .await,
             paths::input,
+        )
+    }
+
+    /// Finishes a `customerAccessTokenCreate` that answered an `mfaToken`:
+    /// one of `totp` (a code of the customer's authenticator app) or
+    /// `recoveryCode`. Not in Shopify's schema.
+    async fn customer_access_token_create_with_mfa(
+        &self,
+        ctx: &Context<'_>,
+        mfa_token: String,
+        totp: Option<String>,
+        recovery_code: Option<String>,
+    ) -> Result<CustomerAccessTokenCreatePayload> {
+        answer(
+            async {
+                let account = mfa_token.split('.').next().filter(|a| a.len() <= 64);
+                guards::rate_limit(ctx, account)?;
+                let (state, rc, _) = super::resolver::request(ctx);
+                let from = rc.sender(Actor::Anonymous);
+                let finish = CreateAccessTokenWithMfa {
+                    mfa_token,
+                    totp,
+                    recovery_code,
+                };
+                let signed_in = send(state, &from, finish).await?;
+                Ok::<_, Failure>(CustomerAccessTokenCreatePayload {
+                    customer_access_token: Some(super::resolver::hand_out(
+                        ctx,
+                        signed_in.access_token,
+                    )),
+                    ..Default::default()
+                })
+            }
+            .await,
+            paths::mfa,
         )
     }
 

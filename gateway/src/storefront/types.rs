@@ -61,7 +61,7 @@ impl CustomerErrorCode {
             | E::SessionNotFound
             | E::Unauthenticated => Self::TokenInvalid,
             E::CustomerNotFound | E::NotFound => Self::NotFound,
-            E::LimitReached => Self::Invalid,
+            E::LimitReached | E::InvalidMfaCode | E::MfaNotEnabled => Self::Invalid,
             E::AlreadyEnabled => Self::AlreadyEnabled,
             _ => return None,
         })
@@ -96,6 +96,12 @@ pub struct CustomerUserError {
     /// After a rate limit: seconds until a retry can succeed (not in
     /// Shopify's schema; clients that do not ask never see it).
     pub retry_after_seconds: Option<i64>,
+    /// The password was right and the customer has a second factor:
+    /// finish with `customerAccessTokenCreateWithMfa(mfaToken, …)` (not in
+    /// Shopify's schema either).
+    pub mfa_token: Option<String>,
+    /// What may finish that sign-in.
+    pub mfa_methods: Option<Vec<crate::mfa::MfaMethod>>,
 }
 
 /// Shopify's deprecated `UserError`: the same refusals, without codes.
@@ -122,6 +128,8 @@ impl CustomerUserError {
             message: message.to_string(),
             code: Some(code),
             retry_after_seconds: None,
+            mfa_token: None,
+            mfa_methods: None,
         }
     }
 
@@ -139,6 +147,23 @@ impl CustomerUserError {
             message: e.message,
             code,
             retry_after_seconds: e.retry_after_ms.map(|ms| (ms + 999) / 1000),
+            mfa_token: None,
+            mfa_methods: None,
+        }
+    }
+
+    /// A sign-in that cannot finish in one step: no code (it is not a
+    /// mistake), the token and the methods that finish it.
+    pub fn mfa_required(m: authd_services::commands::MfaRequired) -> Self {
+        Self {
+            field: None,
+            message: "this account has a second factor: finish the sign-in with \
+                      customerAccessTokenCreateWithMfa and the mfaToken"
+                .into(),
+            code: None,
+            retry_after_seconds: None,
+            mfa_methods: Some(crate::mfa::MfaMethod::all(&m.methods)),
+            mfa_token: Some(m.mfa_token),
         }
     }
 }
@@ -288,6 +313,14 @@ pub mod paths {
     /// `customerCreate(input:)`, `customerAccessTokenCreate(input:)`.
     pub fn input(field: &str) -> Option<Vec<String>> {
         of("input", field)
+    }
+
+    /// `customerAccessTokenCreateWithMfa`: its arguments by name.
+    pub fn mfa(field: &str) -> Option<Vec<String>> {
+        match field {
+            "code" => Some(vec!["totp".into()]),
+            other => Some(vec![other.to_string()]),
+        }
     }
 
     /// `customerUpdate(customer:)`; the token is its own argument.

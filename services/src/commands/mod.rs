@@ -15,9 +15,11 @@ use crate::error::{CommandError, ErrorCode};
 
 mod customer_data;
 mod keys_and_providers;
+mod mfa;
 mod outcomes;
 pub use customer_data::*;
 pub use keys_and_providers::*;
+pub use mfa::*;
 pub use outcomes::*;
 
 /// Who may send a command.
@@ -118,11 +120,11 @@ macro_rules! command_table {
             // wire name                            payload                 outcome        who may send it
             "project.create"                     => CreateProject        -> ProjectKeys,   Operator;
             "customer.register"                  => RegisterCustomer     -> Registered,    Anonymous;
-            "customer.login"                     => LogInWithPassword    -> SignedIn,      Anonymous;
+            "customer.login"                     => LogInWithPassword    -> SignIn<SignedIn>, Anonymous;
             "session.refresh"                    => RefreshSession       -> Tokens,        Anonymous;
             "session.revoke"                     => EndSession           -> Done,          Customer;
             "otp.request"                        => RequestOtp           -> Accepted,      Anonymous;
-            "otp.login"                          => LogInWithOtp         -> SignedIn,      Anonymous;
+            "otp.login"                          => LogInWithOtp         -> SignIn<SignedIn>, Anonymous;
             "customer.password_reset.request"    => RequestPasswordReset -> Accepted,      Anonymous;
             "customer.password_reset.complete"   => ResetPassword        -> PasswordReset, Anonymous;
             "customer.password.update"           => UpdatePassword       -> Done,          Customer;
@@ -135,7 +137,7 @@ macro_rules! command_table {
             "customer.reactivate"                => ReactivateCustomer   -> Done,          ProjectAdmin;
             "customer.unlock"                    => UnlockCustomer       -> Done,          ProjectAdmin;
             "customer.update"                    => UpdateCustomer       -> AccountUpdated, Customer;
-            "storefront.token.create"            => CreateAccessToken    -> StorefrontSignedIn, Anonymous;
+            "storefront.token.create"            => CreateAccessToken    -> SignIn<StorefrontSignedIn>, Anonymous;
             "storefront.token.renew"             => RenewAccessToken     -> AccessToken,   Anonymous;
             "storefront.token.delete"            => DeleteAccessToken    -> Deleted,       Anonymous;
             "customer.invite"                    => InviteCustomer       -> Invited,       ProjectAdmin;
@@ -143,7 +145,7 @@ macro_rules! command_table {
             "signing_key.rotate"                 => RotateSigningKey     -> RotatedKey,    Operator;
             "project.providers.edit"             => EditProviders        -> ProviderSaved, ProjectAdmin;
             "provider.login.start"               => StartProviderLogin   -> ProviderStarted, Anonymous;
-            "provider.login.complete"            => CompleteProviderLogin -> SignedIn,     Anonymous;
+            "provider.login.complete"            => CompleteProviderLogin -> SignIn<SignedIn>, Anonymous;
             "provider.shopify.renew"             => RenewShopifyToken    -> ShopifyAccess, Anonymous;
             "customer.address.create"            => CreateAddress        -> AddressView,   Customer;
             "customer.address.update"            => UpdateAddress        -> AddressView,   Customer;
@@ -159,6 +161,13 @@ macro_rules! command_table {
             "project.webhook_endpoint.create"    => CreateWebhookEndpoint -> WebhookEndpointSaved, ProjectAdmin;
             "project.webhook_endpoint.update"    => UpdateWebhookEndpoint -> WebhookEndpointSaved, ProjectAdmin;
             "project.webhook_endpoint.delete"    => DeleteWebhookEndpoint -> Done,         ProjectAdmin;
+            "customer.totp.enroll"               => EnrollTotp           -> TotpEnrollment, Customer;
+            "customer.totp.confirm"              => ConfirmTotp          -> RecoveryCodes, Customer;
+            "customer.totp.disable"              => DisableTotp          -> Done,          Customer;
+            "customer.recovery_codes.generate"   => GenerateRecoveryCodes -> RecoveryCodes, Customer;
+            "customer.login.mfa"                 => LogInWithMfa         -> SignedIn,      Anonymous;
+            "storefront.token.create_mfa"        => CreateAccessTokenWithMfa -> StorefrontSignedIn, Anonymous;
+            "customer.mfa.reset"                 => ResetMfa             -> Done,          ProjectAdmin;
         }
     };
 }
@@ -393,6 +402,15 @@ pub struct CommandOk {
 pub struct Sent<O> {
     pub seq: u64,
     pub outcome: O,
+}
+
+impl<O> Sent<O> {
+    pub fn map<P>(self, f: impl FnOnce(O) -> P) -> Sent<P> {
+        Sent {
+            seq: self.seq,
+            outcome: f(self.outcome),
+        }
+    }
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {

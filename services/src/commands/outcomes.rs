@@ -34,6 +34,57 @@ pub struct Registered {
     pub email_verification_required: bool,
 }
 
+/// A sign-in whose first factor held: signed in, or (the customer has a
+/// second factor) a challenge to answer with `customer.login.mfa`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum SignIn<T> {
+    SignedIn(T),
+    MfaRequired(MfaRequired),
+}
+
+/// The second step a sign-in waits for.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct MfaRequired {
+    /// Opaque, single use; only its hash is stored.
+    pub mfa_token: String,
+    /// Unix ms.
+    pub expires_at: i64,
+    /// What may answer it.
+    pub methods: Vec<authd_events::MfaMethod>,
+}
+
+impl std::fmt::Debug for MfaRequired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MfaRequired({:?})", self.methods)
+    }
+}
+
+/// An authenticator's enrollment: what the customer's app takes.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct TotpEnrollment {
+    /// Base32.
+    pub secret: String,
+    pub otpauth_url: String,
+}
+
+impl std::fmt::Debug for TotpEnrollment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TotpEnrollment")
+    }
+}
+
+/// Recovery codes, shown once (only keyed hashes are stored).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RecoveryCodes {
+    pub codes: Vec<String>,
+}
+
+impl std::fmt::Debug for RecoveryCodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RecoveryCodes({})", self.codes.len())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignedIn {
     pub customer: CustomerView,

@@ -4,7 +4,7 @@
 use authd_events::{
     AggregateKind, CustomerEvent, CustomerReactivated, CustomerRegistered, CustomerSuspended,
     CustomerUnlocked, EmailVerified, Event, LoginFailureReason, LoginMethod, LoginSucceeded,
-    PasswordResetRequested, Personal, SecretHash, SessionsEnded,
+    MfaFailureReason, PasswordResetRequested, Personal, SecretHash, SessionsEnded,
 };
 
 use super::customer_password::{HOUR_MS, proven_login, reset_throttled};
@@ -12,6 +12,7 @@ use super::{
     aggregate::{Aggregate, At},
     customer_address::{self, AddressCommand},
     customer_erasure, customer_metafields,
+    customer_mfa::{self, MfaCommand, NewChallenge},
     customer_password::{
         activate, activation_requested, password_attempt, reset_password, update_password,
         wrong_password,
@@ -72,17 +73,26 @@ pub enum CustomerCommand {
         verification_required: bool,
         /// Who tries (`lockout::client_key`).
         client: u64,
+        /// The challenge recorded instead of a sign-in when the customer
+        /// has a second factor.
+        challenge: NewChallenge,
     },
     /// A one-time code for the customer's email was just used.
     RecordOtpLogin {
         session_id: String,
+        challenge: NewChallenge,
     },
     /// An external provider vouched for the customer; `email_proven` when
-    /// it asserts the address is verified.
+    /// it asserts the address is verified. `challenge`: as for a
+    /// password; `None` only where the customer is signed in already
+    /// (Shopify Multipass from a session).
     RecordProviderLogin {
         session_id: String,
         email_proven: bool,
+        challenge: Option<NewChallenge>,
     },
+    /// Second factors (`customer_mfa`).
+    Mfa(MfaCommand),
     Suspend {
         reason: Option<String>,
     },
@@ -205,15 +215,20 @@ fn decide(
             lockout_threshold,
             verification_required,
             client,
+            challenge,
         } => password_attempt(
             s,
             *password_matches,
-            session_id,
+            (session_id, challenge),
             (*lockout_threshold, *client),
             *verification_required,
             now,
         ),
-        C::RecordOtpLogin { session_id } => proven_login(s, session_id, LoginMethod::Otp, true),
+        C::RecordOtpLogin {
+            session_id,
+            challenge,
+        } => proven_login(s, session_id, LoginMethod::Otp, true, Some(challenge)),
+        C::Mfa(m) => customer_mfa::decide(s, m, now),
         C::Address(a) => customer_address::decide(s, a),
         C::SetTags(tags) => customer_tags::set(s, tags),
         C::SetMetafields(m) => customer_metafields::set(s, m),
@@ -226,7 +241,14 @@ fn decide(
         C::RecordProviderLogin {
             session_id,
             email_proven,
-        } => proven_login(s, session_id, LoginMethod::Provider, *email_proven),
+            challenge,
+        } => proven_login(
+            s,
+            session_id,
+            LoginMethod::Provider,
+            *email_proven,
+            challenge.as_ref(),
+        ),
         C::Suspend { .. } | C::Reactivate | C::Unlock => Ok(support(s, cmd)),
         C::RequestVerification {
             token_hash,
@@ -388,6 +410,26 @@ impl Aggregate for Customer {
                     self.clients.failed(at.client);
                 }
             }
+            CustomerEvent::MfaFailed(f) => {
+                if f.reason != MfaFailureReason::Locked {
+                    self.failed_logins += 1;
+                    self.clients.failed(at.client);
+                }
+                self.mfa.evolve(e);
+            }
+            CustomerEvent::MfaPassed(_) => {
+                self.failed_logins = 0;
+                self.locks = 0;
+                self.clients.succeeded(at.client);
+                self.mfa.evolve(e);
+            }
+            CustomerEvent::TotpEnrolled(_)
+            | CustomerEvent::TotpConfirmed(_)
+            | CustomerEvent::TotpDisabled(_)
+            | CustomerEvent::RecoveryCodesGenerated(_)
+            | CustomerEvent::RecoveryCodeUsed(_)
+            | CustomerEvent::MfaChallenged(_)
+            | CustomerEvent::MfaReset(_) => self.mfa.evolve(e),
             CustomerEvent::ClientLocked(l) => self.clients.locked(at.client, l.until),
             CustomerEvent::Locked(l) => {
                 self.locked_until = l.until;
@@ -516,9 +558,17 @@ mod tests {
                 lockout_threshold: 5,
                 verification_required: false,
                 client,
+                challenge: challenge(),
             },
             now,
         )
+    }
+    pub(crate) fn challenge() -> NewChallenge {
+        NewChallenge {
+            token_hash: [5; 32],
+            expires_at: T0 + 300_000,
+            storefront: false,
+        }
     }
     fn client_locked(until: i64) -> CustomerEvent {
         CustomerEvent::ClientLocked(ClientLocked { until })
@@ -532,6 +582,7 @@ mod tests {
             lockout_threshold: 5,
             verification_required: true,
             client: 0,
+            challenge: challenge(),
         };
         let then = decide(&state(&[registered()]), cmd).unwrap();
         assert_eq!(login_outcome(&then, 0), Err(DomainError::EmailNotVerified));
@@ -751,6 +802,7 @@ mod tests {
             &state(&given),
             CustomerCommand::RecordOtpLogin {
                 session_id: "s".into(),
+                challenge: challenge(),
             },
         )
         .unwrap();
@@ -785,6 +837,7 @@ mod tests {
     fn an_otp_login_proves_the_email_and_undoes_a_pre_hijacking() {
         let otp = || CustomerCommand::RecordOtpLogin {
             session_id: "s".into(),
+            challenge: challenge(),
         };
         // Registered with a password nobody proved was the owner's: the
         // password goes, every earlier session ends, the new one stays.

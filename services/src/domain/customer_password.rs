@@ -9,6 +9,7 @@ use authd_events::{
     SecretHash, SessionsEnded,
 };
 
+use super::customer_mfa::{NewChallenge, challenged};
 use super::customer_state::Customer;
 use crate::error::DomainError;
 
@@ -24,7 +25,7 @@ fn failed(reason: LoginFailureReason) -> CustomerEvent {
 pub(super) fn password_attempt(
     s: &Customer,
     password_matches: bool,
-    session_id: &str,
+    (session_id, challenge): (&str, &NewChallenge),
     threshold: (u32, u64),
     verification_required: bool,
     now: i64,
@@ -39,6 +40,11 @@ pub(super) fn password_attempt(
     }
     if verification_required && !s.email_verified {
         return Ok(vec![failed(LoginFailureReason::EmailNotVerified)]);
+    }
+    if s.mfa.active() {
+        // The password alone clears nothing (or it would reset the
+        // count of wrong second-factor codes between guesses).
+        return Ok(vec![challenged(challenge, LoginMethod::Password)]);
     }
     if !s.login_resets_something(threshold.1) {
         // Nothing to record on the customer: the session's start is the
@@ -207,6 +213,7 @@ pub(super) fn proven_login(
     session_id: &str,
     method: LoginMethod,
     proven: bool,
+    challenge: Option<&NewChallenge>,
 ) -> Result<Vec<CustomerEvent>, DomainError> {
     if s.suspended {
         return Ok(vec![CustomerEvent::LoginFailed(LoginFailed {
@@ -217,6 +224,10 @@ pub(super) fn proven_login(
     let mut events = Vec::new();
     if proven && !s.email_verified {
         events.extend(address_proven(s, Some(session_id)));
+    }
+    if let Some(challenge) = challenge.filter(|_| s.mfa.active()) {
+        events.push(challenged(challenge, method));
+        return Ok(events);
     }
     events.push(CustomerEvent::LoginSucceeded(LoginSucceeded {
         session_id: session_id.to_string(),

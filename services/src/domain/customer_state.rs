@@ -9,6 +9,7 @@ use authd_events::{
 };
 
 use super::lockout::{self, ClientLocks};
+use super::mfa::Mfa;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Customer {
@@ -52,6 +53,8 @@ pub struct Customer {
     pub erased: bool,
     /// The erasure's work is done (`customer.erasure.completed`).
     pub erasure_completed: bool,
+    /// Second factors and the sign-in waiting for one.
+    pub mfa: Mfa,
 }
 
 impl Customer {

@@ -7,6 +7,9 @@ pub mod customer;
 pub mod customer_address;
 pub mod customer_erasure;
 pub mod customer_metafields;
+pub mod customer_mfa;
+#[cfg(test)]
+mod customer_mfa_tests;
 mod customer_password;
 pub mod customer_profile;
 mod customer_state;
@@ -16,6 +19,7 @@ pub mod geo;
 pub mod lockout;
 pub mod login_attempts;
 pub mod metafields;
+pub mod mfa;
 pub mod order;
 pub mod order_discounts;
 pub mod otp;

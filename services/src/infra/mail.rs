@@ -48,6 +48,12 @@ pub enum MailKind {
     }, // 4
     /// Sent to the old address when the account moved to another.
     EmailChanged, // 5
+    /// A second factor was added to or removed from the account
+    /// (`added`: what, e.g. "an authenticator app").
+    SecondFactorChanged {
+        added: bool,
+        factor: String,
+    }, // 6
 }
 
 impl MailKind {
@@ -59,6 +65,7 @@ impl MailKind {
             Self::PasswordChanged => "password_changed",
             Self::Activate { .. } => "activate",
             Self::EmailChanged => "email_changed",
+            Self::SecondFactorChanged { .. } => "second_factor_changed",
         }
     }
 }
@@ -106,6 +113,22 @@ pub fn render(job: &MailJob) -> (String, String, String) {
             vec![
                 "The email address of your account was just changed to another one.".into(),
                 "If this was not you, contact the shop at once.".into(),
+            ],
+            None,
+        ),
+        MailKind::SecondFactorChanged { added, factor } => (
+            if *added {
+                "A second factor was added to your account"
+            } else {
+                "A second factor was removed from your account"
+            },
+            vec![
+                if *added {
+                    format!("{factor} now protects the sign-in to your account.")
+                } else {
+                    format!("{factor} no longer protects the sign-in to your account.")
+                },
+                "If this was not you, reset your password and contact the shop at once.".into(),
             ],
             None,
         ),

@@ -10,9 +10,10 @@ use sha2::Sha256;
 
 use super::{Services, UseCase, executor::Tx, subject, valid_email};
 use crate::{
-    commands::{Accepted, CommandEnvelope, LogInWithOtp, RequestOtp, Sent, SignedIn},
+    commands::{Accepted, CommandEnvelope, LogInWithOtp, RequestOtp, Sent, SignIn, SignedIn},
     domain::{
         customer::{self, Customer, CustomerCommand},
+        customer_mfa::{self, NewChallenge},
         email_claim::{ClaimCommand, EmailClaim},
         otp::{self, Otp, OtpCommand},
         session::{Session, SessionCommand},
@@ -87,7 +88,7 @@ impl UseCase for LogInWithOtp {
         self,
         s: &Services,
         env: &CommandEnvelope,
-    ) -> Result<Sent<SignedIn>, CommandError> {
+    ) -> Result<Sent<SignIn<SignedIn>>, CommandError> {
         if !valid_email(&self.email) {
             return Err(DomainError::InvalidEmail.into());
         }
@@ -116,7 +117,9 @@ impl UseCase for LogInWithOtp {
             None => authd_events::new_id("c"),
         };
         let session = s.new_session(&env.tenant)?;
+        let challenge = s.new_challenge(&customer_id, false);
         let login = CodeLogin {
+            challenge: challenge.new.clone(),
             otp: otp_subject,
             verify: verify_code(s, &env.tenant, &code),
             claim,
@@ -146,8 +149,11 @@ impl UseCase for LogInWithOtp {
             .create::<Session>(&session.subject)
             .decide(|tx| login.decide(tx, &session.subject))
             .await?;
-        done.value.clone()?;
-        s.signed_in(env, &done, &login.customer, session, new_customer)
+        if done.value.clone()? {
+            return s.mfa_required(&done, &login.customer, challenge);
+        }
+        let signed_in = s.signed_in(env, &done, &login.customer, session, new_customer)?;
+        Ok(signed_in.map(SignIn::SignedIn))
     }
 }
 
@@ -162,17 +168,19 @@ struct CodeLogin {
     sign_up: Option<CustomerCommand>,
     session_id: String,
     start: SessionCommand,
+    challenge: NewChallenge,
 }
 
 impl CodeLogin {
     /// The code's use, then the customer's login or sign-up, then the
     /// session; a wrong code or a refused customer stops after recording
-    /// what happened (the inner `Err`).
+    /// what happened (the inner `Err`); `Ok(true)`: a challenge was
+    /// recorded instead of the session (the customer has a second factor).
     fn decide(
         &self,
         tx: &mut Tx,
         session: &AggregateSubject,
-    ) -> Result<Result<(), DomainError>, DomainError> {
+    ) -> Result<Result<bool, DomainError>, DomainError> {
         let used = tx.decide::<Otp>(&self.otp, &self.verify)?;
         if !otp::verified(&used) {
             return Ok(Err(DomainError::InvalidOtp));
@@ -187,15 +195,19 @@ impl CodeLogin {
         } else {
             let record = CustomerCommand::RecordOtpLogin {
                 session_id: self.session_id.clone(),
+                challenge: self.challenge.clone(),
             };
             let locked_until = tx.state::<Customer>(&self.customer).locked_until;
             let events = tx.decide::<Customer>(&self.customer, &record)?;
             if let Err(e) = customer::login_outcome(&events, locked_until) {
                 return Ok(Err(e));
             }
+            if customer_mfa::waits_for_second_factor(&events) {
+                return Ok(Ok(true));
+            }
         }
         tx.decide::<Session>(session, &self.start)?;
-        Ok(Ok(()))
+        Ok(Ok(false))
     }
 }
 

@@ -8,14 +8,18 @@
 
 use authd_events::{AggregateKind, AggregateSubject, LoginMethod};
 
-use super::{NewSession, Services, UseCase, executor::Committed, subject, valid_email};
+use super::{
+    NewSession, Services, UseCase, executor::Committed, mfa_login::Challenge, subject, valid_email,
+};
 use crate::{
     commands::{
-        CommandEnvelope, CreateAccessToken, LogInWithPassword, Sent, SignedIn, StorefrontSignedIn,
+        CommandEnvelope, CreateAccessToken, LogInWithPassword, Sent, SignIn, SignedIn,
+        StorefrontSignedIn,
     },
     domain::aggregate::Aggregate,
     domain::{
         customer::{self, Customer, CustomerCommand},
+        customer_mfa,
         login_attempts::{self, AttemptCommand, LoginAttempts},
         project::Project,
         session::Session,
@@ -29,9 +33,13 @@ impl UseCase for LogInWithPassword {
         self,
         s: &Services,
         env: &CommandEnvelope,
-    ) -> Result<Sent<SignedIn>, CommandError> {
-        let (done, customer, session) = log_in(s, env, &self.email, self.password, false).await?;
-        s.signed_in(env, &done, &customer, session, false)
+    ) -> Result<Sent<SignIn<SignedIn>>, CommandError> {
+        let l = log_in(s, env, &self.email, self.password, false).await?;
+        if l.challenged() {
+            return s.mfa_required(&l.done, &l.customer, l.challenge);
+        }
+        let signed_in = s.signed_in(env, &l.done, &l.customer, l.session, false)?;
+        Ok(signed_in.map(SignIn::SignedIn))
     }
 }
 
@@ -40,9 +48,28 @@ impl UseCase for CreateAccessToken {
         self,
         s: &Services,
         env: &CommandEnvelope,
-    ) -> Result<Sent<StorefrontSignedIn>, CommandError> {
-        let (done, customer, session) = log_in(s, env, &self.email, self.password, true).await?;
-        s.storefront_signed_in(&done, &customer, session)
+    ) -> Result<Sent<SignIn<StorefrontSignedIn>>, CommandError> {
+        let l = log_in(s, env, &self.email, self.password, true).await?;
+        if l.challenged() {
+            return s.mfa_required(&l.done, &l.customer, l.challenge);
+        }
+        let signed_in = s.storefront_signed_in(&l.done, &l.customer, l.session)?;
+        Ok(signed_in.map(SignIn::SignedIn))
+    }
+}
+
+/// A password login's batch: the session started, or (a second factor
+/// is set up) the challenge recorded instead.
+struct Login {
+    done: Committed<LoginRound>,
+    customer: AggregateSubject,
+    session: NewSession,
+    challenge: Challenge,
+}
+
+impl Login {
+    fn challenged(&self) -> bool {
+        matches!(self.done.value, Round::Decided(Ok(true)))
     }
 }
 
@@ -55,7 +82,7 @@ async fn log_in(
     email: &str,
     password: String,
     storefront: bool,
-) -> Result<(Committed<LoginRound>, AggregateSubject, NewSession), CommandError> {
+) -> Result<Login, CommandError> {
     let email = email.trim();
     let Some(project) = precheck(s, env, email, &password).await? else {
         return Err(DomainError::InvalidCredentials.into());
@@ -66,6 +93,7 @@ async fn log_in(
         return Err(unknown_email(s, env, &claim, password, config.lockout_threshold).await);
     };
     let customer_id = customer.id.clone();
+    let challenge = s.new_challenge(&customer_id, storefront);
     let session = if storefront {
         s.new_storefront_session(&env.tenant, &project)?
     } else {
@@ -77,6 +105,7 @@ async fn log_in(
         lockout_threshold: config.lockout_threshold,
         verification_required: config.email_verification_required,
         client: Services::client(env),
+        challenge: challenge.new.clone(),
     };
     let start = session.start(&customer_id, LoginMethod::Password);
     let mut checked = current.password_hash;
@@ -94,10 +123,11 @@ async fn log_in(
                     let locked_until = c.locked_for(Services::client(env), tx.now()).unwrap_or(0);
                     let events = tx.decide::<Customer>(&customer, &record(matches))?;
                     let answer = customer::login_outcome(&events, locked_until);
-                    if answer.is_ok() {
+                    let challenged = customer_mfa::waits_for_second_factor(&events);
+                    if answer.is_ok() && !challenged {
                         tx.decide::<Session>(&session.subject, &start)?;
                     }
-                    Ok(Round::Decided(answer))
+                    Ok(Round::Decided(answer.map(|()| challenged)))
                 })
                 .await?;
         match &done.value {
@@ -108,10 +138,16 @@ async fn log_in(
     if let Round::Decided(Err(e)) = &done.value {
         return Err(e.clone().into());
     }
-    Ok((done, customer, session))
+    Ok(Login {
+        done,
+        customer,
+        session,
+        challenge,
+    })
 }
 
-type LoginRound = Round<Result<(), DomainError>>;
+/// `Ok(true)`: the second factor is asked for.
+type LoginRound = Round<Result<bool, DomainError>>;
 
 /// The project, once the request is worth a real attempt; `None` for an
 /// address that cannot be one (after the same hashing work).

@@ -13,6 +13,8 @@ pub(crate) mod executor;
 mod login_otp;
 mod login_password;
 mod metafields;
+mod mfa;
+mod mfa_login;
 mod orders;
 mod password_reset;
 mod password_update;

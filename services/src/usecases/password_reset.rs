@@ -122,7 +122,9 @@ impl UseCase for ResetPassword {
             return Err(DomainError::InvalidToken.into());
         }
         let new_password_hash = s.hasher.hash(self.new_password).await?;
-        let session = match self.storefront_sign_in {
+        // A mailed link proves the inbox, not the second factor: a
+        // customer with one sets the password and then signs in with both.
+        let session = match self.storefront_sign_in && !current.mfa.active() {
             true => Some(s.new_storefront_session(&env.tenant, &project)?),
             false => None,
         };
@@ -137,8 +139,9 @@ impl UseCase for ResetPassword {
         }
         let done = batch
             .decide(|tx| {
+                let protected = tx.state::<Customer>(&customer).mfa.active();
                 tx.decide::<Customer>(&customer, &reset)?;
-                if let Some(n) = &session {
+                if let Some(n) = session.as_ref().filter(|_| !protected) {
                     tx.decide::<Session>(
                         &n.subject,
                         &n.start(&customer_id, LoginMethod::Password),
@@ -153,7 +156,7 @@ impl UseCase for ResetPassword {
         let c = done.state::<Customer>(&customer);
         let mail = MailKind::PasswordChanged;
         s.send_mail(env, &c.email, &project.config, mail).await?;
-        let access_token = session.map(|n| {
+        let access_token = session.filter(|n| done.seq_of(&n.subject) > 0).map(|n| {
             let seq = done.seq_of(&n.subject);
             n.access_token(seq)
         });

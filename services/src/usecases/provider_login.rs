@@ -19,6 +19,7 @@ use crate::{
     domain::{
         aggregate::Aggregate,
         customer::{self, Customer, CustomerCommand},
+        customer_mfa::{self, NewChallenge},
         email_claim::{ClaimCommand, EmailClaim, IdentityClaim},
         provider_login::{ProviderLogin, ProviderLoginCommand},
         session::Session,
@@ -42,7 +43,7 @@ impl UseCase for CompleteProviderLogin {
         self,
         s: &Services,
         env: &CommandEnvelope,
-    ) -> Result<Sent<SignedIn>, CommandError> {
+    ) -> Result<Sent<crate::commands::SignIn<SignedIn>>, CommandError> {
         let project = s.project(&env.tenant).await?;
         let login = login_subject(&env.tenant, &self.state)?;
         let started =
@@ -166,7 +167,7 @@ async fn sign_in(
     s: &Services,
     env: &CommandEnvelope,
     a: SignIn,
-) -> Result<Sent<SignedIn>, CommandError> {
+) -> Result<Sent<crate::commands::SignIn<SignedIn>>, CommandError> {
     let session = s.new_session(&env.tenant)?;
     let (customer, new_customer) = match &a.matched {
         Match::Linked(c) | Match::ByEmail(c) => (c.clone(), false),
@@ -189,6 +190,7 @@ async fn sign_in(
         new_customer,
     });
     let start = session.start(&customer.id, LoginMethod::Provider);
+    let challenge = s.new_challenge(&customer.id, false);
     let mut batch = s.x.batch(env).load::<ProviderLogin>(&a.login);
     batch = match (&a.matched, &claim) {
         (Match::New { .. }, Some(claim)) => batch
@@ -203,7 +205,13 @@ async fn sign_in(
     let done = batch
         .create::<Session>(&session.subject)
         .decide(|tx| {
-            let customer_events = decide_customer(tx, &a, &customer, claim.as_ref(), &session.id)?;
+            let customer_events = decide_customer(
+                tx,
+                &a,
+                &customer,
+                claim.as_ref(),
+                (&session.id, &challenge.new),
+            )?;
             let locked_until = tx.state::<Customer>(&customer).locked_until;
             if let Err(e) = customer::login_outcome(&customer_events, locked_until) {
                 tx.decide::<ProviderLogin>(
@@ -213,12 +221,18 @@ async fn sign_in(
                 return Ok(Err(e));
             }
             tx.decide::<ProviderLogin>(&a.login, &completed)?;
+            if customer_mfa::waits_for_second_factor(&customer_events) {
+                return Ok(Ok(true));
+            }
             tx.decide::<Session>(&session.subject, &start)?;
-            Ok(Ok(()))
+            Ok(Ok(false))
         })
         .await?;
-    done.value.clone()?;
-    s.signed_in(env, &done, &customer, session, new_customer)
+    if done.value.clone()? {
+        return s.mfa_required(&done, &customer, challenge);
+    }
+    let signed_in = s.signed_in(env, &done, &customer, session, new_customer)?;
+    Ok(signed_in.map(crate::commands::SignIn::SignedIn))
 }
 
 /// The customer's side of the batch: sign-up, link, sign-in.
@@ -227,7 +241,7 @@ fn decide_customer(
     a: &SignIn,
     customer: &AggregateSubject,
     claim: Option<&AggregateSubject>,
-    session_id: &str,
+    (session_id, challenge): (&str, &NewChallenge),
 ) -> Result<Vec<authd_events::CustomerEvent>, DomainError> {
     let claim_it = ClaimCommand::Claim {
         customer_id: customer.id.clone(),
@@ -259,6 +273,7 @@ fn decide_customer(
             let record = CustomerCommand::RecordProviderLogin {
                 session_id: session_id.to_string(),
                 email_proven: true,
+                challenge: Some(challenge.clone()),
             };
             tx.apply::<Customer>(customer, |c, now| linked(c.decide(&record, now)?, &link))
         }
@@ -266,6 +281,7 @@ fn decide_customer(
             let record = CustomerCommand::RecordProviderLogin {
                 session_id: session_id.to_string(),
                 email_proven: false,
+                challenge: Some(challenge.clone()),
             };
             tx.decide::<Customer>(customer, &record)
         }

@@ -172,6 +172,8 @@ async fn new_session(
     let record = CustomerCommand::RecordProviderLogin {
         session_id: session.id.clone(),
         email_proven: false,
+        // Multipass speaks for a customer signed in already.
+        challenge: None,
     };
     let start = session.start(&customer.id, LoginMethod::Provider);
     let done =

@@ -1,0 +1,189 @@
+//! Second factors of the signed-in customer (`customerTotpEnroll`,
+//! `customerTotpConfirm`, `customerTotpDisable`,
+//! `customerRecoveryCodesGenerate`, `customerMfaStatus`), and the sign-in's
+//! second step (`customerLoginMfa`).
+
+use async_graphql::{Context, Object, Result, SimpleObject};
+use authd_services::commands::{
+    ConfirmTotp, DisableTotp, EnrollTotp, GenerateRecoveryCodes, LogInWithMfa,
+};
+
+use super::types::{LoginResponse, MfaStatus, MutationResponse};
+use crate::{
+    command_client::{public_actor, send},
+    error::{payloads, respond},
+    guards,
+};
+
+#[derive(SimpleObject, Default)]
+pub struct TotpEnrollResponse {
+    pub success: bool,
+    /// The shared secret in base32, for typing into the app.
+    pub secret: Option<String>,
+    /// `otpauth://totp/…`, what the QR code holds.
+    pub otpauth_url: Option<String>,
+    /// The URL as a QR code (an SVG document).
+    pub qr_code_svg: Option<String>,
+    pub message: Option<String>,
+    pub errors: Vec<crate::error::UserError>,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct RecoveryCodesResponse {
+    pub success: bool,
+    /// Ten single-use codes, shown this once: each signs in (or removes
+    /// the authenticator) in place of a code of the app.
+    pub recovery_codes: Option<Vec<String>>,
+    pub message: Option<String>,
+    pub errors: Vec<crate::error::UserError>,
+}
+
+payloads!(TotpEnrollResponse, RecoveryCodesResponse);
+
+#[derive(Default)]
+pub struct MfaQuery;
+
+#[Object]
+impl MfaQuery {
+    /// The signed-in customer's second factors.
+    async fn customer_mfa_status(&self, ctx: &Context<'_>) -> Result<MfaStatus> {
+        let session = guards::signed_in(ctx).await?;
+        let (state, rc) = guards::request(ctx);
+        Ok(MfaStatus::of(state, &rc.project_id, &session.customer_id)?)
+    }
+}
+
+#[derive(Default)]
+pub struct MfaMutation;
+
+#[Object]
+impl MfaMutation {
+    /// Starts adding an authenticator app: the secret, its `otpauth://`
+    /// URL and QR code. Nothing asks for it until `customerTotpConfirm`.
+    async fn customer_totp_enroll(&self, ctx: &Context<'_>) -> Result<TotpEnrollResponse> {
+        respond(
+            async {
+                let session = guards::signed_in(ctx).await?;
+                guards::rate_limit(ctx, Some(&session.customer_id))?;
+                let (state, rc) = guards::request(ctx);
+                let from = rc.sender(public_actor(rc));
+                let e = send(state, &from, EnrollTotp {}).await?;
+                Ok(TotpEnrollResponse {
+                    success: true,
+                    qr_code_svg: crate::mfa::qr_code_svg(&e.otpauth_url),
+                    secret: Some(e.secret),
+                    otpauth_url: Some(e.otpauth_url),
+                    message: Some("scan the code, then confirm with a code of the app".into()),
+                    errors: vec![],
+                })
+            }
+            .await,
+        )
+    }
+
+    /// Proves the enrolled app with one of its codes: from now on sign-in
+    /// asks for a second factor. Answers the first recovery codes.
+    async fn customer_totp_confirm(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+    ) -> Result<RecoveryCodesResponse> {
+        respond(
+            async {
+                let session = guards::signed_in(ctx).await?;
+                guards::rate_limit(ctx, Some(&session.customer_id))?;
+                let (state, rc) = guards::request(ctx);
+                let from = rc.sender(public_actor(rc));
+                let codes = send(state, &from, ConfirmTotp { code }).await?;
+                Ok(RecoveryCodesResponse {
+                    success: true,
+                    recovery_codes: Some(codes.codes),
+                    message: Some(
+                        "the authenticator app is on; keep the recovery codes safe".into(),
+                    ),
+                    errors: vec![],
+                })
+            }
+            .await,
+        )
+    }
+
+    /// Removes the authenticator app, proven with one of its codes or a
+    /// recovery code.
+    async fn customer_totp_disable(
+        &self,
+        ctx: &Context<'_>,
+        code: Option<String>,
+        recovery_code: Option<String>,
+    ) -> Result<MutationResponse> {
+        respond(
+            async {
+                let session = guards::signed_in(ctx).await?;
+                guards::rate_limit(ctx, Some(&session.customer_id))?;
+                let (state, rc) = guards::request(ctx);
+                let from = rc.sender(public_actor(rc));
+                let disable = DisableTotp {
+                    code,
+                    recovery_code,
+                };
+                send(state, &from, disable).await?;
+                Ok(MutationResponse::done("the authenticator app was removed"))
+            }
+            .await,
+        )
+    }
+
+    /// A new set of ten recovery codes; the old set stops working.
+    async fn customer_recovery_codes_generate(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<RecoveryCodesResponse> {
+        respond(
+            async {
+                let session = guards::signed_in(ctx).await?;
+                guards::rate_limit(ctx, Some(&session.customer_id))?;
+                let (state, rc) = guards::request(ctx);
+                let from = rc.sender(public_actor(rc));
+                let codes = send(state, &from, GenerateRecoveryCodes {}).await?;
+                Ok(RecoveryCodesResponse {
+                    success: true,
+                    recovery_codes: Some(codes.codes),
+                    message: Some("new recovery codes; the old ones no longer work".into()),
+                    errors: vec![],
+                })
+            }
+            .await,
+        )
+    }
+
+    /// Finishes a sign-in that answered `mfaRequired`: its `mfaToken` and
+    /// one of `totp` (a code of the app) or `recoveryCode`.
+    async fn customer_login_mfa(
+        &self,
+        ctx: &Context<'_>,
+        mfa_token: String,
+        totp: Option<String>,
+        recovery_code: Option<String>,
+    ) -> Result<LoginResponse> {
+        respond(
+            async {
+                // Guesses count per account too (the token names it).
+                let account = mfa_token.split('.').next().filter(|a| a.len() <= 64);
+                guards::rate_limit(ctx, account)?;
+                let (state, rc) = guards::request(ctx);
+                let from = rc.sender(public_actor(rc));
+                let finish = LogInWithMfa {
+                    mfa_token,
+                    totp,
+                    recovery_code,
+                };
+                let s = send(state, &from, finish).await?;
+                Ok(LoginResponse {
+                    is_new_customer: None,
+                    ..super::login::signed_in(&rc.project_id, s)
+                })
+            }
+            .await,
+        )
+    }
+}
