@@ -507,6 +507,16 @@ async fn guessing_codes_locks_out_and_an_admin_reset_removes_the_factor() {
     let l = login(&env, email, PASSWORD).await;
     assert_eq!(l["mfaRequired"], false, "{l}");
     assert!(l["accessToken"].is_string(), "{l}");
+    let c = env
+        .admin(
+            "query C($e: String) { customer(email: $e) { mfa { totp totpEnabledAt recoveryCodesLeft } } }",
+            json!({ "e": email }),
+        )
+        .await;
+    assert_eq!(
+        c["data"]["customer"]["mfa"],
+        json!({ "totp": false, "totpEnabledAt": null, "recoveryCodesLeft": 0 })
+    );
     let history = env
         .admin(
             "query H($e: String) { customer(email: $e) { events(first: 50) { events { type actor } } } }",

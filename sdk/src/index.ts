@@ -65,6 +65,34 @@ export interface CustomerLoginInput {
   password: string;
 }
 
+/** A second factor that finishes a sign-in. */
+export type MfaMethod = 'TOTP' | 'RECOVERY_CODE' | 'PASSKEY';
+
+/**
+ * What `login` answers for a customer with a second factor: no token yet;
+ * finish with `loginMfa({ mfaToken, totp })` (or `recoveryCode`).
+ */
+export interface MfaChallenge {
+  mfaRequired: true;
+  /** Opaque, single use, valid 5 minutes. */
+  mfaToken: string;
+  methods: MfaMethod[];
+  accessToken: null;
+}
+
+/** A signed-in answer of `login`. */
+export interface SignedIn extends AccessToken {
+  mfaRequired: false;
+}
+
+export interface CustomerLoginMfaInput {
+  mfaToken: string;
+  /** A six-digit code of the customer's authenticator app. */
+  totp?: string;
+  /** Or one of their recovery codes. */
+  recoveryCode?: string;
+}
+
 /** Every field optional; `null` removes a name or the phone. */
 export interface CustomerUpdateInput {
   /** A new address: unverified until its mailed link is used. */
@@ -451,18 +479,56 @@ export class CustomerApi {
     return unwrap(data, 'customerCreate').customer;
   }
 
-  /** Signs in: the token to pass to `setAccessToken` and when it expires. */
-  async login(input: CustomerLoginInput): Promise<AccessToken> {
-    type T = { customerAccessToken: AccessToken };
+  /**
+   * Signs in: the token to pass to `setAccessToken` and when it expires
+   * (`mfaRequired: false`), or, for a customer with a second factor, the
+   * challenge `loginMfa` finishes (`mfaRequired: true`).
+   */
+  async login(input: CustomerLoginInput): Promise<SignedIn | MfaChallenge> {
+    type T = {
+      customerAccessToken: AccessToken | null;
+      customerUserErrors: (CustomerUserError & {
+        mfaToken: string | null;
+        mfaMethods: MfaMethod[] | null;
+      })[];
+    };
     const data = await this.client.request<Payload<'customerAccessTokenCreate', T>>(
       `mutation CustomerAccessTokenCreate($input: CustomerAccessTokenCreateInput!) {
         customerAccessTokenCreate(input: $input) {
-          customerAccessToken { accessToken expiresAt } ${ERRORS}
+          customerAccessToken { accessToken expiresAt }
+          customerUserErrors { field message code mfaToken mfaMethods }
         }
       }`,
       { input },
     );
-    return unwrap(data, 'customerAccessTokenCreate').customerAccessToken;
+    const challenge = data.customerAccessTokenCreate.customerUserErrors.find((e) => e.mfaToken);
+    if (challenge?.mfaToken) {
+      return {
+        mfaRequired: true,
+        mfaToken: challenge.mfaToken,
+        methods: challenge.mfaMethods ?? [],
+        accessToken: null,
+      };
+    }
+    const token = unwrap(data, 'customerAccessTokenCreate').customerAccessToken;
+    if (!token) {
+      throw new StorefrontTransportError('customerAccessTokenCreate answered no token');
+    }
+    return { ...token, mfaRequired: false };
+  }
+
+  /** Finishes a `login` that answered `mfaRequired: true`. */
+  async loginMfa(input: CustomerLoginMfaInput): Promise<AccessToken> {
+    type T = { customerAccessToken: AccessToken };
+    const data = await this.client.request<Payload<'customerAccessTokenCreateWithMfa', T>>(
+      `mutation CustomerAccessTokenCreateWithMfa($t: String!, $totp: String, $rc: String) {
+        customerAccessTokenCreateWithMfa(mfaToken: $t, totp: $totp, recoveryCode: $rc) {
+          customerAccessToken { accessToken expiresAt } ${ERRORS}
+        }
+      }`,
+      { t: input.mfaToken, totp: input.totp ?? null, rc: input.recoveryCode ?? null },
+    );
+    return unwrap(data, 'customerAccessTokenCreateWithMfa').customerAccessToken;
   }
 
   /** The signed-in customer, or null. */

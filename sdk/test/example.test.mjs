@@ -303,3 +303,67 @@ test('customer.metafields: get and set the keys the project declares, refusals w
       JSON.stringify(e.userErrors[0].field) === '["metafields","0","value"]',
   );
 });
+
+// RFC 6238 (HMAC-SHA-1, 6 digits, 30 s) for the test's authenticator.
+import { createHmac } from 'node:crypto';
+function totp(base32, atSeconds) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(atSeconds / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const at = mac[19] & 0xf;
+  const n = (mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000;
+  return String(n).padStart(6, '0');
+}
+
+test('a customer with an authenticator app signs in in two steps', async () => {
+  // RFC 6238 appendix B, T = 59: 94287082 (8 digits), so 287082.
+  assert.equal(totp('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', 59), '287082');
+  const email = unique();
+  // The app is added through the Customer Auth API (a signed-in customer).
+  const pub = endpoint.replace(/\/graphql\/storefront$/, '/graphql/public');
+  const call = async (query, variables, bearer) => {
+    const headers = { 'content-type': 'application/json', 'x-api-key': apiKey };
+    if (bearer) headers.authorization = `Bearer ${bearer}`;
+    const r = await fetch(pub, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+    return (await r.json()).data;
+  };
+  const reg = await call(
+    'mutation R($e: String!, $p: String!) { customerRegister(email: $e, password: $p) { accessToken } }',
+    { e: email, p: 'secure-password' },
+  );
+  const bearer = reg.customerRegister.accessToken;
+  const enrolled = await call('mutation { customerTotpEnroll { secret } }', {}, bearer);
+  const secret = enrolled.customerTotpEnroll.secret;
+  const now = Math.floor(Date.now() / 1000);
+  const confirmed = await call(
+    'mutation C($c: String!) { customerTotpConfirm(code: $c) { success recoveryCodes } }',
+    { c: totp(secret, now) },
+    bearer,
+  );
+  assert.equal(confirmed.customerTotpConfirm.success, true);
+
+  const client = new StorefrontClient({ endpoint, apiKey });
+  const first = await client.customer.login({ email, password: 'secure-password' });
+  assert.equal(first.mfaRequired, true);
+  assert.equal(first.accessToken, null);
+  assert.deepEqual(first.methods, ['TOTP', 'RECOVERY_CODE']);
+  await assert.rejects(
+    client.customer.loginMfa({ mfaToken: first.mfaToken, totp: '000000' }),
+    (e) => e instanceof StorefrontUserError && e.userErrors[0].code === 'INVALID',
+  );
+  // The next step's code: the confirming one is spent (RFC 6238 §5.2).
+  const session = await client.customer.loginMfa({ mfaToken: first.mfaToken, totp: totp(secret, now + 30) });
+  assert.equal(typeof session.accessToken, 'string');
+  client.setAccessToken(session.accessToken);
+  assert.equal((await client.customer.getCurrent()).email, email);
+  // A recovery code works once.
+  const again = await client.customer.login({ email, password: 'secure-password' });
+  const code = confirmed.customerTotpConfirm.recoveryCodes[0];
+  assert.equal(typeof (await client.customer.loginMfa({ mfaToken: again.mfaToken, recoveryCode: code })).accessToken, 'string');
+  const third = await client.customer.login({ email, password: 'secure-password' });
+  await assert.rejects(client.customer.loginMfa({ mfaToken: third.mfaToken, recoveryCode: code }), StorefrontUserError);
+});

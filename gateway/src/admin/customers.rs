@@ -56,6 +56,16 @@ impl AdminCustomer {
         Ok(at.map(DateTime))
     }
 
+    /// The customer's second factors (what `customerMfaReset` removes).
+    async fn mfa(&self, ctx: &Context<'_>) -> Result<crate::public::types::MfaStatus> {
+        let (state, admin) = ctx_of(ctx);
+        Ok(crate::public::types::MfaStatus::of(
+            state,
+            &admin.inner.project_id,
+            &self.id,
+        )?)
+    }
+
     /// The customer's values under every declared metafield key.
     async fn metafields(
         &self,
