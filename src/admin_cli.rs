@@ -239,6 +239,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                     config: c.clone(),
                     storefront: None,
                     customer_metafields: None,
+                    mfa_required: None,
                 },
             )
             .await?;

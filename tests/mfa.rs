@@ -535,3 +535,147 @@ async fn guessing_codes_locks_out_and_an_admin_reset_removes_the_factor() {
         "{reset}"
     );
 }
+
+/// The claims of a JWT, unverified (the test only reads what it got).
+fn claims(jwt: &str) -> Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_project_that_requires_a_second_factor_lets_a_customer_without_one_only_add_one() {
+    let env = TestEnv::start_with_mail().await;
+    let configure = |required: &str| {
+        format!(
+            "mutation {{ projectConfigure(input: {{ mfaRequired: {required} }}) {{ success errors {{ code }} }} }}"
+        )
+    };
+    let r = env.admin(&configure("REQUIRED"), json!({})).await;
+    assert_eq!(r["data"]["projectConfigure"]["success"], true, "{r}");
+    let c = env.gql("{ authConfig { mfaRequired } }", json!({})).await;
+    assert_eq!(c["data"]["authConfig"]["mfaRequired"], "REQUIRED", "{c}");
+
+    // Registration signs in with a token that may only add a factor.
+    let email = "fay@example.com";
+    let r = env.register(email, PASSWORD).await;
+    let token = r["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_string();
+    assert_eq!(claims(&token)["restricted"], "mfa_enrollment");
+    let refresh = r["refreshToken"].as_str().unwrap().to_string();
+    let me = env.current_user(&token).await;
+    assert_eq!(
+        me["data"]["currentUser"]["email"], email,
+        "who they are: {me}"
+    );
+    let update = env
+        .gql_as(
+            Some(&token),
+            "mutation { customerUpdatePassword(currentPassword: \"correct horse battery staple\",
+               newPassword: \"another horse battery staple\") { success errors { code } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        update["data"]["customerUpdatePassword"]["errors"][0]["code"], "MFA_ENROLLMENT_REQUIRED",
+        "{update}"
+    );
+    let export = env
+        .gql_as(Some(&token), "{ customerDataExport }", json!({}))
+        .await;
+    assert_eq!(
+        export["errors"][0]["extensions"]["code"], "MFA_ENROLLMENT_REQUIRED",
+        "{export}"
+    );
+    // The Storefront takes no such token, and hands out none.
+    let sf = env
+        .storefront(
+            None,
+            "query Q($t: String!) { customer(customerAccessToken: $t) { email } }",
+            json!({ "t": token }),
+        )
+        .await;
+    assert!(sf["data"]["customer"].is_null(), "{sf}");
+    let create = env
+        .storefront(
+            None,
+            "mutation T($i: CustomerAccessTokenCreateInput!) { customerAccessTokenCreate(input: $i) {
+               customerAccessToken { accessToken } customerUserErrors { code message } } }",
+            json!({ "i": { "email": email, "password": PASSWORD } }),
+        )
+        .await;
+    let p = &create["data"]["customerAccessTokenCreate"];
+    assert!(p["customerAccessToken"].is_null(), "{create}");
+    assert!(
+        p["customerUserErrors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("second factor"),
+        "{create}"
+    );
+
+    // The restricted session adds the app; the next refresh is whole.
+    let e = env
+        .gql_as(
+            Some(&token),
+            "mutation { customerTotpEnroll { secret } }",
+            json!({}),
+        )
+        .await;
+    let secret = e["data"]["customerTotpEnroll"]["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{e}"))
+        .to_string();
+    let c = env
+        .gql_as(
+            Some(&token),
+            "mutation C($c: String!) { customerTotpConfirm(code: $c) { success } }",
+            json!({ "c": code(&secret, 0) }),
+        )
+        .await;
+    assert_eq!(c["data"]["customerTotpConfirm"]["success"], true, "{c}");
+    let f = env.refresh(&refresh).await;
+    let whole = f["accessToken"].as_str().unwrap_or_else(|| panic!("{f}"));
+    assert!(
+        claims(whole).get("restricted").is_none(),
+        "{}",
+        claims(whole)
+    );
+    let update = env
+        .gql_as(
+            Some(whole),
+            "mutation { customerUpdatePassword(currentPassword: \"correct horse battery staple\",
+               newPassword: \"another horse battery staple\") { success errors { code } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        update["data"]["customerUpdatePassword"]["success"], true,
+        "{update}"
+    );
+
+    // OFF: nobody can add a factor; the ones added still count.
+    let r = env.admin(&configure("OFF"), json!({})).await;
+    assert_eq!(r["data"]["projectConfigure"]["success"], true, "{r}");
+    let g = env.register("gus@example.com", PASSWORD).await;
+    let gus = g["accessToken"].as_str().unwrap();
+    assert!(claims(gus).get("restricted").is_none());
+    let e = env
+        .gql_as(
+            Some(gus),
+            "mutation { customerTotpEnroll { success errors { code } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        e["data"]["customerTotpEnroll"]["errors"][0]["code"], "METHOD_DISABLED",
+        "{e}"
+    );
+    let l = login(&env, email, "another horse battery staple").await;
+    assert_eq!(l["mfaRequired"], true, "{l}");
+}

@@ -57,6 +57,8 @@ pub enum ProjectEvent {
     /// The endpoint, whole, as it is from this event on.
     WebhookEndpointUpdated(crate::webhook::WebhookEndpoint), // 8
     WebhookEndpointDeleted(crate::webhook::WebhookEndpointDeleted), // 9
+    /// Second factors: optional, required or off.
+    MfaConfigured(crate::mfa::MfaConfigured), // 10
 }
 
 /// How the Storefront API (`/graphql/storefront`) treats this project's

@@ -7,6 +7,26 @@ use serde::{Deserialize, Serialize};
 use crate::login::LoginMethod;
 use crate::personal::Personal;
 
+/// Whether a project's customers may or must have a second factor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MfaRequirement {
+    /// Customers cannot add one (factors added before still protect
+    /// their accounts until removed).
+    Off, // 0
+    /// Customers may add one (the default).
+    #[default]
+    Optional, // 1
+    /// Every customer must: one without a factor signs in to a session
+    /// that may only add one (its access tokens say `restricted`).
+    Required, // 2
+}
+
+/// The project's second-factor settings, whole, from this event on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaConfigured {
+    pub required: MfaRequirement,
+}
+
 /// A second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum MfaMethod {

@@ -16,6 +16,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "project.webhook_endpoint.created",
     "project.webhook_endpoint.updated",
     "project.webhook_endpoint.deleted",
+    "project.mfa.configured",
     "email.claimed",
     "email.released",
     "customer.registered",
@@ -98,6 +99,7 @@ impl Event {
                 ProjectEvent::WebhookEndpointCreated(_) => "project.webhook_endpoint.created",
                 ProjectEvent::WebhookEndpointUpdated(_) => "project.webhook_endpoint.updated",
                 ProjectEvent::WebhookEndpointDeleted(_) => "project.webhook_endpoint.deleted",
+                ProjectEvent::MfaConfigured(_) => "project.mfa.configured",
             },
             Event::EmailClaim(e) => match e {
                 EmailClaimEvent::Claimed(_) => "email.claimed",

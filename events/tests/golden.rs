@@ -495,6 +495,9 @@ fn samples_v1() -> Vec<Event> {
         Event::Customer(CustomerEvent::MfaReset(MfaReset {
             reason: "identity checked by phone, ticket 4411".into(),
         })),
+        Event::Project(ProjectEvent::MfaConfigured(MfaConfigured {
+            required: MfaRequirement::Required,
+        })),
     ]
 }
 

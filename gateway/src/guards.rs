@@ -47,8 +47,28 @@ pub fn rate_limit(ctx: &Context<'_>, account: Option<&str>) -> Result<(), ApiErr
 }
 
 /// The live session of the bearer token, for operations that need a
-/// signed-in customer: without one, an UNAUTHENTICATED rejection.
+/// signed-in customer: without one, an UNAUTHENTICATED rejection; with a
+/// token that may only add a second factor, MFA_ENROLLMENT_REQUIRED.
 pub async fn signed_in(ctx: &Context<'_>) -> Result<SessionRow, ApiError> {
+    let session = signed_in_to_enroll(ctx).await?;
+    not_restricted(request(ctx).1)?;
+    Ok(session)
+}
+
+/// Refuses a token that may only add a second factor (the project
+/// requires one and the customer has none yet).
+pub fn not_restricted(rc: &crate::context::RequestContext) -> Result<(), ApiError> {
+    match rc.auth.claims().and_then(|c| c.restricted.as_deref()) {
+        None => Ok(()),
+        Some(_) => Err(ApiError::Rejected(
+            authd_services::error::DomainError::MfaEnrollmentRequired.into(),
+        )),
+    }
+}
+
+/// `signed_in` for what a restricted token may do: add a second factor,
+/// see its state, sign out.
+pub async fn signed_in_to_enroll(ctx: &Context<'_>) -> Result<SessionRow, ApiError> {
     let (state, rc) = request(ctx);
     match rc.auth.require(state).await {
         Ok(Some(session)) => Ok(session),

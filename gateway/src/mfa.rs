@@ -3,6 +3,38 @@
 
 use async_graphql::Enum;
 
+/// Whether a project's customers may or must have a second factor.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "MfaRequirement")]
+pub enum MfaRequirement {
+    /// Customers cannot add one (factors added before still count).
+    Off,
+    /// Customers may add one.
+    Optional,
+    /// Every customer must: one without a factor signs in to a session
+    /// that may only add one (`MFA_ENROLLMENT_REQUIRED` elsewhere).
+    Required,
+}
+
+impl MfaRequirement {
+    pub fn event(self) -> authd_events::MfaRequirement {
+        match self {
+            Self::Off => authd_events::MfaRequirement::Off,
+            Self::Optional => authd_events::MfaRequirement::Optional,
+            Self::Required => authd_events::MfaRequirement::Required,
+        }
+    }
+
+    /// From the read model's column.
+    pub fn from_read_model(v: &str) -> Self {
+        match v {
+            "OFF" => Self::Off,
+            "REQUIRED" => Self::Required,
+            _ => Self::Optional,
+        }
+    }
+}
+
 /// A second factor that can finish a sign-in.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(name = "MfaMethod")]

@@ -19,7 +19,9 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             -- ProvidersConfig as JSON, every sealed secret left out.
             providers  TEXT NOT NULL DEFAULT '{}',
             -- The declared customer metafields, JSON.
-            customer_metafields TEXT NOT NULL DEFAULT '[]'
+            customer_metafields TEXT NOT NULL DEFAULT '[]',
+            -- Second factors: OFF, OPTIONAL or REQUIRED.
+            mfa_required TEXT NOT NULL DEFAULT 'OPTIONAL'
          );
          -- Browser origins each project allows (CORS for the Storefront API).
          CREATE TABLE IF NOT EXISTS storefront_origins (
@@ -126,6 +128,15 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                     config,
                     c.config.email_verification_required
                 ])?;
+            }
+            ProjectEvent::MfaConfigured(c) => {
+                let required = match c.required {
+                    authd_events::MfaRequirement::Off => "OFF",
+                    authd_events::MfaRequirement::Optional => "OPTIONAL",
+                    authd_events::MfaRequirement::Required => "REQUIRED",
+                };
+                tx.prepare_cached("UPDATE projects SET mfa_required = ?2 WHERE id = ?1")?
+                    .execute(params![project, required])?;
             }
             ProjectEvent::StorefrontConfigured(c) => {
                 let storefront = serde_json::to_string(c).expect("config serializes");

@@ -52,6 +52,8 @@ pub struct ProjectRow {
     pub storefront: authd_events::StorefrontConfig,
     /// Without secrets.
     pub providers: authd_events::ProvidersConfig,
+    /// `OFF`, `OPTIONAL` or `REQUIRED`.
+    pub mfa_required: String,
 }
 
 /// `status` is derived when read: an active customer whose email is not
@@ -303,8 +305,8 @@ impl ReadModel {
     pub fn project(&self, id: &str) -> rusqlite::Result<Option<ProjectRow>> {
         self.with(|c| {
             c.prepare_cached(
-                "SELECT id, name, created_at, config, storefront, providers FROM projects
-                 WHERE id = ?1",
+                "SELECT id, name, created_at, config, storefront, providers, mfa_required
+                 FROM projects WHERE id = ?1",
             )?
             .query_row([id], |r| {
                 let config: String = r.get(3)?;
@@ -317,6 +319,7 @@ impl ReadModel {
                     config: serde_json::from_str(&config).unwrap_or_default(),
                     storefront: serde_json::from_str(&storefront).unwrap_or_default(),
                     providers: serde_json::from_str(&providers).unwrap_or_default(),
+                    mfa_required: r.get(6)?,
                 })
             })
             .optional()

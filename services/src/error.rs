@@ -98,6 +98,10 @@ pub enum DomainError {
     TotpAlreadyEnabled,
     #[error("no authenticator app is waiting to be confirmed: start with customerTotpEnroll")]
     TotpNotEnrolled,
+    #[error(
+        "this shop requires a second factor: add one (customerTotpEnroll) before anything else"
+    )]
+    MfaEnrollmentRequired,
     #[error("{field} {problem}")]
     Profile {
         field: &'static str,
@@ -215,6 +219,9 @@ error_codes! {
     InvalidMfaCode = "INVALID_MFA_CODE",
     /// The operation needs a second factor the customer does not have.
     MfaNotEnabled = "MFA_NOT_ENABLED",
+    /// The project requires a second factor and the customer has none:
+    /// the session may only add one.
+    MfaEnrollmentRequired = "MFA_ENROLLMENT_REQUIRED",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -264,6 +271,7 @@ impl DomainError {
             Self::PasswordTooCommon => C::PasswordTooCommon,
             Self::AlreadyEnabled | Self::TotpAlreadyEnabled => C::AlreadyEnabled,
             Self::InvalidMfaCode => C::InvalidMfaCode,
+            Self::MfaEnrollmentRequired => C::MfaEnrollmentRequired,
             Self::MfaNotEnabled | Self::TotpNotEnrolled => C::MfaNotEnabled,
             Self::PhoneTaken => C::PhoneTaken,
             Self::InvalidState => C::InvalidState,

@@ -79,6 +79,9 @@ pub struct ProjectConfigInput {
     pub allowed_origins: Option<Vec<String>>,
     /// The metafields customers may hold, the whole list (at most 100).
     pub customer_metafields: Option<Vec<CustomerMetafieldDefinition>>,
+    /// Second factors: `OPTIONAL` (the default), `REQUIRED` (a customer
+    /// without one signs in to a session that may only add one) or `OFF`.
+    pub mfa_required: Option<crate::mfa::MfaRequirement>,
 }
 
 #[derive(InputObject)]
@@ -237,7 +240,9 @@ impl ProjectMutation {
             .customer_metafields
             .clone()
             .map(|defs| defs.into_iter().map(Into::into).collect());
+        let mfa_required = input.mfa_required.map(|m| m.event());
         let configure = ConfigureProject {
+            mfa_required,
             config: merged(config, input),
             storefront,
             customer_metafields,

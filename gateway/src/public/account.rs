@@ -40,6 +40,7 @@ impl AccountQuery {
         let Some(session) = rc.auth.require(state).await? else {
             return Err(ApiError::unauthenticated("sign in first").into());
         };
+        guards::not_restricted(rc)?;
         state.wait_audit().await;
         let doc = crate::export::customer_export(
             &state.read,
@@ -73,6 +74,9 @@ impl AccountQuery {
                 })
             })
         };
+        if let Some(p) = &project {
+            config.mfa_required = crate::mfa::MfaRequirement::from_read_model(&p.mfa_required);
+        }
         if enabled(false) {
             config.auth_methods.push(super::types::AuthMethod::Oauth);
         }

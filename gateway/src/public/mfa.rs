@@ -47,7 +47,7 @@ pub struct MfaQuery;
 impl MfaQuery {
     /// The signed-in customer's second factors.
     async fn customer_mfa_status(&self, ctx: &Context<'_>) -> Result<MfaStatus> {
-        let session = guards::signed_in(ctx).await?;
+        let session = guards::signed_in_to_enroll(ctx).await?;
         let (state, rc) = guards::request(ctx);
         Ok(MfaStatus::of(state, &rc.project_id, &session.customer_id)?)
     }
@@ -63,7 +63,7 @@ impl MfaMutation {
     async fn customer_totp_enroll(&self, ctx: &Context<'_>) -> Result<TotpEnrollResponse> {
         respond(
             async {
-                let session = guards::signed_in(ctx).await?;
+                let session = guards::signed_in_to_enroll(ctx).await?;
                 guards::rate_limit(ctx, Some(&session.customer_id))?;
                 let (state, rc) = guards::request(ctx);
                 let from = rc.sender(public_actor(rc));
@@ -90,7 +90,7 @@ impl MfaMutation {
     ) -> Result<RecoveryCodesResponse> {
         respond(
             async {
-                let session = guards::signed_in(ctx).await?;
+                let session = guards::signed_in_to_enroll(ctx).await?;
                 guards::rate_limit(ctx, Some(&session.customer_id))?;
                 let (state, rc) = guards::request(ctx);
                 let from = rc.sender(public_actor(rc));

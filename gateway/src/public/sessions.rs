@@ -44,7 +44,7 @@ impl SessionMutation {
     async fn customer_logout(&self, ctx: &Context<'_>) -> Result<MutationResponse> {
         respond(
             async {
-                let session = guards::signed_in(ctx).await?;
+                let session = guards::signed_in_to_enroll(ctx).await?;
                 let (state, rc) = guards::request(ctx);
                 let from = rc.sender(public_actor(rc));
                 let end = EndSession {

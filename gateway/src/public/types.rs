@@ -276,6 +276,9 @@ pub struct PasswordPolicy {
 
 #[derive(SimpleObject)]
 pub struct AuthConfig {
+    /// Whether customers may (`OPTIONAL`) or must (`REQUIRED`) add a
+    /// second factor, or cannot (`OFF`).
+    pub mfa_required: crate::mfa::MfaRequirement,
     pub auth_methods: Vec<AuthMethod>,
     pub public_registration_enabled: bool,
     pub email_verification_required: bool,
@@ -293,6 +296,7 @@ impl From<&authd_events::ProjectConfig> for AuthConfig {
         }
         let p = &c.password_policy;
         Self {
+            mfa_required: crate::mfa::MfaRequirement::Optional,
             auth_methods,
             public_registration_enabled: c.public_registration,
             email_verification_required: c.email_verification_required,

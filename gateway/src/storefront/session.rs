@@ -67,7 +67,12 @@ async fn jwt_session(
     if token.matches('.').count() != 2 {
         return Ok(None);
     }
-    match Bearer::verify(token, state, project).require(state).await {
+    let bearer = Bearer::verify(token, state, project);
+    if bearer.claims().is_some_and(|c| c.restricted.is_some()) {
+        // It may only add a second factor, which the Storefront cannot.
+        return Ok(None);
+    }
+    match bearer.require(state).await {
         Ok(Some(s)) => Ok(Some(Live {
             customer_id: s.customer_id,
             session_id: s.id,

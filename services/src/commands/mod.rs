@@ -283,6 +283,8 @@ pub struct ConfigureProject {
     pub storefront: Option<StorefrontConfig>,
     /// The customer metafields declared, whole, when they change.
     pub customer_metafields: Option<Vec<authd_events::metafield::MetafieldDefinition>>,
+    /// Second factors: optional, required or off, when it changes.
+    pub mfa_required: Option<authd_events::MfaRequirement>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]

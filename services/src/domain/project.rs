@@ -24,6 +24,8 @@ pub struct Project {
     pub customer_metafields: Vec<MetafieldDefinition>,
     /// The webhook endpoints, oldest first.
     pub webhooks: Vec<authd_events::webhook::WebhookEndpoint>,
+    /// Whether customers may or must have a second factor.
+    pub mfa_required: authd_events::MfaRequirement,
 }
 
 pub enum ProjectCommand {
@@ -48,6 +50,10 @@ pub enum ProjectCommand {
     },
     RevokeKey {
         key_id: String,
+    },
+    /// Second factors: optional, required or off.
+    ConfigureMfa {
+        required: authd_events::MfaRequirement,
     },
     /// One change to the webhook endpoints; `allow_private`: the
     /// deployment lets them name private addresses and plain http.
@@ -142,6 +148,13 @@ fn decide(s: &Project, cmd: &ProjectCommand) -> Result<Vec<ProjectEvent>, Domain
                 vec![ProjectEvent::StorefrontConfigured(config.clone())]
             })
         }
+        ProjectCommand::ConfigureMfa { required } => Ok(if *required == s.mfa_required {
+            vec![]
+        } else {
+            vec![ProjectEvent::MfaConfigured(authd_events::MfaConfigured {
+                required: *required,
+            })]
+        }),
         ProjectCommand::DeclareCustomerMetafields { definitions } => {
             let definitions = super::metafields::checked_definitions(definitions)?;
             Ok(if definitions == s.customer_metafields {
@@ -214,6 +227,7 @@ impl Aggregate for Project {
             ProjectEvent::ConfigChanged(c) => self.config = c.config.clone(),
             ProjectEvent::StorefrontConfigured(c) => self.storefront = c.clone(),
             ProjectEvent::ProvidersConfigured(c) => self.providers = c.clone(),
+            ProjectEvent::MfaConfigured(c) => self.mfa_required = c.required,
             ProjectEvent::CustomerMetafieldsDeclared(d) => {
                 self.customer_metafields = d.definitions.clone()
             }

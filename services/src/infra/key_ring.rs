@@ -229,6 +229,7 @@ mod tests {
             iat: 0,
             exp: i64::MAX / 2,
             seq: 1,
+            restricted: None,
         }
     }
 

@@ -37,7 +37,15 @@ pub struct AccessClaims {
     /// Stream sequence the session was last written at: a read model must
     /// have reached it before answering for this token.
     pub seq: u64,
+    /// `mfa_enrollment`: the project requires a second factor and the
+    /// customer has none yet, so this token may only add one (resource
+    /// servers of such a project refuse it for anything else).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restricted: Option<String>,
 }
+
+/// `AccessClaims::restricted` of a token that may only add a second factor.
+pub const MFA_ENROLLMENT: &str = "mfa_enrollment";
 
 /// The Ed25519 key that signs access tokens.
 #[derive(Clone)]
@@ -480,6 +488,7 @@ mod tests {
             iat: 0,
             exp,
             seq: 3,
+            restricted: None,
         }
     }
 

@@ -109,6 +109,13 @@ impl UseCase for ActivateCustomer {
     ) -> Result<Sent<StorefrontSignedIn>, CommandError> {
         let customer_id = customer_of_token(&self.token)?.to_string();
         let project = s.project(&env.tenant).await?;
+        if project.mfa_required == authd_events::MfaRequirement::Required {
+            // Activation signs in to the Storefront, which cannot add the
+            // second factor such a customer would need first: set the
+            // password with a reset link and sign in through the Customer
+            // Auth API instead.
+            return Err(DomainError::MfaEnrollmentRequired.into());
+        }
         password::check_with(&self.password, &project.config.password_policy)?;
         let customer = subject(&env.tenant, AggregateKind::Customer, &customer_id)?;
         let token_hash = secret_hash(&self.token);

@@ -152,7 +152,9 @@ impl UseCase for LogInWithOtp {
         if done.value.clone()? {
             return s.mfa_required(&done, &login.customer, challenge);
         }
-        let signed_in = s.signed_in(env, &done, &login.customer, session, new_customer)?;
+        let signed_in = s
+            .signed_in(env, &done, &login.customer, session, new_customer)
+            .await?;
         Ok(signed_in.map(SignIn::SignedIn))
     }
 }

@@ -38,7 +38,9 @@ impl UseCase for LogInWithPassword {
         if l.challenged() {
             return s.mfa_required(&l.done, &l.customer, l.challenge);
         }
-        let signed_in = s.signed_in(env, &l.done, &l.customer, l.session, false)?;
+        let signed_in = s
+            .signed_in(env, &l.done, &l.customer, l.session, false)
+            .await?;
         Ok(signed_in.map(SignIn::SignedIn))
     }
 }
@@ -111,25 +113,36 @@ async fn log_in(
     let mut checked = current.password_hash;
     let done = loop {
         let matches = s.hasher.verify(password.clone(), checked.clone()).await?;
-        let done =
-            s.x.batch(env)
-                .guard::<Customer>(&customer)
-                .create::<Session>(&session.subject)
-                .decide(|tx| {
-                    let c = tx.state::<Customer>(&customer);
-                    if c.password_hash != checked {
-                        return Ok(Round::PasswordChanged(c.password_hash.clone()));
-                    }
-                    let locked_until = c.locked_for(Services::client(env), tx.now()).unwrap_or(0);
-                    let events = tx.decide::<Customer>(&customer, &record(matches))?;
-                    let answer = customer::login_outcome(&events, locked_until);
-                    let challenged = customer_mfa::waits_for_second_factor(&events);
-                    if answer.is_ok() && !challenged {
-                        tx.decide::<Session>(&session.subject, &start)?;
-                    }
-                    Ok(Round::Decided(answer.map(|()| challenged)))
-                })
-                .await?;
+        let done = s
+            .x
+            .batch(env)
+            .guard::<Customer>(&customer)
+            .create::<Session>(&session.subject)
+            .decide(|tx| {
+                let c = tx.state::<Customer>(&customer);
+                let c_has_factor = c.mfa.active();
+                if c.password_hash != checked {
+                    return Ok(Round::PasswordChanged(c.password_hash.clone()));
+                }
+                let locked_until = c.locked_for(Services::client(env), tx.now()).unwrap_or(0);
+                let events = tx.decide::<Customer>(&customer, &record(matches))?;
+                let answer = customer::login_outcome(&events, locked_until);
+                let challenged = customer_mfa::waits_for_second_factor(&events);
+                // The Storefront has no way to add a factor: a
+                // customer who must have one gets no token there.
+                let must_enroll = storefront
+                    && !c_has_factor
+                    && project.mfa_required == authd_events::MfaRequirement::Required;
+                let answer = match answer {
+                    Ok(()) if must_enroll && !challenged => Err(DomainError::MfaEnrollmentRequired),
+                    other => other,
+                };
+                if answer.is_ok() && !challenged {
+                    tx.decide::<Session>(&session.subject, &start)?;
+                }
+                Ok(Round::Decided(answer.map(|()| challenged)))
+            })
+            .await?;
         match &done.value {
             Round::PasswordChanged(hash) => checked = hash.clone(),
             Round::Decided(_) => break done,

@@ -128,6 +128,9 @@ impl UseCase for EnrollTotp {
         env: &CommandEnvelope,
     ) -> Result<Sent<TotpEnrollment>, CommandError> {
         let project = s.project(&env.tenant).await?;
+        if project.mfa_required == authd_events::MfaRequirement::Off {
+            return Err(DomainError::MethodDisabled.into());
+        }
         let customer = signed_in_customer(env)?;
         let secret = mfa::new_totp_secret(rand::random());
         let enroll = CustomerCommand::Mfa(MfaCommand::EnrollTotp {

@@ -36,6 +36,20 @@ pub(super) struct Challenge {
 }
 
 impl Services {
+    /// Whether tokens for `c` may only add a second factor: the project
+    /// requires one and the customer has none.
+    pub(super) async fn restricted(
+        &self,
+        tenant: &str,
+        c: &Customer,
+    ) -> Result<bool, CommandError> {
+        if c.mfa.active() {
+            return Ok(false);
+        }
+        let required = authd_events::MfaRequirement::Required;
+        Ok(self.project(tenant).await?.mfa_required == required)
+    }
+
     pub(super) fn new_challenge(&self, customer_id: &str, storefront: bool) -> Challenge {
         let (token, token_hash) = link_token(customer_id);
         Challenge {
@@ -158,6 +172,7 @@ impl UseCase for LogInWithMfa {
         let proofs = (self.totp, self.recovery_code);
         let p = second_step(s, env, &self.mfa_token, proofs, false).await?;
         s.signed_in(env, &p.done, &p.customer, p.session, false)
+            .await
     }
 }
 

@@ -211,7 +211,7 @@ impl Services {
         session_id: &str,
         refresh_token: String,
         expires_at: i64,
-        seq: u64,
+        (seq, restricted): (u64, bool),
     ) -> Result<Tokens, CommandError> {
         let now_ms = self.now();
         let now = now_ms / 1000;
@@ -225,6 +225,7 @@ impl Services {
             iat: now,
             exp,
             seq,
+            restricted: restricted.then(|| tokens::MFA_ENROLLMENT.to_string()),
         };
         let access_token = self.signer.sign(&claims, now_ms).map_err(|e| {
             tracing::error!(error = %e, "cannot sign an access token");
@@ -303,7 +304,7 @@ impl Services {
         tenant: &str,
         customer_id: &str,
         session: NewSession,
-        seq: u64,
+        seq: (u64, bool),
     ) -> Result<Tokens, CommandError> {
         self.issue_tokens(
             tenant,
@@ -317,7 +318,7 @@ impl Services {
 
     /// The answer to a login whose batch `done` started `session` for the
     /// customer at `customer`.
-    fn signed_in<T>(
+    async fn signed_in<T>(
         &self,
         env: &CommandEnvelope,
         done: &executor::Committed<T>,
@@ -330,7 +331,9 @@ impl Services {
             return Err(CommandError::duplicate());
         }
         let seq = done.seq_of(&session.subject);
-        let tokens = self.session_tokens(&env.tenant, &customer.id, session, seq)?;
+        let c = done.state::<Customer>(customer);
+        let restricted = self.restricted(&env.tenant, c).await?;
+        let tokens = self.session_tokens(&env.tenant, &customer.id, session, (seq, restricted))?;
         Ok(Sent {
             seq: done.seq,
             outcome: SignedIn {

@@ -91,11 +91,14 @@ impl UseCase for ConfigureProject {
         let metafields = self
             .customer_metafields
             .map(|definitions| ProjectCommand::DeclareCustomerMetafields { definitions });
+        let mfa = self
+            .mfa_required
+            .map(|required| ProjectCommand::ConfigureMfa { required });
         // All in one message: all of the change or none of it.
         let d =
             s.x.decide(env, &project, |p: &Project, now| {
                 let mut events = p.decide(&configure, now)?;
-                for part in [&storefront, &metafields].into_iter().flatten() {
+                for part in [&storefront, &metafields, &mfa].into_iter().flatten() {
                     events.extend(p.decide(part, now)?);
                 }
                 Ok(events)

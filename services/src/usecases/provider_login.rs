@@ -231,7 +231,9 @@ async fn sign_in(
     if done.value.clone()? {
         return s.mfa_required(&done, &customer, challenge);
     }
-    let signed_in = s.signed_in(env, &done, &customer, session, new_customer)?;
+    let signed_in = s
+        .signed_in(env, &done, &customer, session, new_customer)
+        .await?;
     Ok(signed_in.map(crate::commands::SignIn::SignedIn))
 }
 

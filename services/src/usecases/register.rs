@@ -96,7 +96,10 @@ impl UseCase for RegisterCustomer {
             }
             None if signs_in => {
                 let seq = done.seq_of(&session.subject);
-                Some(s.session_tokens(&env.tenant, &customer_id, session, seq)?)
+                let restricted = s
+                    .restricted(&env.tenant, done.state::<Customer>(&customer))
+                    .await?;
+                Some(s.session_tokens(&env.tenant, &customer_id, session, (seq, restricted))?)
             }
             None => None,
         };

@@ -22,13 +22,16 @@ impl UseCase for RefreshSession {
         let session = subject(&env.tenant, AggregateKind::Session, session_id)?;
         let (_, current, _) = s.x.load::<Session>(&session, false).await?;
         // The customer may have ended this session (suspension, password reset).
-        let customer_allows = match &current.customer_id {
+        let (customer_allows, restricted) = match &current.customer_id {
             Some(customer_id) => {
                 let customer = subject(&env.tenant, AggregateKind::Customer, customer_id)?;
                 let (_, c, _) = s.x.load::<Customer>(&customer, false).await?;
-                c.session_allowed(session_id, current.started_seq)
+                let allowed = c.session_allowed(session_id, current.started_seq);
+                // A restricted session turns whole at the first refresh
+                // after its customer added a factor.
+                (allowed, s.restricted(&env.tenant, &c).await?)
             }
-            None => true,
+            None => (true, false),
         };
         let new_token = tokens::new_refresh_token(session_id);
         let refresh = SessionCommand::Refresh {
@@ -50,7 +53,7 @@ impl UseCase for RefreshSession {
             session_id,
             new_token,
             d.state.expires_at,
-            d.seq,
+            (d.seq, restricted),
         )?;
         Ok(Sent {
             seq: d.seq,

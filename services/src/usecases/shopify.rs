@@ -190,7 +190,7 @@ async fn new_session(
             })
             .await?;
     done.value.clone()?;
-    s.signed_in(env, &done, customer, session, false)
+    s.signed_in(env, &done, customer, session, false).await
 }
 
 impl UseCase for RenewShopifyToken {
