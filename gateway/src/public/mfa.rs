@@ -53,6 +53,22 @@ impl MfaQuery {
     }
 }
 
+/// Sends `command` for the signed-in customer, rate-limited per account;
+/// `enrolling`: a token that may only add a second factor will do.
+async fn as_customer<C: authd_services::commands::CommandSpec>(
+    ctx: &Context<'_>,
+    enrolling: bool,
+    command: C,
+) -> Result<C::Outcome, crate::error::ApiError> {
+    let session = match enrolling {
+        true => guards::signed_in_to_enroll(ctx).await?,
+        false => guards::signed_in(ctx).await?,
+    };
+    guards::rate_limit(ctx, Some(&session.customer_id))?;
+    let (state, rc) = guards::request(ctx);
+    send(state, &rc.sender(public_actor(rc)), command).await
+}
+
 #[derive(Default)]
 pub struct MfaMutation;
 
@@ -63,11 +79,7 @@ impl MfaMutation {
     async fn customer_totp_enroll(&self, ctx: &Context<'_>) -> Result<TotpEnrollResponse> {
         respond(
             async {
-                let session = guards::signed_in_to_enroll(ctx).await?;
-                guards::rate_limit(ctx, Some(&session.customer_id))?;
-                let (state, rc) = guards::request(ctx);
-                let from = rc.sender(public_actor(rc));
-                let e = send(state, &from, EnrollTotp {}).await?;
+                let e = as_customer(ctx, true, EnrollTotp {}).await?;
                 Ok(TotpEnrollResponse {
                     success: true,
                     qr_code_svg: crate::mfa::qr_code_svg(&e.otpauth_url),
@@ -90,11 +102,7 @@ impl MfaMutation {
     ) -> Result<RecoveryCodesResponse> {
         respond(
             async {
-                let session = guards::signed_in_to_enroll(ctx).await?;
-                guards::rate_limit(ctx, Some(&session.customer_id))?;
-                let (state, rc) = guards::request(ctx);
-                let from = rc.sender(public_actor(rc));
-                let codes = send(state, &from, ConfirmTotp { code }).await?;
+                let codes = as_customer(ctx, true, ConfirmTotp { code }).await?;
                 Ok(RecoveryCodesResponse {
                     success: true,
                     recovery_codes: Some(codes.codes),
@@ -118,15 +126,11 @@ impl MfaMutation {
     ) -> Result<MutationResponse> {
         respond(
             async {
-                let session = guards::signed_in(ctx).await?;
-                guards::rate_limit(ctx, Some(&session.customer_id))?;
-                let (state, rc) = guards::request(ctx);
-                let from = rc.sender(public_actor(rc));
                 let disable = DisableTotp {
                     code,
                     recovery_code,
                 };
-                send(state, &from, disable).await?;
+                as_customer(ctx, false, disable).await?;
                 Ok(MutationResponse::done("the authenticator app was removed"))
             }
             .await,
@@ -140,11 +144,7 @@ impl MfaMutation {
     ) -> Result<RecoveryCodesResponse> {
         respond(
             async {
-                let session = guards::signed_in(ctx).await?;
-                guards::rate_limit(ctx, Some(&session.customer_id))?;
-                let (state, rc) = guards::request(ctx);
-                let from = rc.sender(public_actor(rc));
-                let codes = send(state, &from, GenerateRecoveryCodes {}).await?;
+                let codes = as_customer(ctx, false, GenerateRecoveryCodes {}).await?;
                 Ok(RecoveryCodesResponse {
                     success: true,
                     recovery_codes: Some(codes.codes),

@@ -60,6 +60,17 @@ user_errors_only!(
     CustomerAccessTokenDeletePayload
 );
 
+/// A sign-in's payload: its token, handed out (a cookie in cookie mode).
+fn created(
+    ctx: &Context<'_>,
+    token: authd_services::commands::AccessToken,
+) -> CustomerAccessTokenCreatePayload {
+    CustomerAccessTokenCreatePayload {
+        customer_access_token: Some(super::resolver::hand_out(ctx, token)),
+        ..Default::default()
+    }
+}
+
 #[derive(Default)]
 pub struct TokenMutation;
 
@@ -91,13 +102,7 @@ impl TokenMutation {
                         });
                     }
                 };
-                Ok::<_, Failure>(CustomerAccessTokenCreatePayload {
-                    customer_access_token: Some(super::resolver::hand_out(
-                        ctx,
-                        signed_in.access_token,
-                    )),
-                    ..Default::default()
-                })
+                Ok::<_, Failure>(created(ctx, signed_in.access_token))
             }
             .await,
             paths::input,
@@ -126,13 +131,7 @@ impl TokenMutation {
                     recovery_code,
                 };
                 let signed_in = send(state, &from, finish).await?;
-                Ok::<_, Failure>(CustomerAccessTokenCreatePayload {
-                    customer_access_token: Some(super::resolver::hand_out(
-                        ctx,
-                        signed_in.access_token,
-                    )),
-                    ..Default::default()
-                })
+                Ok::<_, Failure>(created(ctx, signed_in.access_token))
             }
             .await,
             paths::mfa,
