@@ -120,7 +120,6 @@ async fn log_in(
             .create::<Session>(&session.subject)
             .decide(|tx| {
                 let c = tx.state::<Customer>(&customer);
-                let c_has_factor = c.mfa.active();
                 if c.password_hash != checked {
                     return Ok(Round::PasswordChanged(c.password_hash.clone()));
                 }
@@ -128,11 +127,11 @@ async fn log_in(
                 let events = tx.decide::<Customer>(&customer, &record(matches))?;
                 let answer = customer::login_outcome(&events, locked_until);
                 let challenged = customer_mfa::waits_for_second_factor(&events);
-                // The Storefront has no way to add a factor: a
-                // customer who must have one gets no token there.
-                let must_enroll = storefront
-                    && !c_has_factor
-                    && project.mfa_required == authd_events::MfaRequirement::Required;
+                // The Storefront has no way to add a factor: a customer
+                // who must have one (and, not challenged, has none) gets
+                // no token there.
+                let must_enroll =
+                    storefront && project.mfa_required == authd_events::MfaRequirement::Required;
                 let answer = match answer {
                     Ok(()) if must_enroll && !challenged => Err(DomainError::MfaEnrollmentRequired),
                     other => other,

@@ -118,8 +118,9 @@ async fn second_step(
         s.new_session(&env.tenant)?
     };
     let client = Services::client(env);
+    let token_hash = authd_events::keyed_hash::secret_hash(token);
     let verify = CustomerCommand::Mfa(MfaCommand::Verify {
-        token_hash: authd_events::keyed_hash::secret_hash(token),
+        token_hash,
         proof,
         session_id: session.id.clone(),
         lockout: (project.config.lockout_threshold, client),
@@ -130,10 +131,7 @@ async fn second_step(
             .create::<Session>(&session.subject)
             .decide(|tx| {
                 let c = tx.state::<Customer>(&customer);
-                let method = match c
-                    .mfa
-                    .open_challenge(&authd_events::keyed_hash::secret_hash(token), tx.now())
-                {
+                let method = match c.mfa.open_challenge(&token_hash, tx.now()) {
                     Some(ch) if ch.storefront == storefront => ch.method,
                     _ => return Err(DomainError::InvalidToken),
                 };

@@ -337,7 +337,7 @@ impl Services {
         Ok(Sent {
             seq: done.seq,
             outcome: SignedIn {
-                customer: customer_view(&customer.id, done.state::<Customer>(customer)),
+                customer: customer_view(&customer.id, c),
                 tokens,
                 new_customer,
             },

@@ -124,9 +124,12 @@ impl UseCase for ResetPassword {
         let new_password_hash = s.hasher.hash(self.new_password).await?;
         // A mailed link proves the inbox, not the second factor: a
         // customer with one sets the password and then signs in with both.
-        let must_enroll =
-            !current.mfa.active() && project.mfa_required == authd_events::MfaRequirement::Required;
-        let session = match self.storefront_sign_in && !current.mfa.active() && !must_enroll {
+        // A customer without one where the project requires one may not
+        // sign in to the Storefront, which cannot add it.
+        let signs_in = self.storefront_sign_in
+            && !current.mfa.active()
+            && project.mfa_required != authd_events::MfaRequirement::Required;
+        let session = match signs_in {
             true => Some(s.new_storefront_session(&env.tenant, &project)?),
             false => None,
         };
