@@ -172,7 +172,7 @@ impl EventStore {
         }
         if have.subjects != wanted.subjects
             || have.storage != StorageType::File
-            || have.duplicate_window < Duration::from_secs(120)
+            || have.duplicate_window < config.duplicate_window
             || have.max_age != Duration::ZERO
         {
             return Err(StoreError::Other(format!(

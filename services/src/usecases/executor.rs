@@ -154,6 +154,26 @@ impl Tx {
         }
     }
 
+    /// The messages the round decided, each with its slot's index.
+    fn messages(&self, env: &CommandEnvelope) -> Vec<(usize, EventMessage)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.events.is_empty())
+            .map(|(i, s)| {
+                let meta = MessageMeta {
+                    tenant: env.tenant.clone(),
+                    aggregate_id: s.subject.id.clone(),
+                    time: self.now,
+                    actor: env.actor.clone(),
+                    request: env.request.clone().into(),
+                    command_id: env.command_id.clone(),
+                };
+                (i, EventMessage::new(meta, s.events.clone()))
+            })
+            .collect()
+    }
+
     /// Puts `command` to one aggregate; the events it decides are appended
     /// with the rest (and returned, to tell the caller what happened).
     pub(crate) fn decide<A: Aggregate>(
@@ -193,6 +213,15 @@ pub(crate) struct Committed<T> {
 }
 
 impl<T> Committed<T> {
+    fn new(value: T, slots: Vec<Slot>, duplicate: bool) -> Self {
+        Self {
+            seq: slots.iter().map(|s| s.seq).max().unwrap_or(0),
+            value,
+            duplicate,
+            slots,
+        }
+    }
+
     /// The aggregate's state after the command.
     pub(crate) fn state<A: Aggregate>(&self, subject: &AggregateSubject) -> &A {
         downcast(find(&self.slots, subject))
@@ -244,7 +273,9 @@ impl Executor {
         mut decide: impl FnMut(&mut Tx) -> Result<T, DomainError>,
     ) -> Result<Committed<T>, CommandError> {
         let x = self;
-        let (mut fresh, mut unsure) = (false, false);
+        let mut fresh = false;
+        // Rounds whose append went unacknowledged: one of them may be stored.
+        let mut unsure: Vec<(T, Vec<Slot>)> = Vec::new();
         for _ in 0..MAX_ATTEMPTS {
             let mut slots = Vec::with_capacity(sources.len());
             for (subject, source) in sources {
@@ -276,18 +307,35 @@ impl Executor {
                     return Err(e.into());
                 }
             };
-            let appending = x.append(env, &mut tx, &mut unsure);
-            match appending.instrument(tracing::info_span!("append")).await {
-                Ok(duplicate) => {
-                    let seq = tx.slots.iter().map(|s| s.seq).max().unwrap_or(0);
-                    return Ok(Committed {
-                        seq,
-                        value,
-                        duplicate,
-                        slots: tx.slots,
-                    });
+            let mut unacked = false;
+            let appending = x.append(env, &mut tx, &mut unacked);
+            let outcome = appending.instrument(tracing::info_span!("append")).await;
+            match outcome {
+                Ok(duplicate) if unsure.is_empty() && !unacked => {
+                    return Ok(Committed::new(value, tx.slots, duplicate));
                 }
-                Err(StoreError::Conflict) => {
+                Ok(false) => return Ok(Committed::new(value, tx.slots, false)),
+                // A duplicate or a conflict after a try went unanswered:
+                // that try may be stored, and then it is this command's
+                // append, whatever this round decided.
+                Ok(true) | Err(StoreError::Conflict) => {
+                    let duplicate = outcome.is_ok();
+                    if unacked {
+                        unsure.push((value, tx.slots));
+                    }
+                    if let Some(own) = x.stored_round(env, &mut unsure).await? {
+                        return Ok(own);
+                    }
+                    if duplicate && let Some((value, slots)) = unsure.pop() {
+                        // Stored, but not found yet (a replica behind):
+                        // the last unanswered round stands for it.
+                        let mut tx = Tx {
+                            slots,
+                            now: x.clock.now(),
+                        };
+                        x.take_as_stored(env, &mut tx).await.map_err(unavailable)?;
+                        return Ok(Committed::new(value, tx.slots, false));
+                    }
                     crate::retries::retried("conflict");
                     fresh = true
                 }
@@ -366,32 +414,10 @@ impl Executor {
     /// Appends what the round decided (one message per aggregate, all in
     /// one atomic batch, or one message guarded by an aggregate it leaves
     /// alone: `Tx::guard`) and moves each slot to its new state and sequence.
-    /// Returns whether the command had been appended before; when `unsure`
-    /// (a try of this very command went unanswered), a duplicate is that
-    /// try, stored: taken as this append.
-    async fn append_once(
-        &self,
-        env: &CommandEnvelope,
-        tx: &mut Tx,
-        unsure: bool,
-    ) -> Result<bool, StoreError> {
-        let messages: Vec<(usize, EventMessage)> = tx
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.events.is_empty())
-            .map(|(i, s)| {
-                let meta = MessageMeta {
-                    tenant: env.tenant.clone(),
-                    aggregate_id: s.subject.id.clone(),
-                    time: tx.now,
-                    actor: env.actor.clone(),
-                    request: env.request.clone().into(),
-                    command_id: env.command_id.clone(),
-                };
-                (i, EventMessage::new(meta, s.events.clone()))
-            })
-            .collect();
+    /// Returns whether the command had been appended before (the slots then
+    /// stay as they were).
+    async fn append_once(&self, env: &CommandEnvelope, tx: &mut Tx) -> Result<bool, StoreError> {
+        let messages = tx.messages(env);
         if messages.is_empty() {
             return Ok(false);
         }
@@ -419,24 +445,6 @@ impl Executor {
                 self.store.append_batch(&entries).await?
             }
         };
-        if batched.duplicate && unsure {
-            // Our own unanswered try, stored: its messages are what this
-            // round decided. Each slot moves to them; its sequence is the
-            // stored one where the broker said it (single messages), else
-            // the subject's last, which is as good to wait for. The cached
-            // state is dropped: something may have followed on the subject.
-            for (n, (i, message)) in messages.iter().enumerate() {
-                let slot = &mut tx.slots[*i];
-                let seq = match batched.seqs.get(n) {
-                    Some(seq) => *seq,
-                    None => self.store.last_sequence(&slot.subject).await?,
-                };
-                slot.state.apply(seq, message);
-                slot.seq = seq;
-                self.cache.forget(&slot.subject.to_string());
-            }
-            return Ok(false);
-        }
         if batched.duplicate {
             // An earlier attempt of this command was stored; its sequence
             // (single messages report it) is as good as any to wait for.
@@ -455,3 +463,6 @@ impl Executor {
         Ok(false)
     }
 }
+
+#[cfg(test)]
+mod tests;
