@@ -240,6 +240,8 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                     storefront: None,
                     customer_metafields: None,
                     mfa_required: None,
+                    webauthn_rp_id: None,
+                    webauthn_origins: None,
                 },
             )
             .await?;

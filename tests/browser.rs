@@ -2,7 +2,11 @@
 //! against a real `authd dev` on another origin: sign up, sign in, who am
 //! I and sign out through the SDK in cookie mode; `document.cookie` cannot
 //! read the session; a page on a third origin posting the same mutation
-//! with the cookie is refused. Screenshots go to the test's output folder.
+//! with the cookie is refused. Passkeys (`test/passkeys.test.mjs`) through
+//! Chromium's virtual authenticator on the passkey page: added, signed in
+//! with (by email and discoverable), a signature counter gone back refused,
+//! the same passkey from an origin that is not the project's refused.
+//! Screenshots go to the test's output folder.
 
 mod common;
 
@@ -35,10 +39,21 @@ async fn the_example_storefront_works_in_chromium_and_a_third_origin_cannot_use_
         authd::nats_server::free_port(),
         authd::nats_server::free_port(),
     );
+    let (passkey_port, foreign_port) = (
+        authd::nats_server::free_port(),
+        authd::nats_server::free_port(),
+    );
     let shop = format!("http://localhost:{shop_port}");
     let evil = format!("http://localhost:{evil_port}");
-    // The shop's project: cookie sessions, its page's origin allowed.
-    let input = json!({ "cookieSessions": true, "allowedOrigins": [shop] });
+    // The shop's project: cookie sessions, its page's origin allowed; its
+    // passkey page's origin the one passkey ceremonies may come from (the
+    // foreign origin is on the same host, so the browser would sign for it).
+    let input = json!({
+        "cookieSessions": true,
+        "allowedOrigins": [shop],
+        "webauthnRpId": "localhost",
+        "webauthnOrigins": [format!("http://localhost:{passkey_port}")],
+    });
     let r = dev
         .admin(
             &dev.key("adminKey"),
@@ -88,11 +103,25 @@ async fn the_example_storefront_works_in_chromium_and_a_third_origin_cannot_use_
             ("AUTHD_ADMIN_KEY", dev.key("adminKey")),
             ("SHOP_PORT", shop_port.to_string()),
             ("EVIL_PORT", evil_port.to_string()),
+            (
+                "AUTHD_PUBLIC_ENDPOINT",
+                format!("http://localhost:{}/graphql/public", dev.port),
+            ),
+            ("AUTHD_PUBLIC_API_KEY", dev.key("publicApiKey")),
+            ("PASSKEY_SHOP_PORT", passkey_port.to_string()),
+            ("FOREIGN_PORT", foreign_port.to_string()),
             ("CHROMIUM", chromium),
             ("OUTPUT_DIR", output.display().to_string()),
         ],
     );
-    for shot in ["storefront-signed-in.png", "storefront-account.png"] {
+    let shots = [
+        "storefront-signed-in.png",
+        "storefront-account.png",
+        "passkey-registered.png",
+        "passkey-signed-in.png",
+        "passkey-other-origin.png",
+    ];
+    for shot in shots {
         assert!(std::fs::metadata(output.join(shot)).unwrap().len() > 1000);
     }
     println!("screenshots in {}", output.display());

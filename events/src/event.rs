@@ -10,6 +10,7 @@ pub use crate::address::*;
 pub use crate::login::*;
 pub use crate::mfa::*;
 pub use crate::order::*;
+pub use crate::passkey::*;
 use crate::personal::Personal;
 pub use crate::provider::*;
 pub use crate::signing::*;
@@ -37,6 +38,8 @@ pub enum Event {
     ProviderIdentity(EmailClaimEvent), // 9
     /// An order the shop's backend reported for a customer.
     Order(OrderEvent), // 10
+    /// A passkey ceremony, keyed by its challenge's hash.
+    Webauthn(crate::passkey::WebauthnEvent), // 11
 }
 
 // ---- project -------------------------------------------------------------
@@ -59,6 +62,8 @@ pub enum ProjectEvent {
     WebhookEndpointDeleted(crate::webhook::WebhookEndpointDeleted), // 9
     /// Second factors: optional, required or off.
     MfaConfigured(crate::mfa::MfaConfigured), // 10
+    /// The relying party of the project's passkeys.
+    WebauthnConfigured(crate::passkey::WebauthnConfigured), // 11
 }
 
 /// How the Storefront API (`/graphql/storefront`) treats this project's
@@ -247,6 +252,9 @@ pub enum CustomerEvent {
     MfaPassed(crate::mfa::MfaPassed),                       // 32
     MfaFailed(crate::mfa::MfaFailed),                       // 33
     MfaReset(crate::mfa::MfaReset),                         // 34
+    PasskeyRegistered(crate::passkey::PasskeyRegistered),   // 35
+    PasskeyRemoved(crate::passkey::PasskeyRemoved),         // 36
+    PasskeyUsed(crate::passkey::PasskeyUsed),               // 37
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,6 +13,7 @@ pub mod metafield;
 pub mod mfa;
 pub mod nats_url;
 pub mod order;
+pub mod passkey;
 pub mod personal;
 mod personal_fields;
 pub mod provider;

@@ -8,6 +8,8 @@ pub enum LoginMethod {
     Otp,      // 1
     /// An external provider (OpenID Connect).
     Provider, // 2
+    /// A passkey (WebAuthn with user verification), on its own.
+    Passkey, // 3
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -112,6 +112,11 @@ pub enum MfaFailureReason {
     ReplayedCode, // 1
     /// Refused untried: the client or the account is locked.
     Locked, // 2
+    /// A passkey's answer did not verify (signature, origin, challenge,
+    /// user verification, or not one of the customer's passkeys).
+    InvalidPasskey, // 3
+    /// A passkey's signature counter went back: it may have been cloned.
+    PossiblyCloned, // 4
 }
 
 /// A second factor was refused; a wrong or replayed code counts toward

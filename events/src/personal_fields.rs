@@ -95,6 +95,9 @@ impl Event {
                 CustomerEvent::Registered(r) => out.push(("email".into(), &mut r.email)),
                 CustomerEvent::EmailChanged(c) => out.push(("email".into(), &mut c.email)),
                 CustomerEvent::TotpEnrolled(t) => out.push(("totp_secret".into(), &mut t.secret)),
+                CustomerEvent::PasskeyRegistered(p) => {
+                    out.push(("passkey_name".into(), &mut p.name))
+                }
                 CustomerEvent::ProfileChanged(p) => profile_mut(p, &mut out),
                 CustomerEvent::AddressAdded(a) => {
                     let prefix = format!("address.{}", a.address_id);

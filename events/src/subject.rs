@@ -35,6 +35,8 @@ pub enum AggregateKind {
     ProviderIdentity,
     /// An order, by a keyed hash of the project's `externalId`.
     Order,
+    /// A passkey ceremony, by its challenge's hash.
+    Webauthn,
 }
 
 impl AggregateKind {
@@ -51,6 +53,7 @@ impl AggregateKind {
             Self::ProviderLogin => "plogin",
             Self::ProviderIdentity => "ident",
             Self::Order => "order",
+            Self::Webauthn => "webauthn",
         }
     }
 
@@ -58,7 +61,10 @@ impl AggregateKind {
     /// for unknown addresses, one-time codes): anyone can make them grow,
     /// so their messages age out (see `StoreConfig::anonymous_ttl`).
     pub fn expires(self) -> bool {
-        matches!(self, Self::LoginAttempts | Self::Otp | Self::ProviderLogin)
+        matches!(
+            self,
+            Self::LoginAttempts | Self::Otp | Self::ProviderLogin | Self::Webauthn
+        )
     }
 
     pub fn from_token(token: &str) -> Option<Self> {
@@ -74,6 +80,7 @@ impl AggregateKind {
             "plogin" => Self::ProviderLogin,
             "ident" => Self::ProviderIdentity,
             "order" => Self::Order,
+            "webauthn" => Self::Webauthn,
             _ => return None,
         })
     }

@@ -17,6 +17,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "project.webhook_endpoint.updated",
     "project.webhook_endpoint.deleted",
     "project.mfa.configured",
+    "project.webauthn.configured",
     "email.claimed",
     "email.released",
     "customer.registered",
@@ -54,6 +55,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "customer.mfa.passed",
     "customer.mfa.failed",
     "customer.mfa.reset",
+    "customer.passkey.registered",
+    "customer.passkey.removed",
+    "customer.passkey.used",
     "session.started",
     "session.refreshed",
     "session.refresh_token.reused",
@@ -79,6 +83,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "otp.issued",
     "otp.attempt.failed",
     "otp.used",
+    "webauthn.started",
+    "webauthn.finished",
 ];
 
 impl Event {
@@ -100,6 +106,7 @@ impl Event {
                 ProjectEvent::WebhookEndpointUpdated(_) => "project.webhook_endpoint.updated",
                 ProjectEvent::WebhookEndpointDeleted(_) => "project.webhook_endpoint.deleted",
                 ProjectEvent::MfaConfigured(_) => "project.mfa.configured",
+                ProjectEvent::WebauthnConfigured(_) => "project.webauthn.configured",
             },
             Event::EmailClaim(e) => match e {
                 EmailClaimEvent::Claimed(_) => "email.claimed",
@@ -143,6 +150,9 @@ impl Event {
                 CustomerEvent::MfaPassed(_) => "customer.mfa.passed",
                 CustomerEvent::MfaFailed(_) => "customer.mfa.failed",
                 CustomerEvent::MfaReset(_) => "customer.mfa.reset",
+                CustomerEvent::PasskeyRegistered(_) => "customer.passkey.registered",
+                CustomerEvent::PasskeyRemoved(_) => "customer.passkey.removed",
+                CustomerEvent::PasskeyUsed(_) => "customer.passkey.used",
             },
             Event::Session(e) => match e {
                 SessionEvent::Started(_) => "session.started",
@@ -184,6 +194,10 @@ impl Event {
                 OtpEvent::Issued(_) => "otp.issued",
                 OtpEvent::AttemptFailed(_) => "otp.attempt.failed",
                 OtpEvent::Used(_) => "otp.used",
+            },
+            Event::Webauthn(e) => match e {
+                WebauthnEvent::Started(_) => "webauthn.started",
+                WebauthnEvent::Finished(_) => "webauthn.finished",
             },
         }
     }

@@ -498,6 +498,41 @@ fn samples_v1() -> Vec<Event> {
         Event::Project(ProjectEvent::MfaConfigured(MfaConfigured {
             required: MfaRequirement::Required,
         })),
+        Event::Customer(CustomerEvent::PasskeyRegistered(PasskeyRegistered {
+            credential_id: vec![0xc7, 0x1d, 0x02, 0x5e],
+            name: Personal::plain("Laptop"),
+            credential: r#"{"cred":{"counter":0}}"#.into(),
+            backup_eligible: true,
+            backed_up: false,
+        })),
+        Event::Customer(CustomerEvent::PasskeyUsed(PasskeyUsed {
+            credential_id: vec![0xc7, 0x1d, 0x02, 0x5e],
+            counter: 7,
+            backed_up: true,
+        })),
+        Event::Customer(CustomerEvent::PasskeyRemoved(PasskeyRemoved {
+            credential_id: vec![0xc7, 0x1d, 0x02, 0x5e],
+        })),
+        Event::Customer(CustomerEvent::MfaFailed(MfaFailed {
+            challenge_hash: None,
+            method: MfaMethod::Passkey,
+            reason: MfaFailureReason::PossiblyCloned,
+        })),
+        Event::Customer(CustomerEvent::LoginSucceeded(LoginSucceeded {
+            session_id: "s_01HZX3".into(),
+            method: LoginMethod::Passkey,
+        })),
+        Event::Webauthn(WebauthnEvent::Started(WebauthnStarted {
+            purpose: WebauthnPurpose::Login,
+            customer_id: None,
+            state: r#"{"Discoverable":{}}"#.into(),
+            expires_at: 1_760_000_300_000,
+        })),
+        Event::Webauthn(WebauthnEvent::Finished(WebauthnFinished {})),
+        Event::Project(ProjectEvent::WebauthnConfigured(WebauthnConfigured {
+            rp_id: "shop.example".into(),
+            origins: vec!["https://shop.example".into()],
+        })),
     ]
 }
 

@@ -1,5 +1,6 @@
-// Serves the example page on http://localhost:<port>/ (default 5173), with
-// the built SDK (../../sdk/dist) at /sdk/. Usage: node serve.mjs [port]
+// Serves the example pages on http://localhost:<port>/ (default 5173): the
+// shop (/), with the built SDK (../../sdk/dist) at /sdk/, and the passkeys
+// page (/passkeys.html, no SDK). Usage: node serve.mjs [port]
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join, dirname, normalize } from 'node:path';
@@ -34,6 +35,8 @@ export const exampleFiles = {
   '/': join(here, 'index.html'),
   '/index.html': join(here, 'index.html'),
   '/app.js': join(here, 'app.js'),
+  '/passkeys.html': join(here, 'passkeys.html'),
+  '/passkeys.js': join(here, 'passkeys.js'),
   '/sdk/': join(here, '..', '..', 'sdk', 'dist'),
 };
 
@@ -41,4 +44,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const port = Number(process.argv[2] ?? 5173);
   await serve(port, exampleFiles);
   console.log(`http://localhost:${port}/?endpoint=http://localhost:4000/graphql/storefront&apiKey=pk_…`);
+  console.log(`http://localhost:${port}/passkeys.html?endpoint=http://localhost:4000/graphql/public&apiKey=pk_…`);
 }

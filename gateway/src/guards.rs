@@ -93,6 +93,8 @@ pub const COSTLY_FIELDS: &[&str] = &[
     "customerLoginMfa",
     "customerTotpConfirm",
     "customerTotpDisable",
+    "customerPasskeyRegisterFinish",
+    "customerPasskeyLoginFinish",
     "customerVerifyEmail",
     "customerResendVerificationEmail",
     "customerRefreshToken",

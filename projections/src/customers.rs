@@ -40,6 +40,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
     let (project, id, at) = (&meta.tenant, &meta.aggregate_id, meta.time);
     for (index, event) in m.message.bodies().enumerate() {
         let Event::Customer(e) = event else { continue };
+        crate::passkeys::apply(tx, m, e)?;
         match e {
             CustomerEvent::Registered(r) => {
                 let email = r.email.as_plain().unwrap_or_default();
@@ -161,12 +162,19 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
             CustomerEvent::TotpConfirmed(_) => {
                 update(tx, "mfa_totp_at = ?3", project, id, at)?;
             }
-            CustomerEvent::TotpDisabled(_) | CustomerEvent::MfaReset(_) => {
+            CustomerEvent::MfaReset(_) => {
                 tx.prepare_cached(
                     "UPDATE customers SET mfa_totp_at = NULL, recovery_codes_left = 0
                      WHERE project_id = ?1 AND id = ?2",
                 )?
                 .execute(params![project, id])?;
+            }
+            CustomerEvent::TotpDisabled(_) => {
+                tx.prepare_cached(
+                    "UPDATE customers SET mfa_totp_at = NULL WHERE project_id = ?1 AND id = ?2",
+                )?
+                .execute(params![project, id])?;
+                crate::passkeys::last_factor_gone(tx, project, id)?;
             }
             CustomerEvent::RecoveryCodesGenerated(g) => {
                 codes_left(tx, project, id, g.code_hashes.len() as i64)?;
@@ -177,7 +185,11 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
             CustomerEvent::TotpEnrolled(_)
             | CustomerEvent::MfaChallenged(_)
             | CustomerEvent::MfaPassed(_)
-            | CustomerEvent::MfaFailed(_) => {}
+            | CustomerEvent::MfaFailed(_)
+            // Passkeys have their table (`passkeys.rs`).
+            | CustomerEvent::PasskeyRegistered(_)
+            | CustomerEvent::PasskeyRemoved(_)
+            | CustomerEvent::PasskeyUsed(_) => {}
             CustomerEvent::ErasureCompleted(c) => {
                 crate::erasure::erased_orders(tx, project, id, &c.plaintext_erased)?;
             }

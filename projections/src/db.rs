@@ -89,10 +89,10 @@ pub fn finish_rebuild(conn: &Connection) -> rusqlite::Result<()> {
 /// endpoints; 16: customers' second factors). A file of
 /// another version is emptied and rebuilt from sequence 1: read models are
 /// disposable.
-pub const SCHEMA_VERSION: i64 = 16;
+pub const SCHEMA_VERSION: i64 = 17;
 
 /// The read model's tables (besides `checkpoints`).
-pub const READ_MODEL_TABLES: [&str; 11] = [
+pub const READ_MODEL_TABLES: [&str; 12] = [
     "projects",
     "storefront_origins",
     "api_keys",
@@ -104,6 +104,7 @@ pub const READ_MODEL_TABLES: [&str; 11] = [
     "order_line_items",
     "customer_metafields",
     "webhook_endpoints",
+    "customer_passkeys",
 ];
 /// The audit index's tables. A rebuild writes them into the read model's
 /// file; the live gateway keeps them in a file of their own.
@@ -143,6 +144,7 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     crate::addresses::migrate(conn)?;
     crate::orders::migrate(conn)?;
     crate::metafields::migrate(conn)?;
+    crate::passkeys::migrate(conn)?;
     Ok(())
 }
 

@@ -24,6 +24,7 @@ pub(crate) fn erased(tx: &Transaction<'_>, project: &str, customer: &str) -> rus
         "DELETE FROM customer_addresses WHERE project_id = ?1 AND customer_id = ?2",
         "DELETE FROM customer_tags WHERE project_id = ?1 AND customer_id = ?2",
         "DELETE FROM customer_metafields WHERE project_id = ?1 AND customer_id = ?2",
+        "DELETE FROM customer_passkeys WHERE project_id = ?1 AND customer_id = ?2",
         // All ended; an earlier build's session starts may leave the log
         // with the erasure (`erased_orders`), so none stays here either.
         "DELETE FROM sessions WHERE project_id = ?1 AND customer_id = ?2",

@@ -138,6 +138,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                 tx.prepare_cached("UPDATE projects SET mfa_required = ?2 WHERE id = ?1")?
                     .execute(params![project, required])?;
             }
+            // The relying party is the services' (`Project` aggregate).
+            ProjectEvent::WebauthnConfigured(_) => {}
             ProjectEvent::StorefrontConfigured(c) => {
                 let storefront = serde_json::to_string(c).expect("config serializes");
                 tx.prepare_cached("UPDATE projects SET storefront = ?2 WHERE id = ?1")?

@@ -34,6 +34,7 @@ fn method(m: LoginMethod) -> &'static str {
         LoginMethod::Password => "PASSWORD",
         LoginMethod::Otp => "OTP",
         LoginMethod::Provider => "PROVIDER",
+        LoginMethod::Passkey => "PASSKEY",
     }
 }
 

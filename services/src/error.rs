@@ -102,6 +102,22 @@ pub enum DomainError {
         "this shop requires a second factor: add one (customerTotpEnroll) before anything else"
     )]
     MfaEnrollmentRequired,
+    #[error(
+        "passkeys are not set up for this project: an admin sets webauthnRpId and webauthnOrigins"
+    )]
+    PasskeysNotConfigured,
+    #[error("the passkey's answer did not verify")]
+    InvalidPasskey,
+    #[error(
+        "this passkey's signature counter went back: it may have been copied, so it is refused"
+    )]
+    PasskeyPossiblyCloned,
+    #[error("this passkey is registered already")]
+    PasskeyAlreadyRegistered,
+    #[error("no passkey with this id")]
+    PasskeyNotFound,
+    #[error("a customer can have at most {0} passkeys; remove one first")]
+    TooManyPasskeys(usize),
     #[error("{field} {problem}")]
     Profile {
         field: &'static str,
@@ -222,6 +238,17 @@ error_codes! {
     /// The project requires a second factor and the customer has none:
     /// the session may only add one.
     MfaEnrollmentRequired = "MFA_ENROLLMENT_REQUIRED",
+    /// The project has no WebAuthn relying party (`webauthnRpId`).
+    PasskeysNotConfigured = "PASSKEYS_NOT_CONFIGURED",
+    /// A passkey's answer that does not verify: signature, origin,
+    /// challenge (unknown, expired or used), user verification, or a
+    /// credential that is not the customer's.
+    InvalidPasskey = "INVALID_PASSKEY",
+    /// The passkey's signature counter did not move forward: refused as a
+    /// possible clone (and recorded).
+    PasskeyPossiblyCloned = "PASSKEY_POSSIBLY_CLONED",
+    /// The credential is registered already (in this project).
+    PasskeyAlreadyRegistered = "PASSKEY_ALREADY_REGISTERED",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -273,6 +300,12 @@ impl DomainError {
             Self::InvalidMfaCode => C::InvalidMfaCode,
             Self::MfaEnrollmentRequired => C::MfaEnrollmentRequired,
             Self::MfaNotEnabled | Self::TotpNotEnrolled => C::MfaNotEnabled,
+            Self::PasskeysNotConfigured => C::PasskeysNotConfigured,
+            Self::InvalidPasskey => C::InvalidPasskey,
+            Self::PasskeyPossiblyCloned => C::PasskeyPossiblyCloned,
+            Self::PasskeyAlreadyRegistered => C::PasskeyAlreadyRegistered,
+            Self::PasskeyNotFound => C::NotFound,
+            Self::TooManyPasskeys(_) => C::LimitReached,
             Self::PhoneTaken => C::PhoneTaken,
             Self::InvalidState => C::InvalidState,
             Self::ProviderNotFound => C::ProviderNotFound,

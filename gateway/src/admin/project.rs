@@ -82,6 +82,12 @@ pub struct ProjectConfigInput {
     /// Second factors: `OPTIONAL` (the default), `REQUIRED` (a customer
     /// without one signs in to a session that may only add one) or `OFF`.
     pub mfa_required: Option<crate::mfa::MfaRequirement>,
+    /// The passkeys' relying party id: the site's domain (`shop.example`,
+    /// `localhost`); passkeys are bound to it. Empty turns passkeys off.
+    pub webauthn_rp_id: Option<String>,
+    /// Origins passkey ceremonies may come from, matched exactly
+    /// (`https://shop.example`), on the relying party's domain (at most 20).
+    pub webauthn_origins: Option<Vec<String>>,
 }
 
 #[derive(InputObject)]
@@ -241,8 +247,12 @@ impl ProjectMutation {
             .clone()
             .map(|defs| defs.into_iter().map(Into::into).collect());
         let mfa_required = input.mfa_required.map(|m| m.event());
+        let (webauthn_rp_id, webauthn_origins) =
+            (input.webauthn_rp_id.clone(), input.webauthn_origins.clone());
         let configure = ConfigureProject {
             mfa_required,
+            webauthn_rp_id,
+            webauthn_origins,
             config: merged(config, input),
             storefront,
             customer_metafields,

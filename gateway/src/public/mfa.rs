@@ -5,13 +5,14 @@
 
 use async_graphql::{Context, Object, Result, SimpleObject};
 use authd_services::commands::{
-    ConfirmTotp, DisableTotp, EnrollTotp, GenerateRecoveryCodes, LogInWithMfa,
+    ConfirmTotp, DisableTotp, EnrollTotp, GenerateRecoveryCodes, LogInWithMfa, LogInWithMfaPasskey,
 };
+use authd_services::{CommandError, ErrorCode};
 
 use super::types::{LoginResponse, MfaStatus, MutationResponse};
 use crate::{
     command_client::{public_actor, send},
-    error::{payloads, respond},
+    error::{ApiError, payloads, respond},
     guards,
 };
 
@@ -55,7 +56,7 @@ impl MfaQuery {
 
 /// Sends `command` for the signed-in customer, rate-limited per account;
 /// `enrolling`: a token that may only add a second factor will do.
-async fn as_customer<C: authd_services::commands::CommandSpec>(
+pub(super) async fn as_customer<C: authd_services::commands::CommandSpec>(
     ctx: &Context<'_>,
     enrolling: bool,
     command: C,
@@ -157,13 +158,16 @@ impl MfaMutation {
     }
 
     /// Finishes a sign-in that answered `mfaRequired`: its `mfaToken` and
-    /// one of `totp` (a code of the app) or `recoveryCode`.
+    /// one of `totp` (a code of the app), `recoveryCode` or
+    /// `passkeyResponse` (the browser's answer to the options of
+    /// `customerPasskeyLoginStart(email)`).
     async fn customer_login_mfa(
         &self,
         ctx: &Context<'_>,
         mfa_token: String,
         totp: Option<String>,
         recovery_code: Option<String>,
+        passkey_response: Option<async_graphql::Json<serde_json::Value>>,
     ) -> Result<LoginResponse> {
         respond(
             async {
@@ -172,12 +176,28 @@ impl MfaMutation {
                 guards::rate_limit(ctx, account)?;
                 let (state, rc) = guards::request(ctx);
                 let from = rc.sender(public_actor(rc));
-                let finish = LogInWithMfa {
-                    mfa_token,
-                    totp,
-                    recovery_code,
+                let s = match passkey_response {
+                    Some(response) if totp.is_none() && recovery_code.is_none() => {
+                        let finish = LogInWithMfaPasskey {
+                            mfa_token,
+                            response: response.0.to_string(),
+                        };
+                        send(state, &from, finish).await?
+                    }
+                    Some(_) => {
+                        let one = "give one of totp, recoveryCode and passkeyResponse";
+                        let e = CommandError::new(ErrorCode::InvalidInput, one);
+                        return Err(ApiError::Rejected(e.with_field("passkeyResponse")));
+                    }
+                    None => {
+                        let finish = LogInWithMfa {
+                            mfa_token,
+                            totp,
+                            recovery_code,
+                        };
+                        send(state, &from, finish).await?
+                    }
                 };
-                let s = send(state, &from, finish).await?;
                 Ok(LoginResponse {
                     is_new_customer: None,
                     ..super::login::signed_in(&rc.project_id, s)

@@ -6,6 +6,7 @@ pub mod account;
 pub mod delete_account;
 pub mod login;
 pub mod mfa;
+pub mod passkeys;
 pub mod passwords;
 pub mod providers;
 pub mod register;
@@ -32,6 +33,7 @@ pub struct Mutation(
     providers::ProviderMutation,
     delete_account::DeleteAccountMutation,
     mfa::MfaMutation,
+    passkeys::PasskeyMutation,
 );
 
 pub type PublicSchema = async_graphql::Schema<Query, Mutation, EmptySubscription>;

@@ -130,6 +130,8 @@ pub struct MfaStatus {
     pub totp_enabled_at: Option<DateTime>,
     /// Unused recovery codes.
     pub recovery_codes_left: i32,
+    /// Passkeys, oldest first.
+    pub passkeys: Vec<Passkey>,
 }
 
 impl MfaStatus {
@@ -144,10 +146,15 @@ impl MfaStatus {
             .customer_mfa(project, customer)
             .map_err(crate::error::ApiError::internal)?
             .unwrap_or((None, 0));
+        let passkeys = state
+            .read
+            .customer_passkeys(project, customer)
+            .map_err(crate::error::ApiError::internal)?;
         Ok(MfaStatus {
             totp: totp_at.is_some(),
             totp_enabled_at: totp_at.map(DateTime),
             recovery_codes_left: left as i32,
+            passkeys: passkeys.into_iter().map(Into::into).collect(),
         })
     }
 }
@@ -346,6 +353,33 @@ pub(crate) fn rename_field(errors: &mut [UserError], from: &str, to: &str) {
             && f == from
         {
             *f = to.to_string();
+        }
+    }
+}
+
+/// A passkey of the customer's.
+#[derive(SimpleObject, Clone)]
+pub struct Passkey {
+    /// The credential id, base64url.
+    pub id: ID,
+    pub name: String,
+    pub created_at: DateTime,
+    pub last_used_at: Option<DateTime>,
+    /// The authenticator may sync it to the customer's other devices.
+    pub backup_eligible: bool,
+    /// It is synced (backed up) now.
+    pub backed_up: bool,
+}
+
+impl From<authd_projections::read_passkeys::PasskeyRow> for Passkey {
+    fn from(p: authd_projections::read_passkeys::PasskeyRow) -> Self {
+        Passkey {
+            id: ID(p.id),
+            name: p.name,
+            created_at: DateTime(p.created_at),
+            last_used_at: p.last_used_at.map(DateTime),
+            backup_eligible: p.backup_eligible,
+            backed_up: p.backed_up,
         }
     }
 }

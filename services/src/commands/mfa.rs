@@ -47,3 +47,46 @@ pub struct ResetMfa {
     pub customer_id: String,
     pub reason: String,
 }
+
+/// Starts adding a passkey for the signed-in customer: the options for
+/// the browser's `navigator.credentials.create`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct StartPasskeyRegistration {}
+
+/// The browser's answer to `StartPasskeyRegistration`'s options (the
+/// credential as JSON, binary fields in base64url), and a name for it.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct FinishPasskeyRegistration {
+    pub response: String,
+    pub name: Option<String>,
+}
+
+/// Removes one of the signed-in customer's passkeys (its id: the
+/// credential id in base64url).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RemovePasskey {
+    pub id: String,
+}
+
+/// Starts a sign-in with a passkey: for the customer an email names
+/// (their passkeys allowed), or any passkey of the project's (no email:
+/// a discoverable credential says whose it is).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct StartPasskeyLogin {
+    pub email: Option<String>,
+}
+
+/// The browser's answer to `StartPasskeyLogin`'s options: a sign-in on
+/// its own.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct FinishPasskeyLogin {
+    pub response: String,
+}
+
+/// A sign-in's second step answered with a passkey (options from
+/// `StartPasskeyLogin`).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LogInWithMfaPasskey {
+    pub mfa_token: String,
+    pub response: String,
+}

@@ -168,6 +168,12 @@ macro_rules! command_table {
             "customer.login.mfa"                 => LogInWithMfa         -> SignedIn,      Anonymous;
             "storefront.token.create_mfa"        => CreateAccessTokenWithMfa -> StorefrontSignedIn, Anonymous;
             "customer.mfa.reset"                 => ResetMfa             -> Done,          ProjectAdmin;
+            "customer.passkey.register_start"    => StartPasskeyRegistration -> PasskeyOptions, Customer;
+            "customer.passkey.register_finish"   => FinishPasskeyRegistration -> PasskeyView, Customer;
+            "customer.passkey.remove"            => RemovePasskey        -> Done,          Customer;
+            "customer.passkey.login_start"       => StartPasskeyLogin    -> PasskeyOptions, Anonymous;
+            "customer.passkey.login_finish"      => FinishPasskeyLogin   -> SignedIn,      Anonymous;
+            "customer.login.mfa_passkey"         => LogInWithMfaPasskey  -> SignedIn,      Anonymous;
         }
     };
 }
@@ -285,6 +291,10 @@ pub struct ConfigureProject {
     pub customer_metafields: Option<Vec<authd_events::metafield::MetafieldDefinition>>,
     /// Second factors: optional, required or off, when it changes.
     pub mfa_required: Option<authd_events::MfaRequirement>,
+    /// The passkeys' relying party id, when it changes.
+    pub webauthn_rp_id: Option<String>,
+    /// The origins passkey ceremonies may come from, whole, when they change.
+    pub webauthn_origins: Option<Vec<String>>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]

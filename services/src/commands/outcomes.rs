@@ -85,6 +85,23 @@ impl std::fmt::Debug for RecoveryCodes {
     }
 }
 
+/// A WebAuthn ceremony's options for the browser (JSON, binary fields in
+/// base64url).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeyOptions {
+    pub options: String,
+}
+
+/// A passkey as its customer sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeyView {
+    /// The credential id, base64url.
+    pub id: String,
+    pub name: String,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignedIn {
     pub customer: CustomerView,

@@ -93,6 +93,7 @@ pub enum CustomerCommand {
     },
     /// Second factors (`customer_mfa`).
     Mfa(MfaCommand),
+    Passkey(super::customer_passkey::PasskeyCommand),
     Suspend {
         reason: Option<String>,
     },
@@ -229,6 +230,7 @@ fn decide(
             challenge,
         } => proven_login(s, session_id, LoginMethod::Otp, true, Some(challenge)),
         C::Mfa(m) => customer_mfa::decide(s, m, now),
+        C::Passkey(p) => super::customer_passkey::decide(s, p, now),
         C::Address(a) => customer_address::decide(s, a),
         C::SetTags(tags) => customer_tags::set(s, tags),
         C::SetMetafields(m) => customer_metafields::set(s, m),
@@ -429,7 +431,10 @@ impl Aggregate for Customer {
             | CustomerEvent::RecoveryCodesGenerated(_)
             | CustomerEvent::RecoveryCodeUsed(_)
             | CustomerEvent::MfaChallenged(_)
-            | CustomerEvent::MfaReset(_) => self.mfa.evolve(e),
+            | CustomerEvent::MfaReset(_)
+            | CustomerEvent::PasskeyRegistered(_)
+            | CustomerEvent::PasskeyRemoved(_)
+            | CustomerEvent::PasskeyUsed(_) => self.mfa.evolve(e),
             CustomerEvent::ClientLocked(l) => self.clients.locked(at.client, l.until),
             CustomerEvent::Locked(l) => {
                 self.locked_until = l.until;

@@ -9,6 +9,7 @@ use authd_events::{
     RecoveryCodesGenerated, SecretHash, TotpConfirmed, TotpDisabled, TotpEnrolled,
 };
 
+use super::customer_passkey::{self, Assertion};
 use super::customer_state::Customer;
 use super::mfa::{self, RECOVERY_CODES};
 use crate::error::DomainError;
@@ -20,6 +21,8 @@ pub enum Proof {
     Totp(String),
     /// The keyed hash of a recovery code (`usecases::mfa` makes it).
     RecoveryCode(SecretHash),
+    /// A passkey's assertion, verified (`None`: it did not verify).
+    Passkey(Option<Assertion>),
 }
 
 /// A sign-in's challenge, made before the first factor is decided (it is
@@ -86,9 +89,13 @@ pub(super) fn decide(
         }
         C::DisableTotp { .. } if s.mfa.totp.is_none() => Err(DomainError::MfaNotEnabled),
         C::DisableTotp { proof, lockout } => Ok(match check(s, proof, None, *lockout, now) {
-            Ok(passed) => vec![CustomerEvent::TotpDisabled(TotpDisabled {
-                via: passed.method,
-            })],
+            Ok(passed) => {
+                let mut events = Vec::from_iter(passed.used);
+                events.push(CustomerEvent::TotpDisabled(TotpDisabled {
+                    via: passed.method,
+                }));
+                events
+            }
             Err(failed) => failed,
         }),
         C::GenerateRecoveryCodes { .. } if !s.mfa.active() => Err(DomainError::MfaNotEnabled),
@@ -113,6 +120,7 @@ pub(super) fn decide(
                         totp_step: passed.step,
                         session_id: session_id.clone(),
                     })];
+                    events.extend(passed.used);
                     if let Some(index) = passed.recovery_index {
                         events.push(CustomerEvent::RecoveryCodeUsed(RecoveryCodeUsed {
                             index: index as u32,
@@ -141,6 +149,8 @@ struct Passed {
     method: MfaMethod,
     step: Option<u64>,
     recovery_index: Option<usize>,
+    /// A passkey's use (its new counter).
+    used: Option<CustomerEvent>,
 }
 
 /// The proof checked, or the events of its failure: refused untried
@@ -156,6 +166,7 @@ fn check(
     let method = match proof {
         Proof::Totp(_) => MfaMethod::Totp,
         Proof::RecoveryCode(_) => MfaMethod::RecoveryCode,
+        Proof::Passkey(_) => MfaMethod::Passkey,
     };
     let failed = |reason| {
         CustomerEvent::MfaFailed(MfaFailed {
@@ -178,6 +189,7 @@ fn check(
                 method,
                 step: Some(step),
                 recovery_index: None,
+                used: None,
             }),
             Some(_) => Err(MfaFailureReason::ReplayedCode),
             None => Err(MfaFailureReason::WrongCode),
@@ -187,9 +199,25 @@ fn check(
                 method,
                 step: None,
                 recovery_index: Some(index),
+                used: None,
             }),
             None => Err(MfaFailureReason::WrongCode),
         },
+        Proof::Passkey(assertion) => {
+            match assertion
+                .as_ref()
+                .map(|a| customer_passkey::used(s, a, challenge_hash))
+            {
+                Some(Ok(Ok(used))) => Ok(Passed {
+                    method,
+                    step: None,
+                    recovery_index: None,
+                    used: Some(used),
+                }),
+                Some(Ok(Err(_))) => Err(MfaFailureReason::PossiblyCloned),
+                None | Some(Err(_)) => Err(MfaFailureReason::InvalidPasskey),
+            }
+        }
     };
     outcome.map_err(|reason| {
         let mut events = vec![failed(reason)];
@@ -233,6 +261,8 @@ pub fn outcome(events: &[CustomerEvent], locked_until: i64) -> Result<(), Domain
                 MfaFailureReason::WrongCode | MfaFailureReason::ReplayedCode => {
                     DomainError::InvalidMfaCode
                 }
+                MfaFailureReason::InvalidPasskey => DomainError::InvalidPasskey,
+                MfaFailureReason::PossiblyCloned => DomainError::PasskeyPossiblyCloned,
             });
         }
     }

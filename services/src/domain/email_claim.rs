@@ -24,6 +24,8 @@ pub type EmailClaim = Claim<Email>;
 pub type PhoneClaim = Claim<Phone>;
 /// Who an external provider's identity (provider, subject) belongs to.
 pub type IdentityClaim = Claim<Identity>;
+/// Who a passkey's credential id belongs to.
+pub type CredentialClaim = Claim<Credential>;
 
 /// What a claim is of.
 pub trait ClaimKind: Default + Clone + Send + Sync + 'static {
@@ -69,6 +71,9 @@ claim_kinds! {
     /// Taken by another customer only when two first sign-ins with one
     /// identity raced; the other won.
     Identity => ProviderIdentity, ProviderIdentity, "providerKey", DomainError::InvalidState;
+    /// A passkey's credential id: one customer's in a project (the
+    /// identities' subject kind, under a key of its own).
+    Credential => ProviderIdentity, ProviderIdentity, "response", DomainError::PasskeyAlreadyRegistered;
 }
 
 pub enum ClaimCommand {

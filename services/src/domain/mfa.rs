@@ -33,6 +33,18 @@ pub struct Mfa {
     pub recovery: Vec<Option<SecretHash>>,
     /// The sign-ins waiting for their second factor, oldest first.
     pub challenges: Vec<Challenge>,
+    /// Registered passkeys, oldest first.
+    pub passkeys: Vec<StoredPasskey>,
+}
+
+/// A passkey as the customer aggregate keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPasskey {
+    pub credential_id: Vec<u8>,
+    /// The WebAuthn library's credential (JSON), as registered.
+    pub credential: String,
+    /// The signature counter last seen.
+    pub counter: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +60,13 @@ pub struct Challenge {
 impl Mfa {
     /// Whether sign-in asks for a second factor.
     pub fn active(&self) -> bool {
-        self.totp.is_some()
+        self.totp.is_some() || !self.passkeys.is_empty()
+    }
+
+    pub fn passkey(&self, credential_id: &[u8]) -> Option<&StoredPasskey> {
+        self.passkeys
+            .iter()
+            .find(|p| p.credential_id == credential_id)
     }
 
     pub fn recovery_codes_left(&self) -> u32 {
@@ -84,7 +102,25 @@ impl Mfa {
             }
             CustomerEvent::TotpDisabled(_) => {
                 self.totp = None;
-                self.recovery.clear();
+                self.last_factor_gone();
+            }
+            CustomerEvent::PasskeyRegistered(p) => self.passkeys.push(StoredPasskey {
+                credential_id: p.credential_id.clone(),
+                credential: p.credential.clone(),
+                counter: 0,
+            }),
+            CustomerEvent::PasskeyRemoved(r) => {
+                self.passkeys.retain(|p| p.credential_id != r.credential_id);
+                self.last_factor_gone();
+            }
+            CustomerEvent::PasskeyUsed(u) => {
+                let used = self
+                    .passkeys
+                    .iter_mut()
+                    .find(|p| p.credential_id == u.credential_id);
+                if let Some(p) = used {
+                    p.counter = u.counter;
+                }
             }
             CustomerEvent::RecoveryCodesGenerated(g) => {
                 self.recovery = g.code_hashes.iter().copied().map(Some).collect();
@@ -123,6 +159,15 @@ impl Mfa {
             }
             CustomerEvent::MfaReset(_) => *self = Mfa::default(),
             _ => {}
+        }
+    }
+}
+
+impl Mfa {
+    /// Recovery codes stand in for the factors: they go with the last one.
+    fn last_factor_gone(&mut self) {
+        if !self.active() {
+            self.recovery.clear();
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod customer_metafields;
 pub mod customer_mfa;
 #[cfg(test)]
 mod customer_mfa_tests;
+pub mod customer_passkey;
 mod customer_password;
 pub mod customer_profile;
 mod customer_state;
@@ -30,4 +31,5 @@ pub mod session;
 pub mod signing_keys;
 mod text;
 mod urls;
+pub mod webauthn;
 pub mod webhooks;

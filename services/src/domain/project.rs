@@ -26,6 +26,8 @@ pub struct Project {
     pub webhooks: Vec<authd_events::webhook::WebhookEndpoint>,
     /// Whether customers may or must have a second factor.
     pub mfa_required: authd_events::MfaRequirement,
+    /// The relying party of its passkeys (an empty id: none).
+    pub webauthn: authd_events::WebauthnConfigured,
 }
 
 pub enum ProjectCommand {
@@ -54,6 +56,11 @@ pub enum ProjectCommand {
     /// Second factors: optional, required or off.
     ConfigureMfa {
         required: authd_events::MfaRequirement,
+    },
+    /// The passkeys' relying party: what is named changes.
+    ConfigureWebauthn {
+        rp_id: Option<String>,
+        origins: Option<Vec<String>>,
     },
     /// One change to the webhook endpoints; `allow_private`: the
     /// deployment lets them name private addresses and plain http.
@@ -155,6 +162,15 @@ fn decide(s: &Project, cmd: &ProjectCommand) -> Result<Vec<ProjectEvent>, Domain
                 required: *required,
             })]
         }),
+        ProjectCommand::ConfigureWebauthn { rp_id, origins } => {
+            let rp =
+                super::webauthn::configured(&s.webauthn, rp_id.as_deref(), origins.as_deref())?;
+            Ok(if rp == s.webauthn {
+                vec![]
+            } else {
+                vec![ProjectEvent::WebauthnConfigured(rp)]
+            })
+        }
         ProjectCommand::DeclareCustomerMetafields { definitions } => {
             let definitions = super::metafields::checked_definitions(definitions)?;
             Ok(if definitions == s.customer_metafields {
@@ -228,6 +244,7 @@ impl Aggregate for Project {
             ProjectEvent::StorefrontConfigured(c) => self.storefront = c.clone(),
             ProjectEvent::ProvidersConfigured(c) => self.providers = c.clone(),
             ProjectEvent::MfaConfigured(c) => self.mfa_required = c.required,
+            ProjectEvent::WebauthnConfigured(c) => self.webauthn = c.clone(),
             ProjectEvent::CustomerMetafieldsDeclared(d) => {
                 self.customer_metafields = d.definitions.clone()
             }

@@ -17,3 +17,4 @@ pub mod runtime;
 pub mod sealing;
 pub mod shopify;
 pub mod tokens;
+pub mod webauthn;

@@ -21,7 +21,7 @@ use crate::{
     },
     domain::{
         customer::{Customer, CustomerCommand},
-        customer_mfa::{self, MfaCommand, NewChallenge},
+        customer_mfa::{self, MfaCommand, NewChallenge, Proof},
         mfa::CHALLENGE_TTL_MS,
         session::Session,
     },
@@ -74,7 +74,14 @@ impl Services {
             return Err(CommandError::duplicate());
         }
         let c = done.state::<Customer>(customer);
-        let mut methods = vec![MfaMethod::Totp];
+        let mut methods = Vec::new();
+        if c.mfa.totp.is_some() {
+            methods.push(MfaMethod::Totp);
+        }
+        // The Storefront's second step takes codes only.
+        if !c.mfa.passkeys.is_empty() && !challenge.new.storefront {
+            methods.push(MfaMethod::Passkey);
+        }
         if c.mfa.recovery_codes_left() > 0 {
             methods.push(MfaMethod::RecoveryCode);
         }
@@ -90,27 +97,33 @@ impl Services {
 }
 
 /// The challenge's customer, its session to start and what was decided.
-struct Passed {
-    done: Committed<Result<(), DomainError>>,
-    customer: AggregateSubject,
-    session: NewSession,
+pub(super) struct Passed {
+    pub(super) done: Committed<Result<(), DomainError>>,
+    pub(super) customer: AggregateSubject,
+    pub(super) session: NewSession,
 }
 
-async fn second_step(
-    s: &Services,
-    env: &CommandEnvelope,
-    token: &str,
-    (totp, recovery_code): (Option<String>, Option<String>),
-    storefront: bool,
-) -> Result<Passed, CommandError> {
+/// The customer whose challenge an `mfaToken` answers (its shape only).
+pub(super) fn challenge_customer(token: &str) -> Result<&str, CommandError> {
     let invalid = || CommandError::from(DomainError::InvalidToken).with_field("mfaToken");
     if token.len() > 256 {
         return Err(invalid());
     }
-    let customer_id = customer_of_token(token).map_err(|_| invalid())?;
+    customer_of_token(token).map_err(|_| invalid())
+}
+
+/// The second step of the sign-in `token` names, proven with `proof`.
+pub(super) async fn second_step(
+    s: &Services,
+    env: &CommandEnvelope,
+    token: &str,
+    proof: Proof,
+    storefront: bool,
+) -> Result<Passed, CommandError> {
+    let invalid = || CommandError::from(DomainError::InvalidToken).with_field("mfaToken");
+    let customer_id = challenge_customer(token)?;
     let customer =
         subject(&env.tenant, AggregateKind::Customer, customer_id).map_err(|_| invalid())?;
-    let proof = proof(s, env, customer_id, totp, recovery_code)?;
     let project = s.project(&env.tenant).await?;
     let session = if storefront {
         s.new_storefront_session(&env.tenant, &project)?
@@ -167,8 +180,9 @@ impl UseCase for LogInWithMfa {
         s: &Services,
         env: &CommandEnvelope,
     ) -> Result<Sent<SignedIn>, CommandError> {
-        let proofs = (self.totp, self.recovery_code);
-        let p = second_step(s, env, &self.mfa_token, proofs, false).await?;
+        let customer_id = challenge_customer(&self.mfa_token)?;
+        let proof = proof(s, env, customer_id, self.totp, self.recovery_code)?;
+        let p = second_step(s, env, &self.mfa_token, proof, false).await?;
         s.signed_in(env, &p.done, &p.customer, p.session, false)
             .await
     }
@@ -180,8 +194,9 @@ impl UseCase for CreateAccessTokenWithMfa {
         s: &Services,
         env: &CommandEnvelope,
     ) -> Result<Sent<StorefrontSignedIn>, CommandError> {
-        let proofs = (self.totp, self.recovery_code);
-        let p = second_step(s, env, &self.mfa_token, proofs, true).await?;
+        let customer_id = challenge_customer(&self.mfa_token)?;
+        let proof = proof(s, env, customer_id, self.totp, self.recovery_code)?;
+        let p = second_step(s, env, &self.mfa_token, proof, true).await?;
         s.storefront_signed_in(&p.done, &p.customer, p.session)
     }
 }

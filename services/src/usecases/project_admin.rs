@@ -94,11 +94,19 @@ impl UseCase for ConfigureProject {
         let mfa = self
             .mfa_required
             .map(|required| ProjectCommand::ConfigureMfa { required });
+        let webauthn = (self.webauthn_rp_id.is_some() || self.webauthn_origins.is_some())
+            .then_some(ProjectCommand::ConfigureWebauthn {
+                rp_id: self.webauthn_rp_id,
+                origins: self.webauthn_origins,
+            });
         // All in one message: all of the change or none of it.
         let d =
             s.x.decide(env, &project, |p: &Project, now| {
                 let mut events = p.decide(&configure, now)?;
-                for part in [&storefront, &metafields, &mfa].into_iter().flatten() {
+                for part in [&storefront, &metafields, &mfa, &webauthn]
+                    .into_iter()
+                    .flatten()
+                {
                     events.extend(p.decide(part, now)?);
                 }
                 Ok(events)
