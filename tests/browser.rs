@@ -24,6 +24,9 @@ fn chromium() -> String {
     path
 }
 
+/// The account the passkey test makes.
+const PASSKEY_EMAIL: &str = "passkey-owner@example.com";
+
 const CONFIGURE: &str = "mutation C($input: ProjectConfigInput!) {
     projectConfigure(input: $input) { success errors { field message code } } }";
 
@@ -109,6 +112,7 @@ async fn the_example_storefront_works_in_chromium_and_a_third_origin_cannot_use_
             ),
             ("AUTHD_PUBLIC_API_KEY", dev.key("publicApiKey")),
             ("PASSKEY_SHOP_PORT", passkey_port.to_string()),
+            ("PASSKEY_EMAIL", PASSKEY_EMAIL.to_string()),
             ("FOREIGN_PORT", foreign_port.to_string()),
             ("CHROMIUM", chromium),
             ("OUTPUT_DIR", output.display().to_string()),
@@ -125,4 +129,33 @@ async fn the_example_storefront_works_in_chromium_and_a_third_origin_cannot_use_
         assert!(std::fs::metadata(output.join(shot)).unwrap().len() > 1000);
     }
     println!("screenshots in {}", output.display());
+
+    // Every passkey step is in the customer's history: added (with the
+    // recovery codes a first factor brings), used alone and as a second
+    // factor, and the counter gone back recorded as a possible clone.
+    let history = dev
+        .admin(
+            &dev.key("adminKey"),
+            None,
+            "query H($e: String) { customer(email: $e) { events(first: 100) {
+                events { type } } } }",
+            json!({ "e": PASSKEY_EMAIL }),
+        )
+        .await;
+    let events = history["data"]["customer"]["events"]["events"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{history}"));
+    let count = |t: &str| events.iter().filter(|e| e["type"] == t).count();
+    assert_eq!(count("customer.passkey.registered"), 1, "{history}");
+    assert_eq!(
+        count("customer.mfa.recovery_codes_generated"),
+        1,
+        "{history}"
+    );
+    // By email, discoverable, and as the second step of a password sign-in.
+    assert_eq!(count("customer.passkey.used"), 3, "{history}");
+    assert_eq!(count("customer.mfa.passed"), 1, "{history}");
+    // The clone (no other step of this account failed; the page saw
+    // PASSKEY_POSSIBLY_CLONED).
+    assert_eq!(count("customer.mfa.failed"), 1, "{history}");
 }

@@ -228,8 +228,26 @@ $('signin').onclick = () =>
          customerLogin(email: $email, password: $password) {
            success accessToken refreshToken mfaRequired mfaToken mfaMethods ${ERRORS} } }`,
       credentials(), { anonymous: true });
-    // This example stops at the second factor (see customerLoginMfa).
-    if (r.mfaRequired) return `second factor required: ${(r.mfaMethods ?? []).join(', ')}`;
+    if (r.mfaRequired) {
+      // The password held and the account has a second factor: this page
+      // answers it with a passkey (an app's code or a recovery code would
+      // go to customerLoginMfa the same way).
+      if (!(r.mfaMethods ?? []).includes('PASSKEY')) {
+        return `second factor required: ${(r.mfaMethods ?? []).join(', ')}`;
+      }
+      const start = await mutate('customerPasskeyLoginStart',
+        `mutation S($email: String) { customerPasskeyLoginStart(email: $email) { success options ${ERRORS} } }`,
+        { email: $('email').value }, { anonymous: true });
+      const assertion = await navigator.credentials.get(requestOptions(optionsOf(start)));
+      const second = await mutate('customerLoginMfa',
+        `mutation M($token: String!, $response: JSON) {
+           customerLoginMfa(mfaToken: $token, passkeyResponse: $response) {
+             success accessToken refreshToken ${ERRORS} } }`,
+        { token: r.mfaToken, response: assertionJSON(assertion) }, { anonymous: true });
+      signedIn(second);
+      const me = await refresh();
+      return `signed in as ${me?.email ?? '?'} (second factor: a passkey)`;
+    }
     signedIn(r);
     const me = await refresh();
     return `signed in as ${me?.email ?? '?'}`;
@@ -256,8 +274,14 @@ $('add-passkey').onclick = () =>
     const finish = await mutate('customerPasskeyRegisterFinish',
       `mutation F($response: JSON!, $name: String) {
          customerPasskeyRegisterFinish(response: $response, name: $name) {
-           success passkey { ${PASSKEY} } ${ERRORS} } }`,
+           success passkey { ${PASSKEY} } recoveryCodes ${ERRORS} } }`,
       { response: registrationJSON(credential), name: $('passkey-name').value.trim() || null });
+    // A first second factor comes with recovery codes, shown this once.
+    const codes = $('recovery-codes');
+    codes.hidden = !finish.recoveryCodes;
+    codes.textContent = finish.recoveryCodes
+      ? `Recovery codes (keep them safe; each works once):\n${finish.recoveryCodes.join('\n')}`
+      : '';
     await refresh();
     return `passkey added: ${finish.passkey?.name ?? '(unnamed)'}`;
   });

@@ -92,7 +92,8 @@ const passkeyNames = (page) => page.locator('#passkeys li .name').allTextContent
 
 // What the tests share: the shop's tab, the account, its passkey.
 let tab;
-const email = `passkey${Date.now()}@example.com`;
+// tests/browser.rs names it, to read the account's history afterwards.
+const email = process.env.PASSKEY_EMAIL ?? `passkey${Date.now()}@example.com`;
 let credential;
 
 test('a signed-in customer adds a passkey, and the account lists it', async () => {
@@ -106,6 +107,10 @@ test('a signed-in customer adds a passkey, and the account lists it', async () =
   await page.fill('#passkey-name', 'Laptop');
   assert.equal(await press(page, '#add-passkey'), 'passkey added: Laptop');
   assert.deepEqual(await passkeyNames(page), ['Laptop']);
+  // The account's first second factor: ten recovery codes, shown once.
+  const codes = (await page.textContent('#recovery-codes')).split('\n').slice(1);
+  assert.equal(codes.length, 10, JSON.stringify(codes));
+  for (const c of codes) assert.match(c, /^[a-z2-9]{5}-[a-z2-9]{5}$/);
 
   // The authenticator made one discoverable credential for the relying
   // party "localhost" (the sign-in without an email needs it discoverable).
@@ -148,6 +153,20 @@ test('the passkey signs the customer in, by email and as a discoverable credenti
   // Each use moved the authenticator's signature counter on.
   [credential] = await tab.credentials();
   assert.ok(credential.signCount >= 2, JSON.stringify({ signCount: credential.signCount }));
+  assert.deepEqual(failures, []);
+});
+
+test('a password sign-in asks for the passkey as a second factor', async () => {
+  assert.ok(tab, 'needs the passkey the tests above add');
+  const { page } = tab;
+  assert.equal(await press(page, '#signout'), 'signed out');
+  await page.fill('#email', email);
+  await page.fill('#password', 'correct horse battery staple');
+  // The page sees mfaRequired with PASSKEY among the methods and answers
+  // customerLoginMfa with the passkey.
+  assert.equal(await press(page, '#signin'), `signed in as ${email} (second factor: a passkey)`);
+  assert.deepEqual(await passkeyNames(page), ['Laptop']);
+  [credential] = await tab.credentials();
   assert.deepEqual(failures, []);
 });
 

@@ -32,6 +32,9 @@ pub struct PasskeyOptionsResponse {
 pub struct PasskeyRegisterResponse {
     pub success: bool,
     pub passkey: Option<Passkey>,
+    /// With a first second factor: ten single-use recovery codes, shown
+    /// this once (as `customerTotpConfirm` answers them).
+    pub recovery_codes: Option<Vec<String>>,
     pub message: Option<String>,
     pub errors: Vec<crate::error::UserError>,
 }
@@ -92,9 +95,10 @@ impl PasskeyMutation {
                         name: p.name,
                         created_at: DateTime(p.created_at),
                         last_used_at: None,
-                        backup_eligible: false,
-                        backed_up: false,
+                        backup_eligible: p.backup_eligible,
+                        backed_up: p.backed_up,
                     }),
+                    recovery_codes: (!p.recovery_codes.is_empty()).then_some(p.recovery_codes),
                     message: Some("the passkey was added".into()),
                     errors: vec![],
                 })

@@ -92,14 +92,29 @@ pub struct PasskeyOptions {
     pub options: String,
 }
 
-/// A passkey as its customer sees it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A passkey as its customer sees it (just added: with the recovery codes
+/// a first factor comes with, shown once).
+#[derive(Clone, Serialize, Deserialize)]
 pub struct PasskeyView {
     /// The credential id, base64url.
     pub id: String,
     pub name: String,
     /// Unix ms.
     pub created_at: i64,
+    pub backup_eligible: bool,
+    pub backed_up: bool,
+    pub recovery_codes: Vec<String>,
+}
+
+impl std::fmt::Debug for PasskeyView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PasskeyView({}, {} codes)",
+            self.id,
+            self.recovery_codes.len()
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

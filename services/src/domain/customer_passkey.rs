@@ -7,8 +7,10 @@
 
 use authd_events::{
     CustomerEvent, LoginMethod, LoginSucceeded, MfaFailed, MfaFailureReason, MfaMethod,
-    PasskeyRegistered, PasskeyRemoved, PasskeyUsed, Personal,
+    PasskeyRegistered, PasskeyRemoved, PasskeyUsed, Personal, RecoveryCodesGenerated, SecretHash,
 };
+
+use super::mfa::RECOVERY_CODES;
 
 use super::customer_state::Customer;
 use crate::error::DomainError;
@@ -29,13 +31,15 @@ pub struct Assertion {
 }
 
 pub enum PasskeyCommand {
-    /// A verified registration.
+    /// A verified registration; `recovery_hashes`: the recovery codes
+    /// that come with a first factor (used only when it is one).
     Register {
         credential_id: Vec<u8>,
         name: String,
         credential: String,
         backup_eligible: bool,
         backed_up: bool,
+        recovery_hashes: Vec<SecretHash>,
     },
     Remove {
         credential_id: Vec<u8>,
@@ -63,6 +67,7 @@ pub(super) fn decide(
             credential,
             backup_eligible,
             backed_up,
+            recovery_hashes,
         } => {
             if s.mfa.passkey(credential_id).is_some() {
                 return Err(DomainError::PasskeyAlreadyRegistered);
@@ -70,13 +75,27 @@ pub(super) fn decide(
             if s.mfa.passkeys.len() >= MAX_PASSKEYS {
                 return Err(DomainError::TooManyPasskeys(MAX_PASSKEYS));
             }
-            Ok(vec![CustomerEvent::PasskeyRegistered(PasskeyRegistered {
+            let mut events = vec![CustomerEvent::PasskeyRegistered(PasskeyRegistered {
                 credential_id: credential_id.clone(),
                 name: Personal::plain(name_or_default(name)),
                 credential: credential.clone(),
                 backup_eligible: *backup_eligible,
                 backed_up: *backed_up,
-            })])
+            })];
+            // A first factor comes with recovery codes (as an app's
+            // confirmation does): losing the device must not lose the account.
+            if !s.mfa.active() && s.mfa.recovery_codes_left() == 0 && !recovery_hashes.is_empty() {
+                events.push(CustomerEvent::RecoveryCodesGenerated(
+                    RecoveryCodesGenerated {
+                        code_hashes: recovery_hashes
+                            .iter()
+                            .take(RECOVERY_CODES)
+                            .copied()
+                            .collect(),
+                    },
+                ));
+            }
+            Ok(events)
         }
         PasskeyCommand::Remove { credential_id } => {
             if s.mfa.passkey(credential_id).is_none() {

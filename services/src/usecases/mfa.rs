@@ -48,7 +48,7 @@ pub(super) fn recovery_code_hash(
 
 /// Ten codes of ten characters (about 50 bits each, from an alphabet
 /// without look-alikes), `xxxxx-xxxxx`, and their keyed hashes.
-fn new_recovery_codes(
+pub(super) fn new_recovery_codes(
     s: &Services,
     tenant: &str,
     customer_id: &str,

@@ -7,11 +7,15 @@
 //! the customer aggregate's to check: a counter that does not move
 //! forward is refused and recorded as a possible clone.
 
-use authd_events::{AggregateKind, AggregateSubject, WebauthnPurpose, WebauthnStarted};
+use authd_events::{
+    AggregateKind, AggregateSubject, CustomerEvent, WebauthnPurpose, WebauthnStarted,
+};
 use base64::Engine;
 use webauthn_rs::prelude::{Passkey, PublicKeyCredential, Webauthn, WebauthnError};
 
-use super::{Services, UseCase, customer_actor, mfa_login, subject, valid_email};
+use super::{
+    Services, UseCase, customer_actor, mfa::new_recovery_codes, mfa_login, subject, valid_email,
+};
 use crate::{
     commands::{
         CommandEnvelope, Done, FinishPasskeyLogin, FinishPasskeyRegistration, LogInWithMfaPasskey,
@@ -227,7 +231,9 @@ impl UseCase for FinishPasskeyRegistration {
             })?;
         let credential_id = passkey.cred_id().to_vec();
         let (backup_eligible, backed_up) = wa::backup_flags(&passkey);
+        let (codes, recovery_hashes) = new_recovery_codes(s, &env.tenant, &customer.id);
         let register = CustomerCommand::Passkey(PasskeyCommand::Register {
+            recovery_hashes,
             credential_id: credential_id.clone(),
             name: self.name.unwrap_or_default(),
             credential: serde_json::to_string(&passkey).expect("passkeys serialize"),
@@ -249,16 +255,20 @@ impl UseCase for FinishPasskeyRegistration {
                 })
                 .await
                 .map_err(response_field)?;
+        if done.duplicate {
+            return Err(CommandError::duplicate());
+        }
         let c = done.state::<Customer>(&customer);
-        let name = done
-            .value
-            .iter()
-            .find_map(|e| match e {
-                authd_events::CustomerEvent::PasskeyRegistered(p) => p.name.as_plain(),
-                _ => None,
-            })
-            .unwrap_or("Passkey")
-            .to_string();
+        let (mut name, mut with_codes) = ("Passkey".to_string(), false);
+        for e in &done.value {
+            match e {
+                CustomerEvent::PasskeyRegistered(p) => {
+                    name = p.name.as_plain().unwrap_or_default().to_string();
+                }
+                CustomerEvent::RecoveryCodesGenerated(_) => with_codes = true,
+                _ => {}
+            }
+        }
         mail(s, env, &project, &c.email, true).await?;
         Ok(Sent {
             seq: done.seq,
@@ -266,6 +276,9 @@ impl UseCase for FinishPasskeyRegistration {
                 id: b64(&credential_id),
                 name,
                 created_at: s.now(),
+                backup_eligible,
+                backed_up,
+                recovery_codes: if with_codes { codes } else { Vec::new() },
             },
         })
     }
