@@ -248,12 +248,10 @@ async fn passkey_ceremonies_refuse_what_a_browser_would_not_send() {
     }
 
     // One costly passkey field per request, however it is named.
-    let aliased = format!(
-        "mutation F($r: JSON!) {{ a: customerPasskeyLoginFinish(response: $r) {{ success }} \
-         b: customerPasskeyLoginFinish(response: $r) {{ success }} }}"
-    );
+    let aliased = "mutation F($r: JSON!) { a: customerPasskeyLoginFinish(response: $r) { success } \
+         b: customerPasskeyLoginFinish(response: $r) { success } }";
     let r = env
-        .gql(&aliased, json!({ "r": assertion(&challenge, origin) }))
+        .gql(aliased, json!({ "r": assertion(&challenge, origin) }))
         .await;
     assert!(r["errors"][0]["extensions"]["code"].is_string(), "{r}");
     assert!(r["data"].is_null() || r["data"]["a"].is_null(), "{r}");
