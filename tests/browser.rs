@@ -55,7 +55,7 @@ async fn the_example_storefront_works_in_chromium_and_a_third_origin_cannot_use_
         "cookieSessions": true,
         "allowedOrigins": [shop],
         "webauthnRpId": "localhost",
-        "webauthnOrigins": [format!("http://localhost:{passkey_port}")],
+        "webauthnOrigins": [format!("http://localhost:{passkey_port}"), shop],
     });
     let r = dev
         .admin(
@@ -124,6 +124,7 @@ async fn the_example_storefront_works_in_chromium_and_a_third_origin_cannot_use_
         "passkey-registered.png",
         "passkey-signed-in.png",
         "passkey-other-origin.png",
+        "storefront-passkey.png",
     ];
     for shot in shots {
         assert!(std::fs::metadata(output.join(shot)).unwrap().len() > 1000);

@@ -95,7 +95,10 @@ async fn passkey_ceremonies_refuse_what_a_browser_would_not_send() {
     let env = TestEnv::start().await;
     let ann = signed_up(&env, "ann@passkeys.example").await;
 
-    // Off until the project names its relying party.
+    // Off until the project names its relying party (`authConfig` says).
+    let config = "{ authConfig { webauthnRpId } }";
+    let r = env.gql(config, json!({})).await;
+    assert_eq!(r["data"]["authConfig"]["webauthnRpId"], Value::Null, "{r}");
     let r = env.gql(LOGIN_START, json!({ "e": null })).await;
     let r = &r["data"]["customerPasskeyLoginStart"];
     assert_eq!(error(r).0, "PASSKEYS_NOT_CONFIGURED");
@@ -136,6 +139,11 @@ async fn passkey_ceremonies_refuse_what_a_browser_would_not_send() {
     let input = json!({ "webauthnRpId": "shop.example", "webauthnOrigins": [origin] });
     let r = env.admin(CONFIGURE, json!({ "input": input })).await;
     assert_eq!(r["data"]["projectConfigure"]["success"], true, "{r}");
+    let r = env.gql(config, json!({})).await;
+    assert_eq!(
+        r["data"]["authConfig"]["webauthnRpId"], "shop.example",
+        "{r}"
+    );
 
     // Adding one: signed in only; a discoverable credential with user
     // verification, for this relying party and this customer.

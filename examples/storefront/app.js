@@ -31,11 +31,30 @@ const credentials = () => ({ email: $('email').value, password: $('password').va
 $('signup').onclick = () =>
   run(async () => `created ${(await client.customer.create(credentials())).email}`);
 $('signin').onclick = () =>
-  run(async () => `signed in until ${(await client.customer.login(credentials())).expiresAt}`);
+  run(async () => {
+    const r = await client.customer.login(credentials());
+    // A customer with a second factor: customer.loginMfa finishes it.
+    if (r.mfaRequired) return `mfa required: ${r.methods.join(', ')}`;
+    return `signed in until ${r.expiresAt}`;
+  });
 $('whoami').onclick = () =>
   run(async () => {
     const me = await client.customer.getCurrent();
     return me ? `signed in as ${me.email}` : 'signed out';
+  });
+// Passkeys through the SDK (WebAuthn in this browser): added to the
+// signed-in account, then a sign-in of their own (the cookie again).
+$('sdk-add-passkey').onclick = () =>
+  run(async () => {
+    const added = await client.customer.addPasskey({ name: 'This browser' });
+    const codes = added.recoveryCodes ? `, ${added.recoveryCodes.length} recovery codes` : '';
+    return `passkey added: ${added.name}${codes}`;
+  });
+$('sdk-passkey-signin').onclick = () =>
+  run(async () => {
+    const email = $('email').value.trim();
+    const token = await client.customer.loginWithPasskey(email ? { email } : {});
+    return `signed in with a passkey until ${token.expiresAt}`;
   });
 $('signout').onclick = () =>
   run(async () => {

@@ -21,7 +21,9 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             -- The declared customer metafields, JSON.
             customer_metafields TEXT NOT NULL DEFAULT '[]',
             -- Second factors: OFF, OPTIONAL or REQUIRED.
-            mfa_required TEXT NOT NULL DEFAULT 'OPTIONAL'
+            mfa_required TEXT NOT NULL DEFAULT 'OPTIONAL',
+            -- The passkeys' relying party id ('' without passkeys).
+            webauthn_rp_id TEXT NOT NULL DEFAULT ''
          );
          -- Browser origins each project allows (CORS for the Storefront API).
          CREATE TABLE IF NOT EXISTS storefront_origins (
@@ -138,8 +140,10 @@ pub(crate) fn apply(tx: &Transaction<'_>, m: &RecordedMessage) -> rusqlite::Resu
                 tx.prepare_cached("UPDATE projects SET mfa_required = ?2 WHERE id = ?1")?
                     .execute(params![project, required])?;
             }
-            // The relying party is the services' (`Project` aggregate).
-            ProjectEvent::WebauthnConfigured(_) => {}
+            ProjectEvent::WebauthnConfigured(c) => {
+                tx.prepare_cached("UPDATE projects SET webauthn_rp_id = ?2 WHERE id = ?1")?
+                    .execute(params![project, c.rp_id])?;
+            }
             ProjectEvent::StorefrontConfigured(c) => {
                 let storefront = serde_json::to_string(c).expect("config serializes");
                 tx.prepare_cached("UPDATE projects SET storefront = ?2 WHERE id = ?1")?

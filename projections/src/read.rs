@@ -54,6 +54,8 @@ pub struct ProjectRow {
     pub providers: authd_events::ProvidersConfig,
     /// `OFF`, `OPTIONAL` or `REQUIRED`.
     pub mfa_required: String,
+    /// The passkeys' relying party id (empty: no passkeys).
+    pub webauthn_rp_id: String,
 }
 
 /// `status` is derived when read: an active customer whose email is not
@@ -305,7 +307,8 @@ impl ReadModel {
     pub fn project(&self, id: &str) -> rusqlite::Result<Option<ProjectRow>> {
         self.with(|c| {
             c.prepare_cached(
-                "SELECT id, name, created_at, config, storefront, providers, mfa_required
+                "SELECT id, name, created_at, config, storefront, providers, mfa_required,
+                        webauthn_rp_id
                  FROM projects WHERE id = ?1",
             )?
             .query_row([id], |r| {
@@ -320,6 +323,7 @@ impl ReadModel {
                     storefront: serde_json::from_str(&storefront).unwrap_or_default(),
                     providers: serde_json::from_str(&providers).unwrap_or_default(),
                     mfa_required: r.get(6)?,
+                    webauthn_rp_id: r.get(7)?,
                 })
             })
             .optional()

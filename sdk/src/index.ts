@@ -310,6 +310,74 @@ export class StorefrontTransportError extends StorefrontError {
 const CUSTOMER_FIELDS =
   'id email firstName lastName displayName phone acceptsMarketing createdAt updatedAt';
 const ERRORS = 'customerUserErrors { field message code }';
+
+// --- passkeys (WebAuthn): the browser's JSON form of its options and answers
+
+/** A passkey just added: its id, name and, with the customer's first second
+ * factor, ten recovery codes (shown this once). */
+export interface AddedPasskey {
+  passkeyId: string;
+  name: string;
+  recoveryCodes: string[] | null;
+}
+
+type Json = Record<string, unknown>;
+
+/** The browser's WebAuthn, or a clear error where there is none (Node). */
+function webauthn(): CredentialsContainer {
+  const credentials = (globalThis as { navigator?: Navigator }).navigator?.credentials;
+  if (!credentials?.create) {
+    throw new StorefrontError('passkeys need a browser (navigator.credentials)');
+  }
+  return credentials;
+}
+
+function fromBase64url(text: string): ArrayBuffer {
+  const b64 = text.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(text.length / 4) * 4, '=');
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  return bytes.buffer;
+}
+
+function toBase64url(buffer: ArrayBuffer | null): string | null {
+  if (!buffer) return null;
+  let text = '';
+  for (const byte of new Uint8Array(buffer)) text += String.fromCharCode(byte);
+  return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** authd's options (`{ publicKey }`, binary fields base64url) as the
+ * browser takes them; `mediation` is left out (a button, not autofill). */
+function publicKeyOptions(options: Json, create: boolean): Json {
+  const pk = { ...(options.publicKey as Json) };
+  pk.challenge = fromBase64url(pk.challenge as string);
+  const ids = (list: unknown) =>
+    ((list as { id: string }[] | undefined) ?? []).map((c) => ({ ...c, id: fromBase64url(c.id) }));
+  if (create) {
+    pk.user = { ...(pk.user as Json), id: fromBase64url((pk.user as { id: string }).id) };
+    pk.excludeCredentials = ids(pk.excludeCredentials);
+  } else {
+    pk.allowCredentials = ids(pk.allowCredentials);
+  }
+  return pk;
+}
+
+/** The browser's credential as the JSON authd takes (`response: JSON!`). */
+function credentialJSON(credential: Credential | null): Json {
+  if (!credential) throw new StorefrontError('the browser gave no passkey');
+  const c = credential as PublicKeyCredential;
+  const response: Json = { clientDataJSON: toBase64url(c.response.clientDataJSON) };
+  if ('attestationObject' in c.response) {
+    const r = c.response as AuthenticatorAttestationResponse;
+    response.attestationObject = toBase64url(r.attestationObject);
+    response.transports = r.getTransports?.() ?? [];
+  } else {
+    const r = c.response as AuthenticatorAssertionResponse;
+    response.authenticatorData = toBase64url(r.authenticatorData);
+    response.signature = toBase64url(r.signature);
+    response.userHandle = toBase64url(r.userHandle);
+  }
+  return { id: c.id, rawId: toBase64url(c.rawId), type: c.type, response, extensions: {} };
+}
 const DISCOUNT_FIELDS = `__typename allocationMethod targetSelection targetType
   value { __typename ... on MoneyV2 { amount currencyCode } ... on PricingPercentageValue { percentage } }
   ... on DiscountCodeApplication { code } ... on AutomaticDiscountApplication { title }
@@ -529,6 +597,67 @@ export class CustomerApi {
       { t: input.mfaToken, totp: input.totp ?? null, rc: input.recoveryCode ?? null },
     );
     return unwrap(data, 'customerAccessTokenCreateWithMfa').customerAccessToken;
+  }
+
+  /**
+   * Signs in with a passkey (in a browser: `navigator.credentials.get`).
+   * With `email`, that customer's passkeys are offered; without, any the
+   * browser holds for the site. Answers the token as `login` does (in
+   * cookie mode the cookie carries it).
+   */
+  async loginWithPasskey(input: { email?: string } = {}): Promise<AccessToken> {
+    const credentials = webauthn();
+    type S = { options: Json };
+    const start = await this.client.request<Payload<'customerPasskeyLoginStart', S>>(
+      `mutation CustomerPasskeyLoginStart($email: String) {
+        customerPasskeyLoginStart(email: $email) { options ${ERRORS} }
+      }`,
+      { email: input.email ?? null },
+    );
+    const options = unwrap(start, 'customerPasskeyLoginStart').options;
+    const publicKey = publicKeyOptions(options, false) as unknown as PublicKeyCredentialRequestOptions;
+    const answer = credentialJSON(await credentials.get({ publicKey }));
+    type T = { customerAccessToken: AccessToken };
+    const data = await this.client.request<Payload<'customerAccessTokenCreateWithPasskey', T>>(
+      `mutation CustomerAccessTokenCreateWithPasskey($r: JSON!) {
+        customerAccessTokenCreateWithPasskey(response: $r) {
+          customerAccessToken { accessToken expiresAt } ${ERRORS}
+        }
+      }`,
+      { r: answer },
+    );
+    return unwrap(data, 'customerAccessTokenCreateWithPasskey').customerAccessToken;
+  }
+
+  /**
+   * Adds a passkey for the signed-in customer (in a browser:
+   * `navigator.credentials.create`); from then on `loginWithPasskey` signs
+   * them in, and a password sign-in asks for a second factor.
+   */
+  async addPasskey(input: { name?: string } = {}): Promise<AddedPasskey> {
+    const credentials = webauthn();
+    const token = this.client.tokenForRequest() ?? '';
+    type S = { options: Json };
+    const start = await this.client.request<Payload<'customerPasskeyRegisterStart', S>>(
+      `mutation CustomerPasskeyRegisterStart($token: String!) {
+        customerPasskeyRegisterStart(customerAccessToken: $token) { options ${ERRORS} }
+      }`,
+      { token },
+    );
+    const options = unwrap(start, 'customerPasskeyRegisterStart').options;
+    const publicKey = publicKeyOptions(options, true) as unknown as PublicKeyCredentialCreationOptions;
+    const answer = credentialJSON(await credentials.create({ publicKey }));
+    type T = { passkeyId: string; name: string; recoveryCodes: string[] | null };
+    const data = await this.client.request<Payload<'customerPasskeyRegisterFinish', T>>(
+      `mutation CustomerPasskeyRegisterFinish($token: String!, $r: JSON!, $name: String) {
+        customerPasskeyRegisterFinish(customerAccessToken: $token, response: $r, name: $name) {
+          passkeyId name recoveryCodes ${ERRORS}
+        }
+      }`,
+      { token, r: answer, name: input.name ?? null },
+    );
+    const added = unwrap(data, 'customerPasskeyRegisterFinish');
+    return { passkeyId: added.passkeyId, name: added.name, recoveryCodes: added.recoveryCodes };
   }
 
   /** The signed-in customer, or null. */

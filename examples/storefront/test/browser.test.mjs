@@ -118,6 +118,59 @@ test('sign up, sign in, who am I and sign out in cookie mode; scripts cannot rea
   assert.deepEqual(failures, []);
 });
 
+test('the SDK adds a passkey and signs in with it, in cookie mode', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const failures = [];
+  page.on('pageerror', (e) => failures.push(e.message));
+  // A platform authenticator that holds discoverable credentials and
+  // verifies the user (DevTools' virtual authenticator).
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal',
+      hasResidentKey: true, hasUserVerification: true, isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  await page.goto(`${shop}/?endpoint=${encodeURIComponent(endpoint)}&apiKey=${encodeURIComponent(apiKey)}`);
+  const email = `sdkpasskey${Date.now()}@example.com`;
+  const click = async (button, expected) => {
+    await page.evaluate(() => (document.getElementById('out').textContent = '…'));
+    await page.click(button);
+    await page.waitForFunction((want) => document.getElementById('out').textContent.includes(want), expected,
+      { timeout: 20_000 });
+    return page.evaluate(() => document.getElementById('out').textContent);
+  };
+  await page.fill('#email', email);
+  await page.fill('#password', 'correct horse battery staple');
+  await click('#signup', 'created');
+  await click('#signin', 'signed in until');
+  assert.equal(await click('#sdk-add-passkey', 'passkey added'),
+    'passkey added: This browser, 10 recovery codes');
+  const held = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+  assert.equal(held.length, 1);
+  assert.equal(await click('#signout', 'signed out'), 'signed out');
+  assert.equal(await click('#whoami', 'signed out'), 'signed out');
+  // Discoverable: no email, the authenticator offers the passkey.
+  await page.fill('#email', '');
+  assert.match(await click('#sdk-passkey-signin', 'signed in with a passkey'),
+    /^signed in with a passkey until \d{4}-/);
+  assert.equal(await click('#whoami', 'signed in as'), `signed in as ${email}`);
+  // The session is the cookie, as with a password.
+  assert.equal(await page.evaluate(() => document.cookie), '');
+  assert.ok((await context.cookies(endpoint)).find((c) => c.name === 'authd_sf'));
+  // Now the password alone is not enough: the Storefront asks for a second
+  // factor (the SDK answers mfaRequired).
+  await click('#signout', 'signed out');
+  await page.fill('#email', email);
+  assert.equal(await click('#signin', 'mfa required'), 'mfa required: RECOVERY_CODE');
+  await page.screenshot({ path: join(output, 'storefront-passkey.png') });
+  assert.deepEqual(failures, []);
+  await context.close();
+});
+
 test('the account page shows the addresses and the order history', async () => {
   const page = await browser.newPage();
   await page.goto(`${shop}/?endpoint=${encodeURIComponent(endpoint)}&apiKey=${encodeURIComponent(apiKey)}`);

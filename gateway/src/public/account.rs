@@ -76,6 +76,7 @@ impl AccountQuery {
         };
         if let Some(p) = &project {
             config.mfa_required = crate::mfa::MfaRequirement::from_read_model(&p.mfa_required);
+            config.webauthn_rp_id = Some(p.webauthn_rp_id.clone()).filter(|id| !id.is_empty());
         }
         if enabled(false) {
             config.auth_methods.push(super::types::AuthMethod::Oauth);

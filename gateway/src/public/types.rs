@@ -286,6 +286,9 @@ pub struct AuthConfig {
     /// Whether customers may (`OPTIONAL`) or must (`REQUIRED`) add a
     /// second factor, or cannot (`OFF`).
     pub mfa_required: crate::mfa::MfaRequirement,
+    /// The project's passkeys' relying party id (`customerPasskey*`); null
+    /// when passkeys are not set up.
+    pub webauthn_rp_id: Option<String>,
     pub auth_methods: Vec<AuthMethod>,
     pub public_registration_enabled: bool,
     pub email_verification_required: bool,
@@ -304,6 +307,7 @@ impl From<&authd_events::ProjectConfig> for AuthConfig {
         let p = &c.password_policy;
         Self {
             mfa_required: crate::mfa::MfaRequirement::Optional,
+            webauthn_rp_id: None,
             auth_methods,
             public_registration_enabled: c.public_registration,
             email_verification_required: c.email_verification_required,

@@ -16,6 +16,7 @@ pub mod metafields;
 pub mod nodes;
 pub mod order_search;
 pub mod orders;
+pub mod passkeys;
 pub mod recovery;
 mod resolver;
 pub mod session;
@@ -37,6 +38,7 @@ pub struct Mutation(
     recovery::ActivationMutation,
     addresses::AddressMutation,
     metafields::MetafieldMutation,
+    passkeys::PasskeyMutation,
 );
 
 pub type StorefrontSchema = async_graphql::Schema<Query, Mutation, EmptySubscription>;
@@ -47,6 +49,8 @@ pub const COSTLY_FIELDS: &[&str] = &[
     "customerCreate",
     "customerAccessTokenCreate",
     "customerAccessTokenCreateWithMfa",
+    "customerAccessTokenCreateWithPasskey",
+    "customerPasskeyRegisterFinish",
     "customerUpdate",
     "customerRecover",
     "customerReset",

@@ -61,7 +61,7 @@ user_errors_only!(
 );
 
 /// A sign-in's payload: its token, handed out (a cookie in cookie mode).
-fn created(
+pub(super) fn created(
     ctx: &Context<'_>,
     token: authd_services::commands::AccessToken,
 ) -> CustomerAccessTokenCreatePayload {

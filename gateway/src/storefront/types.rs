@@ -62,6 +62,10 @@ impl CustomerErrorCode {
             | E::Unauthenticated => Self::TokenInvalid,
             E::CustomerNotFound | E::NotFound => Self::NotFound,
             E::LimitReached | E::InvalidMfaCode | E::MfaNotEnabled => Self::Invalid,
+            E::InvalidPasskey
+            | E::PasskeyPossiblyCloned
+            | E::PasskeyAlreadyRegistered
+            | E::PasskeysNotConfigured => Self::Invalid,
             E::AlreadyEnabled => Self::AlreadyEnabled,
             _ => return None,
         })

@@ -83,6 +83,13 @@ pub struct FinishPasskeyLogin {
     pub response: String,
 }
 
+/// The Storefront's sign-in with a passkey (`customerAccessTokenCreateWithPasskey`):
+/// the answer to `StartPasskeyLogin`'s options, for a Storefront token.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CreateAccessTokenWithPasskey {
+    pub response: String,
+}
+
 /// A sign-in's second step answered with a passkey (options from
 /// `StartPasskeyLogin`).
 #[derive(Clone, Serialize, Deserialize)]

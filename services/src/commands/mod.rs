@@ -174,6 +174,7 @@ macro_rules! command_table {
             "customer.passkey.login_start"       => StartPasskeyLogin    -> PasskeyOptions, Anonymous;
             "customer.passkey.login_finish"      => FinishPasskeyLogin   -> SignedIn,      Anonymous;
             "customer.login.mfa_passkey"         => LogInWithMfaPasskey  -> SignedIn,      Anonymous;
+            "storefront.token.create_passkey"    => CreateAccessTokenWithPasskey -> StorefrontSignedIn, Anonymous;
         }
     };
 }

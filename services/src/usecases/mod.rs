@@ -16,6 +16,7 @@ mod metafields;
 mod mfa;
 mod mfa_login;
 mod orders;
+mod passkey_ceremonies;
 mod passkeys;
 mod password_reset;
 mod password_update;

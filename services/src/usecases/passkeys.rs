@@ -7,29 +7,26 @@
 //! the customer aggregate's to check: a counter that does not move
 //! forward is refused and recorded as a possible clone.
 
-use authd_events::{
-    AggregateKind, AggregateSubject, CustomerEvent, WebauthnPurpose, WebauthnStarted,
-};
+use authd_events::{AggregateKind, AggregateSubject, CustomerEvent, WebauthnPurpose};
 use base64::Engine;
-use webauthn_rs::prelude::{Passkey, PublicKeyCredential, Webauthn, WebauthnError};
+use webauthn_rs::prelude::{Passkey, WebauthnError};
 
 use super::{
     Services, UseCase, customer_actor, mfa::new_recovery_codes, mfa_login, subject, valid_email,
 };
 use crate::{
     commands::{
-        CommandEnvelope, Done, FinishPasskeyLogin, FinishPasskeyRegistration, LogInWithMfaPasskey,
-        PasskeyOptions, PasskeyView, RemovePasskey, Sent, SignedIn, StartPasskeyLogin,
-        StartPasskeyRegistration,
+        CommandEnvelope, CreateAccessTokenWithPasskey, Done, FinishPasskeyLogin,
+        FinishPasskeyRegistration, LogInWithMfaPasskey, PasskeyOptions, PasskeyView, RemovePasskey,
+        Sent, SignedIn, StartPasskeyLogin, StartPasskeyRegistration, StorefrontSignedIn,
     },
     domain::{
         customer::{Customer, CustomerCommand},
         customer_mfa::Proof,
-        customer_passkey::{self, Assertion, MAX_PASSKEYS, PasskeyCommand},
+        customer_passkey::{self, MAX_PASSKEYS, PasskeyCommand},
         email_claim::{ClaimCommand, CredentialClaim},
         project::Project,
         session::Session,
-        webauthn::{CEREMONY_TTL_MS, Ceremony, CeremonyCommand},
     },
     error::{CommandError, DomainError},
     infra::{
@@ -40,100 +37,8 @@ use crate::{
 
 const PASSKEY: &str = "A passkey";
 
-fn b64(bytes: &[u8]) -> String {
+pub(super) fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-impl Services {
-    async fn relying_party(&self, tenant: &str) -> Result<(Webauthn, Project), CommandError> {
-        let project = self.project(tenant).await?;
-        let rp = wa::relying_party(&project.webauthn, project.name.as_deref())?;
-        Ok((rp, project))
-    }
-
-    fn credential_claim(
-        &self,
-        tenant: &str,
-        credential_id: &[u8],
-    ) -> Result<AggregateSubject, CommandError> {
-        let name = format!("passkey:{}", b64(credential_id));
-        let key = authd_events::keyed_hash::email_key(&self.config.index_key, tenant, &name);
-        subject(tenant, AggregateKind::ProviderIdentity, &key)
-    }
-
-    /// Records a ceremony whose options go to the browser.
-    async fn start_ceremony(
-        &self,
-        env: &CommandEnvelope,
-        (purpose, customer_id): (WebauthnPurpose, Option<String>),
-        challenge: &[u8],
-        state: CeremonyState,
-    ) -> Result<u64, CommandError> {
-        let key = wa::ceremony_key(challenge);
-        let ceremony = subject(&env.tenant, AggregateKind::Webauthn, &key)?;
-        let start = CeremonyCommand::Start(WebauthnStarted {
-            purpose,
-            customer_id,
-            state: state.to_json(),
-            expires_at: self.now() + CEREMONY_TTL_MS,
-        });
-        Ok(self.x.run::<Ceremony>(env, &ceremony, &start).await?.seq)
-    }
-
-    /// Spends the ceremony an answer names (whatever comes of the answer)
-    /// and returns how it started.
-    async fn spend_ceremony(
-        &self,
-        env: &CommandEnvelope,
-        key: &str,
-        purpose: WebauthnPurpose,
-    ) -> Result<(WebauthnStarted, CeremonyState), CommandError> {
-        let ceremony = subject(&env.tenant, AggregateKind::Webauthn, key)?;
-        let finish = CeremonyCommand::Finish { purpose };
-        let d = self.x.run::<Ceremony>(env, &ceremony, &finish).await?;
-        let started = d.state.started.ok_or(DomainError::InvalidPasskey)?;
-        let state = CeremonyState::from_json(&started.state)?;
-        Ok((started, state))
-    }
-
-    /// What a sign-in answer proves of `c`'s passkey: the assertion (its
-    /// signature counter for the customer to check), or `None` when it
-    /// does not verify.
-    fn verify_assertion(
-        &self,
-        rp: &Webauthn,
-        state: CeremonyState,
-        answer: &PublicKeyCredential,
-        c: &Customer,
-    ) -> Option<Assertion> {
-        let stored = c.mfa.passkey(answer.raw_id.as_ref())?;
-        let passkey: Passkey = serde_json::from_str(&stored.credential).ok()?;
-        let verified = match state {
-            CeremonyState::Login(state) => rp.finish_passkey_authentication(answer, &state),
-            CeremonyState::Discoverable(state) => {
-                rp.finish_discoverable_authentication_v2(answer, state, &passkey)
-            }
-            CeremonyState::Register(_) => return None,
-        };
-        match verified {
-            Ok(result) => Some(Assertion {
-                credential_id: result.cred_id().to_vec(),
-                counter: result.counter(),
-                backed_up: result.backup_state(),
-            }),
-            // The library checks the counter against the one registered;
-            // the customer aggregate holds the last one seen and decides.
-            Err(WebauthnError::CredentialPossibleCompromise) => Some(Assertion {
-                credential_id: stored.credential_id.clone(),
-                counter: wa::signed_counter(answer),
-                backed_up: false,
-            }),
-            Err(e) => {
-                tracing::info!(error = %e, "passkey answer refused");
-                None
-            }
-        }
-    }
 }
 
 fn signed_in_customer(env: &CommandEnvelope) -> Result<AggregateSubject, CommandError> {
@@ -391,57 +296,89 @@ impl UseCase for StartPasskeyLogin {
     }
 }
 
+/// A sign-in with a passkey alone: the customer whose it is, verified, and
+/// the session started (a Storefront one for `storefront`).
+async fn passkey_sign_in(
+    s: &Services,
+    env: &CommandEnvelope,
+    response: &str,
+    storefront: bool,
+) -> Result<mfa_login::Passed, CommandError> {
+    let invalid = || response_field(DomainError::InvalidPasskey);
+    let (answer, key) = wa::assertion(response).map_err(response_field)?;
+    let (rp, project) = s.relying_party(&env.tenant).await?;
+    let (started, state) = s
+        .spend_ceremony(env, &key, WebauthnPurpose::Login)
+        .await
+        .map_err(response_field)?;
+    // Whose passkey it is: its credential id's claim.
+    let claim = s.credential_claim(&env.tenant, answer.raw_id.as_ref())?;
+    let owner = s.x.load::<CredentialClaim>(&claim, false).await?.1.owner;
+    let Some(owner) = owner else {
+        return Err(invalid());
+    };
+    if started.customer_id.as_ref().is_some_and(|c| *c != owner) {
+        return Err(invalid());
+    }
+    let customer = subject(&env.tenant, AggregateKind::Customer, &owner)?;
+    let (_, c, _) = s.x.load::<Customer>(&customer, false).await?;
+    let assertion = s
+        .verify_assertion(&rp, state, &answer, &c)
+        .ok_or_else(invalid)?;
+    let session = if storefront {
+        s.new_storefront_session(&env.tenant, &project)?
+    } else {
+        s.new_session(&env.tenant)?
+    };
+    let login = CustomerCommand::Passkey(PasskeyCommand::LogIn {
+        assertion,
+        session_id: session.id.clone(),
+        client: Services::client(env),
+    });
+    let start = session.start(&owner, authd_events::LoginMethod::Passkey);
+    let done =
+        s.x.batch(env)
+            .load::<Customer>(&customer)
+            .create::<Session>(&session.subject)
+            .decide(|tx| {
+                let events = tx.decide::<Customer>(&customer, &login)?;
+                if customer_passkey::possibly_cloned(&events) {
+                    return Ok(Err(DomainError::PasskeyPossiblyCloned));
+                }
+                tx.decide::<Session>(&session.subject, &start)?;
+                Ok(Ok(()))
+            })
+            .await?;
+    if let Err(e) = done.value.clone() {
+        return Err(response_field(e));
+    }
+    Ok(mfa_login::Passed {
+        done,
+        customer,
+        session,
+    })
+}
+
 impl UseCase for FinishPasskeyLogin {
     async fn run(
         self,
         s: &Services,
         env: &CommandEnvelope,
     ) -> Result<Sent<SignedIn>, CommandError> {
-        let invalid = || response_field(DomainError::InvalidPasskey);
-        let (answer, key) = wa::assertion(&self.response).map_err(response_field)?;
-        let (rp, _) = s.relying_party(&env.tenant).await?;
-        let (started, state) = s
-            .spend_ceremony(env, &key, WebauthnPurpose::Login)
+        let p = passkey_sign_in(s, env, &self.response, false).await?;
+        s.signed_in(env, &p.done, &p.customer, p.session, false)
             .await
-            .map_err(response_field)?;
-        // Whose passkey it is: its credential id's claim.
-        let claim = s.credential_claim(&env.tenant, answer.raw_id.as_ref())?;
-        let owner = s.x.load::<CredentialClaim>(&claim, false).await?.1.owner;
-        let Some(owner) = owner else {
-            return Err(invalid());
-        };
-        if started.customer_id.as_ref().is_some_and(|c| *c != owner) {
-            return Err(invalid());
-        }
-        let customer = subject(&env.tenant, AggregateKind::Customer, &owner)?;
-        let (_, c, _) = s.x.load::<Customer>(&customer, false).await?;
-        let assertion = s
-            .verify_assertion(&rp, state, &answer, &c)
-            .ok_or_else(invalid)?;
-        let session = s.new_session(&env.tenant)?;
-        let login = CustomerCommand::Passkey(PasskeyCommand::LogIn {
-            assertion,
-            session_id: session.id.clone(),
-            client: Services::client(env),
-        });
-        let start = session.start(&owner, authd_events::LoginMethod::Passkey);
-        let done =
-            s.x.batch(env)
-                .load::<Customer>(&customer)
-                .create::<Session>(&session.subject)
-                .decide(|tx| {
-                    let events = tx.decide::<Customer>(&customer, &login)?;
-                    if customer_passkey::possibly_cloned(&events) {
-                        return Ok(Err(DomainError::PasskeyPossiblyCloned));
-                    }
-                    tx.decide::<Session>(&session.subject, &start)?;
-                    Ok(Ok(()))
-                })
-                .await?;
-        if let Err(e) = done.value.clone() {
-            return Err(response_field(e));
-        }
-        s.signed_in(env, &done, &customer, session, false).await
+    }
+}
+
+impl UseCase for CreateAccessTokenWithPasskey {
+    async fn run(
+        self,
+        s: &Services,
+        env: &CommandEnvelope,
+    ) -> Result<Sent<StorefrontSignedIn>, CommandError> {
+        let p = passkey_sign_in(s, env, &self.response, true).await?;
+        s.storefront_signed_in(&p.done, &p.customer, p.session)
     }
 }
 
