@@ -150,6 +150,10 @@ pub(crate) struct Common {
     /// Sign-in and mail-sending requests per minute for one account (email).
     #[arg(long, env = "AUTHD_RATE_LIMIT_ACCOUNT", default_value_t = 20)]
     rate_limit_account: u32,
+    /// How old a sign-in may be to add or remove a second factor
+    /// (authenticator app, passkey, recovery codes), in seconds.
+    #[arg(long, env = "AUTHD_RECENT_SIGN_IN_SECS", default_value_t = 900)]
+    recent_sign_in_secs: u64,
 }
 
 /// A CIDR, or a single address as its /32 or /128.
@@ -196,6 +200,7 @@ pub(crate) fn config(common: &Common, nats_url: String, dev: bool) -> anyhow::Re
     c.feed = common.feed;
     c.limits.per_ip_per_minute = common.rate_limit_ip;
     c.limits.per_account_per_minute = common.rate_limit_account;
+    c.limits.recent_sign_in = std::time::Duration::from_secs(common.recent_sign_in_secs);
     c.limits.introspection = common.introspection;
     c.admin_listen = common.admin_listen;
     c.operator_key_file = common.operator_key_file.clone();

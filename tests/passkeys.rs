@@ -273,3 +273,92 @@ async fn passkey_ceremonies_refuse_what_a_browser_would_not_send() {
     let r = &r["data"]["customerLoginMfa"];
     assert_eq!(error(r), ("INVALID_INPUT".into(), "passkeyResponse".into()));
 }
+
+/// Adding or removing a second factor takes a recent sign-in: an access
+/// token that leaked (or a session refreshed for weeks) cannot plant an
+/// attacker's passkey or authenticator app. A new sign-in can.
+#[tokio::test]
+async fn changing_second_factors_takes_a_recent_sign_in() {
+    let env = TestEnv::start_with(|c| {
+        c.limits.recent_sign_in = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let input =
+        json!({ "webauthnRpId": "localhost", "webauthnOrigins": ["http://localhost:5173"] });
+    let r = env.admin(CONFIGURE, json!({ "input": input })).await;
+    assert_eq!(r["data"]["projectConfigure"]["success"], true, "{r}");
+    let r = env.register("cy@passkeys.example", PASSWORD).await;
+    let old = r["accessToken"].as_str().unwrap().to_string();
+    let refresh = r["refreshToken"].as_str().unwrap().to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+
+    // A refreshed token is the same sign-in.
+    let r = env
+        .gql(
+            "mutation R($t: String!) { customerRefreshToken(refreshToken: $t) {
+                success accessToken errors { code } } }",
+            json!({ "t": refresh }),
+        )
+        .await;
+    let refreshed = r["data"]["customerRefreshToken"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_string();
+    let changes = [
+        (
+            "customerTotpEnroll",
+            "mutation { customerTotpEnroll { success errors { code } } }",
+        ),
+        (
+            "customerRecoveryCodesGenerate",
+            "mutation { customerRecoveryCodesGenerate { success errors { code } } }",
+        ),
+        ("customerPasskeyRegisterStart", REGISTER_START),
+        (
+            "customerPasskeyRemove",
+            "mutation { customerPasskeyRemove(id: \"AAAA\") { success errors { field code } } }",
+        ),
+    ];
+    for token in [&old, &refreshed] {
+        for (field, query) in changes {
+            let r = env.gql_as(Some(token), query, json!({})).await;
+            assert_eq!(
+                error(&r["data"][field]).0,
+                "RECENT_LOGIN_REQUIRED",
+                "{field} {r}"
+            );
+        }
+    }
+    // The Storefront's way in, with the same token.
+    let r = env
+        .storefront(
+            None,
+            "mutation S($t: String!) { customerPasskeyRegisterStart(customerAccessToken: $t) {
+                options customerUserErrors { message } } }",
+            json!({ "t": refreshed }),
+        )
+        .await;
+    let r = &r["data"]["customerPasskeyRegisterStart"];
+    assert!(r["options"].is_null(), "{r}");
+    let message = r["customerUserErrors"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("sign in again"), "{r}");
+
+    // Signed in again: the same changes go through.
+    let r = env
+        .gql(
+            "mutation L($e: String!, $p: String!) { customerLogin(email: $e, password: $p) {
+                accessToken } }",
+            json!({ "e": "cy@passkeys.example", "p": PASSWORD }),
+        )
+        .await;
+    let fresh = r["data"]["customerLogin"]["accessToken"].as_str().unwrap();
+    let r = env.gql_as(Some(fresh), REGISTER_START, json!({})).await;
+    assert_eq!(
+        r["data"]["customerPasskeyRegisterStart"]["success"], true,
+        "{r}"
+    );
+    let r = env.gql_as(Some(fresh), changes[0].1, json!({})).await;
+    assert_eq!(r["data"]["customerTotpEnroll"]["success"], true, "{r}");
+}

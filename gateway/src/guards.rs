@@ -79,6 +79,27 @@ pub async fn signed_in_to_enroll(ctx: &Context<'_>) -> Result<SessionRow, ApiErr
     }
 }
 
+/// Refuses, with `RECENT_LOGIN_REQUIRED`, a session whose sign-in is older
+/// than `Limits::recent_sign_in`: adding or removing a second factor takes
+/// a fresh proof that the customer is there, not a token that may have
+/// leaked.
+pub fn recent_sign_in(ctx: &Context<'_>, session_id: &str) -> Result<(), ApiError> {
+    let (state, rc) = request(ctx);
+    let started = state
+        .read
+        .session_started_at(&rc.project_id, session_id)
+        .map_err(ApiError::internal)?
+        .unwrap_or(0);
+    let age = authd_events::now_millis() - started;
+    if age > state.limits.recent_sign_in.as_millis() as i64 {
+        return Err(ApiError::Rejected(CommandError::new(
+            ErrorCode::RecentLoginRequired,
+            "sign in again to change your second factors (the last sign-in is too old)",
+        )));
+    }
+    Ok(())
+}
+
 /// Root fields that check a credential or send mail. A request may hold at
 /// most one of them, however it names them (aliases, fragments), so one
 /// POST cannot buy many password hashes, guesses or mails.

@@ -91,6 +91,9 @@ pub struct Limits {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `Strict-Transport-Security` on every answer (the listener has TLS).
     pub hsts: bool,
+    /// How recent a sign-in must be to add or remove a second factor
+    /// (`--recent-sign-in-secs`): a stolen access token alone cannot.
+    pub recent_sign_in: Duration,
 }
 
 impl Default for Limits {
@@ -106,6 +109,7 @@ impl Default for Limits {
             introspection: false,
             trusted_proxies: Vec::new(),
             hsts: false,
+            recent_sign_in: Duration::from_secs(15 * 60),
         }
     }
 }

@@ -253,6 +253,15 @@ impl ReadModel {
         })
     }
 
+    /// When a session started (unix ms): its sign-in.
+    pub fn session_started_at(&self, project: &str, id: &str) -> rusqlite::Result<Option<i64>> {
+        self.with(|c| {
+            c.prepare_cached("SELECT created_at FROM sessions WHERE project_id = ?1 AND id = ?2")?
+                .query_row(params![project, id], |r| r.get(0))
+                .optional()
+        })
+    }
+
     /// A customer's history, newest first: at most `limit` events strictly
     /// before `before` (a `(seq, idx)` position), or the newest ones.
     pub fn customer_events(

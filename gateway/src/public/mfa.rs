@@ -54,17 +54,34 @@ impl MfaQuery {
     }
 }
 
-/// Sends `command` for the signed-in customer, rate-limited per account;
-/// `enrolling`: a token that may only add a second factor will do.
+/// What a second-factor operation asks of the caller's session.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Access {
+    /// Any signed-in session (not one that may only add a factor).
+    Signed,
+    /// A token that may only add a second factor will do.
+    Enrolling,
+    /// It adds or removes a factor: a recent sign-in
+    /// (`guards::recent_sign_in`); `enrolling` as above.
+    Changing { enrolling: bool },
+}
+
+/// Sends `command` for the signed-in customer, rate-limited per account,
+/// after `access`'s checks.
 pub(super) async fn as_customer<C: authd_services::commands::CommandSpec>(
     ctx: &Context<'_>,
-    enrolling: bool,
+    access: Access,
     command: C,
 ) -> Result<C::Outcome, crate::error::ApiError> {
-    let session = match enrolling {
-        true => guards::signed_in_to_enroll(ctx).await?,
-        false => guards::signed_in(ctx).await?,
+    let session = match access {
+        Access::Enrolling | Access::Changing { enrolling: true } => {
+            guards::signed_in_to_enroll(ctx).await?
+        }
+        Access::Signed | Access::Changing { enrolling: false } => guards::signed_in(ctx).await?,
     };
+    if let Access::Changing { .. } = access {
+        guards::recent_sign_in(ctx, &session.id)?;
+    }
     guards::rate_limit(ctx, Some(&session.customer_id))?;
     let (state, rc) = guards::request(ctx);
     send(state, &rc.sender(public_actor(rc)), command).await
@@ -80,7 +97,8 @@ impl MfaMutation {
     async fn customer_totp_enroll(&self, ctx: &Context<'_>) -> Result<TotpEnrollResponse> {
         respond(
             async {
-                let e = as_customer(ctx, true, EnrollTotp {}).await?;
+                let e =
+                    as_customer(ctx, Access::Changing { enrolling: true }, EnrollTotp {}).await?;
                 Ok(TotpEnrollResponse {
                     success: true,
                     qr_code_svg: crate::mfa::qr_code_svg(&e.otpauth_url),
@@ -103,7 +121,7 @@ impl MfaMutation {
     ) -> Result<RecoveryCodesResponse> {
         respond(
             async {
-                let codes = as_customer(ctx, true, ConfirmTotp { code }).await?;
+                let codes = as_customer(ctx, Access::Enrolling, ConfirmTotp { code }).await?;
                 Ok(RecoveryCodesResponse {
                     success: true,
                     recovery_codes: Some(codes.codes),
@@ -131,7 +149,7 @@ impl MfaMutation {
                     code,
                     recovery_code,
                 };
-                as_customer(ctx, false, disable).await?;
+                as_customer(ctx, Access::Signed, disable).await?;
                 Ok(MutationResponse::done("the authenticator app was removed"))
             }
             .await,
@@ -145,7 +163,12 @@ impl MfaMutation {
     ) -> Result<RecoveryCodesResponse> {
         respond(
             async {
-                let codes = as_customer(ctx, false, GenerateRecoveryCodes {}).await?;
+                let codes = as_customer(
+                    ctx,
+                    Access::Changing { enrolling: false },
+                    GenerateRecoveryCodes {},
+                )
+                .await?;
                 Ok(RecoveryCodesResponse {
                     success: true,
                     recovery_codes: Some(codes.codes),

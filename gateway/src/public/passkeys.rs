@@ -11,6 +11,7 @@ use authd_services::commands::{
 };
 use serde_json::Value;
 
+use super::mfa::{Access, as_customer};
 use super::types::{DateTime, LoginResponse, MutationResponse, Passkey};
 use crate::{
     command_client::{public_actor, send},
@@ -65,7 +66,12 @@ impl PasskeyMutation {
     ) -> Result<PasskeyOptionsResponse> {
         respond(
             async {
-                let o = super::mfa::as_customer(ctx, true, StartPasskeyRegistration {}).await?;
+                let o = as_customer(
+                    ctx,
+                    Access::Changing { enrolling: true },
+                    StartPasskeyRegistration {},
+                )
+                .await?;
                 options(o)
             }
             .await,
@@ -87,7 +93,7 @@ impl PasskeyMutation {
                     response: response.0.to_string(),
                     name,
                 };
-                let p = super::mfa::as_customer(ctx, true, finish).await?;
+                let p = as_customer(ctx, Access::Enrolling, finish).await?;
                 Ok(PasskeyRegisterResponse {
                     success: true,
                     passkey: Some(Passkey {
@@ -111,7 +117,12 @@ impl PasskeyMutation {
     async fn customer_passkey_remove(&self, ctx: &Context<'_>, id: ID) -> Result<MutationResponse> {
         respond(
             async {
-                super::mfa::as_customer(ctx, false, RemovePasskey { id: id.0 }).await?;
+                as_customer(
+                    ctx,
+                    Access::Changing { enrolling: false },
+                    RemovePasskey { id: id.0 },
+                )
+                .await?;
                 Ok(MutationResponse::done("the passkey was removed"))
             }
             .await,

@@ -74,8 +74,9 @@ impl PasskeyMutation {
     ) -> Result<CustomerPasskeyOptionsPayload> {
         answer(
             async {
-                let (from, _) = caller(ctx, &customer_access_token).await?;
+                let (from, session_id) = caller(ctx, &customer_access_token).await?;
                 guards::rate_limit(ctx, Some(&from_customer(&from.actor)))?;
+                guards::recent_sign_in(ctx, &session_id)?;
                 let (state, _, _) = super::resolver::request(ctx);
                 options(send(state, &from, StartPasskeyRegistration {}).await?)
             }
