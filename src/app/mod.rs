@@ -34,37 +34,47 @@ pub async fn run_services(
     store: EventStore,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let hasher =
-        PasswordHasher::new(config.hash, config.hash_concurrency).map_err(anyhow::Error::msg)?;
-    let mailbox =
-        authd_services::mail::Mailbox::open(client.clone(), config.stream_replicas).await?;
-    let root = keys
-        .signing
-        .clone()
-        .context("services sign tokens: they need --signing-key-file")?;
-    let signer = Arc::new(authd_services::key_ring::Signer::new(&root));
-    let services = Arc::new(Services::new(
-        store.clone(),
-        Arc::new(StateCache::new(200_000)),
-        hasher,
-        signer.clone(),
-        mailbox,
-        ServiceConfig {
-            index_key: keys.index.clone(),
-            secrets_key: keys.secrets.clone(),
-            allow_private_providers: config.dev || config.allow_private_provider_urls,
-            allow_private_webhooks: config.dev || config.allow_private_webhook_urls,
-            access_token_ttl: config.access_token_ttl,
-            session_ttl: config.session_ttl,
-            clock: config.clock.clone(),
-        },
-    ));
-    // Before this build writes anything: what an earlier build may have
-    // left in plain ends here (an erasure scans no further).
-    if let Err(e) = store.plaintext_horizon().await {
-        tracing::warn!(error = %e, "cannot record the plaintext horizon yet");
-    }
-    let (ring, seq) = services.start_signing().await?;
+    // Starting reads and writes the log; with a broker that went first
+    // (everything signalled at once) each step would wait out its
+    // retries: a signal meanwhile stops it.
+    let starting = async {
+        let hasher = PasswordHasher::new(config.hash, config.hash_concurrency)
+            .map_err(anyhow::Error::msg)?;
+        let mailbox =
+            authd_services::mail::Mailbox::open(client.clone(), config.stream_replicas).await?;
+        let root = keys
+            .signing
+            .clone()
+            .context("services sign tokens: they need --signing-key-file")?;
+        let signer = Arc::new(authd_services::key_ring::Signer::new(&root));
+        let services = Arc::new(Services::new(
+            store.clone(),
+            Arc::new(StateCache::new(200_000)),
+            hasher,
+            signer.clone(),
+            mailbox,
+            ServiceConfig {
+                index_key: keys.index.clone(),
+                secrets_key: keys.secrets.clone(),
+                allow_private_providers: config.dev || config.allow_private_provider_urls,
+                allow_private_webhooks: config.dev || config.allow_private_webhook_urls,
+                access_token_ttl: config.access_token_ttl,
+                session_ttl: config.session_ttl,
+                clock: config.clock.clone(),
+            },
+        ));
+        // Before this build writes anything: what an earlier build may have
+        // left in plain ends here (an erasure scans no further).
+        if let Err(e) = store.plaintext_horizon().await {
+            tracing::warn!(error = %e, "cannot record the plaintext horizon yet");
+        }
+        let (ring, seq) = services.start_signing().await?;
+        anyhow::Ok((services, signer, ring, seq))
+    };
+    let (services, signer, ring, seq) = tokio::select! {
+        started = starting => started?,
+        _ = shutdown.cancelled() => return Ok(()),
+    };
     // Erasures a crash left half done are finished first thing.
     let resuming = services.clone();
     tokio::spawn(async move { resuming.resume_erasures().await });
