@@ -6,6 +6,7 @@ mod admin_export;
 mod admin_orders;
 pub mod admin_providers;
 pub mod app;
+pub mod bench_baseline;
 pub mod events_cli;
 pub mod json_logs;
 pub mod nats_server;

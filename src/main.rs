@@ -67,11 +67,14 @@ enum Cmd {
     Events(authd::events_cli::EventsArgs),
     /// Rebuild a running gateway's read model beside the live one and swap it in.
     Projections(authd::projections_cli::ProjectionsArgs),
-    /// A bare axum JSON endpoint: the benchmarks' baseline for reads.
+    /// The benchmarks' baselines: a bare axum JSON endpoint (reads) and,
+    /// with `--nats-url`, the write path's floor (`authd::bench_baseline`).
     #[command(hide = true)]
     BenchBaseline {
         #[arg(long)]
         listen: std::net::SocketAddr,
+        #[arg(long)]
+        nats_url: Option<String>,
     },
 }
 
@@ -423,17 +426,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Admin(args) => authd::admin_cli::run(args).await,
         Cmd::Events(args) => authd::events_cli::run(args).await,
         Cmd::Projections(args) => authd::projections_cli::run(args).await,
-        Cmd::BenchBaseline { listen } => {
-            use axum::{Json, Router, routing::any};
-            let app = Router::new().route(
-                "/",
-                any(|| async {
-                    Json(serde_json::json!({ "data": { "currentUser": { "id": "c_1", "email": "a@example.com" } } }))
-                }),
-            );
-            let listener = tokio::net::TcpListener::bind(listen).await?;
-            axum::serve(listener, app).await?;
-            Ok(())
+        Cmd::BenchBaseline { listen, nats_url } => {
+            authd::bench_baseline::serve(listen, nats_url.as_deref()).await
         }
         Cmd::Verify(args) => {
             let nats = app::connect(&args.nats_url).await?;

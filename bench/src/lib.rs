@@ -9,6 +9,8 @@ mod cluster;
 mod customer_data;
 mod erasure;
 mod feed;
+mod reads;
+mod refresh;
 mod storefront;
 mod webhook;
 
@@ -17,7 +19,7 @@ use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
@@ -70,6 +72,10 @@ pub struct Args {
     /// feed's lag under it, for A/B runs of the write path.
     #[arg(long)]
     pub refresh_only: bool,
+    /// Measure only `currentUser` and the Storefront's `customer` against
+    /// bare axum, for A/B runs of the read path.
+    #[arg(long)]
+    pub reads_only: bool,
     /// Measure only what reads the whole log: the replay against direct
     /// inserts, `auditLog` securityOnly over it, and `authd verify` (for
     /// A/B runs of replay and verify; `--replay-events` sets the size).
@@ -197,16 +203,6 @@ const SLICES: u32 = 5;
 
 /// Runs `concurrency` workers for `duration`; each call of `work(worker)`
 /// is one timed operation returning whether it succeeded.
-async fn drive<F, Fut>(concurrency: usize, duration: Duration, work: F) -> Measured
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    drive_sample(concurrency, duration, Arc::new(work))
-        .await
-        .measured()
-}
-
 async fn drive_sample<F, Fut>(concurrency: usize, duration: Duration, work: Arc<F>) -> Sample
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
@@ -533,6 +529,27 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// `authd bench-baseline` of the build measured (with `nats_url`, the
+/// write path's floor too), and its URL once it answers.
+async fn start_baseline(authd: &Path, nats_url: Option<&str>) -> anyhow::Result<(Proc, String)> {
+    let port = free_port();
+    let mut command = Command::new(authd);
+    command.args(["bench-baseline", "--listen", &format!("127.0.0.1:{port}")]);
+    if let Some(url) = nats_url {
+        command.args(["--nats-url", url]);
+    }
+    let proc = Proc(command.stdout(Stdio::null()).spawn()?);
+    let url = format!("http://127.0.0.1:{port}/");
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if http.get(&url).send().await.is_ok() {
+            return Ok((proc, url));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("authd bench-baseline did not start")
+}
+
 /// One line of the table: a figure, its latency, its baseline and ratio.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -633,12 +650,22 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     }
 
     if args.refresh_only {
-        let (rows, refresh) = refresh_figures(&dev, duration).await?;
+        let (rows, refresh) = refresh::figures(&authd, &dev, duration).await?;
         return Ok(Report {
             cores,
             quick: args.quick,
             rows,
             errors: vec![("refresh", refresh.errors)],
+        });
+    }
+
+    if args.reads_only {
+        let (rows, reads, shop) = reads::figures(&authd, &dev, duration / SLICES).await?;
+        return Ok(Report {
+            cores,
+            quick: args.quick,
+            rows,
+            errors: vec![("currentUser", reads.errors), ("customer", shop.errors)],
         });
     }
 
@@ -797,88 +824,8 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         });
     }
 
-    // currentUser at 32 against a bare axum endpoint of the same build,
-    // alternating.
-    let (access, _) = register_and_login(&dev, "reader@bench.example").await?;
-    let d = dev.clone();
-    let token = Arc::new(access);
-    let read_work = Arc::new(move |_| {
-        let (d, token) = (d.clone(), token.clone());
-        async move {
-            let r = d
-                .gql(Some(&token), "{ currentUser { id email } }", json!({}))
-                .await;
-            matches!(r, Ok(v) if v["data"]["currentUser"]["id"].is_string())
-        }
-    });
-    let port = free_port();
-    let _baseline = Proc(
-        Command::new(&authd)
-            .args(["bench-baseline", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()?;
-    let base_url = format!("http://127.0.0.1:{port}/");
-    for _ in 0..100 {
-        if http.get(&base_url).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let bare_work = Arc::new(move |_| {
-        let (http, url) = (http.clone(), base_url.clone());
-        async move {
-            let r = http
-                .post(&url)
-                .json(&json!({ "query": "{ currentUser { id email } }" }))
-                .send()
-                .await;
-            match r {
-                Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
-                _ => false,
-            }
-        }
-    });
-    let shop_token = Arc::new(storefront::create_and_sign_in(&dev, "reader@shop.example").await?);
-    let d = dev.clone();
-    let shop_work = Arc::new(move |_| {
-        let (d, token) = (d.clone(), shop_token.clone());
-        async move { storefront::customer(&d, &token).await }
-    });
-    eprintln!(
-        "currentUser, the Storefront's customer and bare axum, alternating in {SLICES} slices…"
-    );
-    let (mut reads, mut shop, mut bare) = Default::default();
-    for _ in 0..SLICES {
-        Sample::add(&mut reads, drive_sample(32, slice, read_work.clone()).await);
-        Sample::add(&mut shop, drive_sample(32, slice, shop_work.clone()).await);
-        Sample::add(&mut bare, drive_sample(32, slice, bare_work.clone()).await);
-    }
-    let (reads, shop, bare): (Measured, Measured, Measured) =
-        (reads.measured(), shop.measured(), bare.measured());
-    rows.push(Row {
-        figure: "currentUser/s (concurrency 32)".into(),
-        value: format!("{:.0}", reads.per_sec),
-        latency: reads.latency(),
-        baseline: format!("{:.0} bare axum/s", bare.per_sec),
-        ratio: format!("{:.2}", reads.per_sec / bare.per_sec),
-        target: "ratio ≥ 0.35 and ≥ 10,000/s".into(),
-    });
-    rows.push(Row {
-        figure: "Storefront customer/s (concurrency 32)".into(),
-        value: format!("{:.0}", shop.per_sec),
-        latency: shop.latency(),
-        baseline: format!(
-            "{:.0} bare axum/s; {:.2} × currentUser",
-            bare.per_sec,
-            shop.per_sec / reads.per_sec
-        ),
-        ratio: format!("{:.2}", shop.per_sec / bare.per_sec),
-        target: "ratio ≥ 0.35, ≥ currentUser".into(),
-    });
+    let (read_rows, reads, shop) = reads::figures(&authd, &dev, slice).await?;
+    rows.extend(read_rows);
 
     let (data_rows, data_errors) = customer_data::figures(&dev, slice, many_orders).await?;
     rows.extend(data_rows);
@@ -896,7 +843,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     rows.push(erasure::figure(&dev, erased).await?);
 
     // customerRefreshToken at 16, with projection lag sampled meanwhile.
-    let (refresh_rows, refresh) = refresh_figures(&dev, duration).await?;
+    let (refresh_rows, refresh) = refresh::figures(&authd, &dev, duration).await?;
     rows.extend(refresh_rows);
     let db = dev.data.join("read-model.db");
 
@@ -1102,142 +1049,6 @@ fn direct_insert(replayed: &Path, target: &Path) -> anyhow::Result<f64> {
     }
     authd_projections::db::finish_rebuild(&dst)?;
     Ok(t.elapsed().as_secs_f64())
-}
-
-/// Appended → visible in the read model: each message's JetStream time
-/// against the first moment the read model's checkpoint covers it.
-/// `customerRefreshToken` at 16, with the projection's and the feed's lag
-/// under that load.
-async fn refresh_figures(
-    dev: &Arc<Dev>,
-    duration: Duration,
-) -> anyhow::Result<(Vec<Row>, Measured)> {
-    let mut rows = Vec::new();
-    let mut sessions = Vec::new();
-    for i in 0..16 {
-        sessions.push(Mutex::new(
-            register_and_login(dev, &format!("refresh{i}@bench.example"))
-                .await?
-                .1,
-        ));
-    }
-    let sessions = Arc::new(sessions);
-    let db = dev.data.join("read-model.db");
-    let stop = Arc::new(AtomicBool::new(false));
-    let lag = tokio::spawn(sample_lag(dev.nats_url.clone(), db.clone(), stop.clone()));
-    let feed_lag = tokio::spawn(feed::sample(dev.nats_url.clone(), stop.clone()));
-    let d = dev.clone();
-    let refresh = drive(16, duration, move |i| {
-        let (d, sessions) = (d.clone(), sessions.clone());
-        async move {
-            let token = sessions[i].lock().unwrap().clone();
-            let q = "mutation F($t: String!) { customerRefreshToken(refreshToken: $t) { success refreshToken } }";
-            match d.gql(None, q, json!({ "t": token })).await {
-                Ok(v) if v["data"]["customerRefreshToken"]["success"] == true => {
-                    *sessions[i].lock().unwrap() = v["data"]["customerRefreshToken"]["refreshToken"].as_str().unwrap().to_string();
-                    true
-                }
-                _ => false,
-            }
-        }
-    })
-    .await;
-    stop.store(true, Ordering::Relaxed);
-    let mut lags = lag.await??;
-    let lag = Measured::from(&mut lags, duration, 0);
-    let mut feed_lags = feed_lag.await??;
-    let feed_lag = Measured::from(&mut feed_lags, duration, 0);
-    rows.push(Row {
-        figure: "customerRefreshToken/s (concurrency 16)".into(),
-        value: format!("{:.0}", refresh.per_sec),
-        latency: refresh.latency(),
-        baseline: "—".into(),
-        ratio: "—".into(),
-        target: "≥ 3,000/s, p99 ≤ 10 ms".into(),
-    });
-    rows.push(Row {
-        figure: "projection lag under that load".into(),
-        value: format!("{} samples", lags.len()),
-        latency: lag.latency(),
-        baseline: "—".into(),
-        ratio: "—".into(),
-        target: "p99 ≤ 5 ms".into(),
-    });
-    rows.push(Row {
-        figure: "feed latency under that load (event → authd.audit subscriber)".into(),
-        value: format!("{} entries", feed_lags.len()),
-        latency: feed_lag.latency(),
-        baseline: "—".into(),
-        ratio: "—".into(),
-        target: "p99 < 50 ms".into(),
-    });
-    Ok((rows, refresh))
-}
-
-async fn sample_lag(
-    nats_url: String,
-    db: PathBuf,
-    stop: Arc<AtomicBool>,
-) -> anyhow::Result<Vec<Duration>> {
-    let js = async_nats::jetstream::new(connect(&nats_url).await?);
-    let stream = js.get_stream("AUTH_EVENTS").await?;
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
-            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::New,
-            ..Default::default()
-        })
-        .await?;
-    let mut messages = consumer.messages().await?;
-    let pending: Arc<Mutex<Vec<(u64, std::time::SystemTime)>>> = Arc::default();
-    let p = pending.clone();
-    let s = stop.clone();
-    let collector = tokio::spawn(async move {
-        while !s.load(Ordering::Relaxed) {
-            let Ok(Some(Ok(m))) =
-                tokio::time::timeout(Duration::from_millis(100), messages.next()).await
-            else {
-                continue;
-            };
-            if let Ok(info) = m.info() {
-                let published: std::time::SystemTime = info.published.into();
-                p.lock().unwrap().push((info.stream_sequence, published));
-            }
-        }
-    });
-    let lags = tokio::task::spawn_blocking(move || {
-        let conn =
-            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .unwrap();
-        let mut lags = Vec::new();
-        while !stop.load(Ordering::Relaxed) || !pending.lock().unwrap().is_empty() {
-            let seq: i64 = conn
-                .query_row(
-                    "SELECT seq FROM checkpoints WHERE name = 'read_model'",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap_or(0);
-            let now = std::time::SystemTime::now();
-            let mut p = pending.lock().unwrap();
-            p.retain(|(s, published)| {
-                if *s as i64 <= seq {
-                    lags.push(now.duration_since(*published).unwrap_or_default());
-                    false
-                } else {
-                    true
-                }
-            });
-            if stop.load(Ordering::Relaxed) && lags.len() > 100_000 {
-                break;
-            }
-            drop(p);
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        lags
-    })
-    .await?;
-    collector.abort();
-    Ok(lags)
 }
 
 impl Report {

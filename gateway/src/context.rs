@@ -2,7 +2,10 @@
 //! token, and the request metadata recorded with every event.
 
 use authd_events::{Actor, RequestMeta, keyed_hash::secret_hash};
-use authd_projections::read::SessionRow;
+use authd_projections::{
+    ReadModel,
+    read::{CustomerRow, SessionRow},
+};
 use authd_services::{
     ErrorCode,
     bus::Sender,
@@ -73,6 +76,30 @@ impl Bearer {
     /// The live session of the token: `Ok(None)` without a token, an
     /// `UNAUTHENTICATED` error for a bad token or an ended session.
     pub async fn require(&self, state: &AppState) -> Result<Option<SessionRow>, ApiError> {
+        self.live(state, |read, c| read.session(&c.pid, &c.sid), |s| s)
+            .await
+    }
+
+    /// The live session of the token and its customer, in one read (what
+    /// `currentUser` answers on every request).
+    pub async fn require_with_customer(
+        &self,
+        state: &AppState,
+    ) -> Result<Option<(SessionRow, CustomerRow)>, ApiError> {
+        self.live(
+            state,
+            |read, c| read.session_with_customer(&c.pid, &c.sid),
+            |(s, _)| s,
+        )
+        .await
+    }
+
+    async fn live<T>(
+        &self,
+        state: &AppState,
+        read: impl Fn(&ReadModel, &AccessClaims) -> rusqlite::Result<Option<T>>,
+        session_of: impl Fn(&T) -> &SessionRow,
+    ) -> Result<Option<T>, ApiError> {
         let claims = match self {
             Bearer::None => return Ok(None),
             Bearer::Invalid(why) => return Err(ApiError::unauthenticated(why)),
@@ -81,13 +108,12 @@ impl Bearer {
         // The token may come from another gateway instance: wait until this
         // read model has seen the session it names.
         let caught_up = state.wait_applied(claims.seq).await;
-        let session = state
-            .read
-            .session(&claims.pid, &claims.sid)
+        let found = read(&state.read, claims)
             .map_err(ApiError::internal)?
-            .filter(|s| s.customer_id == claims.sub);
-        match session {
-            Some(s) if !s.revoked && s.expires_at > authd_events::now_millis() => Ok(Some(s)),
+            .filter(|t| session_of(t).customer_id == claims.sub);
+        let live = |s: &SessionRow| !s.revoked && s.expires_at > authd_events::now_millis();
+        match found {
+            Some(t) if live(session_of(&t)) => Ok(Some(t)),
             // A read model still behind the token (its projection resuming
             // after a broker went away) cannot say the session ended: a
             // client told so would sign its customer out.

@@ -9,6 +9,7 @@ mod customers;
 pub mod db;
 pub mod erasure;
 pub mod export;
+mod key_cache;
 pub mod live_rebuild;
 mod metafields;
 mod orders;

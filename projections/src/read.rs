@@ -136,6 +136,8 @@ pub struct ReadModel {
     /// (`switch_to`), and connections to an earlier file are dropped.
     file: std::sync::RwLock<(u64, PathBuf)>,
     pool: Mutex<Vec<(u64, Connection)>>,
+    /// API keys remembered while no key changed (`with_key_changes`).
+    pub(crate) keys: Option<crate::key_cache::KeyCache<ApiKeyRow>>,
 }
 
 impl ReadModel {
@@ -143,7 +145,20 @@ impl ReadModel {
         Self {
             file: std::sync::RwLock::new((0, path.to_path_buf())),
             pool: Mutex::new(Vec::new()),
+            keys: None,
         }
+    }
+
+    /// Remembers API keys between lookups, forgetting them whenever
+    /// `changes` (`Projector::key_changes`) moves: for a read model its
+    /// own projection keeps.
+    pub fn with_key_changes(mut self, changes: tokio::sync::watch::Receiver<u64>) -> Self {
+        self.keys = Some(crate::key_cache::KeyCache::new(changes));
+        self
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.file.read().unwrap().0
     }
 
     /// The file read now.
@@ -198,6 +213,23 @@ impl ReadModel {
     }
 
     pub fn api_key(&self, key_hash: &[u8; 32]) -> rusqlite::Result<Option<ApiKeyRow>> {
+        use crate::key_cache::Lookup;
+        let Some(cache) = &self.keys else {
+            return self.read_api_key(key_hash);
+        };
+        match cache.get(self.generation(), key_hash) {
+            Lookup::Hit(row) => Ok(Some(row)),
+            Lookup::Miss(version) => {
+                let row = self.read_api_key(key_hash)?;
+                if let Some(row) = &row {
+                    cache.put(version, self.generation(), key_hash, row);
+                }
+                Ok(row)
+            }
+        }
+    }
+
+    pub(crate) fn read_api_key(&self, key_hash: &[u8; 32]) -> rusqlite::Result<Option<ApiKeyRow>> {
         self.with(|c| {
             c.prepare_cached(
                 "SELECT project_id, kind, live, revoked FROM api_keys WHERE key_hash = ?1",
@@ -486,5 +518,67 @@ mod tests {
             })
             .unwrap();
         assert_eq!((runs, reprepared), (10, 0));
+    }
+
+    fn revoke(path: &std::path::Path, hash: &[u8; 32]) {
+        let conn = crate::db::open(path).unwrap();
+        conn.execute(
+            "UPDATE api_keys SET revoked = 1 WHERE key_hash = ?1",
+            [&hash[..]],
+        )
+        .unwrap();
+    }
+
+    /// A remembered key is answered without a read until the projection
+    /// says a key changed; then the read model's own answer comes back.
+    #[test]
+    fn keys_are_remembered_until_a_key_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("read.db");
+        let conn = crate::db::open(&path).unwrap();
+        crate::db::migrate(&conn).unwrap();
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        for (hash, id) in [(a, "k1"), (b, "k2")] {
+            conn.execute(
+                "INSERT INTO api_keys (key_hash, key_id, project_id, kind, live, prefix, revoked, created_at)
+                 VALUES (?1, ?2, 'p', 'public', 1, 'pk_', 0, 0)",
+                params![&hash[..], id],
+            )
+            .unwrap();
+        }
+        let (changes, rx) = tokio::sync::watch::channel(0u64);
+        let read = ReadModel::new(&path).with_key_changes(rx);
+        let cache = read.keys.as_ref().unwrap();
+        assert!(!read.api_key(&a).unwrap().unwrap().revoked);
+        assert_eq!(cache.len(), 1);
+        // An unknown key is not remembered: a client sending made-up keys
+        // costs a read each, never the cache's room.
+        assert!(read.api_key(&[9; 32]).unwrap().is_none());
+        assert_eq!(cache.len(), 1);
+
+        // Changed behind the cache's back: still remembered (what the
+        // projection's count is for).
+        revoke(&path, &a);
+        assert!(!read.api_key(&a).unwrap().unwrap().revoked);
+        changes.send_modify(|n| *n += 1);
+        assert!(read.api_key(&a).unwrap().unwrap().revoked);
+
+        // A read made under one count is not remembered under the next.
+        let crate::key_cache::Lookup::Miss(version) = cache.get(read.generation(), &b) else {
+            panic!("b was never read");
+        };
+        let row = read.read_api_key(&b).unwrap().unwrap();
+        changes.send_modify(|n| *n += 1);
+        cache.put(version, read.generation(), &b, &row);
+        assert!(matches!(
+            cache.get(read.generation(), &b),
+            crate::key_cache::Lookup::Miss(_)
+        ));
+
+        // Nor across a move to another file (a live rebuild's).
+        assert!(!read.api_key(&b).unwrap().unwrap().revoked);
+        revoke(&path, &b);
+        read.switch_to(&path);
+        assert!(read.api_key(&b).unwrap().unwrap().revoked);
     }
 }

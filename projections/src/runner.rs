@@ -59,6 +59,8 @@ pub struct Projector {
     path: PathBuf,
     applied: watch::Sender<u64>,
     audit_applied: Option<watch::Sender<u64>>,
+    /// Batches applied that changed an API key (`key_changes()`).
+    key_changes: watch::Sender<u64>,
     /// Live rebuilds' requests to move to their file (`swapper()`).
     swaps: (
         tokio::sync::mpsc::Sender<crate::live_rebuild::Swap>,
@@ -84,6 +86,7 @@ impl Projector {
             path: path.to_path_buf(),
             applied: watch::channel(seq).0,
             audit_applied,
+            key_changes: watch::channel(0).0,
             swaps: tokio::sync::mpsc::channel(1),
         })
     }
@@ -104,6 +107,13 @@ impl Projector {
         self.audit_applied.as_ref().map(watch::Sender::subscribe)
     }
 
+    /// Counts the applied batches that issued or revoked an API key,
+    /// moving before `applied()` does: what `ReadModel::with_key_changes`
+    /// forgets its remembered keys by.
+    pub fn key_changes(&self) -> watch::Receiver<u64> {
+        self.key_changes.subscribe()
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -114,6 +124,7 @@ impl Projector {
         model: Tables,
         path: PathBuf,
         applied: watch::Sender<u64>,
+        key_changes: Option<watch::Sender<u64>>,
         linger: Duration,
     ) -> anyhow::Result<(
         tokio::sync::mpsc::Sender<Batch>,
@@ -145,7 +156,13 @@ impl Projector {
                     let seq = if linger.is_zero() {
                         let span = traced(name, first.iter());
                         let _in = span.as_ref().map(|s| s.enter());
-                        apply_to(model, &mut conn, first.iter())?
+                        let seq = apply_to(model, &mut conn, first.iter())?;
+                        if let Some(changes) = &key_changes
+                            && first.iter().any(crate::key_cache::changes_keys)
+                        {
+                            changes.send_modify(|n| *n += 1);
+                        }
+                        seq
                     } else {
                         // Take what is queued; when that is little, wait a
                         // linger for more, so a trickle commits in bulk while
@@ -194,6 +211,7 @@ impl Projector {
                 Tables::ReadModel,
                 self.path.clone(),
                 self.applied.clone(),
+                Some(self.key_changes.clone()),
                 Duration::ZERO,
             )?;
             let (mut senders, mut writers) = (vec![main_tx], vec![main]);
@@ -202,6 +220,7 @@ impl Projector {
                     Tables::Audit,
                     audit_path(&self.path),
                     audit_applied.clone(),
+                    None,
                     AUDIT_LINGER,
                 )?;
                 senders.push(tx);

@@ -237,7 +237,9 @@ pub async fn start_gateway(
     let projector = authd_projections::Projector::open(&file, config.audit_index)?;
     let applied = projector.applied();
     let audit_applied = projector.audit_applied();
-    let read = Arc::new(authd_projections::ReadModel::new(&file));
+    let read = Arc::new(
+        authd_projections::ReadModel::new(&file).with_key_changes(projector.key_changes()),
+    );
     let rebuilder = Arc::new(authd_projections::Rebuilder::new(
         store.clone(),
         &link,

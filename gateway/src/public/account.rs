@@ -15,16 +15,11 @@ impl AccountQuery {
     /// The customer the bearer access token belongs to; null without one.
     async fn current_user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let (state, rc) = guards::request(ctx);
-        let Some(session) = rc.auth.require(state).await? else {
+        // The session and its customer in one read; a session whose
+        // customer is gone (erased) is no session.
+        let Some((_, row)) = rc.auth.require_with_customer(state).await? else {
             return Ok(None);
         };
-        let row = state
-            .read
-            .customer(&rc.project_id, &session.customer_id)
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| {
-                ApiError::unauthenticated("the access token's customer does not exist")
-            })?;
         Ok(Some(User::from_row(row)))
     }
 
