@@ -254,8 +254,20 @@ async fn logout_needs_a_live_session_and_ends_it() {
 
     let anonymous = env.gql(&logout, json!({})).await;
     assert_eq!(anonymous["data"]["customerLogout"]["success"], false);
+    // Read (and remembered by the read model) before the logout…
+    let me = env.current_user(access).await;
+    assert_eq!(
+        me["data"]["currentUser"]["email"], "ann@example.com",
+        "{me}"
+    );
     let out = env.gql_as(Some(access), &logout, json!({})).await;
     assert_eq!(out["data"]["customerLogout"]["success"], true);
+    // …and ended right after it.
+    let me = env.current_user(access).await;
+    assert_eq!(
+        me["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{me}"
+    );
     let again = env.gql_as(Some(access), &logout, json!({})).await;
     assert_eq!(again["data"]["customerLogout"]["success"], false, "{again}");
     // The refresh token of the ended session is dead too.

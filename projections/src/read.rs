@@ -3,7 +3,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{Arc, Mutex},
 };
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -138,7 +138,13 @@ pub struct ReadModel {
     pool: Mutex<Vec<(u64, Connection)>>,
     /// API keys remembered while no key changed (`with_key_changes`).
     pub(crate) keys: Option<crate::key_cache::KeyCache<ApiKeyRow>>,
+    /// Sessions with their customers remembered (`with_sessions`).
+    sessions: Option<Arc<SessionCache>>,
 }
+
+/// What `session_with_customer` answers, remembered while the projection
+/// keeps it true (`Projector::sessions`).
+pub type SessionCache = crate::row_cache::RowCache<(SessionRow, CustomerRow)>;
 
 impl ReadModel {
     pub fn new(path: &Path) -> Self {
@@ -146,7 +152,15 @@ impl ReadModel {
             file: std::sync::RwLock::new((0, path.to_path_buf())),
             pool: Mutex::new(Vec::new()),
             keys: None,
+            sessions: None,
         }
+    }
+
+    /// Remembers sessions with their customers between lookups, as long
+    /// as the projection that feeds this file keeps `cache` true.
+    pub fn with_sessions(mut self, cache: Arc<SessionCache>) -> Self {
+        self.sessions = Some(cache);
+        self
     }
 
     /// Remembers API keys between lookups, forgetting them whenever
@@ -428,6 +442,26 @@ impl ReadModel {
         project: &str,
         session: &str,
     ) -> rusqlite::Result<Option<(SessionRow, CustomerRow)>> {
+        let Some(cache) = &self.sessions else {
+            return self.read_session_with_customer(project, session);
+        };
+        match cache.get(self.generation(), project, session) {
+            Ok(row) => Ok(Some(row)),
+            Err(version) => {
+                let row = self.read_session_with_customer(project, session)?;
+                if let Some(found) = &row {
+                    cache.put(version, project, session, &found.0.customer_id, found);
+                }
+                Ok(row)
+            }
+        }
+    }
+
+    fn read_session_with_customer(
+        &self,
+        project: &str,
+        session: &str,
+    ) -> rusqlite::Result<Option<(SessionRow, CustomerRow)>> {
         self.with(|c| {
             c.prepare_cached(&session_with_customer_sql())?
                 .query_row(params![project, session], |r| {
@@ -580,5 +614,103 @@ mod tests {
         revoke(&path, &b);
         read.switch_to(&path);
         assert!(read.api_key(&b).unwrap().unwrap().revoked);
+    }
+
+    fn message(project: &str, aggregate: &str) -> authd_events::RecordedMessage {
+        use authd_events::*;
+        let meta = MessageMeta {
+            tenant: project.into(),
+            aggregate_id: aggregate.into(),
+            time: 0,
+            actor: Actor::System,
+            request: RecordedRequest::default(),
+            command_id: "x".into(),
+        };
+        RecordedMessage {
+            seq: 1,
+            subject: AggregateSubject::new(project, AggregateKind::Session, aggregate).unwrap(),
+            message: EventMessage::new(meta, Vec::new()),
+            traceparent: None,
+        }
+    }
+
+    /// A session with its customer is answered from memory until the
+    /// projection applies a message of that session or that customer; a
+    /// read a batch may have overtaken is not remembered.
+    #[test]
+    fn sessions_are_remembered_until_their_session_or_customer_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("read.db");
+        let conn = crate::db::open(&path).unwrap();
+        crate::db::migrate(&conn).unwrap();
+        for (c, sessions) in [("c1", ["s1", "s2"]), ("c2", ["s3", "s4"])] {
+            conn.execute(
+                "INSERT INTO customers (project_id, id, email, email_normalized, email_verified,
+                                        status, created_at, updated_at)
+                 VALUES ('p', ?1, ?2, ?2, 1, 'ACTIVE', 0, 0)",
+                params![c, format!("{c}@example.com")],
+            )
+            .unwrap();
+            for s in sessions {
+                conn.execute(
+                    "INSERT INTO sessions (project_id, id, customer_id, created_at, refreshed_at,
+                                           expires_at, generation, started_seq, method)
+                     VALUES ('p', ?1, ?2, 0, 0, 9, 0, 1, 'password')",
+                    params![s, c],
+                )
+                .unwrap();
+            }
+        }
+        let cache = Arc::new(SessionCache::default());
+        let read = ReadModel::new(&path).with_sessions(cache.clone());
+        let revoked = |s: &str| {
+            read.session_with_customer("p", s)
+                .unwrap()
+                .unwrap()
+                .0
+                .revoked
+        };
+        for s in ["s1", "s2", "s3", "s4"] {
+            assert!(!revoked(s));
+        }
+        assert_eq!(cache.len(), 4);
+        // Another project's session of the same id is another entry.
+        assert!(read.session_with_customer("q", "s1").unwrap().is_none());
+        assert_eq!(cache.len(), 4);
+
+        // Written behind the cache's back: still remembered.
+        conn.execute("UPDATE sessions SET revoked_at = 1", [])
+            .unwrap();
+        assert!(!revoked("s1") && !revoked("s3"));
+        // A message of session s1 forgets s1 only.
+        cache.applied([&message("p", "s1")]);
+        assert!(revoked("s1"));
+        assert!(!revoked("s2") && !revoked("s3"));
+        // A message of customer c2 forgets both their sessions; another
+        // project's c1 forgets nothing here.
+        cache.applied([&message("p", "c2"), &message("q", "c1")]);
+        assert!(revoked("s3") && revoked("s4"));
+        assert!(!revoked("s2"));
+        cache.applied([&message("p", "c1")]);
+        assert!(revoked("s2"));
+
+        // A read made before a batch was applied is not remembered after.
+        conn.execute("UPDATE sessions SET revoked_at = NULL", [])
+            .unwrap();
+        cache.applied([&message("p", "s1"), &message("p", "s2")]);
+        let Err(version) = cache.get(read.generation(), "p", "s1") else {
+            panic!("s1 was forgotten");
+        };
+        let row = read.read_session_with_customer("p", "s1").unwrap().unwrap();
+        cache.applied([&message("p", "s9")]);
+        cache.put(version, "p", "s1", "c1", &row);
+        assert!(cache.get(read.generation(), "p", "s1").is_err());
+
+        // Nor across a move to another file (a live rebuild's).
+        assert!(!revoked("s2"));
+        conn.execute("UPDATE sessions SET revoked_at = 1", [])
+            .unwrap();
+        read.switch_to(&path);
+        assert!(revoked("s2"));
     }
 }

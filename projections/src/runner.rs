@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     db,
+    read::SessionCache,
     tables::{Tables, apply_to, audit_path},
 };
 
@@ -61,6 +62,9 @@ pub struct Projector {
     audit_applied: Option<watch::Sender<u64>>,
     /// Batches applied that changed an API key (`key_changes()`).
     key_changes: watch::Sender<u64>,
+    /// Sessions with their customers remembered by the read model
+    /// (`sessions()`), forgotten here as their messages are applied.
+    sessions: Arc<SessionCache>,
     /// Live rebuilds' requests to move to their file (`swapper()`).
     swaps: (
         tokio::sync::mpsc::Sender<crate::live_rebuild::Swap>,
@@ -87,6 +91,7 @@ impl Projector {
             applied: watch::channel(seq).0,
             audit_applied,
             key_changes: watch::channel(0).0,
+            sessions: Arc::default(),
             swaps: tokio::sync::mpsc::channel(1),
         })
     }
@@ -114,6 +119,12 @@ impl Projector {
         self.key_changes.subscribe()
     }
 
+    /// The cache of sessions with their customers this projection keeps
+    /// true (`ReadModel::with_sessions`).
+    pub fn sessions(&self) -> Arc<SessionCache> {
+        self.sessions.clone()
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -124,7 +135,7 @@ impl Projector {
         model: Tables,
         path: PathBuf,
         applied: watch::Sender<u64>,
-        key_changes: Option<watch::Sender<u64>>,
+        key_changes: Option<(watch::Sender<u64>, Arc<SessionCache>)>,
         linger: Duration,
     ) -> anyhow::Result<(
         tokio::sync::mpsc::Sender<Batch>,
@@ -157,10 +168,11 @@ impl Projector {
                         let span = traced(name, first.iter());
                         let _in = span.as_ref().map(|s| s.enter());
                         let seq = apply_to(model, &mut conn, first.iter())?;
-                        if let Some(changes) = &key_changes
-                            && first.iter().any(crate::key_cache::changes_keys)
-                        {
-                            changes.send_modify(|n| *n += 1);
+                        if let Some((changes, sessions)) = &key_changes {
+                            sessions.applied(first.iter());
+                            if first.iter().any(crate::key_cache::changes_keys) {
+                                changes.send_modify(|n| *n += 1);
+                            }
                         }
                         seq
                     } else {
@@ -211,7 +223,7 @@ impl Projector {
                 Tables::ReadModel,
                 self.path.clone(),
                 self.applied.clone(),
-                Some(self.key_changes.clone()),
+                Some((self.key_changes.clone(), self.sessions.clone())),
                 Duration::ZERO,
             )?;
             let (mut senders, mut writers) = (vec![main_tx], vec![main]);

@@ -238,7 +238,9 @@ pub async fn start_gateway(
     let applied = projector.applied();
     let audit_applied = projector.audit_applied();
     let read = Arc::new(
-        authd_projections::ReadModel::new(&file).with_key_changes(projector.key_changes()),
+        authd_projections::ReadModel::new(&file)
+            .with_key_changes(projector.key_changes())
+            .with_sessions(projector.sessions()),
     );
     let rebuilder = Arc::new(authd_projections::Rebuilder::new(
         store.clone(),
