@@ -415,6 +415,10 @@ async fn health_and_jwks() {
         "authd_command_duration_seconds_bucket",
         "authd_read_model_applied_sequence",
         r#"authd_graphql_requests_total{api="public"}"#,
+        // The services' state cache: the login found the customer the
+        // registration put there.
+        r#"authd_state_cache_lookups_total{result="hit"}"#,
+        "authd_state_cache_entries",
     ] {
         assert!(
             metrics.contains(needle),

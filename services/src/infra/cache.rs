@@ -123,6 +123,7 @@ impl StateCache {
         inner
             .entries
             .insert(subject.to_string(), Entry { seq, state });
+        metrics::gauge!("authd_state_cache_entries").set(inner.entries.len() as f64);
     }
 
     /// Feeds one message from the tail of the stream.

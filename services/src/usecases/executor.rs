@@ -359,6 +359,11 @@ impl Executor {
     ) -> Result<(u64, A, bool), CommandError> {
         let key = subject.to_string();
         let cached = self.cache.get::<A>(&key);
+        if !fresh {
+            // The cache's hit rate: what its bound (`StateCache::new`) costs.
+            let result = if cached.is_some() { "hit" } else { "miss" };
+            metrics::counter!("authd_state_cache_lookups_total", "result" => result).increment(1);
+        }
         if let (false, Some((seq, state))) = (fresh, cached.clone()) {
             return Ok((seq, state, true));
         }
