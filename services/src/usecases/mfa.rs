@@ -102,11 +102,12 @@ pub(super) fn code_field(e: CommandError) -> CommandError {
     }
 }
 
-fn signed_in_customer(env: &CommandEnvelope) -> Result<AggregateSubject, CommandError> {
+pub(super) fn signed_in_customer(env: &CommandEnvelope) -> Result<AggregateSubject, CommandError> {
     subject(&env.tenant, AggregateKind::Customer, customer_actor(env))
 }
 
-async fn mail(
+/// Tells the customer a second factor was added or removed.
+pub(super) async fn mail(
     s: &Services,
     env: &CommandEnvelope,
     to: &str,

@@ -7,12 +7,14 @@
 //! the customer aggregate's to check: a counter that does not move
 //! forward is refused and recorded as a possible clone.
 
-use authd_events::{AggregateKind, AggregateSubject, CustomerEvent, WebauthnPurpose};
+use authd_events::{AggregateKind, CustomerEvent, WebauthnPurpose};
 use base64::Engine;
 use webauthn_rs::prelude::{Passkey, WebauthnError};
 
 use super::{
-    Services, UseCase, customer_actor, mfa::new_recovery_codes, mfa_login, subject, valid_email,
+    Services, UseCase,
+    mfa::{mail, new_recovery_codes, signed_in_customer},
+    mfa_login, subject, valid_email,
 };
 use crate::{
     commands::{
@@ -25,38 +27,16 @@ use crate::{
         customer_mfa::Proof,
         customer_passkey::{self, MAX_PASSKEYS, PasskeyCommand},
         email_claim::{ClaimCommand, CredentialClaim},
-        project::Project,
         session::Session,
     },
     error::{CommandError, DomainError},
-    infra::{
-        mail::MailKind,
-        webauthn::{self as wa, CeremonyState},
-    },
+    infra::webauthn::{self as wa, CeremonyState},
 };
 
 const PASSKEY: &str = "A passkey";
 
 pub(super) fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn signed_in_customer(env: &CommandEnvelope) -> Result<AggregateSubject, CommandError> {
-    subject(&env.tenant, AggregateKind::Customer, customer_actor(env))
-}
-
-async fn mail(
-    s: &Services,
-    env: &CommandEnvelope,
-    project: &Project,
-    to: &str,
-    added: bool,
-) -> Result<(), CommandError> {
-    let kind = MailKind::SecondFactorChanged {
-        added,
-        factor: PASSKEY.to_string(),
-    };
-    s.send_mail(env, to, &project.config, kind).await
 }
 
 impl UseCase for StartPasskeyRegistration {
@@ -118,7 +98,7 @@ impl UseCase for FinishPasskeyRegistration {
     ) -> Result<Sent<PasskeyView>, CommandError> {
         let (answer, key) = wa::registration(&self.response).map_err(response_field)?;
         let customer = signed_in_customer(env)?;
-        let (rp, project) = s.relying_party(&env.tenant).await?;
+        let (rp, _) = s.relying_party(&env.tenant).await?;
         let (started, state) = s
             .spend_ceremony(env, &key, WebauthnPurpose::Register)
             .await
@@ -174,7 +154,7 @@ impl UseCase for FinishPasskeyRegistration {
                 _ => {}
             }
         }
-        mail(s, env, &project, &c.email, true).await?;
+        mail(s, env, &c.email, true, PASSKEY).await?;
         Ok(Sent {
             seq: done.seq,
             outcome: PasskeyView {
@@ -209,7 +189,6 @@ impl UseCase for RemovePasskey {
             .ok()
             .filter(|id| !id.is_empty() && id.len() <= 1023)
             .ok_or_else(not_found)?;
-        let project = s.project(&env.tenant).await?;
         let customer = signed_in_customer(env)?;
         let claim = s.credential_claim(&env.tenant, &credential_id)?;
         let remove = CustomerCommand::Passkey(PasskeyCommand::Remove { credential_id });
@@ -231,7 +210,7 @@ impl UseCase for RemovePasskey {
                     _ => e,
                 })?;
         let email = done.state::<Customer>(&customer).email.clone();
-        mail(s, env, &project, &email, false).await?;
+        mail(s, env, &email, false, PASSKEY).await?;
         Ok(Sent {
             seq: done.seq,
             outcome: Done,
