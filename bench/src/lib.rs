@@ -650,12 +650,15 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     }
 
     if args.refresh_only {
-        let (rows, refresh) = refresh::figures(&authd, &dev, duration).await?;
+        let (rows, refresh, floor) = refresh::figures(&authd, &dev, duration).await?;
         return Ok(Report {
             cores,
             quick: args.quick,
             rows,
-            errors: vec![("refresh", refresh.errors)],
+            errors: vec![
+                ("refresh", refresh.errors),
+                ("write-path floor", floor.errors),
+            ],
         });
     }
 
@@ -810,6 +813,16 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         target: "ratio ≥ 0.80 (and within 5 % of the build before sealing: BENCHMARKS.md)".into(),
     });
 
+    // Both pay one argon2id hash; what registering adds (the claim, a data
+    // key, three messages and their projections) shows here.
+    rows.push(Row {
+        figure: "customerRegister/s ÷ customerLogin/s".into(),
+        value: format!("{:.1} / {:.1}", registers.per_sec, login.per_sec),
+        latency: "—".into(),
+        baseline: "customerLogin/s (same run)".into(),
+        ratio: format!("{:.2}", registers.per_sec / login.per_sec),
+        target: "ratio ≥ 0.95".into(),
+    });
     let mut errors = vec![
         ("login", login.errors),
         ("customerAccessTokenCreate", tokens.errors),
@@ -843,7 +856,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     rows.push(erasure::figure(&dev, erased).await?);
 
     // customerRefreshToken at 16, with projection lag sampled meanwhile.
-    let (refresh_rows, refresh) = refresh::figures(&authd, &dev, duration).await?;
+    let (refresh_rows, refresh, floor) = refresh::figures(&authd, &dev, duration).await?;
     rows.extend(refresh_rows);
     let db = dev.data.join("read-model.db");
 
@@ -872,7 +885,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         latency: "—".into(),
         baseline: "—".into(),
         ratio: "—".into(),
-        target: "≤ 150 MB (at 100,000)".into(),
+        target: "≤ 150 MB at 100,000; ≤ 300 MB a role at 1,000,000".into(),
     });
 
     // Replay into SQLite vs inserting the same rows directly (`--replay-events
@@ -885,6 +898,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         ("currentUser", reads.errors),
         ("customer", shop.errors),
         ("refresh", refresh.errors),
+        ("write-path floor", floor.errors),
     ]);
     Ok(Report {
         cores,
@@ -999,7 +1013,7 @@ async fn replay(
         latency: "—".into(),
         baseline: format!("{direct_rate:.0} rows/s direct"),
         ratio: format!("{:.2}", replay_rate / direct_rate),
-        target: "ratio ≥ 0.5 and ≥ 100,000/s".into(),
+        target: "ratio ≥ 0.70".into(),
     })
 }
 

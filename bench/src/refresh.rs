@@ -20,12 +20,13 @@ use crate::{Dev, Measured, Row, SLICES, Sample, connect, drive_sample, ms, regis
 /// Concurrency of both: a worker per session (a subject per worker).
 const WORKERS: usize = 16;
 
-/// The refresh figure, its floor and the lags under it.
+/// The refresh figure, its floor and the lags under it; the refresh's and
+/// the floor's measurements (for their failed operations).
 pub(crate) async fn figures(
     authd: &Path,
     dev: &Arc<Dev>,
     duration: Duration,
-) -> anyhow::Result<(Vec<Row>, Measured)> {
+) -> anyhow::Result<(Vec<Row>, Measured, Measured)> {
     let mut rows = Vec::new();
     let mut sessions = Vec::new();
     for i in 0..WORKERS {
@@ -121,7 +122,7 @@ pub(crate) async fn figures(
         ratio: "—".into(),
         target: "p99 < 50 ms".into(),
     });
-    Ok((rows, refresh))
+    Ok((rows, refresh, floor))
 }
 
 /// Appended → visible in the read model: each message's JetStream time
