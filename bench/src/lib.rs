@@ -73,7 +73,8 @@ pub struct Args {
     #[arg(long)]
     pub refresh_only: bool,
     /// Measure only `currentUser` and the Storefront's `customer` against
-    /// bare axum, for A/B runs of the read path.
+    /// bare axum, for A/B runs of the read path (with `--customers`, after
+    /// publishing that many).
     #[arg(long)]
     pub reads_only: bool,
     /// Measure only what reads the whole log: the replay against direct
@@ -496,6 +497,30 @@ async fn publish_synthetic(
     Ok(())
 }
 
+/// Publishes `customers` synthetic customers with sessions and waits until
+/// authd dev's read model has them.
+async fn populate(dev: &Dev, dir: &Path, customers: u64) -> anyhow::Result<()> {
+    eprintln!("publishing {customers} synthetic customers with sessions…");
+    publish_synthetic(
+        &dev.nats_url,
+        "p_bench",
+        customers,
+        dev_kek(dir).as_deref(),
+        0,
+    )
+    .await?;
+    let last = stream_last(&dev.nats_url).await?;
+    let db = dev.data.join("read-model.db");
+    let caught_up = Instant::now();
+    while checkpoint(&db) < last {
+        if caught_up.elapsed() > Duration::from_secs(600) {
+            bail!("read model did not catch up");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
 fn checkpoint(db: &Path) -> u64 {
     rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .and_then(|c| {
@@ -663,7 +688,17 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     }
 
     if args.reads_only {
-        let (rows, reads, shop) = reads::figures(&authd, &dev, duration / SLICES).await?;
+        // With `--customers`, measured among that many (`currentUser` at a
+        // million against at a hundred thousand).
+        if let Some(customers) = args.customers {
+            populate(&dev, &dir, customers).await?;
+        }
+        let (mut rows, reads, shop) = reads::figures(&authd, &dev, duration / SLICES).await?;
+        if let Some(customers) = args.customers {
+            for row in &mut rows {
+                row.figure = format!("{}, among {customers} customers", row.figure);
+            }
+        }
         return Ok(Report {
             cores,
             quick: args.quick,
@@ -861,23 +896,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     let db = dev.data.join("read-model.db");
 
     // Memory of authd dev holding N customers and sessions.
-    eprintln!("publishing {customers} synthetic customers with sessions…");
-    publish_synthetic(
-        &dev.nats_url,
-        "p_bench",
-        customers,
-        dev_kek(dir.as_path()).as_deref(),
-        0,
-    )
-    .await?;
-    let last = stream_last(&dev.nats_url).await?;
-    let caught_up = Instant::now();
-    while checkpoint(&db) < last {
-        if caught_up.elapsed() > Duration::from_secs(600) {
-            bail!("read model did not catch up");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    populate(&dev, &dir, customers).await?;
     let rss = rss_kib(dev.pid);
     rows.push(Row {
         figure: format!("resident memory, {customers} customers + sessions"),
