@@ -23,7 +23,7 @@ pub mod read_orders;
 pub mod read_passkeys;
 pub mod read_webhooks;
 mod replay;
-pub mod row_cache;
+mod row_cache;
 pub mod runner;
 mod sessions;
 mod tables;

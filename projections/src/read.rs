@@ -6,6 +6,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use authd_events::RecordedMessage;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,38 +137,42 @@ pub struct ReadModel {
     /// (`switch_to`), and connections to an earlier file are dropped.
     file: std::sync::RwLock<(u64, PathBuf)>,
     pool: Mutex<Vec<(u64, Connection)>>,
-    /// API keys remembered while no key changed (`with_key_changes`).
-    pub(crate) keys: Option<crate::key_cache::KeyCache<ApiKeyRow>>,
-    /// Sessions with their customers remembered (`with_sessions`).
-    sessions: Option<Arc<SessionCache>>,
+    /// What is remembered between lookups (`with_caches`).
+    caches: Option<Caches>,
 }
 
-/// What `session_with_customer` answers, remembered while the projection
-/// keeps it true (`Projector::sessions`).
-pub type SessionCache = crate::row_cache::RowCache<(SessionRow, CustomerRow)>;
+/// What a read model remembers between lookups (API keys, sessions with
+/// their customers), kept true by the projection that feeds its file
+/// (`Projector::caches`): its writer calls `applied` after each commit,
+/// before it says the batch is applied.
+#[derive(Clone, Default)]
+pub struct Caches {
+    pub(crate) keys: Arc<crate::key_cache::KeyCache<ApiKeyRow>>,
+    pub(crate) sessions: Arc<crate::row_cache::RowCache<(SessionRow, CustomerRow)>>,
+}
+
+impl Caches {
+    /// Forgets what `batch`, applied and committed, may have changed.
+    pub(crate) fn applied(&self, batch: &[RecordedMessage]) {
+        self.keys.applied(batch.iter());
+        self.sessions.applied(batch);
+    }
+}
 
 impl ReadModel {
     pub fn new(path: &Path) -> Self {
         Self {
             file: std::sync::RwLock::new((0, path.to_path_buf())),
             pool: Mutex::new(Vec::new()),
-            keys: None,
-            sessions: None,
+            caches: None,
         }
     }
 
-    /// Remembers sessions with their customers between lookups, as long
-    /// as the projection that feeds this file keeps `cache` true.
-    pub fn with_sessions(mut self, cache: Arc<SessionCache>) -> Self {
-        self.sessions = Some(cache);
-        self
-    }
-
-    /// Remembers API keys between lookups, forgetting them whenever
-    /// `changes` (`Projector::key_changes`) moves: for a read model its
-    /// own projection keeps.
-    pub fn with_key_changes(mut self, changes: tokio::sync::watch::Receiver<u64>) -> Self {
-        self.keys = Some(crate::key_cache::KeyCache::new(changes));
+    /// Remembers API keys and sessions with their customers between
+    /// lookups, as long as the projection that feeds this file keeps
+    /// `caches` true.
+    pub fn with_caches(mut self, caches: Caches) -> Self {
+        self.caches = Some(caches);
         self
     }
 
@@ -227,16 +232,15 @@ impl ReadModel {
     }
 
     pub fn api_key(&self, key_hash: &[u8; 32]) -> rusqlite::Result<Option<ApiKeyRow>> {
-        use crate::key_cache::Lookup;
-        let Some(cache) = &self.keys else {
+        let Some(caches) = &self.caches else {
             return self.read_api_key(key_hash);
         };
-        match cache.get(self.generation(), key_hash) {
-            Lookup::Hit(row) => Ok(Some(row)),
-            Lookup::Miss(version) => {
+        match caches.keys.get(self.generation(), key_hash) {
+            Ok(row) => Ok(Some(row)),
+            Err(version) => {
                 let row = self.read_api_key(key_hash)?;
                 if let Some(row) = &row {
-                    cache.put(version, self.generation(), key_hash, row);
+                    caches.keys.put(version, key_hash, row);
                 }
                 Ok(row)
             }
@@ -267,44 +271,6 @@ impl ReadModel {
             ))?
             .query_row(params![project, id], customer_row)
             .optional()
-        })
-    }
-
-    /// The customer's second factors: since when an authenticator app
-    /// protects the account (unix ms), and the recovery codes left.
-    pub fn customer_mfa(
-        &self,
-        project: &str,
-        customer: &str,
-    ) -> rusqlite::Result<Option<(Option<i64>, i64)>> {
-        self.with(|c| {
-            c.prepare_cached(
-                "SELECT mfa_totp_at, recovery_codes_left FROM customers
-                 WHERE project_id = ?1 AND id = ?2",
-            )?
-            .query_row(params![project, customer], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-        })
-    }
-
-    /// When the customer last signed in (unix ms): the start of their
-    /// newest session, since every sign-in starts one (a login that resets
-    /// nothing on the customer records itself there alone).
-    pub fn last_sign_in(&self, project: &str, customer: &str) -> rusqlite::Result<Option<i64>> {
-        self.with(|c| {
-            c.prepare_cached(
-                "SELECT MAX(created_at) FROM sessions WHERE project_id = ?1 AND customer_id = ?2",
-            )?
-            .query_row(params![project, customer], |r| r.get(0))
-        })
-    }
-
-    /// When a session started (unix ms): its sign-in.
-    pub fn session_started_at(&self, project: &str, id: &str) -> rusqlite::Result<Option<i64>> {
-        self.with(|c| {
-            c.prepare_cached("SELECT created_at FROM sessions WHERE project_id = ?1 AND id = ?2")?
-                .query_row(params![project, id], |r| r.get(0))
-                .optional()
         })
     }
 
@@ -442,15 +408,18 @@ impl ReadModel {
         project: &str,
         session: &str,
     ) -> rusqlite::Result<Option<(SessionRow, CustomerRow)>> {
-        let Some(cache) = &self.sessions else {
+        let Some(caches) = &self.caches else {
             return self.read_session_with_customer(project, session);
         };
-        match cache.get(self.generation(), project, session) {
+        match caches.sessions.get(self.generation(), project, session) {
             Ok(row) => Ok(Some(row)),
             Err(version) => {
                 let row = self.read_session_with_customer(project, session)?;
                 if let Some(found) = &row {
-                    cache.put(version, project, session, &found.0.customer_id, found);
+                    let customer = &found.0.customer_id;
+                    caches
+                        .sessions
+                        .put(version, project, session, customer, found);
                 }
                 Ok(row)
             }
@@ -580,9 +549,9 @@ mod tests {
             )
             .unwrap();
         }
-        let (changes, rx) = tokio::sync::watch::channel(0u64);
-        let read = ReadModel::new(&path).with_key_changes(rx);
-        let cache = read.keys.as_ref().unwrap();
+        let caches = Caches::default();
+        let read = ReadModel::new(&path).with_caches(caches.clone());
+        let cache = &caches.keys;
         assert!(!read.api_key(&a).unwrap().unwrap().revoked);
         assert_eq!(cache.len(), 1);
         // An unknown key is not remembered: a client sending made-up keys
@@ -591,23 +560,34 @@ mod tests {
         assert_eq!(cache.len(), 1);
 
         // Changed behind the cache's back: still remembered (what the
-        // projection's count is for).
+        // projection's call is for); a batch that changes no key keeps it.
         revoke(&path, &a);
         assert!(!read.api_key(&a).unwrap().unwrap().revoked);
-        changes.send_modify(|n| *n += 1);
+        caches.applied(&[message("p", "s1")]);
+        assert!(!read.api_key(&a).unwrap().unwrap().revoked);
+        let revocation = || {
+            let mut m = message("p", "p");
+            m.message = authd_events::EventMessage::new(
+                m.message.meta.clone(),
+                vec![authd_events::Event::Project(
+                    authd_events::ProjectEvent::ApiKeyRevoked(authd_events::ApiKeyRevoked {
+                        key_id: "k1".into(),
+                    }),
+                )],
+            );
+            m
+        };
+        caches.applied(&[message("p", "s1"), revocation()]);
         assert!(read.api_key(&a).unwrap().unwrap().revoked);
 
-        // A read made under one count is not remembered under the next.
-        let crate::key_cache::Lookup::Miss(version) = cache.get(read.generation(), &b) else {
+        // A read made before a key changed is not remembered after.
+        let Err(version) = cache.get(read.generation(), &b) else {
             panic!("b was never read");
         };
         let row = read.read_api_key(&b).unwrap().unwrap();
-        changes.send_modify(|n| *n += 1);
-        cache.put(version, read.generation(), &b, &row);
-        assert!(matches!(
-            cache.get(read.generation(), &b),
-            crate::key_cache::Lookup::Miss(_)
-        ));
+        caches.applied(&[revocation()]);
+        cache.put(version, &b, &row);
+        assert!(cache.get(read.generation(), &b).is_err());
 
         // Nor across a move to another file (a live rebuild's).
         assert!(!read.api_key(&b).unwrap().unwrap().revoked);
@@ -661,8 +641,9 @@ mod tests {
                 .unwrap();
             }
         }
-        let cache = Arc::new(SessionCache::default());
-        let read = ReadModel::new(&path).with_sessions(cache.clone());
+        let caches = Caches::default();
+        let read = ReadModel::new(&path).with_caches(caches.clone());
+        let cache = &caches.sessions;
         let revoked = |s: &str| {
             read.session_with_customer("p", s)
                 .unwrap()

@@ -1,6 +1,8 @@
-//! Read side of customers' passkeys (`passkeys.rs` writes them).
+//! Read side of customers' second factors: their passkeys (`passkeys.rs`
+//! writes them), their authenticator app and recovery codes, and when they
+//! signed in (what adding or removing a factor asks).
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 /// One passkey as a list shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +16,44 @@ pub struct PasskeyRow {
 }
 
 impl crate::read::ReadModel {
+    /// The customer's second factors: since when an authenticator app
+    /// protects the account (unix ms), and the recovery codes left.
+    pub fn customer_mfa(
+        &self,
+        project: &str,
+        customer: &str,
+    ) -> rusqlite::Result<Option<(Option<i64>, i64)>> {
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT mfa_totp_at, recovery_codes_left FROM customers
+                 WHERE project_id = ?1 AND id = ?2",
+            )?
+            .query_row(params![project, customer], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+        })
+    }
+
+    /// When the customer last signed in (unix ms): the start of their
+    /// newest session, since every sign-in starts one (a login that resets
+    /// nothing on the customer records itself there alone).
+    pub fn last_sign_in(&self, project: &str, customer: &str) -> rusqlite::Result<Option<i64>> {
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT MAX(created_at) FROM sessions WHERE project_id = ?1 AND customer_id = ?2",
+            )?
+            .query_row(params![project, customer], |r| r.get(0))
+        })
+    }
+
+    /// When a session started (unix ms): its sign-in.
+    pub fn session_started_at(&self, project: &str, id: &str) -> rusqlite::Result<Option<i64>> {
+        self.with(|c| {
+            c.prepare_cached("SELECT created_at FROM sessions WHERE project_id = ?1 AND id = ?2")?
+                .query_row(params![project, id], |r| r.get(0))
+                .optional()
+        })
+    }
+
     /// The customer's passkeys, oldest first.
     pub fn customer_passkeys(
         &self,

@@ -27,7 +27,7 @@ struct Rows<Row> {
     by_customer: HashMap<Key, Vec<String>>,
 }
 
-pub struct RowCache<Row> {
+pub(crate) struct RowCache<Row> {
     rows: Mutex<Rows<Row>>,
 }
 

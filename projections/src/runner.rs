@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     db,
-    read::SessionCache,
+    read::Caches,
     tables::{Tables, apply_to, audit_path},
 };
 
@@ -60,11 +60,9 @@ pub struct Projector {
     path: PathBuf,
     applied: watch::Sender<u64>,
     audit_applied: Option<watch::Sender<u64>>,
-    /// Batches applied that changed an API key (`key_changes()`).
-    key_changes: watch::Sender<u64>,
-    /// Sessions with their customers remembered by the read model
-    /// (`sessions()`), forgotten here as their messages are applied.
-    sessions: Arc<SessionCache>,
+    /// What the read model remembers (`caches()`), forgotten here as the
+    /// messages that change it are applied.
+    caches: Caches,
     /// Live rebuilds' requests to move to their file (`swapper()`).
     swaps: (
         tokio::sync::mpsc::Sender<crate::live_rebuild::Swap>,
@@ -90,8 +88,7 @@ impl Projector {
             path: path.to_path_buf(),
             applied: watch::channel(seq).0,
             audit_applied,
-            key_changes: watch::channel(0).0,
-            sessions: Arc::default(),
+            caches: Caches::default(),
             swaps: tokio::sync::mpsc::channel(1),
         })
     }
@@ -112,17 +109,10 @@ impl Projector {
         self.audit_applied.as_ref().map(watch::Sender::subscribe)
     }
 
-    /// Counts the applied batches that issued or revoked an API key,
-    /// moving before `applied()` does: what `ReadModel::with_key_changes`
-    /// forgets its remembered keys by.
-    pub fn key_changes(&self) -> watch::Receiver<u64> {
-        self.key_changes.subscribe()
-    }
-
-    /// The cache of sessions with their customers this projection keeps
-    /// true (`ReadModel::with_sessions`).
-    pub fn sessions(&self) -> Arc<SessionCache> {
-        self.sessions.clone()
+    /// What a read model of this projection's file may remember between
+    /// lookups (`ReadModel::with_caches`): this projection keeps it true.
+    pub fn caches(&self) -> Caches {
+        self.caches.clone()
     }
 
     pub fn path(&self) -> &Path {
@@ -135,7 +125,7 @@ impl Projector {
         model: Tables,
         path: PathBuf,
         applied: watch::Sender<u64>,
-        key_changes: Option<(watch::Sender<u64>, Arc<SessionCache>)>,
+        caches: Option<Caches>,
         linger: Duration,
     ) -> anyhow::Result<(
         tokio::sync::mpsc::Sender<Batch>,
@@ -168,11 +158,8 @@ impl Projector {
                         let span = traced(name, first.iter());
                         let _in = span.as_ref().map(|s| s.enter());
                         let seq = apply_to(model, &mut conn, first.iter())?;
-                        if let Some((changes, sessions)) = &key_changes {
-                            sessions.applied(first.iter());
-                            if first.iter().any(crate::key_cache::changes_keys) {
-                                changes.send_modify(|n| *n += 1);
-                            }
+                        if let Some(caches) = &caches {
+                            caches.applied(&first);
                         }
                         seq
                     } else {
@@ -223,7 +210,7 @@ impl Projector {
                 Tables::ReadModel,
                 self.path.clone(),
                 self.applied.clone(),
-                Some((self.key_changes.clone(), self.sessions.clone())),
+                Some(self.caches.clone()),
                 Duration::ZERO,
             )?;
             let (mut senders, mut writers) = (vec![main_tx], vec![main]);

@@ -237,11 +237,7 @@ pub async fn start_gateway(
     let projector = authd_projections::Projector::open(&file, config.audit_index)?;
     let applied = projector.applied();
     let audit_applied = projector.audit_applied();
-    let read = Arc::new(
-        authd_projections::ReadModel::new(&file)
-            .with_key_changes(projector.key_changes())
-            .with_sessions(projector.sessions()),
-    );
+    let read = Arc::new(authd_projections::ReadModel::new(&file).with_caches(projector.caches()));
     let rebuilder = Arc::new(authd_projections::Rebuilder::new(
         store.clone(),
         &link,
